@@ -1,0 +1,239 @@
+"""The private PostgreSQL + PostGIS cluster civgrid runs when no database URL is set.
+
+The cluster lives in ``<data dir>/pgdata`` and listens on a Unix socket only
+(``listen_addresses = ''``), so it never collides with a server on port 5432.
+It is created with ``initdb`` on first use and started on demand. PostgreSQL
+refuses to run as root, so as root the server runs under the unprivileged
+``postgres`` account (override with ``CIVGRID_PG_USER``).
+"""
+
+import fcntl
+import hashlib
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from geo.errors import ConfigError, DatabaseError
+
+DB_NAME = "civgrid"
+DB_USER = "civgrid"
+PORT = 5432
+# sun_path is 108 bytes on Linux; the socket file name adds 14 characters.
+_MAX_SOCKET_DIR = 90
+
+_SERVER_SETTINGS = {
+    "listen_addresses": "''",
+    "unix_socket_permissions": "0700",
+    "shared_buffers": "'256MB'",
+    "work_mem": "'64MB'",
+    "maintenance_work_mem": "'256MB'",
+    "max_wal_size": "'4GB'",
+    "checkpoint_timeout": "'15min'",
+    "logging_collector": "off",
+    "timezone": "'Asia/Shanghai'",
+}
+
+
+def find_bindir():
+    """Return the ``bin`` directory of the newest PostgreSQL that has PostGIS.
+
+    ``CIVGRID_PG_BINDIR`` overrides the search.
+    """
+    override = os.environ.get("CIVGRID_PG_BINDIR")
+    if override:
+        return Path(override)
+    root = Path("/usr/lib/postgresql")
+    versions = sorted(
+        (p for p in root.glob("*") if p.name.isdigit()), key=lambda p: int(p.name), reverse=True
+    )
+    for vdir in versions:
+        control = Path("/usr/share/postgresql") / vdir.name / "extension" / "postgis.control"
+        if (vdir / "bin" / "initdb").exists() and control.exists():
+            return vdir / "bin"
+    raise ConfigError(
+        "no PostgreSQL server with PostGIS found under /usr/lib/postgresql: install "
+        "postgresql and postgresql-<version>-postgis-3 (`make install` does), "
+        "or set CIVGRID_DATABASE_URL to a PostGIS server"
+    )
+
+
+@dataclass
+class ClusterStatus:
+    initialised: bool
+    running: bool
+    data_dir: Path
+    socket_dir: Path
+    pid: int | None = None
+
+    def __str__(self):
+        state = "running" if self.running else ("stopped" if self.initialised else "not created")
+        pid = f" (pid {self.pid})" if self.pid else ""
+        return f"private cluster {state}{pid}: data {self.data_dir}, socket {self.socket_dir}"
+
+
+class Cluster:
+    """A private PostgreSQL cluster under ``data_dir``."""
+
+    def __init__(self, data_dir):
+        self.root = Path(data_dir).resolve()
+        self.pgdata = self.root / "pgdata"
+        self.log = self.root / "postgres.log"
+        sock = self.root / "run"
+        if len(str(sock)) > _MAX_SOCKET_DIR:
+            digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
+            sock = Path("/tmp") / f"civgrid-{digest}"
+        self.socket_dir = sock
+        self._bindir = None
+
+    # -- public ---------------------------------------------------------
+
+    @property
+    def dsn(self):
+        return f"host={self.socket_dir} port={PORT} dbname={DB_NAME} user={DB_USER}"
+
+    def status(self):
+        initialised = (self.pgdata / "PG_VERSION").exists()
+        pid = self._running_pid() if initialised else None
+        return ClusterStatus(initialised, pid is not None, self.pgdata, self.socket_dir, pid)
+
+    def ensure_running(self):
+        """Create the cluster if needed and start it if it is not running."""
+        with self._lock():
+            if not (self.pgdata / "PG_VERSION").exists():
+                self._initdb()
+            if self._running_pid() is None:
+                self._start()
+                self._create_database()
+        return self.dsn
+
+    def stop(self):
+        """Stop the server if it runs; return True if it was running."""
+        with self._lock():
+            if self._running_pid() is None:
+                return False
+            self._run([self._bin("pg_ctl"), "stop", "-D", self.pgdata, "-m", "fast", "-w"])
+            return True
+
+    # -- helpers --------------------------------------------------------
+
+    def _bin(self, name):
+        if self._bindir is None:
+            self._bindir = find_bindir()
+        return str(self._bindir / name)
+
+    @contextmanager
+    def _lock(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".cluster.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _server_user(self):
+        """The account the server runs as: None for ourselves, a name as root."""
+        if os.geteuid() != 0:
+            return None
+        name = os.environ.get("CIVGRID_PG_USER", "postgres")
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            raise ConfigError(
+                f"running as root, but the unprivileged account {name!r} that must run "
+                "PostgreSQL does not exist (PostgreSQL refuses root); create it or set "
+                "CIVGRID_PG_USER"
+            ) from None
+        return name
+
+    def _run(self, args, check=True):
+        user = self._server_user()
+        proc = subprocess.run(
+            [str(a) for a in args], user=user, cwd="/", capture_output=True, text=True
+        )
+        if check and proc.returncode != 0:
+            raise DatabaseError(
+                f"{Path(str(args[0])).name} failed ({proc.returncode}): "
+                f"{(proc.stderr or proc.stdout).strip()}"
+                + (f"\nserver log: {self.log}" if self.log.exists() else "")
+            )
+        return proc
+
+    def _own(self, path, mode):
+        """Create ``path`` as a directory owned by the server account."""
+        path.mkdir(parents=True, exist_ok=True)
+        user = self._server_user()
+        if user:
+            shutil.chown(path, user=user, group=pwd.getpwnam(user).pw_gid)
+        os.chmod(path, mode)
+
+    def _check_reachable(self):
+        """As root, make sure the server account can enter the data directory."""
+        user = self._server_user()
+        if not user:
+            return
+        probe = subprocess.run(["test", "-x", str(self.root)], user=user, cwd="/")
+        if probe.returncode != 0:
+            raise ConfigError(
+                f"the account {user!r} that runs PostgreSQL cannot enter {self.root}: "
+                "give the parent directories search permission (chmod o+x) or set "
+                "CIVGRID_DATA_DIR elsewhere"
+            )
+
+    def _initdb(self):
+        self._check_reachable()
+        if self.pgdata.exists() and any(self.pgdata.iterdir()):
+            raise DatabaseError(f"{self.pgdata} exists but holds no PostgreSQL cluster")
+        self._own(self.pgdata, 0o700)
+        self._run(
+            [self._bin("initdb"), "-D", self.pgdata, "-U", DB_USER, "--auth=trust",
+             "--no-locale", "-E", "UTF8", "--no-instructions"]
+        )
+        lines = [f"unix_socket_directories = '{self.socket_dir}'", f"port = {PORT}"]
+        lines += [f"{k} = {v}" for k, v in _SERVER_SETTINGS.items()]
+        conf = self.pgdata / "postgresql.conf"
+        with open(conf, "a") as fh:
+            fh.write("\n# civgrid private cluster\n" + "\n".join(lines) + "\n")
+
+    def _start(self):
+        self._check_reachable()
+        self._own(self.socket_dir, 0o700)
+        if not self.log.exists():
+            self.log.touch()
+        user = self._server_user()
+        if user:
+            shutil.chown(self.log, user=user)
+        self._run(
+            [self._bin("pg_ctl"), "start", "-D", self.pgdata, "-l", self.log, "-w", "-t", "60"]
+        )
+
+    def _create_database(self):
+        exists = self._run(
+            [self._bin("psql"), "-h", self.socket_dir, "-p", PORT, "-U", DB_USER, "-d",
+             "postgres", "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"]
+        )
+        if exists.stdout.strip() != "1":
+            self._run(
+                [self._bin("createdb"), "-h", self.socket_dir, "-p", PORT, "-U", DB_USER, DB_NAME]
+            )
+
+    def _running_pid(self):
+        pidfile = self.pgdata / "postmaster.pid"
+        if not pidfile.exists():
+            return None
+        proc = self._run([self._bin("pg_ctl"), "status", "-D", self.pgdata], check=False)
+        if proc.returncode != 0:
+            return None
+        match = re.search(r"PID: (\d+)", proc.stdout)
+        # The server may still be starting up: wait briefly for its socket.
+        for _ in range(50):
+            if (self.socket_dir / f".s.PGSQL.{PORT}").exists():
+                break
+            time.sleep(0.1)
+        return int(match.group(1)) if match else None

@@ -1,0 +1,25 @@
+"""Load the demo district (``data/demo``, written by ``scripts/make_demo.py``)."""
+
+from geo import grids, issues, toilets
+from geo.catalogue import REPO_DATA
+
+DEMO_DIR = REPO_DATA / "demo"
+
+
+def is_loaded(db):
+    with db.transaction() as tx:
+        return tx.fetchval("SELECT count(*) FROM grid_versions") > 0
+
+
+def load(db, settings, demo_dir=DEMO_DIR):
+    """Import the demo grids, issues and toilets into an empty database.
+
+    Yields one line of progress per step. A database that already has grids
+    is left alone (the demo never mixes with real data).
+    """
+    if is_loaded(db):
+        yield "the database already holds grids: demo data not loaded again"
+        return
+    yield str(grids.import_grids(db, settings, demo_dir / "grids.geojson", actor="demo"))
+    yield str(issues.import_issues(db, settings, demo_dir / "issues.csv", actor="demo"))
+    yield str(toilets.import_toilets(db, settings, demo_dir / "toilets.csv", actor="demo"))

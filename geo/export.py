@@ -1,0 +1,78 @@
+"""Export grids, issues and toilets as GeoJSON, GeoPackage or CSV (DESIGN.md §10)."""
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from geo import assign
+from geo.errors import InputError, NotFound
+
+FORMATS = ("geojson", "gpkg", "csv")
+KINDS = ("grids", "issues", "toilets")
+
+_QUERIES = {
+    "grids": """
+        SELECT g.code, g.name, g.level, g.parent_code, g.leader,
+               array_to_string(g.departments, '、') AS departments, g.population,
+               round(g.area_m2::numeric, 1)::float8 AS area_m2, g.version_id AS grid_version,
+               ST_AsBinary(g.geom) AS wkb
+        FROM grids g WHERE g.version_id = %(version)s ORDER BY g.code""",
+    "issues": """
+        SELECT i.ref, i.category, i.status, i.source,
+               to_char(i.reported_at AT TIME ZONE 'Asia/Shanghai',
+                       'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS reported_at,
+               to_char(i.closed_at AT TIME ZONE 'Asia/Shanghai',
+                       'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS closed_at,
+               ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.description, i.address,
+               g.code AS grid_code, i.grid_version, i.assign_method,
+               i.raw_x, i.raw_y, i.raw_crs
+        FROM issues i LEFT JOIN grids g ON g.id = i.grid_id ORDER BY i.id""",
+    "toilets": """
+        SELECT t.code, t.kind, t.name, t.address, t.original_type, t.action, t.status,
+               t.planned_at::text, t.started_at::text, t.accepted_at::text,
+               t.heating, t.power, t.water, t.sewage, t.ventilation, t.sanitary_type,
+               array_to_string(t.photos, ';') AS photos,
+               ST_X(t.geom) AS lon, ST_Y(t.geom) AS lat,
+               g.code AS grid_code, t.grid_version, t.assign_method
+        FROM toilets t LEFT JOIN grids g ON g.id = t.grid_id ORDER BY t.id""",
+}
+
+
+def frame(db, kind, version=None):
+    """The rows of ``kind`` as a GeoDataFrame in EPSG:4490."""
+    if kind not in KINDS:
+        raise InputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    with db.transaction() as tx:
+        if kind == "grids" and version is None:
+            version = assign.active_version(tx)
+            if version is None:
+                raise NotFound("there are no grids yet: import some first")
+        rows = tx.fetchall(_QUERIES[kind], {"version": version})
+        columns = tx.columns()
+    data = pd.DataFrame(rows, columns=columns)
+    if kind == "grids":
+        geometry = shapely.from_wkb([bytes(b) for b in data.pop("wkb")])
+    else:
+        geometry = gpd.points_from_xy(data["lon"], data["lat"])
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=4490)
+
+
+def export(db, kind, fmt, path, version=None):
+    """Write ``kind`` to ``path`` in ``fmt``; return the number of rows written."""
+    if fmt not in FORMATS:
+        raise InputError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    gdf = frame(db, kind, version)
+    path = Path(path)
+    if fmt == "csv":
+        out = pd.DataFrame(gdf.drop(columns="geometry"))
+        if kind == "grids":
+            out["wkt"] = gdf.geometry.to_wkt()
+        out.to_csv(path, index=False, encoding="utf-8-sig")
+    elif fmt == "geojson":
+        gdf.to_file(path, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=9,
+                    WRITE_NON_FINITE_VALUES="NO")
+    else:
+        gdf.to_file(path, driver="GPKG", layer=kind, engine="pyogrio")
+    return len(gdf)

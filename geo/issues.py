@@ -1,0 +1,125 @@
+"""Issues (problem points): import from files, create one, list unassigned (DESIGN.md §6, §10)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo import catalogue, intake, readers
+from geo.errors import InputError
+
+SOURCES = ("leader", "joint", "patrol", "sweep", "citizen", "city", "other")
+STATUSES = ("reported", "filed", "dispatched", "processing", "fed_back", "checking",
+            "closed", "void", "rework", "returned", "suspended")
+TEXT_COLUMNS = ("ref", "description", "address")
+
+_INSERT = """
+INSERT INTO issues (ref, category, source, status, reported_at, closed_at, description,
+                    address, geom, raw_x, raw_y, raw_crs, grid_id, grid_version,
+                    assign_method, import_id)
+SELECT s.ref, s.category, s.source, s.status, s.reported_at, s.closed_at, s.description,
+       s.address, s.geom, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
+       coalesce(a.method, 'none'), %(import_id)s
+FROM _stage AS s
+JOIN imports AS i ON i.id = %(import_id)s
+LEFT JOIN _assigned AS a ON a.key = s.key
+ORDER BY s.key
+RETURNING id
+"""
+
+
+def _parse(table, tx):
+    """Check every issue row; return ``(frame, problems)`` (see :class:`intake.PointSpec`)."""
+    catalogue.ensure_loaded(tx)
+    frame = table.frame
+    n = len(frame)
+    problems = []
+    out = pd.DataFrame(index=frame.index)
+    for col in TEXT_COLUMNS:
+        out[col] = frame[col] if col in frame.columns else None
+    if "ref" in frame.columns:
+        problems += intake.duplicates(table, "ref")
+    if "category" not in frame.columns:
+        problems.append(f"{table.path.name}: no 'category' column")
+    else:
+        known = catalogue.lookup(tx)
+        codes = [catalogue.normalise_code(v, known) for v in frame["category"]]
+        for i in (k for k, c in enumerate(codes) if c is None):
+            value = frame["category"].iat[i]
+            reason = "category is missing" if not value else f"unknown category {value!r}"
+            problems.append(f"{table.where(i, 'ref')}: {reason}")
+            if len(problems) > 200:
+                break
+        out["category"] = codes
+    out["source"], p = intake.choice(table, "source", SOURCES, default="other")
+    problems += p
+    out["status"], p = intake.choice(table, "status", STATUSES, default="reported")
+    problems += p
+    out["reported_at"], p, reported = intake.timestamps(table, "reported_at", required=True)
+    problems += p
+    out["closed_at"], p, closed = intake.timestamps(table, "closed_at")
+    problems += p
+    if n and not p:
+        early = (closed < reported).to_numpy()
+        for i in np.flatnonzero(early)[:50]:
+            problems.append(f"{table.where(i, 'ref')}: closed_at is before reported_at")
+    if problems:
+        return None, problems
+    return out, problems
+
+
+SPEC = intake.PointSpec(
+    kind="issues",
+    key="ref",
+    stage_columns=[("ref", "text"), ("category", "text"), ("source", "text"),
+                   ("status", "text"), ("reported_at", "timestamptz"),
+                   ("closed_at", "timestamptz"), ("description", "text"), ("address", "text")],
+    insert_sql=_INSERT,
+    parse=_parse,
+)
+
+
+def import_issues(db, settings, path, crs=None, dry_run=False, actor=None, progress=False):
+    """Import issues from a CSV or point file, whole or not at all.
+
+    Examples
+    --------
+    >>> import_issues(db, settings, "data/demo/issues.csv")  # doctest: +SKIP
+    """
+    return intake.import_points(db, settings, SPEC, path, crs, dry_run, actor, progress)
+
+
+def create_issue(db, settings, fields, crs=None, actor=None):
+    """Create one issue from a dict of fields (a form or API call); return its id.
+
+    The issue goes through exactly the checks and assignment of an import.
+    """
+    fields = {k: ("" if v is None else str(v)) for k, v in fields.items()}
+    frame = readers.normalise_columns(pd.DataFrame([fields]), Path("form"))
+    for col in ("lon", "lat"):
+        if col not in frame.columns or frame[col].iat[0] == "":
+            raise InputError(f"form: {col} is missing")
+    x = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
+    table = readers.Table(Path("form"), frame, ["the issue"], crs, x, y)
+    readers.check_numeric(table)
+
+    def record(tx, report):
+        tx.execute(
+            "INSERT INTO issue_history (issue_id, actor, action, to_status)"
+            " SELECT id, coalesce(%s, current_user), 'created', status FROM issues WHERE id = %s",
+            (actor, report.ids[0]),
+        )
+
+    return intake.import_table(db, settings, SPEC, table, actor=actor, after=record).ids[0]
+
+
+def unassigned(db, limit=1000):
+    """Issues with no grid (method ``none``), newest first, for the command centre."""
+    with db.transaction() as tx:
+        return tx.fetchdicts(
+            "SELECT id, ref, category, status, reported_at, ST_X(geom) AS lon, ST_Y(geom) AS lat,"
+            " description, address FROM issues WHERE assign_method = 'none'"
+            " ORDER BY reported_at DESC LIMIT %s",
+            (limit,),
+        )

@@ -1,0 +1,238 @@
+"""Read grid, issue and toilet files into frames, with errors that name the file and row.
+
+Supported: GeoJSON, GeoPackage, zipped Shapefile (read through pyogrio) and
+CSV with lon/lat columns in UTF-8, UTF-8 with BOM or GBK (what Excel writes on
+a Chinese Windows). Rows are numbered as a spreadsheet shows them (the header
+is row 1); features from 1.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import crs as crs_mod
+from geo.errors import InputError
+
+POINT_SUFFIXES = {".csv", ".txt", ".geojson", ".json", ".gpkg", ".zip", ".shp"}
+VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".shp"}
+
+#: Header aliases (lower-cased) → canonical column names (DESIGN.md §10).
+ALIASES = {
+    "longitude": "lon", "lng": "lon", "x": "lon", "经度": "lon",
+    "latitude": "lat", "y": "lat", "纬度": "lat",
+    "编号": "ref", "id": "ref", "类别": "category", "类别代码": "category", "问题类别": "category",
+    "描述": "description", "问题描述": "description", "地址": "address",
+    "上报时间": "reported_at", "时间": "reported_at", "来源": "source", "状态": "status",
+    "结案时间": "closed_at", "网格编码": "code", "编码": "code", "名称": "name",
+    "负责人": "leader", "包片领导": "leader", "责任单位": "departments",
+    "包联单位": "departments", "人口": "population",
+}
+
+
+@dataclass
+class Table:
+    """Attributes of a file's rows plus, for point files, their raw coordinates."""
+
+    path: Path
+    frame: pd.DataFrame  # all values as str ('' when empty)
+    labels: list  # "row 5" / "feature 3" for each row, for messages
+    crs: object  # 'gcj02' / 'bd09' / pyproj CRS / None (lon/lat)
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    geometry: object = None  # GeoSeries for polygon files
+
+    def where(self, i, key=None):
+        """'grids.csv: row 5 (ref XC-1)' for row index ``i``."""
+        text = f"{self.path.name}: {self.labels[i]}"
+        if key and key in self.frame.columns:
+            value = self.frame[key].iat[i]
+            if value:
+                text += f" ({key} {value})"
+        return text
+
+
+def normalise_columns(frame, path):
+    renamed = {}
+    for col in frame.columns:
+        key = str(col).strip().lstrip("\ufeff")
+        canon = ALIASES.get(key.lower(), key.lower())
+        if canon in renamed.values():
+            raise InputError(f"{path.name}: columns {col!r} and another both mean {canon!r}")
+        renamed[col] = canon
+    return frame.rename(columns=renamed)
+
+
+def _decode(path):
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        pass
+    line = data[: utf8_error.start].count(b"\n") + 1
+    raise InputError(
+        f"{path.name}: row {line}: text is neither UTF-8 nor GBK "
+        f"(undecodable byte 0x{data[utf8_error.start]:02x} at offset {utf8_error.start})"
+    )
+
+
+def read_csv(path):
+    """Read a CSV file as strings; rows labelled by their spreadsheet row number."""
+    import io
+
+    text = _decode(path)
+    if not text.strip():
+        raise InputError(f"{path.name}: the file is empty")
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, na_values=[],
+            skip_blank_lines=True, engine="c",
+        )
+    except pd.errors.ParserError as exc:
+        msg = str(exc)
+        m = re.search(r"line (\d+)", msg)
+        where = f"row {m.group(1)}: " if m else ""
+        raise InputError(f"{path.name}: {where}cannot parse CSV ({msg}); is the file truncated?") from None
+    frame = normalise_columns(frame, path)
+    # A short row (fewer fields than the header) leaves NaN: the file was cut off.
+    missing = frame.isna().any(axis=1).to_numpy()
+    labels = _csv_row_labels(text, len(frame))
+    if missing.any():
+        problems = [
+            f"{path.name}: {labels[i]}: has fewer fields than the header (file truncated?)"
+            for i in np.flatnonzero(missing)[:50]
+        ]
+        raise InputError(problems, source=path)
+    frame = frame.apply(lambda s: s.str.strip())
+    return frame, labels
+
+
+def _csv_row_labels(text, n):
+    # Rows are labelled by position: header is row 1. Quoted fields with line
+    # breaks are rare in these files; positions then still identify the record.
+    return [f"row {i + 2}" for i in range(n)]
+
+
+def read_vector(path):
+    """Read a GeoJSON/GeoPackage/Shapefile (zipped or not) into a GeoDataFrame."""
+    import pyogrio
+
+    target = str(path)
+    if path.suffix.lower() == ".zip":
+        target = f"/vsizip/{path}"
+    try:
+        frame = gpd.read_file(target, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InputError(
+            f"{path.name}: cannot read it as GeoJSON, GeoPackage or Shapefile ({exc}); "
+            "is the file truncated or of another format?"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path.name}: undecodable text ({exc})") from None
+    if len(frame) == 0:
+        raise InputError(f"{path.name}: the file holds no features")
+    return frame
+
+
+def _check_suffix(path, allowed):
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.suffix.lower() not in allowed:
+        raise InputError(
+            f"{path.name}: unsupported file type {path.suffix!r}; use one of "
+            + ", ".join(sorted(allowed))
+        )
+    return path
+
+
+def _attributes(gdf, path):
+    attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    attrs = normalise_columns(attrs, path)
+    for col in attrs.columns:
+        s = attrs[col]
+        if pd.api.types.is_float_dtype(s) and s.dropna().apply(float.is_integer).all():
+            s = s.astype("Int64")
+        attrs[col] = s.astype(object).where(s.notna(), "").astype(str).str.strip()
+    return attrs.reset_index(drop=True)
+
+
+def read_points(path, crs=None):
+    """Read a point file (CSV with lon/lat or point features) into a :class:`Table`.
+
+    ``crs`` (``'gcj02'``, ``'bd09'``, ``'EPSG:NNNN'``) overrides the file's own.
+    """
+    path = _check_suffix(path, POINT_SUFFIXES)
+    crs = crs_mod.parse_crs(crs)
+    if path.suffix.lower() in {".csv", ".txt"}:
+        frame, labels = read_csv(path)
+        for col in ("lon", "lat"):
+            if col not in frame.columns:
+                raise InputError(
+                    f"{path.name}: no {col} column (accepted: lon/lat, longitude/latitude, "
+                    "x/y, 经度/纬度)"
+                )
+        x = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
+        y = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
+        table = Table(path, frame, labels, crs, x, y)
+        check_numeric(table)
+        return table
+    gdf = read_vector(path)
+    labels = [f"feature {i + 1}" for i in range(len(gdf))]
+    attrs = _attributes(gdf, path)
+    geoms = gdf.geometry.to_numpy()
+    problems = []
+    for i, g in enumerate(geoms):
+        if g is None or g.is_empty:
+            problems.append(f"{path.name}: {labels[i]}: has no geometry")
+        elif g.geom_type != "Point":
+            problems.append(f"{path.name}: {labels[i]}: geometry is {g.geom_type}, expected Point")
+    if problems:
+        raise InputError(problems, source=path)
+    x = shapely.get_x(geoms)
+    y = shapely.get_y(geoms)
+    file_crs = crs or gdf.crs
+    return Table(path, attrs, labels, file_crs, x, y)
+
+
+def check_numeric(table):
+    problems = []
+    for col, values in (("lon", table.x), ("lat", table.y)):
+        raw = table.frame[col]
+        bad = ~np.isfinite(values)
+        for i in np.flatnonzero(bad)[:50]:
+            what = "is missing" if raw.iat[i] == "" else f"{raw.iat[i]!r} is not a number"
+            problems.append(f"{table.where(i, 'ref')}: {col} {what}")
+    if problems:
+        raise InputError(problems, source=table.path)
+
+
+def read_polygons(path, crs=None):
+    """Read a polygon file into a :class:`Table` whose ``geometry`` is in EPSG:4490."""
+    path = _check_suffix(path, VECTOR_SUFFIXES)
+    crs = crs_mod.parse_crs(crs)
+    gdf = read_vector(path)
+    labels = [f"feature {i + 1}" for i in range(len(gdf))]
+    attrs = _attributes(gdf, path)
+    table = Table(path, attrs, labels, crs or gdf.crs)
+    geoms = gdf.geometry.to_numpy()
+    table.geometry = shapely.transform(
+        geoms, lambda xy: np.column_stack(crs_mod.to_storage(xy[:, 0], xy[:, 1], table.crs))
+    ) if _needs_transform(table.crs) else geoms
+    return table
+
+
+def _needs_transform(crs):
+    if crs is None or crs in ("gcj02", "bd09"):
+        return crs is not None
+    from pyproj import CRS
+
+    return CRS.from_user_input(crs).to_epsg() not in crs_mod.GEOGRAPHIC_ALIASES

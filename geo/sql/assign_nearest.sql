@@ -1,0 +1,16 @@
+-- Rule 3 of DESIGN.md §3: outside every grid but within the tolerance (metres,
+-- on the spheroid) of one: the nearest grid, ties to the smallest code.
+-- The degree prefilter is generous and only there to use the GiST index.
+INSERT INTO _assigned (key, grid_id, method)
+SELECT p.key, n.grid_id, 'nearest'
+FROM {points} AS p
+CROSS JOIN LATERAL (
+    SELECT g.id AS grid_id
+    FROM grids AS g
+    WHERE g.version_id = %(version)s AND g.level = 'grid'
+      AND ST_DWithin(g.geom, p.geom, %(tolerance_deg)s)
+      AND ST_DWithin(g.geom::geography, p.geom::geography, %(tolerance_m)s)
+    ORDER BY ST_Distance(g.geom::geography, p.geom::geography), g.code
+    LIMIT 1
+) AS n
+WHERE NOT EXISTS (SELECT 1 FROM _assigned AS a WHERE a.key = p.key);

@@ -1,0 +1,100 @@
+"""Test fixtures: a real PostGIS, a fresh database per test.
+
+The session starts civgrid's own private cluster in a temporary directory (so
+the embedded path is exercised on every run), or uses the server named by
+``CIVGRID_TEST_DATABASE_URL``. A template database with the schema is built
+once; every test gets a fresh copy of it.
+"""
+
+import itertools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from geo import cluster, db as geo_db, settings as settings_mod
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE = "civgrid_test_template"
+_counter = itertools.count()
+
+
+def pytest_configure(config):
+    os.environ.setdefault("CIVGRID_TILES", "none")
+
+
+def private_data_dir(prefix="civgrid-test-"):
+    """A temporary data directory the server account can enter as root."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o711)
+    return path
+
+
+@pytest.fixture(scope="session")
+def server_dsn():
+    """DSN of a maintenance database on a PostGIS server for this session."""
+    url = os.environ.get("CIVGRID_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    data_dir = private_data_dir()
+    pg = cluster.Cluster(data_dir)
+    dsn = pg.ensure_running()
+    yield dsn
+    geo_db.forget()
+    pg.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def template_dsn(server_dsn):
+    geo_db.admin(server_dsn, f"DROP DATABASE IF EXISTS {TEMPLATE}")
+    geo_db.admin(server_dsn, f"CREATE DATABASE {TEMPLATE}")
+    dsn = geo_db.with_dbname(server_dsn, TEMPLATE)
+    db = geo_db.Database(dsn)
+    db.upgrade()
+    from geo import catalogue
+
+    with db.transaction() as tx:
+        catalogue.ensure_loaded(tx)
+    db.close()
+    yield dsn
+    geo_db.admin(server_dsn, f"DROP DATABASE IF EXISTS {TEMPLATE}")
+
+
+@pytest.fixture
+def db_url(server_dsn, template_dsn):
+    """A fresh database with the current schema, dropped after the test."""
+    name = f"civgrid_t{os.getpid()}_{next(_counter)}"
+    geo_db.admin(server_dsn, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    dsn = geo_db.with_dbname(server_dsn, name)
+    yield dsn
+    geo_db.forget(dsn)
+    geo_db.admin(server_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def settings(db_url, tmp_path):
+    return settings_mod.Settings(database_url=db_url, data_dir=tmp_path, tiles="none")
+
+
+@pytest.fixture
+def db(settings):
+    return geo_db.connect(settings)
+
+
+def table_snapshot(db):
+    """Row counts and a checksum of every civgrid table: 'nothing changed' means equal."""
+    tables = ["imports", "grid_versions", "grid_activations", "grids", "categories", "issues",
+              "issue_history", "toilets", "toilet_history"]
+    snap = {}
+    with db.transaction() as tx:
+        for t in tables:
+            snap[t] = tx.fetchone(
+                f"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')"
+                f" FROM {t} t"
+            )
+        # Sequences advance even on rollback, so they are not compared.
+    return snap

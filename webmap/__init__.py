@@ -1,0 +1,25 @@
+"""civgrid's web layer: a thin Flask app over :mod:`geo` (see :func:`create_app`)."""
+
+from flask import Flask
+
+from geo import settings as settings_mod
+
+
+def create_app(test_config=None):
+    """Build the Flask app from the environment's settings, then ``test_config``.
+
+    ``test_config`` may hold ``CIVGRID_SETTINGS`` (a :class:`geo.settings.Settings`)
+    and any Flask setting. Nothing touches the database until a request needs it.
+    """
+    app = Flask(__name__)
+    app.config["CIVGRID_SETTINGS"] = settings_mod.from_env()
+    app.config["JSON_AS_ASCII"] = False
+    if test_config:
+        app.config.update(test_config)
+
+    from webmap import db, errors, pages
+
+    db.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(pages.bp)
+    return app

@@ -1,0 +1,209 @@
+"""The ``civgrid`` command: thin click commands over :mod:`geo`."""
+
+import functools
+import getpass
+import sys
+from pathlib import Path
+
+import click
+
+from geo import assign, cluster, db as geo_db, demo, export, grids, issues, settings, toilets
+from geo.errors import CivgridError, InputError
+
+IMPORTERS = {"grids": grids.import_grids, "issues": issues.import_issues,
+             "toilets": toilets.import_toilets}
+
+
+def _fail_cleanly(func):
+    """Print a core error as a message (every problem on its own line), exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except CivgridError as exc:
+            if isinstance(exc, InputError):
+                click.echo("error: nothing was changed; the input has problems:", err=True)
+                for line in exc.problems:
+                    click.echo(f"  {line}", err=True)
+            else:
+                click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _settings():
+    return settings.from_env()
+
+
+def _db():
+    return geo_db.connect(_settings())
+
+
+@click.group()
+@click.version_option(package_name="civgrid")
+def main():
+    """civgrid: responsibility grids and problem points for civilized-city work."""
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Load the demo district and stop.")
+@_fail_cleanly
+def demo_cmd(host, port, no_serve):
+    """Load the demo district (into an empty database) and serve the map."""
+    db = _db()
+    for line in demo.load(db, _settings()):
+        click.echo(line)
+    if not no_serve:
+        _serve(host, port, debug=False)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug", is_flag=True, help="Flask's development server with reloader.")
+@_fail_cleanly
+def serve_cmd(host, port, debug):
+    """Serve the web map (waitress; Flask's server only with --debug)."""
+    _db()  # start the database and check the schema before taking requests
+    _serve(host, port, debug)
+
+
+def _serve(host, port, debug):
+    from webmap import create_app
+
+    app = create_app()
+    click.echo(f"civgrid serving on http://{host}:{port}/")
+    if debug:
+        app.run(host=host, port=port, debug=True)
+    else:
+        import waitress
+
+        waitress.serve(app, host=host, port=port, threads=8)
+
+
+@main.group("db")
+def db_group():
+    """The database: status, start, stop, upgrade."""
+
+
+@db_group.command("status")
+@_fail_cleanly
+def db_status():
+    """Where the database is, whether it runs, and its schema version."""
+    s = _settings()
+    if s.database_url:
+        click.echo(f"database: {s.database_url} (CIVGRID_DATABASE_URL)")
+    else:
+        click.echo(str(cluster.Cluster(s.data_dir).status()))
+        if not cluster.Cluster(s.data_dir).status().running:
+            return
+    db = geo_db.Database(geo_db.resolve_dsn(s))
+    known = max(m[0] for m in geo_db.migrations())
+    click.echo(f"schema version {db.schema_version()} (civgrid knows {known})")
+    db.close()
+
+
+@db_group.command("start")
+@_fail_cleanly
+def db_start():
+    """Start the private cluster (created on first use)."""
+    s = _settings()
+    if s.database_url:
+        raise click.UsageError("CIVGRID_DATABASE_URL is set: civgrid does not run that server")
+    cluster.Cluster(s.data_dir).ensure_running()
+    click.echo(str(cluster.Cluster(s.data_dir).status()))
+
+
+@db_group.command("stop")
+@_fail_cleanly
+def db_stop():
+    """Stop the private cluster."""
+    s = _settings()
+    if s.database_url:
+        raise click.UsageError("CIVGRID_DATABASE_URL is set: civgrid does not run that server")
+    stopped = cluster.Cluster(s.data_dir).stop()
+    click.echo("stopped" if stopped else "was not running")
+
+
+@db_group.command("upgrade")
+@_fail_cleanly
+def db_upgrade():
+    """Apply pending schema migrations in order."""
+    db = geo_db.Database(geo_db.resolve_dsn(_settings()))
+    applied = db.upgrade()
+    for number, name in applied:
+        click.echo(f"applied {number:04d} {name}")
+    click.echo(f"schema version {db.schema_version()}")
+    db.close()
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(sorted(IMPORTERS)))
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--crs", help="CRS of the input: an EPSG code, gcj02 or bd09 (overrides the file's).")
+@click.option("--dry-run", is_flag=True, help="Check and report; change nothing.")
+@click.option("--activate", is_flag=True, help="grids: activate the new version at once.")
+@_fail_cleanly
+def import_cmd(kind, path, crs, dry_run, activate):
+    """Import grids, issues or toilets from a file: all rows or none."""
+    kwargs = {"crs": crs, "dry_run": dry_run, "actor": getpass.getuser()}
+    if kind == "grids":
+        kwargs["activate"] = activate
+    elif activate:
+        raise click.UsageError("--activate applies to grids only")
+    else:
+        kwargs["progress"] = True
+    report = IMPORTERS[kind](_db(), _settings(), path, **kwargs)
+    click.echo(str(report))
+
+
+@main.command("export")
+@click.argument("kind", type=click.Choice(export.KINDS))
+@click.option("--format", "fmt", type=click.Choice(export.FORMATS), default="geojson",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--version", "version", type=int, help="grids: a version other than the active one.")
+@_fail_cleanly
+def export_cmd(kind, fmt, output, version):
+    """Export grids, issues or toilets."""
+    n = export.export(_db(), kind, fmt, output, version)
+    click.echo(f"wrote {n} {kind} to {output}")
+
+
+@main.command("assign")
+@_fail_cleanly
+def assign_cmd():
+    """Re-assign every issue and toilet to the active grids."""
+    for report in assign.reassign(_db(), _settings(), actor=getpass.getuser()):
+        click.echo(str(report))
+
+
+@main.group("grids")
+def grids_group():
+    """Grid versions."""
+
+
+@grids_group.command("list")
+@_fail_cleanly
+def grids_list():
+    """List grid versions, newest first."""
+    for v in grids.versions(_db()):
+        click.echo(f"{v['id']:>4}  {v['status']:<8} {v['grids']:>5} rows  {v['label']}"
+                   f"  created {v['created_at']:%Y-%m-%d %H:%M} by {v['created_by']}")
+
+
+@grids_group.command("activate")
+@click.argument("version", type=int)
+@_fail_cleanly
+def grids_activate(version):
+    """Make VERSION the active grid version and re-assign every point."""
+    for report in grids.activate_version(_db(), _settings(), version, actor=getpass.getuser()):
+        click.echo(str(report))
+
+
+if __name__ == "__main__":
+    main()
