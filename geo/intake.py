@@ -148,7 +148,8 @@ def _check_stored_keys(tx, spec, table):
     )
     if clashes:
         raise InputError(
-            [f"{table.where(int(k))}: {spec.key} {v!r} is already stored ({spec.kind} id {i})"
+            [f"{table.where(int(k), spec.key)}: this {spec.key} is already stored"
+             f" ({spec.kind} id {i})"
              for k, v, i in clashes],
             source=table.path,
         )
@@ -193,7 +194,7 @@ def choice(table, column, allowed, default=None):
         else:
             problems.append(
                 f"{table.where(i)}: {column} {frame[column].iat[i]!r} is not one of "
-                + ", ".join(sorted(allowed))
+                + ", ".join(sorted(a for a in allowed if a))
             )
     return values, problems
 

@@ -47,12 +47,16 @@ class Table:
     geometry: object = None  # GeoSeries for polygon files
 
     def where(self, i, key=None):
-        """'grids.csv: row 5 (ref XC-1)' for row index ``i``."""
+        """'issues.csv: row 5 (ref XC-1)' for row index ``i``.
+
+        ``key`` names the identifying column; by default ``ref`` or ``code``.
+        """
         text = f"{self.path.name}: {self.labels[i]}"
-        if key and key in self.frame.columns:
-            value = self.frame[key].iat[i]
-            if value:
-                text += f" ({key} {value})"
+        for col in (key,) if key else ("ref", "code"):
+            if col in self.frame.columns:
+                value = self.frame[col].iat[i]
+                if value:
+                    return f"{text} ({col} {value})"
         return text
 
 
@@ -102,23 +106,40 @@ def read_csv(path):
         where = f"row {m.group(1)}: " if m else ""
         raise InputError(f"{path.name}: {where}cannot parse CSV ({msg}); is the file truncated?") from None
     frame = normalise_columns(frame, path)
-    # A short row (fewer fields than the header) leaves NaN: the file was cut off.
-    missing = frame.isna().any(axis=1).to_numpy()
-    labels = _csv_row_labels(text, len(frame))
-    if missing.any():
+    labels, short = _csv_rows(text, len(frame.columns))
+    if len(labels) != len(frame):
+        raise InputError(f"{path.name}: cannot parse CSV: {len(labels)} records but "
+                         f"{len(frame)} rows read; is a quote left open?")
+    if short:
         problems = [
-            f"{path.name}: {labels[i]}: has fewer fields than the header (file truncated?)"
-            for i in np.flatnonzero(missing)[:50]
+            f"{path.name}: {labels[i]}: has {n} fields, the header has {len(frame.columns)} "
+            "(file truncated?)"
+            for i, n in short[:50]
         ]
         raise InputError(problems, source=path)
     frame = frame.apply(lambda s: s.str.strip())
     return frame, labels
 
 
-def _csv_row_labels(text, n):
-    # Rows are labelled by position: header is row 1. Quoted fields with line
-    # breaks are rare in these files; positions then still identify the record.
-    return [f"row {i + 2}" for i in range(n)]
+def _csv_rows(text, width):
+    """Spreadsheet row labels of each record, and ``(index, fields)`` of short ones.
+
+    pandas fills a short row with empty strings; only counting the fields
+    tells a row cut off by a truncated file from one with empty cells.
+    """
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text))
+    next(reader, None)
+    labels, short = [], []
+    for row in reader:
+        if not row:
+            continue
+        if len(row) < width:
+            short.append((len(labels), len(row)))
+        labels.append(f"row {reader.line_num}")
+    return labels, short
 
 
 def read_vector(path):

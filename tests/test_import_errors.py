@@ -1,0 +1,245 @@
+"""Every class of bad input gets a message naming file, row and reason, and changes nothing."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import LineString, Point, Polygon
+
+from geo import grids, intake, issues, toilets
+from geo.errors import InputError
+from tests import layouts
+from tests.conftest import REPO, table_snapshot
+from tests.layouts import code, ubox, xy
+
+HEADER = "ref,category,lon,lat,reported_at,source,status,description"
+
+
+@pytest.fixture
+def loaded(db, settings, tmp_path):
+    """The hand-built layout plus one stored issue, so 'unchanged' means something."""
+    layouts.grid_layout().to_file(tmp_path / "grids.geojson", driver="GeoJSON")
+    grids.import_grids(db, settings, tmp_path / "grids.geojson")
+    lon, lat = xy(1, 1)
+    good = tmp_path / "good.csv"
+    good.write_text(f"{HEADER}\nOLD-1,06010,{lon},{lat},2026-11-01T08:00:00+08:00,patrol,filed,旧\n",
+                    encoding="utf-8")
+    issues.import_issues(db, settings, good)
+    return table_snapshot(db)
+
+
+def csv_rows(*rows):
+    lon, lat = xy(3, 3)
+    base = {"ref": "N-1", "category": "06010", "lon": lon, "lat": lat,
+            "reported_at": "2026-11-02T09:30:00", "source": "citizen", "status": "reported",
+            "description": "路边暴露垃圾"}
+    lines = [HEADER]
+    for i, changes in enumerate(rows):
+        rec = {**base, "ref": f"N-{i + 1}", **changes}
+        lines.append(",".join(str(rec[k]) for k in HEADER.split(",")))
+    return "\n".join(lines) + "\n"
+
+
+far_lon, far_lat = layouts.metres_east(6, 3, 9000)
+in_lon, in_lat = xy(3, 3)
+
+CSV_CASES = [
+    ("unknown category", csv_rows({}, {"category": "99999"}),
+     ["bad.csv: row 3 (ref N-2): unknown category '99999'"]),
+    ("missing coordinate", csv_rows({"lon": ""}),
+     ["bad.csv: row 2 (ref N-1): lon is missing"]),
+    ("non-numeric coordinate", csv_rows({}, {}, {"lat": "四十"}),
+     ["bad.csv: row 4 (ref N-3): lat '四十' is not a number"]),
+    ("lat/lon swapped", csv_rows({"lon": in_lat, "lat": in_lon}),
+     ["bad.csv: row 2 (ref N-1)", "swapped"]),
+    ("far outside", csv_rows({"lon": far_lon, "lat": far_lat}),
+     ["bad.csv: row 2 (ref N-1)", "km outside the district's extent", "wrong CRS"]),
+    ("bad time", csv_rows({"reported_at": "2026-13-45 25:00"}),
+     ["bad.csv: row 2 (ref N-1): reported_at '2026-13-45 25:00' is not an ISO 8601 time"]),
+    ("missing time", csv_rows({"reported_at": ""}), ["row 2 (ref N-1): reported_at is missing"]),
+    ("bad source", csv_rows({"source": "rumour"}),
+     ["row 2 (ref N-1): source 'rumour' is not one of"]),
+    ("bad status", csv_rows({"status": "done"}), ["row 2 (ref N-1): status 'done' is not one of"]),
+    ("duplicate ref in file", csv_rows({}, {}).replace("N-2", "N-1"),
+     ["bad.csv: row 3 (ref N-1): duplicate ref 'N-1' (also row 2)"]),
+    ("ref already stored", csv_rows({}, {"ref": "OLD-1"}),
+     ["bad.csv: row 3 (ref OLD-1): this ref is already stored (issues id 1)"]),
+    ("truncated csv", csv_rows({}, {}, {})[:-40], ["bad.csv: row 4: has 5 fields, the header has 8 (file truncated?)"]),
+    ("no coordinate columns", "ref,category\nA,06010\n", ["bad.csv: no lon column"]),
+    ("empty file", "", ["bad.csv: the file is empty"]),
+]
+
+
+@pytest.mark.parametrize("name,content,expected", CSV_CASES, ids=[c[0] for c in CSV_CASES])
+def test_bad_issue_csv(db, settings, loaded, tmp_path, name, content, expected):
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        issues.import_issues(db, settings, path)
+    for fragment in expected:
+        assert fragment in str(err.value)
+    assert table_snapshot(db) == loaded
+
+
+def test_undecodable_text(db, settings, loaded, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(csv_rows({}).encode("utf-8") + b"N-9,06010,1,2,\xff\xfe,patrol,,x\n")
+    with pytest.raises(InputError, match=r"bad.csv: row 3: text is neither UTF-8 nor GBK"):
+        issues.import_issues(db, settings, path)
+    assert table_snapshot(db) == loaded
+
+
+def test_gbk_and_bom_files_import(db, settings, loaded, tmp_path):
+    text = csv_rows({"description": "农贸市场东门占道经营"}).replace("经度", "")
+    (tmp_path / "gbk.csv").write_bytes(text.encode("gbk"))
+    (tmp_path / "bom.csv").write_bytes(text.replace("N-1", "N-2").encode("utf-8-sig"))
+    issues.import_issues(db, settings, tmp_path / "gbk.csv")
+    issues.import_issues(db, settings, tmp_path / "bom.csv")
+    with db.transaction() as tx:
+        got = tx.fetchall("SELECT ref, description FROM issues WHERE ref LIKE 'N-%%' ORDER BY ref")
+    assert got == [("N-1", "农贸市场东门占道经营"), ("N-2", "农贸市场东门占道经营")]
+
+
+def test_chinese_headers_are_understood(db, settings, loaded, tmp_path):
+    lon, lat = xy(3, 3)
+    path = tmp_path / "zh.csv"
+    path.write_text(f"编号,类别,经度,纬度,上报时间,来源,描述,地址\n"
+                    f"Z-1,非法小广告(牛皮癣),{lon},{lat},2026-11-02 10:00,sweep,电线杆小广告,某路\n"
+                    f"Z-2,7001,{lon},{lat},2026-11-02 11:00,sweep,Excel 去掉了前导零,某路\n",
+                    encoding="utf-8")
+    issues.import_issues(db, settings, path)
+    with db.transaction() as tx:
+        assert tx.fetchall("SELECT ref, category FROM issues WHERE ref LIKE 'Z-%%' ORDER BY ref") \
+            == [("Z-1", "07001"), ("Z-2", "07001")]
+
+
+def test_point_features_of_wrong_type(db, settings, loaded, tmp_path):
+    gdf = gpd.GeoDataFrame({"ref": ["L-1", "L-2"], "category": ["06010"] * 2,
+                            "reported_at": ["2026-11-02T10:00:00+08:00"] * 2},
+                           geometry=[Point(*xy(1, 1)), LineString([xy(1, 1), xy(2, 2)])], crs=4490)
+    gdf.to_file(tmp_path / "bad.geojson", driver="GeoJSON")
+    with pytest.raises(InputError, match="bad.geojson: feature 2: geometry is LineString, expected Point"):
+        issues.import_issues(db, settings, tmp_path / "bad.geojson")
+    assert table_snapshot(db) == loaded
+
+
+def test_truncated_geojson(db, settings, loaded, tmp_path):
+    gdf = layouts.grid_layout()
+    gdf.to_file(tmp_path / "full.geojson", driver="GeoJSON")
+    text = (tmp_path / "full.geojson").read_text()
+    (tmp_path / "cut.geojson").write_text(text[: len(text) // 2])
+    with pytest.raises(InputError, match="cut.geojson: cannot read it .* truncated"):
+        grids.import_grids(db, settings, tmp_path / "cut.geojson")
+    assert table_snapshot(db) == loaded
+
+
+def grid_file(tmp_path, change):
+    gdf = layouts.grid_layout()
+    change(gdf)
+    path = tmp_path / "bad.geojson"
+    gdf.to_file(path, driver="GeoJSON")
+    return path
+
+
+bowtie = Polygon([xy(0, 0), xy(2, 2), xy(2, 0), xy(0, 2), xy(0, 0)])
+
+GRID_CASES = [
+    ("self-intersection", lambda g: g.__setitem__("geometry", [bowtie] + list(g.geometry[1:])),
+     [f"bad.geojson: feature 1 (code {code(5)}): invalid geometry: self-intersection at "
+      "lon 111.507812, lat 40.757812"]),
+    ("wrong geometry type", lambda g: g.__setitem__("geometry", [Point(*xy(1, 1))] + list(g.geometry[1:])),
+     ["feature 1 (code 150102001001005): geometry is Point, expected Polygon or MultiPolygon"]),
+    ("duplicate code", lambda g: g.__setitem__("code", [code(5), code(5)] + list(g["code"][2:])),
+     [f"bad.geojson: feature 2 (code {code(5)}): duplicate code {code(5)} (also feature 1)"]),
+    ("malformed code", lambda g: g.__setitem__("code", ["15010200100100"] + list(g["code"][1:])),
+     ["feature 1 (code 15010200100100): code '15010200100100' is not 15 digits"]),
+    ("sliver", lambda g: g.__setitem__(
+        "geometry", [ubox(0, 0, 0.001, 0.001)] + list(g.geometry[1:])),
+     ["feature 1 (code 150102001001005): is a sliver of", "m² (below 100 m²)"]),
+    ("empty name", lambda g: g.__setitem__("name", [""] + list(g["name"][1:])),
+     ["feature 1 (code 150102001001005): name is empty"]),
+]
+
+
+@pytest.mark.parametrize("name,change,expected", GRID_CASES, ids=[c[0] for c in GRID_CASES])
+def test_bad_grid_file(db, settings, loaded, tmp_path, name, change, expected):
+    path = grid_file(tmp_path, change)
+    with pytest.raises(InputError) as err:
+        grids.import_grids(db, settings, path)
+    for fragment in expected:
+        assert fragment in str(err.value)
+    assert table_snapshot(db) == loaded
+
+
+def test_bad_toilet_rows(db, settings, loaded, tmp_path):
+    lon, lat = xy(3, 3)
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "code,kind,lon,lat,original_type,action,status,planned_at,started_at,heating\n"
+        f"T-1,household,{lon},{lat},dry_latrine,convert,accepted,2026-03-01,2026-02-01,1\n"
+        f"T-2,household,{lon},{lat},dry_latrine,paint,planned,2026-03-01,,maybe\n",
+        encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        toilets.import_toilets(db, settings, path)
+    text = str(err.value)
+    assert "t.csv: row 3 (code T-2): action 'paint' is not one of" in text
+    assert "t.csv: row 3 (code T-2): heating 'maybe' is not yes/no" in text
+    assert table_snapshot(db) == loaded
+    path.write_text(path.read_text().replace("paint", "convert").replace("maybe", "0"))
+    with pytest.raises(InputError, match=r"row 2 \(code T-1\): started_at is before planned_at"):
+        toilets.import_toilets(db, settings, path)
+    assert table_snapshot(db) == loaded
+
+
+def test_dry_run_reports_and_changes_nothing(db, settings, loaded, tmp_path):
+    path = tmp_path / "ok.csv"
+    path.write_text(csv_rows({}, {}), encoding="utf-8")
+    report = issues.import_issues(db, settings, path, dry_run=True)
+    assert report.rows == 2 and report.by_method == {"inside": 2} and report.dry_run
+    assert table_snapshot(db) == loaded
+
+
+def test_failure_inside_the_transaction_rolls_back(db, settings, loaded, tmp_path):
+    path = tmp_path / "ok.csv"
+    path.write_text(csv_rows({}, {}), encoding="utf-8")
+    table = intake.readers.read_points(path)
+
+    def crash(tx, report):
+        assert report.ids  # the rows were inserted before the crash
+        raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError):
+        intake.import_table(db, settings, issues.SPEC, table, after=crash)
+    assert table_snapshot(db) == loaded
+
+
+def test_killed_import_leaves_database_as_it_was(db, settings, loaded, tmp_path):
+    """SIGKILL an import process mid-way: PostgreSQL rolls its transaction back."""
+    lon, lat = xy(3, 3)
+    path = tmp_path / "big.csv"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(HEADER + "\n")
+        for i in range(300_000):
+            fh.write(f"K-{i},06010,{lon},{lat},2026-11-02T09:30:00,patrol,reported,x\n")
+    env = dict(os.environ, CIVGRID_DATABASE_URL=settings.database_url)
+    proc = subprocess.Popen([sys.executable, "-m", "webmap.cli", "import", "issues", str(path)],
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Wait until the import's transaction has begun writing, then kill it.
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with db.transaction() as tx:
+            busy = tx.fetchval("SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY%%'"
+                               " AND pid <> pg_backend_pid()")
+        if busy or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the import finished before it could be killed"
+    time.sleep(0.5)
+    assert table_snapshot(db) == loaded
