@@ -68,7 +68,7 @@ def export(db, kind, fmt, path, version=None):
     if fmt == "csv":
         out = pd.DataFrame(gdf.drop(columns="geometry"))
         if kind == "grids":
-            out["wkt"] = gdf.geometry.to_wkt()
+            out["wkt"] = shapely.to_wkt(gdf.geometry.to_numpy(), rounding_precision=-1)
         out.to_csv(path, index=False, encoding="utf-8-sig")
     elif fmt == "geojson":
         gdf.to_file(path, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=9,

@@ -132,7 +132,7 @@ def _stage(tx, spec, frame, table, lon, lat, progress):
     for start in range(0, len(out), CHUNK_ROWS):
         chunk = out.iloc[start:start + CHUNK_ROWS][names]
         buf = io.StringIO()
-        chunk.to_csv(buf, header=False, index=False, float_format="%.12g")
+        chunk.to_csv(buf, header=False, index=False)
         buf.seek(0)
         tx.copy_in("_stage", names, buf, csv=True)
         bar.update(len(chunk))

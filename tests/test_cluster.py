@@ -1,0 +1,83 @@
+"""The private cluster: created on demand, socket only, stops, restarts with data intact."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from geo import cluster, db as geo_db, settings as settings_mod
+from geo.errors import ConfigError
+from tests.conftest import REPO, private_data_dir
+
+
+@pytest.fixture
+def data_dir():
+    path = private_data_dir("civgrid-cluster-")
+    yield path
+    cluster.Cluster(path).stop()
+    geo_db.forget()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def civgrid(data_dir, *args):
+    env = {k: v for k, v in os.environ.items() if k != "CIVGRID_DATABASE_URL"}
+    env["CIVGRID_DATA_DIR"] = str(data_dir)
+    return subprocess.run([sys.executable, "-m", "webmap.cli", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def server_uid(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError("no Uid line")
+
+
+def test_start_stop_restart_keeps_data(data_dir):
+    settings = settings_mod.Settings(data_dir=data_dir)
+    pg = cluster.Cluster(data_dir)
+    assert not pg.status().initialised
+    db = geo_db.connect(settings)  # created and started on demand, schema applied
+    status = pg.status()
+    assert status.running and status.pid
+    if os.geteuid() == 0:
+        assert server_uid(status.pid) != 0, "PostgreSQL must not run as root"
+    with db.transaction() as tx:
+        assert tx.fetchval("SHOW listen_addresses") == ""  # Unix socket only, no TCP port
+        assert tx.fetchval("SELECT postgis_lib_version()").startswith("3.")
+        tx.execute("INSERT INTO imports (kind, source_file) VALUES ('issues', 'kept.csv')")
+    geo_db.forget()
+    assert pg.stop() is True
+    assert not pg.status().running
+    assert pg.stop() is False
+    db = geo_db.connect(settings)  # restarted on demand
+    with db.transaction() as tx:
+        assert tx.fetchval("SELECT source_file FROM imports") == "kept.csv"
+
+
+def test_cli_db_commands(data_dir):
+    out = civgrid(data_dir, "db", "status")
+    assert out.returncode == 0 and "not created" in out.stdout
+    out = civgrid(data_dir, "db", "start")
+    assert out.returncode == 0 and "running" in out.stdout, out.stderr
+    out = civgrid(data_dir, "db", "upgrade")
+    assert out.returncode == 0 and "applied 0001 initial" in out.stdout, out.stderr
+    out = civgrid(data_dir, "db", "status")
+    assert "running" in out.stdout and "schema version 1 (civgrid knows 1)" in out.stdout
+    out = civgrid(data_dir, "db", "stop")
+    assert out.returncode == 0 and "stopped" in out.stdout
+    assert "stopped" in civgrid(data_dir, "db", "status").stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to another account")
+def test_unreachable_data_dir_is_explained():
+    parent = Path(tempfile.mkdtemp(prefix="civgrid-closed-"))  # mode 0700: postgres can't enter
+    try:
+        with pytest.raises(ConfigError, match="cannot enter .*chmod o\\+x"):
+            cluster.Cluster(parent / "instance").ensure_running()
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
