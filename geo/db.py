@@ -283,3 +283,8 @@ def with_dbname(dsn, name):
     params = psycopg2.extensions.parse_dsn(dsn)
     params["dbname"] = name
     return psycopg2.extensions.make_dsn(**params)
+
+
+def dsn_params(dsn):
+    """The parts of a DSN (``host``, ``port``, ``dbname``, ``user``, …) as a dict."""
+    return psycopg2.extensions.parse_dsn(dsn)

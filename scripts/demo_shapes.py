@@ -18,7 +18,7 @@ import shapely
 import shapely.affinity
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, Polygon, box
-from shapely.ops import polygonize, unary_union
+from shapely.ops import polygonize_full, unary_union
 
 METRIC_CRS = "EPSG:4546"
 LONLAT_CRS = "EPSG:4490"
@@ -32,13 +32,13 @@ NS_ROADS, EW_ROADS = 17, 13          # interior road counts
 NS_ARTERIALS = (5, 11)               # whole north-south arterials (indices into NS roads)
 EW_ARTERIALS = (7, 5, 6)             # east-west arterial per column west/middle/east
 
-_FWD = Transformer.from_crs(LONLAT_CRS, METRIC_CRS, always_xy=True)
-_INV = Transformer.from_crs(METRIC_CRS, LONLAT_CRS, always_xy=True)
+TO_METRIC = Transformer.from_crs(LONLAT_CRS, METRIC_CRS, always_xy=True)
+TO_LONLAT = Transformer.from_crs(METRIC_CRS, LONLAT_CRS, always_xy=True)
 
 
 def to_metric(geom):
     """Project a lon/lat geometry (EPSG:4490) to EPSG:4546."""
-    return shapely.transform(geom, _FWD.transform, interleaved=False)
+    return shapely.transform(geom, lambda c: np.column_stack(TO_METRIC.transform(c[:, 0], c[:, 1])))
 
 
 def _q7(values):
@@ -48,13 +48,13 @@ def _q7(values):
 
 def to_lonlat(geom):
     """Project a metric geometry to lon/lat, coordinates rounded to 7 decimals."""
-    return shapely.transform(geom, lambda x, y: tuple(map(_q7, _INV.transform(x, y))),
-                             interleaved=False)
+    return shapely.transform(geom, lambda c: np.column_stack(
+        [_q7(v) for v in TO_LONLAT.transform(c[:, 0], c[:, 1])]))
 
 
 def centre_xy() -> tuple[float, float]:
     """The district centre in EPSG:4546."""
-    return _FWD.transform(*CENTRE_LONLAT)
+    return TO_METRIC.transform(*CENTRE_LONLAT)
 
 
 def rho(x, y):
@@ -149,12 +149,16 @@ def make_roads(rng, outline: Polygon, ns_names, ew_names, diag_names):
 
 
 def faces(lines, outline: Polygon) -> list[Polygon]:
-    """Polygonize lines + outline ring into faces inside the outline (noded, 0.5 m snapped,
-    every edge densified to STEP).  Faces share identical vertices along common edges."""
-    net = unary_union([*lines, outline.exterior])
-    net = shapely.segmentize(shapely.set_precision(net, 0.5), STEP)
-    out = [f for f in polygonize(shapely.get_parts(net))
-           if outline.contains(f.representative_point())]
+    """Polygonize lines + outline ring into the faces inside the outline.
+
+    The network is snapped to a 0.5 m grid (no near-duplicate nodes), re-noded, and every edge
+    densified to STEP, so neighbouring faces share identical vertices along common edges."""
+    net = shapely.set_precision(unary_union([*lines, outline.exterior]), 0.5)
+    net = shapely.segmentize(unary_union(shapely.get_parts(net)), STEP)
+    polys, cuts, _, invalid = polygonize_full(shapely.get_parts(net))
+    if not (cuts.is_empty and invalid.is_empty):
+        raise RuntimeError("road network did not polygonize cleanly")
+    out = [f for f in shapely.get_parts(polys) if outline.contains(f.representative_point())]
     return sorted(out, key=lambda f: (round(f.centroid.y, 3), round(f.centroid.x, 3)))
 
 
@@ -271,6 +275,8 @@ def grow_communities(blocks, members: list[int], k: int, adj) -> list[list[int]]
                 groups[g].append(j)
                 owner[j] = g
                 break
+        else:
+            raise RuntimeError("street blocks are not connected")
     return [sorted(g) for g in groups]
 
 
@@ -284,7 +290,8 @@ def random_point_in(rng, poly: Polygon) -> Point:
 
 
 def spaced_points(rng, region: Polygon, n: int, min_dist: float, margin=100.0) -> list[Point]:
-    """n random points in region (dart throwing) at least min_dist apart."""
+    """n random points at least ``margin`` inside region and (dart throwing) ``min_dist``
+    apart; the spacing is halved after 5000 tries so the loop always ends."""
     inner = region.buffer(-margin)
     pts: list[Point] = []
     tries = 0
@@ -296,28 +303,6 @@ def spaced_points(rng, region: Polygon, n: int, min_dist: float, margin=100.0) -
     return pts
 
 
-def make_alley(rng, start: Point, outline: Polygon) -> LineString:
-    """Short (150-450 m), slightly bent back-alley polyline starting at ``start``."""
-    while True:
-        ang, length = rng.uniform(0, 2 * np.pi), rng.uniform(150, 450)
-        bend = rng.normal(0, 0.25)
-        pts = [(start.x, start.y)]
-        for step in range(1, 4):
-            a = ang + bend * step
-            pts.append((pts[-1][0] + np.cos(a) * length / 3, pts[-1][1] + np.sin(a) * length / 3))
-        line = LineString(pts)
-        if outline.buffer(-60).contains(line):
-            return line
-
-
-def make_compound(rng, centre: Point) -> Polygon:
-    """Old residential compound: a rotated rectangle 150-350 m a side."""
-    w, h = rng.uniform(150, 350, 2)
-    rect = box(-w / 2, -h / 2, w / 2, h / 2)
-    rect = shapely.affinity.rotate(rect, rng.uniform(0, 90), origin=(0, 0))
-    return shapely.affinity.translate(rect, centre.x, centre.y)
-
-
 def zone(area: Polygon, lo: float, hi: float, n: int = 256) -> Polygon:
     """Part of ``area`` whose normalised radius ``rho`` lies in [lo, hi)."""
     cx, cy = centre_xy()
@@ -326,37 +311,94 @@ def zone(area: Polygon, lo: float, hi: float, n: int = 256) -> Polygon:
     def ellipse(k):
         return Polygon(np.column_stack([cx + k * HALF_W * np.cos(th),
                                         cy + k * HALF_H * np.sin(th)]))
-    ring = ellipse(hi).difference(ellipse(lo)) if lo > 0 else ellipse(hi)
-    return area.intersection(ring)
+    return area.intersection(ellipse(hi).difference(ellipse(lo)) if lo > 0 else ellipse(hi))
+
+
+def make_alley(rng, start: Point, area: Polygon) -> LineString:
+    """Short (150-450 m), slightly bent back-alley polyline starting at ``start``."""
+    inner = area.buffer(-60)
+    while True:
+        ang, length, bend = rng.uniform(0, 2 * np.pi), rng.uniform(150, 450), rng.normal(0, 0.25)
+        pts = [(start.x, start.y)]
+        for step in range(1, 4):
+            a = ang + bend * step
+            pts.append((pts[-1][0] + np.cos(a) * length / 3, pts[-1][1] + np.sin(a) * length / 3))
+        if inner.contains(LineString(pts)):
+            return LineString(pts)
+
+
+def make_hotspots(rng, area: Polygon) -> dict[str, list]:
+    """Problem hotspots in the urban part: 10 farmers' markets (points), 30 back alleys (short
+    polylines) and 15 old residential compounds (rotated rectangles 150-350 m a side).
+    Returns kind -> [(metric geometry, busyness weight)]."""
+    markets = spaced_points(rng, zone(area, 0, 0.6), 10, 1500, margin=200)
+    starts = spaced_points(rng, zone(area, 0, 0.7), 30, 500, margin=300)
+    alleys = [make_alley(rng, p, area) for p in starts]
+    compounds = []
+    for c in spaced_points(rng, zone(area, 0, 0.62), 15, 900, margin=300):
+        w, h = rng.uniform(150, 350, 2)
+        rect = shapely.affinity.rotate(box(-w / 2, -h / 2, w / 2, h / 2), rng.uniform(0, 90),
+                                       origin=(0, 0))
+        compounds.append(shapely.affinity.translate(rect, c.x, c.y))
+    return {kind: [(g, rng.lognormal(0, 0.4)) for g in geoms] for kind, geoms in
+            (("market", markets), ("alley", alleys), ("compound", compounds))}
+
+
+def around(rng, kind: str, geom):
+    """Point generator gen(m) -> (x, y) for issues at a hotspot: markets spread 50 m (70 %)
+    or 150 m, alleys along the line +- 6 m, compounds uniform inside the rectangle."""
+    def gen(m):
+        if kind == "market":
+            sd = np.where(rng.random(m) < 0.7, 50.0, 150.0)
+            return geom.x + rng.normal(0, 1, m) * sd, geom.y + rng.normal(0, 1, m) * sd
+        if kind == "alley":
+            p = shapely.line_interpolate_point(geom, rng.uniform(0, geom.length, m))
+            return shapely.get_x(p) + rng.normal(0, 6, m), shapely.get_y(p) + rng.normal(0, 6, m)
+        x0, y0, x1, y1 = geom.bounds
+        x, y = rng.uniform(x0, x1, 4 * m), rng.uniform(y0, y1, 4 * m)
+        ok = shapely.contains_xy(geom, x, y)
+        return x[ok][:m], y[ok][:m]
+    return gen
 
 
 class Namer:
-    """Nearest-road lookup giving door-number addresses for metric points."""
+    """Nearest-road lookup giving door numbers (odd on the left, even on the right, one pair
+    per 100 m from the road's first point near the district)."""
 
     def __init__(self, roads, area: Polygon):
         self.names = [r.name for r in roads]
-        self.lines = np.array([r.line.intersection(area.buffer(500)) for r in roads])
-        self.tree = shapely.STRtree(self.lines)
+        pieces, self.road, self.offset = [], [], []
+        for k, r in enumerate(roads):
+            for part in shapely.get_parts(r.line.intersection(area.buffer(500))):
+                c, start = np.asarray(part.coords), 0.0
+                for i in range(0, len(c) - 1, 10):    # short pieces keep the tree fast
+                    pieces.append(LineString(c[i:i + 11]))
+                    self.road.append(k)
+                    self.offset.append(start)
+                    start += pieces[-1].length
+        self.pieces = np.array(pieces)
+        self.tree = shapely.STRtree(self.pieces)
 
     def __call__(self, x, y):
-        """(road names, door numbers) per point; odd numbers on the left side of the road."""
+        """(road names, door numbers) for metric points."""
         x, y = np.atleast_1d(x), np.atleast_1d(y)
         pts = shapely.points(x, y)
         idx = self.tree.query_nearest(pts, all_matches=False)[1]
-        lines = self.lines[idx]
+        lines = self.pieces[idx]
         s = shapely.line_locate_point(lines, pts)
         a = shapely.line_interpolate_point(lines, s)
         b = shapely.line_interpolate_point(lines, s + 1.0)
         ax, ay = shapely.get_x(a), shapely.get_y(a)
         left = (shapely.get_x(b) - ax) * (y - ay) - (shapely.get_y(b) - ay) * (x - ax) > 0
-        num = (s // 30).astype(int) * 2 + np.where(left, 1, 2)
-        return [self.names[i] for i in idx], [int(v) for v in num]
+        pos = np.array(self.offset)[idx] + s
+        nums = (pos // 100).astype(int) * 2 + np.where(left, 1, 2)
+        return [self.names[self.road[i]] for i in idx], [int(v) for v in nums]
 
 
 class Sampler:
     """Point filter against the written district: lon/lat are rounded to 6 decimals and a
     point is kept only if, rounded and projected back, it is inside and >= 0.5 m from the
-    boundary (so readers agree it is inside)."""
+    boundary (so every reader agrees it is inside)."""
 
     def __init__(self, district_ll):
         self.area = to_metric(district_ll)
@@ -366,13 +408,13 @@ class Sampler:
     @staticmethod
     def lonlat(x, y):
         """Metric -> lon/lat, rounded to 6 decimals via the decimal text."""
-        lon, lat = _INV.transform(np.atleast_1d(x), np.atleast_1d(y))
+        lon, lat = TO_LONLAT.transform(np.atleast_1d(x), np.atleast_1d(y))
         return (np.array([float(f"{v:.6f}") for v in lon]),
                 np.array([float(f"{v:.6f}") for v in lat]))
 
     def boundary_distance(self, lon, lat):
-        """Signed distance (m, negative inside) of rounded lon/lat points to the boundary."""
-        mx, my = _FWD.transform(lon, lat)
+        """Signed distance (m, negative inside) of lon/lat points to the district boundary."""
+        mx, my = TO_METRIC.transform(lon, lat)
         d = shapely.distance(self.edge, shapely.points(mx, my))
         return np.where(shapely.contains_xy(self.area, mx, my), -d, d)
 
@@ -384,3 +426,15 @@ class Sampler:
             ok = self.boundary_distance(*self.lonlat(x, y)) < -0.5
             xs, ys = np.concatenate([xs, x[ok]]), np.concatenate([ys, y[ok]])
         return xs[:n], ys[:n]
+
+    def just_outside(self, rng, n: int):
+        """n metric points 1-28 m outside the boundary (after rounding)."""
+        ring, xs, ys = self.area.exterior, [], []
+        while len(xs) < n:
+            p = ring.interpolate(rng.uniform(0, ring.length))
+            a, d = rng.uniform(0, 2 * np.pi), rng.uniform(2, 27)
+            x, y = p.x + d * np.cos(a), p.y + d * np.sin(a)
+            if 1.0 < self.boundary_distance(*self.lonlat(x, y))[0] < 28.0:
+                xs.append(x)
+                ys.append(y)
+        return np.array(xs), np.array(ys)

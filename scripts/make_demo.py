@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon, Point
+from shapely.geometry import Point
 from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
 
@@ -82,6 +82,9 @@ SOURCES = {"patrol": 34, "sweep": 28, "citizen": 13, "leader": 6, "joint": 8, "c
 HOUR_WEIGHTS = [2, 1, 1, 1, 2, 5, 12, 25, 50, 70, 75, 65, 40, 35, 55, 65, 60, 50, 30, 20,
                 15, 12, 8, 4]
 OPEN_STATES = ["reported", "filed", "dispatched", "processing", "fed_back", "checking"]
+MISSING_WEIGHTS = {"heating": 40, "ventilation": 25, "sewage": 15, "water": 15, "power": 5}
+LATRINE_ACTIONS = {"household": {"convert": 55, "demolish": 30, "new_build": 15},
+                   "public": {"demolish": 40, "new_build": 40, "convert": 20}}
 SANITARY = {"three_compartment": 40, "double_urn": 15, "biogas": 8, "urine_diverting": 7,
             "double_pit": 10, "sewer_flush": 20}
 
@@ -121,29 +124,27 @@ DEPARTMENTS = {"区住建局": "局长", "区城管局": "局长", "区市场监
                "区统计局": "局长", "区医保局": "局长", "区融媒体中心": "主任", "区总工会": "主席"}
 PLACE_WORDS = ["路口", "人行道", "沿街商铺门前", "公交站旁", "绿化带", "辅路", "小区门口",
                "学校周边", "桥下"]
-CATEGORY_TEXT = {
-    "06010": ["{p}暴露垃圾未及时清运", "{p}存在卫生死角，积存垃圾", "{p}垃圾桶满溢，周边散落垃圾",
-              "{p}建筑垃圾未清理"],
-    "06036": ["{p}乱堆杂物", "{p}堆放废旧家具", "{p}杂物占用消防通道", "{p}堆放纸箱等废品"],
-    "06041": ["{p}垃圾未分类投放", "{p}分类垃圾桶混投", "{p}厨余垃圾与其他垃圾混放"],
-    "07001": ["{p}墙面张贴小广告", "{p}电线杆上有办证小广告", "{p}喷涂牛皮癣广告"],
-    "07008": ["{p}公益广告破损", "{p}公益广告褪色脱落", "{p}围挡公益广告破损"],
-    "08016": ["{p}违法搭建彩钢房", "{p}私搭乱建棚舍", "{p}楼顶违建"],
-    "09009": ["{p}机动车乱停放", "{p}车辆占用人行道停放", "{p}机动车占用盲道", "{p}僵尸车长期停放"],
-    "09010": ["{p}共享单车乱停乱放", "{p}非机动车无序停放", "{p}电动车占道停放"],
-    "09020": ["{p}占道经营，摊位外溢", "{p}流动摊贩聚集", "{p}地面污水横流", "{p}出店经营",
-              "{p}生熟不分、卫生较差"],
-    "02001": ["{p}交通护栏损坏", "{p}交通标志牌倾斜", "{p}斑马线磨损不清", "{p}信号灯故障"],
-    "10002": ["{p}架空线缆凌乱", "{p}私拉飞线充电", "{p}线缆垂落"],
-    "03001": ["{p}堵塞无法使用", "{p}无人保洁，异味大", "{p}照明损坏", "{p}未按时开放"],
-    "91001": ["{p}尚未拆除", "{p}仍在使用，待拆除"],
-    "91002": ["{p}待改造为水冲厕", "{p}改造进度滞后"],
-    "91003": ["{p}", "{p}，群众反映使用不便"],
-    "92001": ["{p}遛狗未牵绳", "{p}犬只粪便未清理", "{p}大型犬未拴养"],
-    "93001": ["{p}公益广告数量不足", "{p}公益广告占比不达标"],
-    "93002": ["{p}路面破损坑洼", "{p}垃圾杂物堆积", "{p}墙面脏污破损", "{p}私接管线杂乱"],
-    "93003": ["{p}楼道堆物", "{p}化粪池满溢", "{p}路面破损积水", "{p}绿地荒芜"],
-    "93004": ["{p}线缆未入地", "{p}通信线缆杂乱未入地"]}
+CATEGORY_TEXT = {  # variants appended to the place (road, market gate, alley, building, toilet)
+    "06010": "暴露垃圾未及时清运|存在卫生死角，积存垃圾|垃圾桶满溢，周边散落垃圾|建筑垃圾未清理",
+    "06036": "乱堆杂物|堆放废旧家具|杂物占用消防通道|堆放纸箱等废品",
+    "06041": "垃圾未分类投放|分类垃圾桶混投|厨余垃圾与其他垃圾混放",
+    "07001": "墙面张贴小广告|电线杆上有办证小广告|喷涂牛皮癣广告",
+    "07008": "公益广告破损|公益广告褪色脱落|围挡公益广告破损",
+    "08016": "违法搭建彩钢房|私搭乱建棚舍|楼顶违建",
+    "09009": "机动车乱停放|车辆占用人行道停放|机动车占用盲道|僵尸车长期停放",
+    "09010": "共享单车乱停乱放|非机动车无序停放|电动车占道停放",
+    "09020": "占道经营，摊位外溢|流动摊贩聚集|地面污水横流|出店经营|生熟不分、卫生较差",
+    "02001": "交通护栏损坏|交通标志牌倾斜|斑马线磨损不清|信号灯故障",
+    "10002": "架空线缆凌乱|私拉飞线充电|线缆垂落",
+    "03001": "堵塞无法使用|无人保洁，异味大|照明损坏|未按时开放",
+    "91001": "尚未拆除|仍在使用，待拆除",
+    "91002": "待改造为水冲厕|改造进度滞后",
+    "91003": "|，群众反映使用不便",
+    "92001": "遛狗未牵绳|犬只粪便未清理|大型犬未拴养",
+    "93001": "公益广告数量不足|公益广告占比不达标",
+    "93002": "路面破损坑洼|垃圾杂物堆积|墙面脏污破损|私接管线杂乱",
+    "93003": "楼道堆物|化粪池满溢|路面破损积水|绿地荒芜",
+    "93004": "线缆未入地|通信线缆杂乱未入地"}
 MISSING_TEXT = {"heating": "无取暖设施", "power": "未通电", "water": "无上水",
                 "sewage": "排污不畅", "ventilation": "无通风设施"}
 ORDINALS = "一二三四五六七八九十"
@@ -264,7 +265,10 @@ def describe_units(rng, units):
             if parent["village"] and "区农牧局" not in (lead, *extra) and rng.random() < 0.5:
                 extra = (extra + ["区农牧局"])[-2:]
             u["departments"] = "、".join([lead, *extra])
-            u["leader"] = f"{person()}（{lead}副{DEPARTMENTS[lead]}）"
+            street = by_code[u["code"][:9] + "000000"]["name"]
+            title = pick(rng, {f"{lead}副{DEPARTMENTS[lead]}": 5, f"{parent['name']}党委书记": 3,
+                               f"{street}办事处副主任": 2})
+            u["leader"] = f"{person()}（{title}）"
             density = 16000 * math.exp(-r * r / 0.2) + 250
             u["population"] = int(round(u["metric"].area / 1e6 * density
                                         * rng.lognormal(0, 0.3)))
@@ -291,170 +295,107 @@ def write_geojson(path: Path, features: list[dict]) -> None:
 
 
 def feature(props: dict, geom) -> dict:
+    """GeoJSON Feature dict."""
     return {"type": "Feature", "properties": props, "geometry": geojson_geometry(geom)}
-
-
 
 
 # ---------------------------------------------------------------- toilets
 
-def iso_day(d: date) -> str:
-    return d.isoformat()
-
-
-def renovation_dates(rng, status: str):
-    """(planned_at, started_at, accepted_at) ISO dates in 2025-2026, empty where not reached."""
-    def day(n: int) -> date:
-        return date(2025, 1, 1) + timedelta(days=n)
+def renovation(rng, status: str, action: str) -> dict:
+    """Dates (ISO, 2025-01-01 .. 2026-12-31, empty where not reached, planned <= started <=
+    accepted <= 2026-11-27 once reached) and the five facility flags (1/0): all 0 for
+    demolitions and plans, random while in progress, all 1 once accepted except about one
+    in eight lacking one facility."""
+    def day(n) -> str:
+        return (date(2025, 1, 1) + timedelta(days=int(n))).isoformat()
     if status == "accepted":
-        planned = day(int(rng.integers(0, 546)))
-        started = planned + timedelta(int(rng.integers(7, 91)))
-        return iso_day(planned), iso_day(started), iso_day(started + timedelta(
-            int(rng.integers(10, 61))))
-    if status == "in_progress":
-        planned = day(int(rng.integers(150, 650)))
-        return iso_day(planned), iso_day(planned + timedelta(int(rng.integers(7, 41)))), ""
-    return iso_day(day(int(rng.integers(424, 730)))), "", ""
-
-
-def facilities(rng, status: str, action: str) -> dict:
-    """The five facility flags (1/0): all 0 for demolitions and plans, partial while in
-    progress, all 1 once accepted except about one in eight missing one facility."""
+        p = int(rng.integers(0, 546))
+        s = p + int(rng.integers(7, 91))
+        dates = [day(p), day(s), day(s + rng.integers(10, 61))]
+    elif status == "in_progress":
+        p = int(rng.integers(150, 650))
+        dates = [day(p), day(p + rng.integers(7, 41)), ""]
+    else:
+        dates = [day(rng.integers(424, 730)), "", ""]
     flags = dict.fromkeys(FACILITIES, 0)
-    if action == "demolish" or status == "planned":
-        return flags
-    if status == "in_progress":
-        return {f: int(rng.random() < 0.5) for f in FACILITIES}
-    flags = dict.fromkeys(FACILITIES, 1)
-    if rng.random() < 0.12:
-        flags[pick(rng, {"heating": 40, "ventilation": 25, "sewage": 15, "water": 15,
-                         "power": 5})] = 0
-    return flags
+    if action != "demolish" and status == "in_progress":
+        flags = {f: int(rng.random() < 0.5) for f in FACILITIES}
+    elif action != "demolish" and status == "accepted":
+        flags = dict.fromkeys(FACILITIES, 1)
+        if rng.random() < 0.12:
+            flags[pick(rng, MISSING_WEIGHTS)] = 0
+    return dict(zip(("planned_at", "started_at", "accepted_at"), dates)) | flags
 
 
-def make_toilets(rng, units, district_m, sampler, namer):
-    """600 dry latrines (90 % around 2-3 settlement cores per village community, the rest in
-    the urban fringe) and 80 public flush toilets spread over the urban centre."""
+def make_toilets(rng, units, district_m, sampler, namer) -> list[dict]:
+    """600 dry latrines (540 around 2-3 settlement cores per village community, 60 in the
+    urban fringe) and 80 public flush toilets over the urban centre, >= 450 m apart."""
     comms = [u for u in units if u["level"] == "community"]
     tree = shapely.STRtree([u["metric"] for u in comms])
-    cores = [(v, ds.random_point_in(rng, v["metric"].buffer(-150)))
+    cores = [ds.random_point_in(rng, v["metric"].buffer(-150))
              for v in comms if v["village"] for _ in range(int(rng.integers(2, 4)))]
-    counts = rng.multinomial(540, np.full(len(cores), 1 / len(cores)))
-    pts = []
-    for (_, core), k in zip(cores, counts):
-        xs, ys = sampler.draw(lambda m, c=core: (c.x + rng.normal(0, 130, m),
-                                                 c.y + rng.normal(0, 130, m)), int(k))
-        pts += list(zip(xs, ys))
+    xs, ys = [], []
+    for c, k in zip(cores, rng.multinomial(540, np.full(len(cores), 1 / len(cores)))):
+        x, y = sampler.draw(lambda m, c=c: (c.x + rng.normal(0, 130, m),
+                                            c.y + rng.normal(0, 130, m)), int(k))
+        xs, ys = xs + list(x), ys + list(y)
     fringe = ds.zone(district_m, 0.55, VILLAGE_RHO)
-    pts += [(p.x, p.y) for p in (ds.random_point_in(rng, fringe) for _ in range(60))]
-    rows, photos = [], "photos/{c}-1.jpg;photos/{c}-2.jpg"
-    public_seq: dict[str, int] = {}
-    for x, y in pts:
+    for p in (ds.random_point_in(rng, fringe) for _ in range(60)):
+        xs, ys = xs + [p.x], ys + [p.y]
+    rows, pics, seq = [], "photos/{0}-1.jpg;photos/{0}-2.jpg", {}
+    for x, y, road, num in zip(xs, ys, *namer(xs, ys)):
         comm = comms[int(tree.query(Point(x, y), predicate="intersects")[0])]["name"]
         code = f"CS-{DISTRICT_CODE}-{len(rows) + 1:04d}"
         kind = "public" if rng.random() < 0.12 else "household"
-        action = pick(rng, {"convert": 55, "demolish": 30, "new_build": 15} if kind == "household"
-                      else {"demolish": 40, "new_build": 40, "convert": 20})
+        action = pick(rng, LATRINE_ACTIONS[kind])
         status = pick(rng, {"accepted": 55, "in_progress": 25, "planned": 20})
-        if kind == "household":
-            name = f"{comm}{rng.choice(SURNAMES)}宅户厕"
-        else:
-            public_seq[comm] = public_seq.get(comm, 0) + 1
-            name = f"{comm}{public_seq[comm]}号公共厕所"
-        if comm.endswith(("村", "嘎查")):
-            address = f"新城区{comm}{int(rng.integers(1, 9))}组{int(rng.integers(1, 121))}号"
-        else:
-            road, num = namer(x, y)
-            address = f"新城区{road[0]}{num[0]}号"
+        seq[comm] = seq.get(comm, 0) + (kind == "public")
+        name = (f"{comm}{rng.choice(SURNAMES)}宅户厕" if kind == "household"
+                else f"{comm}{seq[comm]}号公共厕所")
+        address = (f"新城区{comm}{rng.integers(1, 9)}组{rng.integers(1, 121)}号"
+                   if comm.endswith(("村", "嘎查")) else f"新城区{road}{num}号")
+        photo = status == "accepted" or (status == "in_progress" and rng.random() < 0.3)
         rows.append(dict(code=code, kind=kind, name=name, x=x, y=y, address=address,
                          original_type="dry_latrine", action=action, status=status,
-                         **dict(zip(("planned_at", "started_at", "accepted_at"),
-                                    renovation_dates(rng, status))),
-                         **facilities(rng, status, action),
                          sanitary_type="" if action == "demolish" else pick(rng, SANITARY),
-                         photos=photos.format(c=code) if status == "accepted" or (
-                             status == "in_progress" and rng.random() < 0.3) else ""))
+                         photos=pics.format(code) if photo else "",
+                         **renovation(rng, status, action)))
     flush = ds.spaced_points(rng, ds.zone(district_m, 0, 0.6), 80, 450, margin=50)
-    roads, nums = namer([p.x for p in flush], [p.y for p in flush])
-    seen: dict[str, int] = {}
-    for p, road, num in zip(flush, roads, nums):
+    fx, fy, seen = [p.x for p in flush], [p.y for p in flush], {}
+    for x, y, road, num in zip(fx, fy, *namer(fx, fy)):
         seen[road] = seen.get(road, 0) + 1
         code = f"CS-{DISTRICT_CODE}-{len(rows) + 1:04d}"
-        rows.append(dict(code=code, kind="public",
+        rows.append(dict(code=code, kind="public", x=x, y=y, address=f"新城区{road}{num}号",
                          name=f"{road}公厕" if seen[road] == 1 else f"{road}{seen[road]}号公厕",
-                         x=p.x, y=p.y, address=f"新城区{road}{num}号", original_type="flush",
-                         action="", status="accepted",
-                         **dict(zip(("planned_at", "started_at", "accepted_at"),
-                                    renovation_dates(rng, "accepted"))),
-                         **facilities(rng, "accepted", "convert"),
-                         sanitary_type="sewer_flush", photos=photos.format(c=code)))
+                         original_type="flush", action="", status="accepted",
+                         sanitary_type="sewer_flush", photos=pics.format(code),
+                         **renovation(rng, "accepted", "new_build")))
+    lon, lat = sampler.lonlat([t["x"] for t in rows], [t["y"] for t in rows])
+    for t, a, b in zip(rows, lon, lat):
+        t["lon"], t["lat"] = f"{a:.6f}", f"{b:.6f}"
     return rows
 
 
 # ---------------------------------------------------------------- issues
 
-def make_hotspots(rng, district_m, namer):
-    """~10 farmers' markets, 30 back alleys and 15 old compounds in the urban part, each as
-    (name, metric geometry, busyness weight)."""
-    spots = {"market": [], "alley": [], "compound": []}
-    for p in ds.spaced_points(rng, ds.zone(district_m, 0, 0.6), 10, 1500, margin=200):
-        road = namer(p.x, p.y)[0][0]
-        name = next(f"{road}{kind}" for kind in ("农贸市场", "菜市场", "综合市场")
-                    if f"{road}{kind}" not in [s[0] for s in spots["market"]])
-        spots["market"].append((name, p, rng.lognormal(0, 0.4)))
-    per_road: dict[str, int] = {}
-    for p in ds.spaced_points(rng, ds.zone(district_m, 0, 0.7), 30, 500, margin=300):
-        line = ds.make_alley(rng, p, district_m)
-        road = namer(p.x, p.y)[0][0]
-        per_road[road] = per_road.get(road, 0) + 1
-        spots["alley"].append((f"{road}{ORDINALS[per_road[road] - 1]}巷", line,
-                               rng.lognormal(0, 0.4)))
-    names = list(rng.permutation(COMPOUND_NAMES))
-    for p in ds.spaced_points(rng, ds.zone(district_m, 0, 0.62), 15, 900, margin=300):
-        spots["compound"].append((str(names.pop()), ds.make_compound(rng, p),
-                                  rng.lognormal(0, 0.4)))
-    return spots
-
-
-def hotspot_points(rng, kind, spot, n, sampler, namer):
-    """n metric points around one hotspot plus per-point (place text, address text)."""
-    name, geom, _ = spot
-    if kind == "market":
-        def gen(m):
-            sd = np.where(rng.random(m) < 0.7, 50.0, 150.0)
-            return geom.x + rng.normal(0, 1, m) * sd, geom.y + rng.normal(0, 1, m) * sd
-    elif kind == "alley":
-        def gen(m):
-            p = shapely.line_interpolate_point(geom, rng.uniform(0, geom.length, m))
-            return shapely.get_x(p) + rng.normal(0, 6, m), shapely.get_y(p) + rng.normal(0, 6, m)
-    else:
-        def gen(m):
-            x0, y0, x1, y1 = geom.bounds
-            x, y = rng.uniform(x0, x1, 4 * m), rng.uniform(y0, y1, 4 * m)
-            ok = shapely.contains_xy(geom, x, y)
-            return x[ok][:m], y[ok][:m]
-    x, y = sampler.draw(gen, n)
-    texts = []
-    roads, nums = namer(x, y)
-    for xi, yi, road, num in zip(x, y, roads, nums):
-        if kind == "market":
-            gate = rng.choice(["东门", "西门", "南门", "北门", "内", "周边"])
-            texts.append((f"{name}{gate}", f"新城区{road}{num}号{name}"))
-        elif kind == "alley":
-            num = int(geom.project(Point(xi, yi)) // 15) + 1
-            texts.append((f"{name}{rng.choice(['内', '口', '中段', ''])}",
-                          f"新城区{name}{num}号"))
-        else:
-            b = int(rng.integers(1, 31))
-            texts.append((f"{name}{b}号楼{rng.choice(['前', '旁', '楼道内', ''])}",
-                          f"新城区{name}{b}号楼"))
-    return x, y, texts
+def name_hotspots(rng, spots, namer) -> dict[str, list[str]]:
+    """Markets after their nearest road, alleys as <road><ordinal>巷, compounds from a list."""
+    names: dict[str, list[str]] = {"market": [], "alley": [], "compound": []}
+    for geom, _ in spots["market"]:
+        road = namer(geom.x, geom.y)[0][0]
+        names["market"].append(next(road + k for k in ("农贸市场", "菜市场", "综合市场")
+                                    if road + k not in names["market"]))
+    for geom, _ in spots["alley"]:
+        road = namer(*geom.coords[0])[0][0]
+        n = sum(a.startswith(road) for a in names["alley"])
+        names["alley"].append(f"{road}{ORDINALS[n]}巷")
+    names["compound"] = [str(c) for c in rng.permutation(COMPOUND_NAMES)[:len(spots["compound"])]]
+    return names
 
 
 def report_seconds(rng, n: int, end: date) -> np.ndarray:
     """Seconds after the window start (00:00 of end - 89 days, +08:00): weekdays weigh 1,
-    weekends 0.55 (times day-to-day noise); hours follow HOUR_WEIGHTS (morning and afternoon
-    peaks)."""
+    weekends 0.55 (times day-to-day noise); hours follow HOUR_WEIGHTS."""
     start = end - timedelta(days=89)
     w = np.array([(1.0 if (start + timedelta(d)).weekday() < 5 else 0.55) for d in range(90)])
     w *= rng.uniform(0.85, 1.15, 90)
@@ -466,20 +407,19 @@ def report_seconds(rng, n: int, end: date) -> np.ndarray:
 
 def settle(rng, cat: str, t0: int, now: int):
     """(status, closed seconds or None) for an issue reported t0 s into the window, ``now``
-    being the window end.  A resolution time is drawn per category limit: 24 h categories
-    mostly close the same day, others mostly within the limit, some late; per-plan ones take
-    weeks.  Issues whose resolution lies beyond ``now`` get an open state by progress."""
+    being the window end.  A resolution time is drawn from the category limit: 24 h
+    categories mostly close the same day (next morning if reported after 18:00), others
+    mostly within the limit, some late, per-plan ones take weeks.  If it lies beyond ``now``
+    the issue gets an open state by progress; 2 % are void, some long-term ones suspended."""
     limit, u = CATEGORIES[cat][0], rng.random()
     if limit is None:
         hours = rng.uniform(20, 150) * 24
     elif limit == 24:
-        left = 24 - (t0 % 86400) / 3600
-        if u < 0.72:
-            hours = rng.uniform(0.5, min(left - 0.1, 9)) if left > 1 else left + rng.uniform(7, 11)
-        elif u < 0.92:
-            hours = rng.uniform(min(left, 20), 24)
+        left = 24 - (t0 % 86400) / 3600               # hours to midnight
+        if u < 0.8:                                    # same day, or next morning if late
+            hours = rng.uniform(0.5, min(left - 0.5, 9)) if left > 6 else left + rng.uniform(7, 11)
         else:
-            hours = 24 * rng.uniform(1.05, 4)
+            hours = rng.uniform(min(left, 20), 24) if u < 0.94 else 24 * rng.uniform(1.05, 4)
     else:
         hours = limit * (rng.uniform(0.15, 0.98) if u < 0.85 else rng.uniform(1.05, 3))
     r = rng.random()
@@ -491,100 +431,98 @@ def settle(rng, cat: str, t0: int, now: int):
         return "closed", t0 + int(hours * 3600)
     state = OPEN_STATES[min(5, int((now - t0) / (hours * 3600) * 6))]
     if state in ("dispatched", "processing") and rng.random() < 0.05:
-        state = "returned"
-    elif state == "checking" and rng.random() < 0.15:
-        state = "rework"
-    return state, None
+        return "returned", None
+    return ("rework" if state == "checking" and rng.random() < 0.15 else state), None
 
 
 def shared_vertices(units) -> list[tuple[float, float]]:
-    """Grid vertices shared by 2+ grids, not on the district boundary, that are exactly
-    representable with 6 decimals (so a 6-decimal issue point lies exactly on the edge)."""
+    """Grid vertices shared by 2+ grids, off the district boundary, exactly representable
+    with 6 decimals (so a 6-decimal issue point lies exactly on the shared edge)."""
     owners: dict[tuple, set] = {}
     for u in units:
         if u["level"] == "grid":
-            for p in shapely.get_parts(u["geom"]):
-                for c in p.exterior.coords:
-                    owners.setdefault(c, set()).add(u["code"])
-    district_edge = unary_union([u["geom"] for u in units if u["level"] == "street"]).boundary
-    return sorted(c for c, s in owners.items() if len(s) > 1
-                  and all(float(f"{v:.6f}") == v for v in c)
-                  and district_edge.distance(Point(c)) > 1e-9)
+            for c in shapely.get_coordinates(u["geom"]):
+                owners.setdefault(tuple(c), set()).add(u["code"])
+    edge = unary_union([u["geom"] for u in units if u["level"] == "street"]).boundary
+    return sorted(c for c, s in owners.items() if len(s) > 1 and edge.distance(Point(c)) > 1e-9
+                  and all(float(f"{v:.6f}") == v for v in c))
 
 
-def make_issues(rng, end: date, units, spots, toilets, sampler, namer, district_m):
-    """All issue rows (dicts keyed by ISSUE_COLUMNS) sorted by reported_at."""
-    pts = []          # (category, x or lon, y or lat, place, address, metric?)
+def make_issues(rng, end: date, units, toilets, sampler, namer, district_m) -> list[dict]:
+    """Issue rows sorted by reported_at: clusters at hotspots and toilets, a centre-weighted
+    background, N_OUTSIDE points just outside the boundary and N_EDGE on shared vertices."""
+    cats, xs, ys, places, addrs = [], [], [], [], []
 
-    def add(cats, x, y, texts, metric=True):
-        pts.extend((c, xi, yi, p, a, metric) for c, xi, yi, (p, a) in zip(cats, x, y, texts))
-
+    def add(c, x, y, p, a):
+        for acc, vals in zip((cats, xs, ys, places, addrs), (c, x, y, p, a)):
+            acc.extend(vals)
+    spots = ds.make_hotspots(rng, district_m)
+    names = name_hotspots(rng, spots, namer)
     for kind, (total, mix) in HOTSPOT_MIX.items():
-        w = np.array([s[2] for s in spots[kind]])
-        for spot, n in zip(spots[kind], rng.multinomial(total, w / w.sum())):
-            x, y, texts = hotspot_points(rng, kind, spot, int(n), sampler, namer)
-            add(pick(rng, mix, int(n)), x, y, texts)
-    flush = [t for t in toilets if t["original_type"] == "flush"]
-    lacking = [t for t in toilets if t["status"] == "accepted" and t["action"] != "demolish"
-               and not all(t[f] for f in FACILITIES)]
-    todo = {"91001": "demolish", "91002": "convert"}
+        w = np.array([wt for _, wt in spots[kind]])
+        for (geom, _), name, n in zip(spots[kind], names[kind],
+                                      rng.multinomial(total, w / w.sum())):
+            x, y = sampler.draw(ds.around(rng, kind, geom), int(n))
+            if kind == "market":
+                p = [name + g for g in rng.choice(["东门", "西门", "南门", "北门", "内", "周边"], n)]
+                a = [f"新城区{r}{k}号{name}" for r, k in zip(*namer(x, y))]
+            elif kind == "alley":
+                p = [name + g for g in rng.choice(["内", "口", "中段", ""], n)]
+                a = [f"新城区{name}{int(geom.project(Point(q)) // 15) + 1}号" for q in zip(x, y)]
+            else:
+                b = rng.integers(1, 31, n)
+                p = [f"{name}{k}号楼{g}" for k, g in zip(b, rng.choice(["前", "旁", "楼道内", ""], n))]
+                a = [f"新城区{name}{k}号楼" for k in b]
+            add(pick(rng, mix, int(n)), x, y, p, a)
+    pools = {"03001": [t for t in toilets if t["original_type"] == "flush"],
+             "91003": [t for t in toilets if t["status"] == "accepted"
+                       and t["action"] != "demolish" and not all(t[f] for f in FACILITIES)],
+             "91001": [t for t in toilets if t["action"] == "demolish"
+                       and t["status"] != "accepted"],
+             "91002": [t for t in toilets if t["action"] == "convert"
+                       and t["status"] != "accepted"]}
     for cat, n in TOILET_ISSUES.items():
-        pool = flush if cat == "03001" else lacking if cat == "91003" else [
-            t for t in toilets if t["action"] == todo[cat] and t["status"] != "accepted"]
-        chosen = [pool[i] for i in rng.choice(len(pool), n)]
-        x, y = sampler.draw(lambda m: (np.array([t["x"] for t in chosen[-m:]])
-                                       + rng.normal(0, 12, m),
-                                       np.array([t["y"] for t in chosen[-m:]])
-                                       + rng.normal(0, 12, m)), n)
-        texts = []
-        for t in chosen:
-            missing = [MISSING_TEXT[f] for f in FACILITIES if not t[f]]
-            texts.append((t["name"] + (missing[0] if cat == "91003" else ""), t["address"]))
-        add([cat] * n, x, y, texts)
-    background = {c: w for c, (_, w) in CATEGORIES.items() if w}
-    n_bg = N_ISSUES - len(pts) - N_OUTSIDE - N_EDGE
+        chosen = [pools[cat][i] for i in rng.choice(len(pools[cat]), n)]
+        tx, ty = np.array([t["x"] for t in chosen]), np.array([t["y"] for t in chosen])
+        x, y = sampler.draw(lambda m: (tx[-m:] + rng.normal(0, 12, m),
+                                       ty[-m:] + rng.normal(0, 12, m)), n)
+        lack = [next((MISSING_TEXT[f] for f in FACILITIES if not t[f]), "") for t in chosen]
+        add([cat] * n, x, y, [t["name"] + (m if cat == "91003" else "") for t, m in
+                              zip(chosen, lack)], [t["address"] for t in chosen])
     cx, cy = ds.centre_xy()
     x0, y0, x1, y1 = district_m.bounds
 
     def spread(m):
-        central = rng.random(m) < 0.75
-        return (np.where(central, rng.normal(cx, 0.38 * ds.HALF_W, m), rng.uniform(x0, x1, m)),
-                np.where(central, rng.normal(cy, 0.38 * ds.HALF_H, m), rng.uniform(y0, y1, m)))
-    x, y = sampler.draw(spread, n_bg)
-    ox, oy = [], []
-    while len(ox) < N_OUTSIDE:                      # just outside the boundary, <= 30 m
-        p = district_m.exterior.interpolate(rng.uniform(0, district_m.exterior.length))
-        a, d = rng.uniform(0, 2 * np.pi), rng.uniform(2, 27)
-        qx, qy = p.x + d * np.cos(a), p.y + d * np.sin(a)
-        dist = sampler.boundary_distance(*sampler.lonlat(qx, qy))[0]
-        if 1.0 < dist < 28.0:
-            ox.append(qx)
-            oy.append(qy)
+        c = rng.random(m) < 0.75
+        return (np.where(c, rng.normal(cx, 0.38 * ds.HALF_W, m), rng.uniform(x0, x1, m)),
+                np.where(c, rng.normal(cy, 0.38 * ds.HALF_H, m), rng.uniform(y0, y1, m)))
+    x, y = sampler.draw(spread, N_ISSUES - len(cats) - N_OUTSIDE - N_EDGE)
+    ox, oy = sampler.just_outside(rng, N_OUTSIDE)
     shared = shared_vertices(units)
-    edge = [shared[i] for i in sorted(rng.choice(len(shared), N_EDGE, replace=False))]
-    ex, ey = ds._FWD.transform([c[0] for c in edge], [c[1] for c in edge])
+    edge = np.array([shared[i] for i in sorted(rng.choice(len(shared), N_EDGE, replace=False))])
+    ex, ey = ds.TO_METRIC.transform(edge[:, 0], edge[:, 1])
     x, y = np.concatenate([x, ox, ex]), np.concatenate([y, oy, ey])
+    background = {c: w for c, (_, w) in CATEGORIES.items() if w}
     roads, nums = namer(x, y)
-    texts = [(f"{r}{rng.choice(PLACE_WORDS)}", f"新城区{r}{n}号附近") for r, n in zip(roads, nums)]
-    add(pick(rng, background, len(x) - N_EDGE), x[:-N_EDGE], y[:-N_EDGE], texts[:-N_EDGE])
-    add(pick(rng, background, N_EDGE), [c[0] for c in edge], [c[1] for c in edge],
-        texts[-N_EDGE:], metric=False)
+    add(pick(rng, background, len(x)), x, y, [r + str(w) for r, w in zip(
+        roads, rng.choice(PLACE_WORDS, len(x)))], [f"新城区{r}{k}号附近" for r, k in zip(roads, nums)])
 
-    secs = report_seconds(rng, len(pts), end)
-    order = np.argsort(secs, kind="stable")
+    lon, lat = sampler.lonlat(xs, ys)
+    lon[-N_EDGE:], lat[-N_EDGE:] = edge[:, 0], edge[:, 1]       # exact shared vertices
+    secs = report_seconds(rng, len(cats), end)
+    sources = pick(rng, SOURCES, len(cats))
     start = datetime.combine(end - timedelta(days=89), datetime.min.time())
-    now = 90 * 86400
+
+    def stamp(s) -> str:
+        return (start + timedelta(seconds=int(s))).isoformat() + "+08:00"
     rows = []
-    for k, i in enumerate(order, 1):
-        cat, x, y, place, address, metric = pts[i]
-        lon, lat = sampler.lonlat(x, y) if metric else ([x], [y])
-        status, closed = settle(rng, cat, int(secs[i]), now)
-        stamp = (lambda s: (start + timedelta(seconds=int(s))).isoformat() + "+08:00")
-        rows.append(dict(ref=f"XC{end.year}-{k:06d}", category=cat, lon=f"{lon[0]:.6f}",
-                         lat=f"{lat[0]:.6f}", reported_at=stamp(secs[i]),
-                         source=pick(rng, SOURCES), status=status,
-                         description=rng.choice(CATEGORY_TEXT[cat]).format(p=place),
-                         address=address, closed_at=stamp(closed) if closed else ""))
+    for k, i in enumerate(np.argsort(secs, kind="stable"), 1):
+        status, closed = settle(rng, cats[i], int(secs[i]), 90 * 86400)
+        rows.append(dict(ref=f"XC{end.year}-{k:06d}", category=cats[i], lon=f"{lon[i]:.6f}",
+                         lat=f"{lat[i]:.6f}", reported_at=stamp(secs[i]), source=sources[i],
+                         status=status, address=addrs[i],
+                         description=places[i] + str(rng.choice(CATEGORY_TEXT[cats[i]].split("|"))),
+                         closed_at="" if closed is None else stamp(closed)))
     return rows
 
 
@@ -610,23 +548,19 @@ def main(argv=None) -> int:
     district_m = unary_union(blocks)
     sampler, namer = ds.Sampler(district), ds.Namer(roads, district_m)
     toilets = make_toilets(rng, units, district_m, sampler, namer)
-    spots = make_hotspots(rng, district_m, namer)
-    issues = make_issues(rng, args.end_date, units, spots, toilets, sampler, namer, district_m)
-    for t in toilets:
-        lon, lat = sampler.lonlat(t["x"], t["y"])
-        t["lon"], t["lat"] = f"{lon[0]:.6f}", f"{lat[0]:.6f}"
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    write_geojson(out / "district.geojson", [feature(
+    issues = make_issues(rng, args.end_date, units, toilets, sampler, namer, district_m)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_geojson(args.out / "district.geojson", [feature(
         {"code": DISTRICT_CODE + "0" * 9, "name": DISTRICT_NAME}, district)])
-    write_geojson(out / "grids.geojson", [feature(
+    write_geojson(args.out / "grids.geojson", [feature(
         {k: u[k] for k in ("code", "name", "leader", "departments", "population")}, u["geom"])
         for u in units])
-    write_csv(out / "issues.csv", ISSUE_COLUMNS, issues)
-    write_csv(out / "toilets.csv", TOILET_COLUMNS, toilets)
+    write_csv(args.out / "issues.csv", ISSUE_COLUMNS, issues)
+    write_csv(args.out / "toilets.csv", TOILET_COLUMNS, toilets)
     levels = [u["level"] for u in units]
-    print(f"{out}: {levels.count('street')} streets, {levels.count('community')} communities, "
-          f"{levels.count('grid')} grids, {len(issues)} issues, {len(toilets)} toilets")
+    print(f"{args.out}: {levels.count('street')} streets, {levels.count('community')} "
+          f"communities, {levels.count('grid')} grids, {len(issues)} issues, "
+          f"{len(toilets)} toilets")
     return 0
 
 

@@ -12,7 +12,7 @@ def base_map(settings, bounds=None):
     """An empty map with the configured tile source (or none)."""
     tiles = settings.tiles
     fmap = folium.Map(location=DEFAULT_CENTRE, zoom_start=12, tiles=None, control_scale=True,
-                      prefer_canvas=True)
+                      prefer_canvas=False)
     if tiles and tiles.lower() != "none":
         folium.TileLayer(tiles=tiles, attr=settings.tiles_attr, name="底图", max_zoom=19).add_to(fmap)
     if bounds is not None:
@@ -58,9 +58,12 @@ def overview_map(settings, grids, heat):
             popup=folium.GeoJsonPopup(["popup"], labels=False),
         ).add_to(fmap)
     if heat:
+        # leaflet.heat saturates at weight 1: scale so the busiest 2 % of cells saturate.
+        counts = sorted(n for _, _, n in heat)
+        top = max(1, counts[int(len(counts) * 0.98)])
         folium.plugins.HeatMap(
-            [[lat, lon, n] for lat, lon, n in heat], name="问题热力图", radius=14, blur=18,
-            min_opacity=0.3, max_zoom=16,
+            [[lat, lon, round(min(1.0, n / top), 3)] for lat, lon, n in heat], name="问题热力图",
+            radius=14, blur=18, min_opacity=0.25, max_zoom=16,
         ).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap

@@ -1,0 +1,189 @@
+"""Benchmark: import and assign N issues from a CSV against G grids of ~100 vertices.
+
+Compares, on the same data in the same run (each pipeline in its own process, so
+its peak memory is its own):
+
+* civgrid: ``geo.issues.import_issues`` (validation, COPY, PostGIS assignment by
+  the rules of DESIGN.md §3, insert);
+* GeoPandas: ``read_csv`` → ``sjoin`` → ``to_postgis``;
+* plain SQL: ``COPY`` then ``UPDATE … FROM grids WHERE ST_Contains(…)``.
+
+Usage: ``python scripts/bench/bench_import.py [--issues 1000000] [--grids 1000]``.
+Data and a private cluster live in ``bench-data/`` (or ``CIVGRID_DATABASE_URL``'s server).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path[:0] = [str(REPO), str(HERE)]
+
+from geo import cluster, db as geo_db, grids as geo_grids, settings as settings_mod  # noqa: E402
+
+
+def prepare(workdir, n_issues, n_grids):
+    import synth
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    grid_path = workdir / f"grids_{n_grids}.gpkg"
+    if not grid_path.exists():
+        synth.grid_frame(n_grids).to_file(grid_path, driver="GPKG")
+    csv_path = workdir / f"issues_{n_issues}.csv"
+    if not csv_path.exists():
+        import geopandas as gpd
+
+        synth.write_issues(csv_path, gpd.read_file(grid_path), n_issues)
+    return grid_path, csv_path
+
+
+def server(workdir):
+    url = os.environ.get("CIVGRID_DATABASE_URL")
+    if url:
+        return url
+    data = workdir / "instance"
+    data.mkdir(parents=True, exist_ok=True)
+    os.chmod(workdir, 0o755)
+    return cluster.Cluster(data).ensure_running()
+
+
+def fresh_database(admin_dsn, name):
+    geo_db.admin(admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    geo_db.admin(admin_dsn, f"CREATE DATABASE {name}")
+    return geo_db.with_dbname(admin_dsn, name)
+
+
+# -- the three pipelines, each run in a child process --------------------------
+
+def run_civgrid(dsn, grid_path, csv_path):
+    from geo import issues
+
+    settings = settings_mod.Settings(database_url=dsn)
+    db = geo_db.connect(settings)
+    geo_grids.import_grids(db, settings, grid_path)  # setup, not timed
+    start = time.perf_counter()
+    report = issues.import_issues(db, settings, csv_path)
+    elapsed = time.perf_counter() - start
+    return elapsed, report.by_method
+
+
+def run_geopandas(dsn, grid_path, csv_path):
+    import geopandas as gpd
+    import pandas as pd
+    from sqlalchemy import URL, create_engine
+
+    db = geo_db.Database(dsn)
+    with db.transaction() as tx:
+        tx.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    p = geo_db.dsn_params(dsn)
+    engine = create_engine(URL.create(
+        "postgresql+psycopg2", username=p.get("user"), password=p.get("password"),
+        database=p["dbname"], query={k: p[k] for k in ("host", "port") if k in p}))
+    grids = gpd.read_file(grid_path)[["code", "geometry"]]
+    start = time.perf_counter()
+    frame = pd.read_csv(csv_path, dtype={"category": str})
+    points = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame.lon, frame.lat), crs=4490)
+    joined = gpd.sjoin(points, grids, how="left", predicate="within").drop(columns="index_right")
+    joined.to_postgis("issues", engine, if_exists="replace", index=False)
+    elapsed = time.perf_counter() - start
+    return elapsed, {"inside": int(joined["code"].notna().sum()),
+                     "none": int(joined["code"].isna().sum())}
+
+
+def run_plain_sql(dsn, grid_path, csv_path):
+    import geopandas as gpd
+
+    db = geo_db.Database(dsn)
+    grids = gpd.read_file(grid_path)
+    with db.transaction() as tx:  # setup, not timed
+        tx.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        tx.execute("CREATE TABLE grids (code text, geom geometry(Polygon, 4490))")
+        tx.execute_values("INSERT INTO grids VALUES %s",
+                          [(c, g.wkt) for c, g in zip(grids.code, grids.geometry)],
+                          template="(%s, ST_GeomFromText(%s, 4490))")
+        tx.execute("CREATE INDEX ON grids USING gist (geom)")
+    start = time.perf_counter()
+    with db.transaction() as tx:
+        tx.execute("CREATE TABLE issues (ref text, category text, lon float8, lat float8,"
+                   " reported_at timestamptz, source text, description text,"
+                   " geom geometry(Point, 4490), grid_code text)")
+        with open(csv_path, encoding="utf-8") as fh:
+            fh.readline()
+            tx.copy_in("issues", ["ref", "category", "lon", "lat", "reported_at", "source",
+                                  "description"], fh, csv=True)
+        tx.execute("UPDATE issues SET geom = ST_SetSRID(ST_MakePoint(lon, lat), 4490)")
+        tx.execute("UPDATE issues i SET grid_code = g.code FROM grids g"
+                   " WHERE ST_Contains(g.geom, i.geom)")
+        counts = dict(tx.fetchall("SELECT grid_code IS NOT NULL, count(*) FROM issues GROUP BY 1"))
+    elapsed = time.perf_counter() - start
+    return elapsed, {"inside": counts.get(True, 0), "none": counts.get(False, 0)}
+
+
+PIPELINES = {
+    "civgrid": ("civgrid import issues", run_civgrid),
+    "geopandas": ("GeoPandas read_csv → sjoin → to_postgis", run_geopandas),
+    "plain_sql": ("plain COPY + UPDATE … ST_Contains", run_plain_sql),
+}
+
+
+def child(name, dsn, grid_path, csv_path):
+    elapsed, methods = PIPELINES[name][1](dsn, grid_path, csv_path)
+    print(json.dumps({"seconds": elapsed, "methods": methods}))
+
+
+def measure(name, dsn, grid_path, csv_path):
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", name, "--dsn", dsn, "--grid-path", str(grid_path),
+         "--csv-path", str(csv_path)], stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{name} failed (status {status})")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_mb"] = usage.ru_maxrss / 1024
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--issues", type=int, default=1_000_000)
+    parser.add_argument("--grids", type=int, default=1000)
+    parser.add_argument("--workdir", type=Path, default=REPO / "bench-data")
+    parser.add_argument("--only", choices=sorted(PIPELINES), action="append")
+    parser.add_argument("--child")
+    parser.add_argument("--dsn")
+    parser.add_argument("--grid-path", type=Path)
+    parser.add_argument("--csv-path", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child, args.dsn, args.grid_path, args.csv_path)
+
+    grid_path, csv_path = prepare(args.workdir, args.issues, args.grids)
+    admin = server(args.workdir)
+    print(f"import + assign {args.issues:,} issues against {args.grids:,} grids "
+          f"(~100 vertices each); CSV {csv_path.stat().st_size / 1e6:.0f} MB")
+    results = {}
+    for name in args.only or PIPELINES:
+        dsn = fresh_database(admin, f"bench_import_{name}")
+        results[name] = measure(name, dsn, grid_path, csv_path)
+        geo_db.admin(admin, f"DROP DATABASE IF EXISTS bench_import_{name} WITH (FORCE)")
+    print(f"{'pipeline':<45} {'seconds':>9} {'issues/s':>11} {'peak MB':>9}")
+    for name, r in results.items():
+        print(f"{PIPELINES[name][0]:<45} {r['seconds']:>9.1f} "
+              f"{args.issues / r['seconds']:>11,.0f} {r['peak_mb']:>9.0f}   {r['methods']}")
+    if "civgrid" in results and "geopandas" in results:
+        ratio = results["civgrid"]["seconds"] / results["geopandas"]["seconds"]
+        print(f"civgrid / GeoPandas time = {ratio:.2f} (target ≤ 0.30); civgrid peak memory "
+              f"{results['civgrid']['peak_mb']:.0f} MB (target ≤ 2048)")
+    if "civgrid" in results and "plain_sql" in results:
+        ratio = results["civgrid"]["seconds"] / results["plain_sql"]["seconds"]
+        print(f"civgrid / plain SQL time = {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
