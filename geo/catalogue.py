@@ -48,9 +48,12 @@ def lookup(tx):
     return known
 
 
-def normalise_code(value, known):
-    """The catalogue code for ``value``; Excel's dropped leading zero is restored."""
-    value = value.strip()
-    if value.isdigit() and len(value) < 5:
-        value = value.zfill(5)
-    return known.get(value)
+def normalise_codes(values, known):
+    """Catalogue codes for a Series of spellings (NaN where unknown).
+
+    Excel's dropped leading zero (``6010`` for ``06010``) is restored.
+    """
+    values = values.str.strip()
+    short = values.str.fullmatch(r"\d{1,4}").fillna(False).astype(bool)
+    values = values.mask(short, values.str.zfill(5))
+    return values.map(known)

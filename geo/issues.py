@@ -14,17 +14,15 @@ STATUSES = ("reported", "filed", "dispatched", "processing", "fed_back", "checki
 TEXT_COLUMNS = ("ref", "description", "address")
 
 _INSERT = """
-INSERT INTO issues (ref, category, source, status, reported_at, closed_at, description,
+INSERT INTO issues (id, ref, category, source, status, reported_at, closed_at, description,
                     address, geom, raw_x, raw_y, raw_crs, grid_id, grid_version,
                     assign_method, import_id)
-SELECT s.ref, s.category, s.source, s.status, s.reported_at, s.closed_at, s.description,
-       s.address, s.geom, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
+SELECT %(base_id)s + s.key, s.ref, s.category, s.source, s.status, s.reported_at,
+       s.closed_at, s.description, s.address, s.geom, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
        coalesce(a.method, 'none'), %(import_id)s
 FROM _stage AS s
 JOIN imports AS i ON i.id = %(import_id)s
 LEFT JOIN _assigned AS a ON a.key = s.key
-ORDER BY s.key
-RETURNING id
 """
 
 
@@ -42,25 +40,22 @@ def _parse(table, tx):
     if "category" not in frame.columns:
         problems.append(f"{table.path.name}: no 'category' column")
     else:
-        known = catalogue.lookup(tx)
-        codes = [catalogue.normalise_code(v, known) for v in frame["category"]]
-        for i in (k for k, c in enumerate(codes) if c is None):
+        codes = catalogue.normalise_codes(frame["category"], catalogue.lookup(tx))
+        for i in np.flatnonzero(codes.isna().to_numpy())[:50]:
             value = frame["category"].iat[i]
             reason = "category is missing" if not value else f"unknown category {value!r}"
             problems.append(f"{table.where(i, 'ref')}: {reason}")
-            if len(problems) > 200:
-                break
         out["category"] = codes
     out["source"], p = intake.choice(table, "source", SOURCES, default="other")
     problems += p
     out["status"], p = intake.choice(table, "status", STATUSES, default="reported")
     problems += p
-    out["reported_at"], p, reported = intake.timestamps(table, "reported_at", required=True)
+    out["reported_at"], p = intake.timestamps(table, "reported_at", required=True)
     problems += p
-    out["closed_at"], p, closed = intake.timestamps(table, "closed_at")
+    out["closed_at"], p = intake.timestamps(table, "closed_at")
     problems += p
     if n and not p:
-        early = (closed < reported).to_numpy()
+        early = (out["closed_at"] < out["reported_at"]).to_numpy()
         for i in np.flatnonzero(early)[:50]:
             problems.append(f"{table.where(i, 'ref')}: closed_at is before reported_at")
     if problems:
@@ -104,14 +99,18 @@ def create_issue(db, settings, fields, crs=None, actor=None):
     table = readers.Table(Path("form"), frame, ["the issue"], crs, x, y)
     readers.check_numeric(table)
 
-    def record(tx, report):
-        tx.execute(
-            "INSERT INTO issue_history (issue_id, actor, action, to_status)"
-            " SELECT id, coalesce(%s, current_user), 'created', status FROM issues WHERE id = %s",
-            (actor, report.ids[0]),
-        )
+    created = []
 
-    return intake.import_table(db, settings, SPEC, table, actor=actor, after=record).ids[0]
+    def record(tx, report):
+        created.append(tx.fetchval(
+            "INSERT INTO issue_history (issue_id, actor, action, to_status)"
+            " SELECT id, coalesce(%s, current_user), 'created', status FROM issues"
+            " WHERE import_id = %s RETURNING issue_id",
+            (actor, report.import_id),
+        ))
+
+    intake.import_table(db, settings, SPEC, table, actor=actor, after=record)
+    return created[0]
 
 
 def unassigned(db, limit=1000):

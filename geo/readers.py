@@ -40,7 +40,7 @@ class Table:
 
     path: Path
     frame: pd.DataFrame  # all values as str ('' when empty)
-    labels: list  # "row 5" / "feature 3" for each row, for messages
+    labels: "RowLabels"  # "row 5" / "feature 3" for each row, for messages
     crs: object  # 'gcj02' / 'bd09' / pyproj CRS / None (lon/lat)
     x: np.ndarray | None = None
     y: np.ndarray | None = None
@@ -71,14 +71,33 @@ def normalise_columns(frame, path):
     return frame.rename(columns=renamed)
 
 
+class RowLabels:
+    """``labels[i]`` is 'row N' (spreadsheet numbering) or 'feature N', computed on demand."""
+
+    def __init__(self, n, word="row", first=2, lines=None):
+        self.n, self.word, self.first, self.lines = n, word, first, lines
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if self.lines is not None:
+            return f"{self.word} {self.lines[i]}"
+        return f"{self.word} {i + self.first}"
+
+
 def _decode(path):
+    """The file's bytes as UTF-8 (BOM removed; GBK re-encoded)."""
     data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     try:
-        return data.decode("utf-8-sig")
+        data.decode("utf-8")
+        return data
     except UnicodeDecodeError as exc:
         utf8_error = exc
     try:
-        return data.decode("gb18030")
+        return data.decode("gb18030").encode("utf-8")
     except UnicodeDecodeError:
         pass
     line = data[: utf8_error.start].count(b"\n") + 1
@@ -89,57 +108,86 @@ def _decode(path):
 
 
 def read_csv(path):
-    """Read a CSV file as strings; rows labelled by their spreadsheet row number."""
-    import io
+    """Read a CSV file, every value a string; rows labelled as a spreadsheet numbers them.
 
-    text = _decode(path)
-    if not text.strip():
-        raise InputError(f"{path.name}: the file is empty")
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, na_values=[],
-            skip_blank_lines=True, engine="c",
-        )
-    except pd.errors.ParserError as exc:
-        msg = str(exc)
-        m = re.search(r"line (\d+)", msg)
-        where = f"row {m.group(1)}: " if m else ""
-        raise InputError(f"{path.name}: {where}cannot parse CSV ({msg}); is the file truncated?") from None
-    frame = normalise_columns(frame, path)
-    labels, short = _csv_rows(text, len(frame.columns))
-    if len(labels) != len(frame):
-        raise InputError(f"{path.name}: cannot parse CSV: {len(labels)} records but "
-                         f"{len(frame)} rows read; is a quote left open?")
-    if short:
-        problems = [
-            f"{path.name}: {labels[i]}: has {n} fields, the header has {len(frame.columns)} "
-            "(file truncated?)"
-            for i, n in short[:50]
-        ]
-        raise InputError(problems, source=path)
-    frame = frame.apply(lambda s: s.str.strip())
-    return frame, labels
-
-
-def _csv_rows(text, width):
-    """Spreadsheet row labels of each record, and ``(index, fields)`` of short ones.
-
-    pandas fills a short row with empty strings; only counting the fields
-    tells a row cut off by a truncated file from one with empty cells.
+    Parsed by Arrow's multi-threaded reader. A row with fewer fields than the
+    header (a truncated file) is an error naming the row.
     """
     import csv
     import io
 
-    reader = csv.reader(io.StringIO(text))
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    data = _decode(path)
+    if not data.strip():
+        raise InputError(f"{path.name}: the file is empty")
+    header = next(csv.reader(io.StringIO(data[: data.find(b"\n") + 1 or len(data)].decode())))
+    invalid = []
+
+    def on_invalid(row):
+        invalid.append(row)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid,
+                                              newlines_in_values=b'"' in data),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"{path.name}: cannot parse CSV ({exc}); is the file truncated "
+                         "or a quote left open?") from None
+    # Exact line numbers matter only where a quoted value spans lines.
+    lines = _record_lines(data) if b'"' in data and (invalid or b"\n\"" in data) else None
+    if invalid:
+        raise InputError(_short_rows(path, data, len(header)), source=path)
+    import pyarrow.compute as pc
+
+    table = pa.table([pc.utf8_trim_whitespace(col) for col in table.columns], names=header)
+    frame = normalise_columns(table.to_pandas(), path)
+    if lines is not None and len(lines) != len(frame):
+        lines = None
+    return frame, RowLabels(len(frame), lines=lines)
+
+
+def _record_lines(data):
+    """The line number on which each record starts (header = line 1)."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(data.decode("utf-8")))
     next(reader, None)
-    labels, short = [], []
+    lines, start = [], reader.line_num + 1
     for row in reader:
-        if not row:
-            continue
-        if len(row) < width:
-            short.append((len(labels), len(row)))
-        labels.append(f"row {reader.line_num}")
-    return labels, short
+        if row:
+            lines.append(start)
+        start = reader.line_num + 1
+    return lines
+
+
+def _short_rows(path, data, width):
+    """Messages for rows with fewer fields than the header (slow path, errors only)."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(data.decode("utf-8")))
+    next(reader, None)
+    problems = []
+    start = reader.line_num + 1
+    for row in reader:
+        if row and len(row) != width:
+            hint = "file truncated?" if len(row) < width else "an unquoted comma?"
+            problems.append(f"{path.name}: row {start}: has {len(row)} fields, the header has "
+                            f"{width} ({hint})")
+            if len(problems) >= 50:
+                break
+        start = reader.line_num + 1
+    return problems or [f"{path.name}: some rows do not match the header"]
 
 
 def read_vector(path):
@@ -201,13 +249,12 @@ def read_points(path, crs=None):
                     f"{path.name}: no {col} column (accepted: lon/lat, longitude/latitude, "
                     "x/y, 经度/纬度)"
                 )
-        x = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
-        y = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
+        x, y = to_float(frame["lon"]), to_float(frame["lat"])
         table = Table(path, frame, labels, crs, x, y)
         check_numeric(table)
         return table
     gdf = read_vector(path)
-    labels = [f"feature {i + 1}" for i in range(len(gdf))]
+    labels = RowLabels(len(gdf), "feature", first=1)
     attrs = _attributes(gdf, path)
     geoms = gdf.geometry.to_numpy()
     problems = []
@@ -222,6 +269,18 @@ def read_points(path, crs=None):
     y = shapely.get_y(geoms)
     file_crs = crs or gdf.crs
     return Table(path, attrs, labels, file_crs, x, y)
+
+
+def to_float(series):
+    """Strings → float array, NaN where a value is empty or not a number."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:  # fast path: every value is a number
+        return pc.cast(pa.array(series, type=pa.string()), pa.float64()).to_numpy(
+            zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
 
 
 def check_numeric(table):
@@ -241,7 +300,7 @@ def read_polygons(path, crs=None):
     path = _check_suffix(path, VECTOR_SUFFIXES)
     crs = crs_mod.parse_crs(crs)
     gdf = read_vector(path)
-    labels = [f"feature {i + 1}" for i in range(len(gdf))]
+    labels = RowLabels(len(gdf), "feature", first=1)
     attrs = _attributes(gdf, path)
     table = Table(path, attrs, labels, crs or gdf.crs)
     geoms = gdf.geometry.to_numpy()

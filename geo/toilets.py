@@ -17,11 +17,11 @@ _TRUE = {"1", "true", "yes", "y", "是", "有", "t"}
 _FALSE = {"0", "false", "no", "n", "否", "无", "f", ""}
 
 _INSERT = """
-INSERT INTO toilets (code, kind, name, address, original_type, action, status, planned_at,
+INSERT INTO toilets (id, code, kind, name, address, original_type, action, status, planned_at,
                      started_at, accepted_at, heating, power, water, sewage, ventilation,
                      sanitary_type, photos, geom, raw_x, raw_y, raw_crs, grid_id,
                      grid_version, assign_method, import_id)
-SELECT s.code, s.kind, s.name, s.address, s.original_type, s.action, s.status,
+SELECT %(base_id)s + s.key, s.code, s.kind, s.name, s.address, s.original_type, s.action, s.status,
        s.planned_at, s.started_at, s.accepted_at, s.heating, s.power, s.water, s.sewage,
        s.ventilation, s.sanitary_type,
        coalesce(regexp_split_to_array(nullif(s.photos, ''), '\\s*[;；]\\s*'), '{}'),
@@ -30,8 +30,6 @@ SELECT s.code, s.kind, s.name, s.address, s.original_type, s.action, s.status,
 FROM _stage AS s
 JOIN imports AS i ON i.id = %(import_id)s
 LEFT JOIN _assigned AS a ON a.key = s.key
-ORDER BY s.key
-RETURNING id
 """
 
 

@@ -210,7 +210,8 @@ def test_failure_inside_the_transaction_rolls_back(db, settings, loaded, tmp_pat
     table = intake.readers.read_points(path)
 
     def crash(tx, report):
-        assert report.ids  # the rows were inserted before the crash
+        assert tx.fetchval("SELECT count(*) FROM issues WHERE import_id = %s",
+                           (report.import_id,)) == 2  # inserted before the crash
         raise RuntimeError("power cut")
 
     with pytest.raises(RuntimeError):

@@ -1,17 +1,23 @@
 -- Rules 1 and 2 of DESIGN.md §3: grids of the version that cover the point
 -- (interior or boundary). One grid: 'inside'. Several (a shared edge or
 -- vertex): 'boundary', and the grid with the smallest code wins.
+--
+-- The loop runs over grids and asks the points' index for each grid's
+-- points: PostGIS then reuses one prepared polygon for all of them, several
+-- times faster than probing the grid index once per point. OFFSET 0 keeps
+-- the planner from flattening the lateral subquery into a point-first join.
 DROP TABLE IF EXISTS _assigned;
 CREATE TEMP TABLE _assigned ON COMMIT DROP AS
-SELECT p.key, c.grid_id,
-       CASE WHEN c.n = 1 THEN 'inside' ELSE 'boundary' END AS method
-FROM {points} AS p
-CROSS JOIN LATERAL (
-    SELECT g.id AS grid_id, count(*) OVER () AS n
+SELECT a.key, g.id AS grid_id,
+       CASE WHEN a.n = 1 THEN 'inside' ELSE 'boundary' END AS method
+FROM (
+    SELECT c.key, min(g.code) AS code, count(*) AS n
     FROM grids AS g
-    WHERE g.version_id = %(version)s AND g.level = 'grid' AND ST_Covers(g.geom, p.geom)
-    ORDER BY g.code
-    LIMIT 1
-) AS c;
-CREATE INDEX ON _assigned (key);
+    CROSS JOIN LATERAL (
+        SELECT p.key FROM {points} AS p WHERE ST_Covers(g.geom, p.geom) OFFSET 0
+    ) AS c
+    WHERE g.version_id = %(version)s AND g.level = 'grid'
+    GROUP BY c.key
+) AS a
+JOIN grids AS g ON g.version_id = %(version)s AND g.code = a.code;
 ANALYZE _assigned;
