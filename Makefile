@@ -7,7 +7,9 @@ STATIC := webmap/static
 
 .PHONY: install install-test demo test bench lint clean
 
-install: .make/system $(VENV)/.installed $(STATIC)/node_modules/.installed
+MO := webmap/translations/zh/LC_MESSAGES/messages.mo
+
+install: .make/system $(VENV)/.installed $(STATIC)/node_modules/.installed $(MO)
 
 install-test: install .make/system-test
 
@@ -28,6 +30,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 $(STATIC)/node_modules/.installed: $(STATIC)/package.json $(STATIC)/package-lock.json
 	npm ci --prefix $(STATIC) --no-audit --no-fund --loglevel=error
 	@touch $@
+
+$(MO): webmap/translations/zh/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -q -d webmap/translations
 
 demo: install
 	$(VENV)/bin/civgrid demo

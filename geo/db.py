@@ -158,9 +158,15 @@ class Database:
                 return 0
             return tx.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
 
+    def applied_migrations(self):
+        with self.transaction() as tx:
+            if not tx.fetchval("SELECT to_regclass('public.schema_migrations') IS NOT NULL"):
+                return set()
+            return {r[0] for r in tx.fetchall("SELECT version FROM schema_migrations")}
+
     def pending_migrations(self):
-        current = self.schema_version()
-        return [m for m in migrations() if m[0] > current]
+        applied = self.applied_migrations()
+        return [m for m in migrations() if m[0] not in applied]
 
     def upgrade(self):
         """Apply pending migrations in order, each in its own transaction.
@@ -200,6 +206,7 @@ class Database:
         """
         known = max((m[0] for m in migrations()), default=0)
         current = self.schema_version()
+        pending = self.pending_migrations()
         if current > known:
             raise SchemaError(
                 f"the database schema is at version {current}, newer than this civgrid "
@@ -208,9 +215,10 @@ class Database:
         if current == 0 and auto_create:
             self.upgrade()
             return
-        elif current < known and not allow_pending:
+        elif pending and not allow_pending:
+            names = ", ".join(f"{n:04d}_{name}" for n, name, _ in pending)
             raise SchemaError(
-                f"the database schema is at version {current}, civgrid needs {known}: "
+                f"the database lacks migrations {names} (schema at version {current}): "
                 "run `civgrid db upgrade`"
             )
 

@@ -4,8 +4,13 @@
                           private cluster in the data directory.
 ``CIVGRID_DATA_DIR``      where the private cluster and other state live
                           (default ``./instance``).
-``CIVGRID_TILES``         base-map tile URL template, or ``none``.
+``CIVGRID_TILES``         base map: a tile URL template ``…/{z}/{x}/{y}…``, or a preset:
+                          ``osm`` (default), ``tianditu`` (needs ``CIVGRID_TIANDITU_KEY``),
+                          ``amap`` (GCJ-02), or ``none`` (plain background).
 ``CIVGRID_TILES_ATTR``    attribution text for that tile source.
+``CIVGRID_TILES_CRS``     ``wgs84`` (default) or ``gcj02``: the tiles' datum; overlays are
+                          shifted onto GCJ-02 tiles so they line up.
+``CIVGRID_TIANDITU_KEY``  the Tianditu key for the ``tianditu`` preset.
 ``CIVGRID_ASSIGN_TOLERANCE_M``  nearest-grid tolerance in metres (default 50).
 ``CIVGRID_MAX_OUTSIDE_M`` refuse points this far outside the district extent
                           (default 5000).
@@ -20,6 +25,16 @@ from pathlib import Path
 
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_TILES_ATTR = "&copy; OpenStreetMap contributors"
+#: preset → (URL template, attribution, datum)
+TILE_PRESETS = {
+    "osm": (DEFAULT_TILES, DEFAULT_TILES_ATTR, "wgs84"),
+    "tianditu": ("https://t0.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                 "&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                 "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}", "&copy; 天地图", "wgs84"),
+    "amap": ("https://webrd01.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+             "&x={x}&y={y}&z={z}", "&copy; 高德地图", "gcj02"),
+    "none": ("none", "", "wgs84"),
+}
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("instance").resolve())
     tiles: str = DEFAULT_TILES
     tiles_attr: str = DEFAULT_TILES_ATTR
+    tiles_crs: str = "wgs84"
     assign_tolerance_m: float = 50.0
     max_outside_m: float = 5000.0
     fallback_owner: str = "属地街道兜底"
@@ -46,14 +62,33 @@ def _float(env, name, default):
         raise ConfigError(f"{name}={raw!r} is not a number") from None
 
 
+def _tiles(env):
+    from geo.errors import ConfigError
+
+    value = env.get("CIVGRID_TILES") or "osm"
+    url, attr, datum = TILE_PRESETS.get(value.lower(), (value, "", "wgs84"))
+    if "{key}" in url:
+        key = env.get("CIVGRID_TIANDITU_KEY")
+        if not key:
+            raise ConfigError("CIVGRID_TILES=tianditu needs CIVGRID_TIANDITU_KEY")
+        url = url.replace("{key}", key)
+    if url != "none" and not all(p in url for p in ("{x}", "{y}", "{z}")):
+        raise ConfigError(f"CIVGRID_TILES={value!r} is neither a preset "
+                          f"({', '.join(TILE_PRESETS)}) nor a URL template with {{x}}, {{y}}, {{z}}")
+    datum = (env.get("CIVGRID_TILES_CRS") or datum).lower()
+    if datum not in ("wgs84", "gcj02"):
+        raise ConfigError(f"CIVGRID_TILES_CRS={datum!r}: use wgs84 or gcj02")
+    return {"tiles": url, "tiles_attr": env.get("CIVGRID_TILES_ATTR") or attr,
+            "tiles_crs": datum}
+
+
 def from_env(env=None):
     """Build :class:`Settings` from ``env`` (default ``os.environ``)."""
     env = os.environ if env is None else env
     return Settings(
         database_url=env.get("CIVGRID_DATABASE_URL") or None,
         data_dir=Path(env.get("CIVGRID_DATA_DIR") or "instance").resolve(),
-        tiles=env.get("CIVGRID_TILES") or DEFAULT_TILES,
-        tiles_attr=env.get("CIVGRID_TILES_ATTR") or DEFAULT_TILES_ATTR,
+        **_tiles(env),
         assign_tolerance_m=_float(env, "CIVGRID_ASSIGN_TOLERANCE_M", 50.0),
         max_outside_m=_float(env, "CIVGRID_MAX_OUTSIDE_M", 5000.0),
         fallback_owner=env.get("CIVGRID_FALLBACK_OWNER") or "属地街道兜底",

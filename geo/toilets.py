@@ -1,9 +1,24 @@
-"""Dry latrines and flush toilets (厕所革命, DESIGN.md §8): records and import."""
+"""Dry latrines and flush toilets (厕所革命, DESIGN.md §8): records, import and edits.
+
+Every way a record comes in goes through the same checks: a file
+(:func:`import_toilets`), one new record from a form (:func:`create_toilet`)
+and an edit (:func:`update_toilet`) all run :func:`_parse` and the coordinate
+checks of :mod:`geo.points`, and a new or moved toilet gets its grid from the
+same SQL as every other assignment (:mod:`geo.assign`). Edits are recorded in
+the append-only ``toilet_history``.
+"""
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from geo import intake
+from geo import assign, crs as crs_mod, db as db_mod, intake, readers
+from geo.errors import InputError, NotFound
+from geo.points import convert_and_check
 
 KINDS = ("household", "public")
 ORIGINAL_TYPES = ("dry_latrine", "flush", "none")
@@ -21,7 +36,8 @@ INSERT INTO toilets (id, code, kind, name, address, original_type, action, statu
                      started_at, accepted_at, heating, power, water, sewage, ventilation,
                      sanitary_type, photos, geom, raw_x, raw_y, raw_crs, grid_id,
                      grid_version, assign_method, import_id)
-SELECT %(base_id)s + s.key, s.code, s.kind, s.name, s.address, s.original_type, s.action, s.status,
+SELECT %(base_id)s + s.key, s.code, s.kind, nullif(s.name, ''), nullif(s.address, ''),
+       s.original_type, s.action, s.status,
        s.planned_at, s.started_at, s.accepted_at, s.heating, s.power, s.water, s.sewage,
        s.ventilation, s.sanitary_type,
        coalesce(regexp_split_to_array(nullif(s.photos, ''), '\\s*[;；]\\s*'), '{}'),
@@ -118,3 +134,232 @@ SPEC = intake.PointSpec(
 def import_toilets(db, settings, path, crs=None, dry_run=False, actor=None, progress=False):
     """Import latrines and toilets from a CSV or point file, whole or not at all."""
     return intake.import_points(db, settings, SPEC, path, crs, dry_run, actor, progress)
+
+
+# -- one record: read, create, edit ------------------------------------------
+
+#: Fields a form or API call may give (aliases of :data:`geo.readers.ALIASES` too).
+FIELDS = ("code", "kind", "name", "address", "lon", "lat", "original_type", "action",
+          "status") + DATES + FACILITIES + ("sanitary_type", "photos")
+#: Fields an edit can change besides the location (``code`` is the record's identity).
+EDITABLE = ("kind", "name", "address", "original_type", "action", "status") + DATES \
+    + FACILITIES + ("sanitary_type", "photos")
+_REQUIRED_CHOICES = ("kind", "original_type", "status")
+_PHOTO_SEP = re.compile(r"\s*[;；]\s*")  # the same split as the import's SQL
+_FORM = Path("form")
+
+
+def get_toilet(db, code):
+    """One toilet record as a dict, or raise :class:`~geo.errors.NotFound`.
+
+    Keys: ``id code kind name address original_type action status planned_at
+    started_at accepted_at`` (dates as ``'YYYY-MM-DD'`` or None), the five
+    facilities (bool), ``sanitary_type``, ``photos`` (list of str), ``lon lat``
+    (EPSG:4490), ``raw_x raw_y raw_crs``, ``grid_code grid_name grid_version
+    assign_method`` and ``created_at`` (ISO 8601).
+
+    Examples
+    --------
+    >>> get_toilet(db, "CS-150102-0001")["grid_code"]  # doctest: +SKIP
+    '150102004002003'
+    """
+    with db.transaction() as tx:
+        return _record(tx, code)
+
+
+def toilet_history(db, code):
+    """The history of one toilet, oldest first: dicts ``at actor action note data``."""
+    with db.transaction() as tx:
+        toilet_id = tx.fetchval("SELECT id FROM toilets WHERE code = %s", (code,))
+        if toilet_id is None:
+            raise NotFound(f"no toilet with code {code!r}")
+        return tx.fetchdicts(
+            "SELECT at, actor, action, note, data FROM toilet_history"
+            " WHERE toilet_id = %s ORDER BY id", (toilet_id,))
+
+
+def create_toilet(db, settings, fields, actor=None, crs=None):
+    """Create one toilet record from a form or API call; return it as :func:`get_toilet` does.
+
+    ``fields`` maps names of :data:`FIELDS` (or their import aliases) to values:
+    strings as an import file holds them, or Python values (``bool`` for the
+    facilities, ``datetime.date`` for dates, a list for ``photos``). The record
+    goes through exactly the checks and the grid assignment of
+    :func:`import_toilets` (``crs``: the coordinates' CRS, e.g. ``'gcj02'``)
+    and its creation is recorded in ``toilet_history``. Bad fields raise
+    :class:`~geo.errors.InputError` listing every problem; nothing is stored.
+
+    Examples
+    --------
+    >>> create_toilet(db, settings, {"code": "CS-9", "kind": "public", "lon": 111.68,
+    ...               "lat": 40.86, "original_type": "flush", "status": "accepted",
+    ...               "heating": True}, actor="张三")  # doctest: +SKIP
+    """
+    values = _form_values(fields, "fields")
+    for col in ("lon", "lat"):
+        values.setdefault(col, "")
+    table = _form_table(values, crs_mod.parse_crs(crs))
+    readers.check_numeric(table)
+
+    def record(tx, report):
+        tx.execute(
+            "INSERT INTO toilet_history (toilet_id, actor, action, data)"
+            " SELECT t.id, coalesce(%s, current_user), 'created',"
+            " (to_jsonb(t) - 'geom') || jsonb_build_object('lon', ST_X(t.geom), 'lat', ST_Y(t.geom))"
+            " FROM toilets AS t WHERE t.import_id = %s",
+            (actor, report.import_id))
+
+    intake.import_table(db, settings, SPEC, table, actor=actor, after=record)
+    return get_toilet(db, values.get("code", ""))
+
+
+def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
+    """Change fields of the toilet ``code``; return the record as :func:`get_toilet` does.
+
+    ``changes`` maps names of :data:`EDITABLE` (and ``lon``/``lat`` together,
+    in ``crs``) to new values, typed as for :func:`create_toilet`; an empty
+    value clears an optional field. The merged record must pass the checks of
+    an import (the same :func:`_parse`, so e.g. ``accepted_at`` may not precede
+    ``started_at``); a moved toilet is checked against the district's extent and
+    re-assigned to its grid (the change of grid is recorded as a ``reassigned``
+    history row, as :func:`geo.assign.reassign` does). What changed is appended
+    to ``toilet_history`` as an ``edited`` row whose ``data`` holds ``{"changes":
+    {field: {"from": old, "to": new}}}``. An edit that changes nothing writes
+    nothing. Bad changes raise :class:`~geo.errors.InputError` and change nothing;
+    an unknown code raises :class:`~geo.errors.NotFound`.
+
+    Examples
+    --------
+    >>> update_toilet(db, settings, "CS-150102-0001",
+    ...               {"status": "accepted", "accepted_at": "2026-05-20"}, actor="李四")  # doctest: +SKIP
+    """
+    values = _form_values(changes, "changes")
+    problems = []
+    if "code" in values and values.pop("code") != code:
+        problems.append(f"form: code cannot be changed (toilet {code}); create a new record")
+    for col in _REQUIRED_CHOICES:
+        if values.get(col) == "":
+            problems.append(f"form: {col} is missing")
+    moved = "lon" in values or "lat" in values
+    if moved and not ("lon" in values and "lat" in values):
+        problems.append("form: give both lon and lat to move a toilet")
+    if problems:
+        raise InputError(problems, source=_FORM)
+    with db.transaction() as tx:
+        old = _record(tx, code, lock=True)
+        merged = {**_as_form_values(old), **values}
+        table = _form_table(merged, crs_mod.parse_crs(crs) if moved else None)
+        frame, problems = _parse(table, tx)
+        location = None
+        if moved:
+            readers.check_numeric(table)
+            extent = assign.district_extent(tx, assign.active_version(tx))
+            lon, lat, coord_problems = convert_and_check(table, extent, settings.max_outside_m)
+            problems += coord_problems
+            if (float(lon[0]), float(lat[0])) != (old["lon"], old["lat"]):
+                location = (float(lon[0]), float(lat[0]), float(table.x[0]), float(table.y[0]),
+                            crs_mod.crs_label(table.crs))
+        if problems:
+            raise InputError(problems, source=_FORM)
+        new = _typed(frame.iloc[0])
+        diff = {k: {"from": old[k], "to": new[k]} for k in EDITABLE if new[k] != old[k]}
+        if location:
+            diff["lon"] = {"from": old["lon"], "to": location[0]}
+            diff["lat"] = {"from": old["lat"], "to": location[1]}
+        if not diff:
+            return old
+        _write_edit(tx, old["id"], new, location)
+        tx.execute(
+            "INSERT INTO toilet_history (toilet_id, actor, action, note, data)"
+            " VALUES (%s, coalesce(%s, current_user), 'edited', %s, %s::jsonb)",
+            (old["id"], actor, note, json.dumps({"changes": diff}, ensure_ascii=False)))
+        if location:
+            assign.reassign_in(tx, settings, ("toilets",), where=f"id = {int(old['id'])}",
+                               actor=actor)
+        return _record(tx, code)
+
+
+def _record(tx, code, lock=False):
+    query = db_mod.sql("toilet_record") + (" FOR UPDATE OF t" if lock else "")
+    rows = tx.fetchdicts(query, {"code": code})
+    if not rows:
+        raise NotFound(f"no toilet with code {code!r}")
+    row = rows[0]
+    row["name"], row["address"] = row["name"] or None, row["address"] or None
+    row["photos"] = list(row["photos"] or [])
+    row["created_at"] = row["created_at"].isoformat()
+    return row
+
+
+def _form_values(fields, what):
+    """A form's fields as the strings an import file would hold; unknown names refused."""
+    if not isinstance(fields, dict):
+        raise InputError(f"form: {what} must map field names to values, not {type(fields).__name__}")
+    values, problems = {}, []
+    for key, value in fields.items():
+        name = str(key).strip().lower()
+        name = readers.ALIASES.get(name, name)
+        if name not in FIELDS:
+            problems.append(f"form: unknown field {key!r}; known fields: {', '.join(FIELDS)}")
+        elif name in values:
+            problems.append(f"form: {key!r} and another field both mean {name!r}")
+        else:
+            values[name] = _form_text(value)
+    if problems:
+        raise InputError(problems, source=_FORM)
+    return values
+
+
+def _form_text(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dt.date):
+        return value.isoformat()[:10]
+    if isinstance(value, (list, tuple)):
+        return ";".join(str(v).strip() for v in value if str(v).strip())
+    if isinstance(value, float):
+        return repr(value)
+    return str(value).strip()
+
+
+def _form_table(values, crs):
+    frame = pd.DataFrame([values], dtype=object)
+    x = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float) \
+        if "lon" in frame.columns else np.array([np.nan])
+    y = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float) \
+        if "lat" in frame.columns else np.array([np.nan])
+    return readers.Table(_FORM, frame, ["the toilet"], crs, x, y)
+
+
+def _as_form_values(record):
+    """A stored record as the strings of an import file (the inverse of :func:`_typed`)."""
+    values = {k: _form_text(record[k]) for k in EDITABLE}
+    values.update(code=record["code"], lon=repr(record["lon"]), lat=repr(record["lat"]))
+    return values
+
+
+def _typed(row):
+    """A row of :func:`_parse`'s frame as the Python values :func:`get_toilet` returns."""
+    out = {}
+    for col in ("kind", "original_type", "status", "action", "sanitary_type") + DATES:
+        value = row[col]
+        out[col] = None if value is None or pd.isna(value) or value == "" else str(value)
+    for col in ("name", "address"):
+        out[col] = row[col] or None
+    for col in FACILITIES:
+        out[col] = bool(row[col])
+    out["photos"] = [p for p in _PHOTO_SEP.split(row["photos"] or "") if p]
+    return out
+
+
+def _write_edit(tx, toilet_id, new, location):
+    assignments = ", ".join(f"{col} = %({col})s" for col in EDITABLE if col != "photos")
+    params = dict(new, id=toilet_id)
+    if location:
+        assignments += (", geom = ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4490),"
+                        " raw_x = %(raw_x)s, raw_y = %(raw_y)s, raw_crs = %(raw_crs)s")
+        params.update(zip(("lon", "lat", "raw_x", "raw_y", "raw_crs"), location))
+    tx.execute(f"UPDATE toilets SET {assignments}, photos = %(photos)s::text[] WHERE id = %(id)s",
+               params)

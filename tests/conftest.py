@@ -98,3 +98,51 @@ def table_snapshot(db):
             )
         # Sequences advance even on rollback, so they are not compared.
     return snap
+
+
+@pytest.fixture(scope="session")
+def demo_url(server_dsn, template_dsn):
+    """A database holding the demo district, loaded once per session (read-only in tests)."""
+    from geo import demo
+
+    name = "civgrid_test_demo"
+    geo_db.admin(server_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    geo_db.admin(server_dsn, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    url = geo_db.with_dbname(server_dsn, name)
+    settings = settings_mod.Settings(database_url=url, tiles="none")
+    for _ in demo.load(geo_db.connect(settings), settings):
+        pass
+    yield url
+    geo_db.forget(url)
+    geo_db.admin(server_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def demo_app(demo_url, tmp_path_factory):
+    from webmap import create_app
+
+    settings = settings_mod.Settings(database_url=demo_url, tiles="none",
+                                     data_dir=tmp_path_factory.mktemp("data"))
+    return create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
+
+
+@pytest.fixture(scope="session")
+def live(demo_app):
+    from tests import browser
+
+    server = browser.LiveServer(demo_app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    from tests import browser
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=browser.chromium_path(), headless=True,
+                              args=browser.CHROMIUM_FLAGS)
+        yield b
+        b.close()

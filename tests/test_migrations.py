@@ -29,12 +29,12 @@ def test_pending_migration_must_be_applied_on_purpose(db, db_url, monkeypatch, t
     extra.mkdir()
     for number, name, path in geo_db.migrations():
         (extra / path.name).write_text(path.read_text())
-    (extra / "0002_note.sql").write_text("ALTER TABLE imports ADD COLUMN note text;")
+    (extra / "0999_note.sql").write_text("ALTER TABLE imports ADD COLUMN note text;")
     monkeypatch.setattr(geo_db, "MIGRATIONS_DIR", extra)
     fresh = geo_db.Database(db_url)
     with pytest.raises(SchemaError, match="run `civgrid db upgrade`"):
         fresh.check_schema()
-    assert fresh.upgrade() == [(2, "note")]
+    assert fresh.upgrade() == [(999, "note")]
     fresh.check_schema()
     with fresh.transaction() as tx:
         assert tx.fetchval("SELECT count(*) FROM information_schema.columns"

@@ -13,13 +13,15 @@ def create_app(test_config=None):
     """
     app = Flask(__name__)
     app.config["CIVGRID_SETTINGS"] = settings_mod.from_env()
-    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False
     if test_config:
         app.config.update(test_config)
 
-    from webmap import db, errors, pages
+    from webmap import api, db, errors, i18n, pages
 
     db.init_app(app)
+    i18n.init_app(app)
     errors.init_app(app)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
     return app

@@ -27,9 +27,11 @@ _LOCAL = [
     (r"leaflet\.draw\.js$", "leaflet-draw/dist/leaflet.draw.js"),
     (r"leaflet\.draw\.css$", "leaflet-draw/dist/leaflet.draw.css"),
 ]
-#: Assets Folium lists that civgrid's pages do not use (Bootstrap 3 glyphs,
-#: rotated awesome-marker icons): dropped rather than fetched.
-_UNUSED = (r"bootstrap-glyphicons\.css$", r"leaflet\.awesome\.rotate")
+#: Assets Folium lists that civgrid's pages do not use: Bootstrap (the page
+#: layout loads it once), Bootstrap 3 glyphs, awesome-marker icons and their
+#: font (the maps draw circle markers). Dropped rather than fetched.
+_UNUSED = (r"bootstrap-glyphicons\.css$", r"leaflet\.awesome", r"/bootstrap@",
+           r"fontawesome-free@")
 
 
 class MissingAsset(RuntimeError):

@@ -1,7 +1,8 @@
-"""The one place where core errors become HTTP answers."""
+"""The one place where errors become HTTP answers: JSON under /api/, a page elsewhere."""
 
-from flask import jsonify, request
-from markupsafe import escape
+from flask import jsonify, render_template_string, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
 
 from geo import errors
 
@@ -12,6 +13,11 @@ STATUS = [
     (errors.CivgridError, 500),
 ]
 
+PAGE = """{% extends "base.html" %}{% block body %}
+<div class="container py-4"><h1 class="h4">{{ code }} · {{ heading }}</h1>
+<pre class="cg-error">{{ message }}</pre>
+<a href="{{ url_for('pages.overview') }}">{{ back }}</a></div>{% endblock %}"""
+
 
 def status_for(exc):
     for cls, code in STATUS:
@@ -20,13 +26,23 @@ def status_for(exc):
     return 500
 
 
+def _answer(code, name, message, problems=None):
+    if request.path.startswith("/api/"):
+        body = {"error": name, "message": message}
+        if problems:
+            body["problems"] = problems
+        return jsonify(body), code
+    heading = {400: _("Bad request"), 404: _("Not found"), 409: _("Conflict")}.get(code, _("Error"))
+    return render_template_string(PAGE, code=code, heading=heading, message=message,
+                                  title=heading, back=_("Back to the overview")), code
+
+
 def init_app(app):
     @app.errorhandler(errors.CivgridError)
-    def handle(exc):
-        code = status_for(exc)
-        if request.path.startswith("/api/"):
-            body = {"error": type(exc).__name__, "message": str(exc)}
-            if isinstance(exc, errors.InputError):
-                body["problems"] = exc.problems
-            return jsonify(body), code
-        return f"<h1>{code}</h1><pre>{escape(str(exc))}</pre>", code
+    def core_error(exc):
+        problems = exc.problems if isinstance(exc, errors.InputError) else None
+        return _answer(status_for(exc), type(exc).__name__, str(exc), problems)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        return _answer(exc.code, exc.name, exc.description)

@@ -1,0 +1,93 @@
+/* civgrid's own page scripts: legend, server-side clusters, heat animation.
+   Served by the app; no third-party code beyond Leaflet and leaflet.heat. */
+"use strict";
+
+function civgridLegend(map, html) {
+  var legend = L.control({position: "bottomright"});
+  legend.onAdd = function () {
+    var div = L.DomUtil.create("div", "cg-legend");
+    div.innerHTML = html;  // built and escaped on the server
+    return div;
+  };
+  legend.addTo(map);
+}
+
+/* Zoomed in, replace the heatmap's blur with the issues themselves: clusters
+   counted by PostGIS for the visible box, single issues as markers. */
+function civgridClusters(map, cfg) {
+  var layer = L.layerGroup().addTo(map);
+  var pending = null;
+  function refresh() {
+    layer.clearLayers();
+    if (map.getZoom() < cfg.minZoom) return;
+    // On GCJ-02 tiles the box is in GCJ-02 too; crs=gcj02 makes the server convert both ways.
+    var b = map.getBounds();
+    var url = cfg.api + "?bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
+      return v.toFixed(6); }).join(",") + "&zoom=" + map.getZoom() +
+      (cfg.crs === "gcj02" ? "&crs=gcj02" : "") + (cfg.query ? "&" + cfg.query : "");
+    if (pending) pending.abort();
+    pending = new AbortController();
+    fetch(url, {signal: pending.signal}).then(function (r) { return r.json(); })
+      .then(function (fc) {
+        layer.clearLayers();
+        fc.features.forEach(function (f) {
+          var ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
+          var n = f.properties.count;
+          if (n === 1) {
+            var m = L.circleMarker(ll, {radius: 6, color: "#2c3e50", weight: 1,
+                                        fillColor: "#e67e22", fillOpacity: 0.9});
+            var a = document.createElement("a");
+            a.href = cfg.detail + f.properties.id;
+            a.textContent = cfg.labels.open + " #" + f.properties.id;
+            m.bindPopup(a);
+            m.addTo(layer);
+          } else {
+            var size = 26 + Math.min(24, Math.round(Math.log(n) * 4));
+            var icon = L.divIcon({className: "cg-cluster", iconSize: [size, size],
+                                  html: "<span>" + String(n) + "</span>"});
+            L.marker(ll, {icon: icon, title: n + " " + cfg.labels.issues})
+              .on("click", function () { map.setView(ll, Math.min(map.getZoom() + 2, 19)); })
+              .addTo(layer);
+          }
+        });
+      }).catch(function (e) { if (e.name !== "AbortError") console.warn(e); });
+  }
+  map.on("moveend", refresh);
+  refresh();
+}
+
+/* Step a leaflet.heat layer through per-period frames, with a slider and play. */
+function civgridHeatAnimation(map, heat, data) {
+  var box = L.control({position: "bottomleft"});
+  var state = {i: 0, timer: null};
+  box.onAdd = function () {
+    var div = L.DomUtil.create("div", "cg-player");
+    div.innerHTML = '<button type="button" class="cg-play">▶</button>' +
+      '<input type="range" class="cg-slider" min="0" value="0">' +
+      '<span class="cg-period"></span>';
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+  };
+  box.addTo(map);
+  var root = box.getContainer();
+  var slider = root.querySelector(".cg-slider");
+  var label = root.querySelector(".cg-period");
+  var button = root.querySelector(".cg-play");
+  slider.max = Math.max(0, data.frames.length - 1);
+  function show(i) {
+    state.i = i;
+    slider.value = i;
+    label.textContent = data.labels[i] || "";
+    heat.setLatLngs(data.frames[i] || []);
+    root.setAttribute("data-frame", String(i));
+  }
+  slider.addEventListener("input", function () { show(parseInt(slider.value, 10)); });
+  button.addEventListener("click", function () {
+    if (state.timer) { clearInterval(state.timer); state.timer = null; button.textContent = "▶"; return; }
+    button.textContent = "❚❚";
+    state.timer = setInterval(function () {
+      show((state.i + 1) % Math.max(1, data.frames.length));
+    }, 700);
+  });
+  show(0);
+}
