@@ -1,0 +1,136 @@
+"""Benchmark: page weight and time to draw for / and /heatmap at 10k, 100k and 1M issues.
+
+For each size the demo district is loaded with that many issues (the demo's
+points resampled with ~30 m of jitter, so the hotspots stay where they are),
+the app is served on 127.0.0.1, and headless Chromium (Debian's) opens each page:
+bytes transferred (every response, headers included) and the time from
+navigation until the grids and the heat layer are drawn. Beside it: the size
+of a plain Folium page that embeds every point in a HeatMap.
+
+Usage: ``python scripts/bench/bench_pages.py [--sizes 10000,100000,1000000]``.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path[:0] = [str(REPO), str(HERE)]
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bench_import import fresh_database, server  # noqa: E402
+from geo import db as geo_db, grids, issues, settings as settings_mod  # noqa: E402
+from geo.demo import DEMO_DIR  # noqa: E402
+
+
+def make_issues(path, n, seed=3):
+    """``n`` issues resampled from the demo's with ~30 m jitter."""
+    if path.exists():
+        return path
+    demo = pd.read_csv(DEMO_DIR / "issues.csv", dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(seed)
+    rows = demo.iloc[rng.integers(0, len(demo), n)].reset_index(drop=True)
+    rows["ref"] = [f"P{k:07d}" for k in range(n)]
+    rows["lon"] = (rows["lon"].astype(float) + rng.normal(0, 0.00035, n)).round(6)
+    rows["lat"] = (rows["lat"].astype(float) + rng.normal(0, 0.00027, n)).round(6)
+    rows.to_csv(path, index=False)
+    return path
+
+
+def plain_folium_size(csv_path, out):
+    import folium
+    import folium.plugins
+
+    frame = pd.read_csv(csv_path, usecols=["lon", "lat"])
+    fmap = folium.Map(location=(40.86, 111.68), zoom_start=12, tiles=None)
+    folium.plugins.HeatMap(frame[["lat", "lon"]].to_numpy().tolist()).add_to(fmap)
+    fmap.save(str(out))
+    return out.stat().st_size
+
+
+def measure_page(browser, url, ready):
+    """Bytes transferred and seconds until ``ready`` (a CSS selector) is drawn."""
+    from tests.browser import LOCAL
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    sizes = []
+    page.route("**/*", lambda r: r.continue_() if LOCAL.match(r.request.url) else r.abort())
+    page.on("requestfinished", lambda req: sizes.append(req.sizes()))
+    start = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    for selector in ready:
+        page.wait_for_selector(selector, timeout=60_000, state="attached")
+    drawn = time.perf_counter() - start
+    page.wait_for_load_state("networkidle")
+    total = sum(s["responseBodySize"] + s["responseHeadersSize"] for s in sizes)
+    context.close()
+    return total, drawn
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--workdir", type=Path, default=REPO / "bench-data")
+    parser.add_argument("--repeat", type=int, default=3, help="page loads per figure (best)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    admin = server(args.workdir)
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM_FLAGS, LiveServer, chromium_path
+    from webmap import create_app
+
+    results = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), headless=True,
+                                    args=CHROMIUM_FLAGS)
+        for n in sizes:
+            csv_path = make_issues(args.workdir / f"page_issues_{n}.csv", n)
+            dsn = fresh_database(admin, f"bench_pages_{n}")
+            settings = settings_mod.Settings(database_url=dsn, tiles="none")
+            db = geo_db.connect(settings)
+            grids.import_grids(db, settings, DEMO_DIR / "grids.geojson")
+            issues.import_issues(db, settings, csv_path)
+            with db.transaction() as tx:
+                tx.execute("ANALYZE")
+            live = LiveServer(create_app({"CIVGRID_SETTINGS": settings}))
+            row = {"n": n, "plain": plain_folium_size(csv_path, args.workdir / f"plain_{n}.html")}
+            for name, path, ready in (
+                ("overview", "/", [".leaflet-overlay-pane path.leaflet-interactive",
+                                   "canvas.leaflet-heatmap-layer"]),
+                ("heatmap", "/heatmap", ["canvas.leaflet-heatmap-layer", ".cg-player"]),
+            ):
+                runs = [measure_page(browser, live.url + path, ready) for _ in range(args.repeat)]
+                row[name] = (min(r[0] for r in runs), min(r[1] for r in runs))
+            live.stop()
+            geo_db.forget(dsn)
+            results.append(row)
+            print(f"{n:>9,} issues: / {row['overview'][0] / 1e6:.2f} MB {row['overview'][1]:.2f} s;"
+                  f" /heatmap {row['heatmap'][0] / 1e6:.2f} MB {row['heatmap'][1]:.2f} s;"
+                  f" plain Folium HeatMap page {row['plain'] / 1e6:.1f} MB", flush=True)
+        browser.close()
+
+    print("\nissues      page       bytes (MB)   drawn (s)   plain Folium (MB)")
+    for row in results:
+        for name in ("overview", "heatmap"):
+            size, secs = row[name]
+            print(f"{row['n']:>9,}   {name:<9} {size / 1e6:>10.2f} {secs:>11.2f} "
+                  f"{row['plain'] / 1e6:>15.1f}")
+    if len(results) > 1:
+        lo, hi = results[0], results[-1]
+        for name in ("overview", "heatmap"):
+            print(f"{name}: {hi['n']:,} vs {lo['n']:,} issues: time ×"
+                  f"{hi[name][1] / lo[name][1]:.2f} (target ≤ 1.5), bytes "
+                  f"{hi[name][0] / 1e6:.2f} MB (target ≤ 1.5 MB), drawn in {hi[name][1]:.2f} s "
+                  "(target ≤ 2 s)")
+
+
+if __name__ == "__main__":
+    main()
