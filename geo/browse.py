@@ -6,14 +6,14 @@ from geo import assign, stats
 from geo.errors import NotFound
 from geo.query import IssueFilter
 
-_DEADLINE = "civgrid_deadline(i.reported_at, c.limit_value, c.limit_unit)"
-_LIGHT = f"""CASE WHEN i.status IN ('closed', 'void') OR {_DEADLINE} IS NULL THEN NULL
-                 WHEN now() > {_DEADLINE} THEN 'red'
-                 WHEN now() - i.reported_at >= 0.8 * ({_DEADLINE} - i.reported_at) THEN 'yellow'
-                 ELSE 'green' END"""
+# Traffic light (DESIGN.md §6): green below 80 % of the limit used, yellow 80–100 %, red overdue.
+_LIGHT = """CASE WHEN i.status IN ('closed', 'void') OR i.deadline IS NULL THEN NULL
+                WHEN now() > i.deadline THEN 'red'
+                WHEN now() - i.reported_at >= 0.8 * (i.deadline - i.reported_at) THEN 'yellow'
+                ELSE 'green' END"""
 _ISSUE_COLUMNS = f"""
     i.id, i.ref, i.category, c.name_zh AS category_zh, c.name_en AS category_en, i.status,
-    i.source, i.reported_at, i.closed_at, {_DEADLINE} AS deadline, {_LIGHT} AS light,
+    i.source, i.reported_at, i.closed_at, i.deadline, {_LIGHT} AS light,
     i.description, i.address, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
     g.code AS grid_code, g.name AS grid_name, i.grid_version, i.assign_method"""
 _ISSUE_FROM = ("issues i JOIN categories c ON c.code = i.category"

@@ -14,14 +14,16 @@ STATUSES = ("reported", "filed", "dispatched", "processing", "fed_back", "checki
 TEXT_COLUMNS = ("ref", "description", "address")
 
 _INSERT = """
-INSERT INTO issues (id, ref, category, source, status, reported_at, closed_at, description,
-                    address, geom, raw_x, raw_y, raw_crs, grid_id, grid_version,
+INSERT INTO issues (id, ref, category, source, status, reported_at, closed_at, deadline,
+                    description, address, geom, raw_x, raw_y, raw_crs, grid_id, grid_version,
                     assign_method, import_id)
 SELECT %(base_id)s + s.key, s.ref, s.category, s.source, s.status, s.reported_at,
-       s.closed_at, s.description, s.address, s.geom, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
+       s.closed_at, civgrid_deadline(s.reported_at, c.limit_value, c.limit_unit),
+       s.description, s.address, s.geom, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
        coalesce(a.method, 'none'), %(import_id)s
 FROM _stage AS s
 JOIN imports AS i ON i.id = %(import_id)s
+JOIN categories AS c ON c.code = s.category
 LEFT JOIN _assigned AS a ON a.key = s.key
 """
 

@@ -15,15 +15,14 @@ from geo import assign
 from geo.query import IssueFilter
 
 MEASURES = ("open", "density", "overdue", "total")
-_DEADLINE = "civgrid_deadline(i.reported_at, c.limit_value, c.limit_unit)"
 _OPEN = "i.status NOT IN ('closed', 'void')"
 
 
 def _issue_from(flt):
-    """FROM clause and condition for filtered issues (with category and grid)."""
+    """FROM clause and condition for filtered issues; grids joined only when filtered by."""
     where, params = flt.where("i", "g")
-    return ("issues i JOIN categories c ON c.code = i.category"
-            " LEFT JOIN grids g ON g.id = i.grid_id"), where, params
+    frm = "issues i LEFT JOIN grids g ON g.id = i.grid_id" if flt.needs_grid_join() else "issues i"
+    return frm, where, params
 
 
 def grid_measures(db, flt=None, simplify_m=3.0, version=None):
@@ -33,7 +32,7 @@ def grid_measures(db, flt=None, simplify_m=3.0, version=None):
     open, overdue, density (issues per km²), geometry (simplified for display).
     """
     flt = flt or IssueFilter()
-    where, params = flt.where("i", "g")
+    frm, where, params = _issue_from(flt)
     with db.transaction() as tx:
         version = version or assign.active_version(tx)
         if version is None:
@@ -44,9 +43,8 @@ def grid_measures(db, flt=None, simplify_m=3.0, version=None):
             WITH counts AS (
                 SELECT i.grid_id, count(*) AS total,
                        count(*) FILTER (WHERE {_OPEN}) AS open,
-                       count(*) FILTER (WHERE {_OPEN} AND now() > {_DEADLINE}) AS overdue
-                FROM issues i JOIN categories c ON c.code = i.category
-                LEFT JOIN grids g ON g.id = i.grid_id
+                       count(*) FILTER (WHERE {_OPEN} AND i.deadline < now()) AS overdue
+                FROM {frm}
                 WHERE i.grid_version = %(version)s AND {where}
                 GROUP BY i.grid_id)
             SELECT g.code, g.name, g.leader, array_to_string(g.departments, '、'),
@@ -82,10 +80,12 @@ def heat_bins(db, flt=None, cell_m=100.0):
     flt = flt or IssueFilter()
     frm, where, params = _issue_from(flt)
     params["cell"] = cell_m / 111_000
+    # Grouping on two float keys (not on a snapped geometry) is about a third faster.
     with db.transaction() as tx:
         return tx.fetchall(
-            f"SELECT ST_Y(c), ST_X(c), n FROM (SELECT ST_SnapToGrid(i.geom, %(cell)s) AS c,"
-            f" count(*) AS n FROM {frm} WHERE {where} GROUP BY 1) s", params)
+            f"SELECT (y + 0.5) * %(cell)s, (x + 0.5) * %(cell)s, n FROM ("
+            f" SELECT floor(ST_X(i.geom) / %(cell)s) AS x, floor(ST_Y(i.geom) / %(cell)s) AS y,"
+            f" count(*) AS n FROM {frm} WHERE {where} GROUP BY 1, 2) s", params)
 
 
 def heat_series(db, flt=None, period="week", cell_m=150.0, max_cells_per_period=2500):
@@ -102,11 +102,12 @@ def heat_series(db, flt=None, period="week", cell_m=150.0, max_cells_per_period=
     with db.transaction() as tx:
         rows = tx.fetchall(
             f"""
-            SELECT p, ST_Y(c), ST_X(c), n FROM (
-                SELECT p, c, n, row_number() OVER (PARTITION BY p ORDER BY n DESC) AS r
+            SELECT p, (y + 0.5) * %(cell)s, (x + 0.5) * %(cell)s, n FROM (
+                SELECT p, x, y, n, row_number() OVER (PARTITION BY p ORDER BY n DESC) AS r
                 FROM (SELECT date_trunc('{period}', i.reported_at AT TIME ZONE 'Asia/Shanghai')::date AS p,
-                             ST_SnapToGrid(i.geom, %(cell)s) AS c, count(*) AS n
-                      FROM {frm} WHERE {where} GROUP BY 1, 2) s) t
+                             floor(ST_X(i.geom) / %(cell)s) AS x,
+                             floor(ST_Y(i.geom) / %(cell)s) AS y, count(*) AS n
+                      FROM {frm} WHERE {where} GROUP BY 1, 2, 3) s) t
             WHERE r <= %(keep)s ORDER BY p""", params)
     labels, frames = [], []
     for p, lat, lon, n in rows:
@@ -146,12 +147,11 @@ def grid_figures(db, grid_id):
             f"""
             SELECT count(*),
                    count(*) FILTER (WHERE {_OPEN}),
-                   count(*) FILTER (WHERE {_OPEN} AND now() > {_DEADLINE}),
+                   count(*) FILTER (WHERE {_OPEN} AND i.deadline < now()),
                    count(*) FILTER (WHERE i.reported_at > now() - interval '30 days'),
                    count(*) FILTER (WHERE i.status = 'closed'),
-                   count(*) FILTER (WHERE i.status = 'closed' AND i.closed_at <= {_DEADLINE})
-            FROM issues i JOIN categories c ON c.code = i.category
-            WHERE i.grid_id = %s""", (grid_id,))
+                   count(*) FILTER (WHERE i.status = 'closed' AND i.closed_at <= i.deadline)
+            FROM issues i WHERE i.grid_id = %s""", (grid_id,))
     total, open_, overdue, recent, closed, on_time = row
     return {
         "total": total, "open": open_, "overdue": overdue, "last_30_days": recent,

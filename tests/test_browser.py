@@ -58,9 +58,14 @@ def test_overview_zoomed_in_shows_clusters_and_issues(page, live):
     p.wait_for_selector(".leaflet-overlay-pane path.leaflet-interactive")
     p.evaluate("""() => { const m = Object.values(window).find(v => v instanceof L.Map);
                           m.setView([40.862, 111.68], 17); }""")
-    p.wait_for_selector(".cg-cluster, .leaflet-overlay-pane path.leaflet-interactive[fill='#e67e22']",
-                        timeout=10_000)
-    p.wait_for_timeout(500)
+    single = p.locator(".leaflet-overlay-pane path.leaflet-interactive[fill='#e67e22']") \
+        .filter(visible=True)
+    single.first.wait_for(timeout=10_000)
+    central = next(m for m in single.all()
+                   if (lambda b: 400 < b["x"] < 1000 and 200 < b["y"] < 600)(m.bounding_box()))
+    central.click(force=True)
+    p.wait_for_selector(".leaflet-popup-content table.cg-popup tr", timeout=5_000)
+    assert "问题类别" in p.locator(".leaflet-popup-content").inner_text()
     p.screenshot(path=str(br.ARTIFACTS / "page-overview-zoomed.png"))
     assert_clean(page)
 

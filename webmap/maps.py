@@ -16,7 +16,7 @@ import shapely
 from flask_babel import gettext as _
 from markupsafe import escape
 
-from geo import crs as crs_mod
+from geo import crs as crs_mod, issues as issues_mod
 
 #: Where the map opens when there are no grids yet (the demo district).
 DEFAULT_CENTRE = (40.86, 111.68)
@@ -162,10 +162,16 @@ def overview_map(settings, grids, heat, measure, api_query):
         attach_script(fmap, legend)
     heat_layer(heat, settings, _("Heatmap of issues")).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
+    from webmap.i18n import is_english, status_name
+
     attach_script(fmap, "civgridClusters({map}, " + json.dumps({
         "api": "/api/v1/issues/clusters", "detail": "/issues/", "query": api_query,
-        "minZoom": 15, "crs": settings.tiles_crs,
-        "labels": {"issues": _("issues"), "open": _("Open the issue page")},
+        "minZoom": 15, "crs": settings.tiles_crs, "lang": "en" if is_english() else "zh",
+        "labels": {"issues": _("issues"), "open": _("Open the issue page"),
+                   "category": _("Category"), "status": _("Status"),
+                   "reported": _("Reported"), "description": _("Description"),
+                   "grid": _("Grid")},
+        "statuses": {s: status_name(s) for s in issues_mod.STATUSES},
     }, ensure_ascii=False) + ");")
     return fmap
 

@@ -14,6 +14,11 @@ RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     END
 $$;
 
--- Issue lists and maps filter by category and status and sort by time.
+-- The deadline is stored with the issue: an approved extension moves it, and
+-- overdue counts over a million issues must not recompute it row by row.
+ALTER TABLE issues ADD COLUMN deadline timestamptz;
+UPDATE issues i SET deadline = civgrid_deadline(i.reported_at, c.limit_value, c.limit_unit)
+FROM categories c WHERE c.code = i.category;
+CREATE INDEX issues_open_deadline_idx ON issues (deadline) WHERE status NOT IN ('closed', 'void');
 CREATE INDEX issues_category_idx ON issues (category);
 CREATE INDEX issues_status_idx ON issues (status);

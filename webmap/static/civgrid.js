@@ -17,11 +17,14 @@ function civgridLegend(map, html) {
 function civgridClusters(map, cfg) {
   var layer = L.layerGroup().addTo(map);
   var pending = null;
+  var fetched = null;  // {bounds, zoom} of what the layer shows
   function refresh() {
-    layer.clearLayers();
-    if (map.getZoom() < cfg.minZoom) return;
+    if (map.getZoom() < cfg.minZoom) { layer.clearLayers(); fetched = null; return; }
+    // A small pan (e.g. a popup opening) inside what is already shown needs no new query.
+    if (fetched && fetched.zoom === map.getZoom() && fetched.bounds.contains(map.getBounds())) return;
     // On GCJ-02 tiles the box is in GCJ-02 too; crs=gcj02 makes the server convert both ways.
-    var b = map.getBounds();
+    var b = map.getBounds().pad(0.25);
+    var want = {bounds: b, zoom: map.getZoom()};
     var url = cfg.api + "?bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
       return v.toFixed(6); }).join(",") + "&zoom=" + map.getZoom() +
       (cfg.crs === "gcj02" ? "&crs=gcj02" : "") + (cfg.query ? "&" + cfg.query : "");
@@ -30,16 +33,15 @@ function civgridClusters(map, cfg) {
     fetch(url, {signal: pending.signal}).then(function (r) { return r.json(); })
       .then(function (fc) {
         layer.clearLayers();
+        fetched = want;
         fc.features.forEach(function (f) {
           var ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
           var n = f.properties.count;
           if (n === 1) {
             var m = L.circleMarker(ll, {radius: 6, color: "#2c3e50", weight: 1,
                                         fillColor: "#e67e22", fillOpacity: 0.9});
-            var a = document.createElement("a");
-            a.href = cfg.detail + f.properties.id;
-            a.textContent = cfg.labels.open + " #" + f.properties.id;
-            m.bindPopup(a);
+            m.bindPopup("…", {maxWidth: 320, minWidth: 240});
+            m.on("popupopen", function (e) { issuePopup(f.properties.id, e.popup); });
             m.addTo(layer);
           } else {
             var size = 26 + Math.min(24, Math.round(Math.log(n) * 4));
@@ -51,6 +53,34 @@ function civgridClusters(map, cfg) {
           }
         });
       }).catch(function (e) { if (e.name !== "AbortError") console.warn(e); });
+  }
+  /* The popup of one issue: fetched when opened, every value set as text. */
+  function issuePopup(id, popup) {
+    var box = document.createElement("div");
+    var table = document.createElement("table");
+    table.className = "cg-popup";
+    box.appendChild(table);
+    var a = document.createElement("a");
+    a.href = cfg.detail + id;
+    a.textContent = cfg.labels.open + " →";
+    box.appendChild(a);
+    popup.setContent(box);
+    fetch("/api/v1/issues/" + id + (cfg.lang ? "?lang=" + cfg.lang : ""))
+      .then(function (r) { return r.json(); })
+      .then(function (f) {
+        var p = f.properties;
+        [[cfg.labels.category, p.category + " " + (cfg.lang === "en" ? p.category_en : p.category_zh)],
+         [cfg.labels.status, (cfg.statuses[p.status] || p.status)],
+         [cfg.labels.reported, (p.reported_at || "").replace("T", " ").slice(0, 16)],
+         [cfg.labels.description, p.description || ""],
+         [cfg.labels.grid, p.grid_name || "–"]].forEach(function (row) {
+          var tr = table.insertRow(), th = document.createElement("th"), td = tr.insertCell();
+          th.textContent = row[0];
+          tr.insertBefore(th, td);
+          td.textContent = row[1];
+        });
+        popup.update();  // resize and pan now that the content is there
+      });
   }
   map.on("moveend", refresh);
   refresh();
