@@ -15,6 +15,7 @@ rolls the transaction back; a dry run does all of it and rolls back too.
 """
 
 import io
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -27,6 +28,12 @@ from geo.errors import InputError
 from geo.points import convert_and_check, spatial_order
 
 CHUNK_ROWS = 100_000
+
+
+def _row_number(problem):
+    """Sort key: problems in file order (messages name 'row N' or 'feature N')."""
+    m = re.search(r": (?:row|feature) (\d+)", problem)
+    return int(m.group(1)) if m else 0
 
 
 class _DryRun(Exception):
@@ -88,7 +95,7 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
             lon, lat, coord_problems = convert_and_check(table, extent, settings.max_outside_m)
             problems = problems + coord_problems
             if problems:
-                raise InputError(problems, source=table.path)
+                raise InputError(sorted(problems, key=_row_number), source=table.path)
             report.import_id = tx.fetchval(
                 "INSERT INTO imports (kind, source_file, rows, crs, imported_by)"
                 " VALUES (%s, %s, %s, %s, coalesce(%s, current_user)) RETURNING id",
