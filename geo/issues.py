@@ -18,7 +18,11 @@ INSERT INTO issues (id, ref, category, source, status, reported_at, closed_at, d
                     description, address, geom, raw_x, raw_y, raw_crs, grid_id, grid_version,
                     assign_method, import_id)
 SELECT %(base_id)s + s.key, s.ref, s.category, s.source, s.status, s.reported_at,
-       s.closed_at, civgrid_deadline(s.reported_at, c.limit_value, c.limit_unit),
+       s.closed_at,
+       -- Most categories count hours; only the few working-day ones need the function.
+       CASE c.limit_unit WHEN 'hours' THEN s.reported_at + c.limit_value * interval '1 hour'
+                         WHEN 'working_days'
+                         THEN civgrid_deadline(s.reported_at, c.limit_value, c.limit_unit) END,
        s.description, s.address, s.geom, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
        coalesce(a.method, 'none'), %(import_id)s
 FROM _stage AS s
