@@ -205,7 +205,8 @@ def create_toilet(db, settings, fields, actor=None, crs=None):
         tx.execute(
             "INSERT INTO toilet_history (toilet_id, actor, action, data)"
             " SELECT t.id, coalesce(%s, current_user), 'created',"
-            " (to_jsonb(t) - 'geom') || jsonb_build_object('lon', ST_X(t.geom), 'lat', ST_Y(t.geom))"
+            " (to_jsonb(t) - 'geom')"
+            " || jsonb_build_object('lon', ST_X(t.geom), 'lat', ST_Y(t.geom))"
             " FROM toilets AS t WHERE t.import_id = %s",
             (actor, report.import_id))
 
@@ -231,7 +232,8 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
     Examples
     --------
     >>> update_toilet(db, settings, "CS-150102-0001",
-    ...               {"status": "accepted", "accepted_at": "2026-05-20"}, actor="李四")  # doctest: +SKIP
+    ...               {"status": "accepted", "accepted_at": "2026-05-20"},
+    ...               actor="李四")  # doctest: +SKIP
     """
     values = _form_values(changes, "changes")
     problems = []
@@ -252,7 +254,10 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
         frame, problems = _parse(table, tx)
         location = None
         if moved:
-            readers.check_numeric(table)
+            try:
+                readers.check_numeric(table)
+            except InputError as exc:
+                raise InputError(problems + exc.problems, source=_FORM) from None
             extent = assign.district_extent(tx, assign.active_version(tx))
             lon, lat, coord_problems = convert_and_check(table, extent, settings.max_outside_m)
             problems += coord_problems
@@ -294,7 +299,8 @@ def _record(tx, code, lock=False):
 def _form_values(fields, what):
     """A form's fields as the strings an import file would hold; unknown names refused."""
     if not isinstance(fields, dict):
-        raise InputError(f"form: {what} must map field names to values, not {type(fields).__name__}")
+        raise InputError(f"form: {what} must map field names to values, "
+                         f"not {type(fields).__name__}")
     values, problems = {}, []
     for key, value in fields.items():
         name = str(key).strip().lower()

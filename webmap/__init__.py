@@ -17,11 +17,12 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
 
-    from webmap import api, db, errors, i18n, pages
+    from webmap import api, db, errors, i18n, pages, toilet_pages
 
     db.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(toilet_pages.bp)
     return app

@@ -163,14 +163,22 @@ def import_cmd(kind, path, crs, dry_run, activate):
 
 @main.command("export")
 @click.argument("kind", type=click.Choice(export.KINDS))
-@click.option("--format", "fmt", type=click.Choice(export.FORMATS), default="geojson",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(export.FORMATS + ("xlsx",)),
+              default="geojson", show_default=True,
+              help="xlsx: the toilets' Excel ledger (一户一档台账).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--version", "version", type=int, help="grids: a version other than the active one.")
 @_fail_cleanly
 def export_cmd(kind, fmt, output, version):
     """Export grids, issues or toilets."""
-    n = export.export(_db(), kind, fmt, output, version)
+    if fmt == "xlsx":
+        if kind != "toilets":
+            raise click.UsageError("--format xlsx is the toilets' ledger: use it with toilets")
+        from geo import ledger
+
+        n = ledger.write_ledger(_db(), output)
+    else:
+        n = export.export(_db(), kind, fmt, output, version)
     click.echo(f"wrote {n} {kind} to {output}")
 
 
@@ -203,6 +211,42 @@ def grids_activate(version):
     """Make VERSION the active grid version and re-assign every point."""
     for report in grids.activate_version(_db(), _settings(), version, actor=getpass.getuser()):
         click.echo(str(report))
+
+
+@main.group("toilets")
+def toilets_group():
+    """Toilet renovation (厕所革命): coverage figures and site suggestions."""
+
+
+@toilets_group.command("coverage")
+@click.option("--radius", default=300.0, show_default=True, help="Service radius in metres.")
+@click.option("--target", default=80.0, show_default=True, help="Renovation target in %.")
+@click.option("--chart", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw progress over time into this PNG file.")
+@_fail_cleanly
+def toilets_coverage(radius, target, chart):
+    """Print coverage and renovation figures of the district and its grids."""
+    from geo import coverage, coverage_chart, coverage_progress
+
+    db = _db()
+    click.echo(str(coverage.coverage_report(db, _settings(), radius_m=radius, target_pct=target)))
+    if chart:
+        coverage_chart.progress_chart(coverage_progress.progress_over_time(db), chart)
+        click.echo(f"progress chart written to {chart}")
+
+
+@toilets_group.command("sites")
+@click.argument("k", type=int)
+@click.option("--radius", default=300.0, show_default=True, help="Service radius in metres.")
+@click.option("--objective", type=click.Choice(["area", "population"]), default="area",
+              show_default=True)
+@_fail_cleanly
+def toilets_sites(k, radius, objective):
+    """Suggest K sites for new public toilets covering the most unserved area or people."""
+    from geo import coverage_sites
+
+    click.echo(str(coverage_sites.suggest_sites(_db(), k=k, radius_m=radius,
+                                                objective=objective)))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
--- Every toilet record classified once (DESIGN.md §8); geo/coverage.py documents each
--- definition. Embedded as a subquery, so no semicolon; action NULL reads as ''.
+-- Toilet records classified (DESIGN.md §8; geo/coverage.py documents each definition).
+-- Embedded as a subquery, so no semicolon. The toilets placeholder is a relation with
+-- toilets' kind, original_type, action, status and five facility columns (the table,
+-- or rows grouped by them); its columns pass through. A NULL action reads as ''.
 SELECT c.*,
        c.latrine AND (c.demolished OR c.converted) AS renovated,
        c.latrine AND NOT (c.demolished OR c.converted) AS remaining,
@@ -12,8 +14,7 @@ SELECT c.*,
        c.flush AND NOT (c.heating AND c.power AND c.water AND c.sewage AND c.ventilation)
            AS lacks_facility
 FROM (
-    SELECT t.id, t.code, t.name, t.kind, t.status, t.grid_id, t.geom,
-           t.heating, t.power, t.water, t.sewage, t.ventilation,
+    SELECT t.*,
            t.original_type = 'dry_latrine' AS latrine,
            t.status = 'accepted' AND coalesce(t.action, '') = 'demolish' AS demolished,
            t.status = 'accepted' AND coalesce(t.action, '') = 'convert' AS converted,
@@ -22,5 +23,5 @@ FROM (
             AND NOT (t.status = 'accepted' AND coalesce(t.action, '') = 'demolish'))
            OR (t.status = 'accepted' AND coalesce(t.action, '') IN ('convert', 'new_build'))
            AS flush
-    FROM toilets AS t
+    FROM {toilets} AS t
 ) AS c

@@ -1,0 +1,92 @@
+"""The toilet office's pages: coverage map, figures, exports, create and edit with history."""
+
+import io
+
+import openpyxl
+import pytest
+
+from geo import coverage, db as geo_db, grids, settings as settings_mod
+from tests import browser as br
+
+
+@pytest.fixture
+def client(demo_app):
+    return demo_app.test_client()
+
+
+def test_coverage_page_shows_the_core_figures(client, demo_url):
+    db = geo_db.connect(settings_mod.Settings(database_url=demo_url))
+    cov = coverage.compute_coverage(db, 300, 80)
+    html = client.get("/toilets/").get_data(as_text=True)
+    d = cov.district
+    assert f"{d['served_pct']:.1f} %" in html
+    assert f"<td>{d['latrines']}</td>" in html and f"<td>{d['remaining']}</td>" in html
+    assert f"({len(cov.behind_target())})" in html
+    html500 = client.get("/toilets/?radius=500&colour=density").get_data(as_text=True)
+    cov500 = coverage.compute_coverage(db, 500, 80)
+    assert f"{cov500.district['served_pct']:.1f} %" in html500
+
+
+@pytest.mark.parametrize("url,param", [("/toilets/?radius=abc", "radius"),
+                                       ("/toilets/?target=120", "target"),
+                                       ("/toilets/?colour=pink", "colour"),
+                                       ("/toilets/?sites=99", "sites")])
+def test_bad_parameters(client, url, param):
+    resp = client.get(url)
+    assert resp.status_code == 400 and param in resp.get_data(as_text=True)
+
+
+def test_exports(client):
+    png = client.get("/toilets/progress.png")
+    assert png.status_code == 200 and png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    xlsx = client.get("/toilets/ledger.xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
+    assert sheet.max_row == 1 + 680  # header + one row per toilet of the demo
+    geojson = client.get("/toilets/toilets.geojson").get_json()
+    assert len(geojson["features"]) == 680
+
+
+def test_create_and_edit_keep_history(db, settings, tmp_path):
+    """Through the forms: bad input is refused and saves nothing; edits are recorded."""
+    from tests import layouts
+    from webmap import create_app
+
+    layouts.grid_layout().to_file(tmp_path / "g.geojson", driver="GeoJSON")
+    grids.import_grids(db, settings, tmp_path / "g.geojson")
+    client = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}).test_client()
+    lon, lat = layouts.xy(3, 3)
+    form = {"code": "CS-TEST-1", "kind": "public", "name": "测试公厕", "lon": str(lon),
+            "lat": str(lat), "original_type": "flush", "status": "planned",
+            "planned_at": "2026-11-01", "heating": "1", "water": "1", "actor": "王五"}
+    bad = client.post("/toilets/new", data={**form, "planned_at": "2026-13-01"})
+    assert bad.status_code == 400 and "planned_at" in bad.get_data(as_text=True)
+    with db.transaction() as tx:
+        assert tx.fetchval("SELECT count(*) FROM toilets") == 0
+    resp = client.post("/toilets/new", data=form)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/toilets/CS-TEST-1")
+    edit = {**form, "status": "accepted", "started_at": "2026-11-05",
+            "accepted_at": "2026-11-20", "power": "1", "note": "验收合格"}
+    resp = client.post("/toilets/CS-TEST-1/edit", data=edit)
+    assert resp.status_code == 302
+    html = client.get("/toilets/CS-TEST-1").get_data(as_text=True)
+    assert "验收合格" in html and "created" in html and "edited" in html
+    with db.transaction() as tx:
+        row = tx.fetchone("SELECT status, accepted_at::text, heating, power, water, sewage,"
+                          " g.code FROM toilets t JOIN grids g ON g.id = t.grid_id")
+    assert row == ("accepted", "2026-11-20", True, True, True, False, layouts.code(2))
+    bad_edit = client.post("/toilets/CS-TEST-1/edit", data={**edit, "accepted_at": "2026-10-01"})
+    assert bad_edit.status_code == 400 and "accepted_at" in bad_edit.get_data(as_text=True)
+
+
+@pytest.mark.browser
+def test_coverage_page_in_chromium(chromium, live):
+    page = br.Page(chromium)
+    try:
+        p = page.open(live.url + "/toilets/?sites=2", screenshot="page-toilets.png")
+        p.wait_for_selector(".leaflet-overlay-pane path.leaflet-interactive")
+        assert p.locator(".leaflet-overlay-pane path.leaflet-interactive").count() > 600
+        assert p.locator(".cg-site").count() == 2
+        assert p.locator(".cg-legend").count() == 1
+        assert page.errors == [] and page.outside == []
+    finally:
+        page.close()
