@@ -26,9 +26,14 @@ ASSIGNED_TABLES = ("issues", "toilets")
 METHODS = ("inside", "boundary", "nearest", "none")
 
 
-def active_version(tx):
-    """Id of the active grid version, or None before any grids are loaded."""
-    return tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'")
+def active_version(tx, lock=False):
+    """Id of the active grid version, or None before any grids are loaded.
+
+    ``lock`` holds a share lock on it until the transaction ends, so an import
+    cannot assign points to a version that an activation retires meanwhile.
+    """
+    return tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'"
+                       + (" FOR SHARE" if lock else ""))
 
 
 def district_extent(tx, version_id):

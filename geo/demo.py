@@ -1,6 +1,6 @@
 """Load the demo district (``data/demo``, written by ``scripts/make_demo.py``)."""
 
-from geo import grids, issues, toilets
+from geo import grids, issues, toilets, versions
 from geo.catalogue import REPO_DATA
 
 DEMO_DIR = REPO_DATA / "demo"
@@ -21,5 +21,7 @@ def load(db, settings, demo_dir=DEMO_DIR):
         yield "the database already holds grids: demo data not loaded again"
         return
     yield str(grids.import_grids(db, settings, demo_dir / "grids.geojson", actor="demo"))
+    codes = versions.load_district(db, demo_dir / "district.geojson", actor="demo")
+    yield f"district boundary stored: {', '.join(codes)}"
     yield str(issues.import_issues(db, settings, demo_dir / "issues.csv", actor="demo"))
     yield str(toilets.import_toilets(db, settings, demo_dir / "toilets.csv", actor="demo"))

@@ -12,7 +12,7 @@ import geopandas as gpd
 import shapely
 
 from geo import assign, crs as crs_mod, readers
-from geo.errors import ConflictError, InputError, NotFound
+from geo.errors import InputError
 
 CODE_RE = re.compile(r"^\d{15}$")
 DEPARTMENT_SEP = re.compile(r"[、;；,，]")
@@ -132,17 +132,22 @@ def _part_areas(geoms):
     return out
 
 
+def describe_invalid(reason):
+    """GEOS's ``'Self-intersection[111.5078125 40.7578125]'`` as
+    ``'self-intersection at lon 111.507812, lat 40.757812'``."""
+    m = re.match(r"(.*)\[([-\d.e]+) ([-\d.e]+)\]", reason)
+    if not m:
+        return reason
+    return f"{m.group(1).lower()} at lon {float(m.group(2)):.6f}, lat {float(m.group(3)):.6f}"
+
+
 def _geometry_problems(where, geom, part_areas, sliver_m2):
     if geom is None or geom.is_empty:
         return [f"{where}: has no geometry"]
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
         return [f"{where}: geometry is {geom.geom_type}, expected Polygon or MultiPolygon"]
     if not geom.is_valid:
-        reason = shapely.is_valid_reason(geom)
-        m = re.match(r"(.*)\[([-\d.e]+) ([-\d.e]+)\]", reason)
-        if m:
-            reason = f"{m.group(1).lower()} at lon {float(m.group(2)):.6f}, lat {float(m.group(3)):.6f}"
-        return [f"{where}: invalid geometry: {reason}"]
+        return [f"{where}: invalid geometry: {describe_invalid(shapely.is_valid_reason(geom))}"]
     problems = []
     for k, area in enumerate(part_areas):
         if area < sliver_m2:
@@ -153,15 +158,78 @@ def _geometry_problems(where, geom, part_areas, sliver_m2):
     return problems
 
 
-def import_grids(db, settings, path, crs=None, dry_run=False, activate=False, actor=None):
+def draft_grid_rows(table):
+    """Rows of a grid file for a draft that skips the checks: ``(rows, problems)``.
+
+    Only what the database cannot store is a problem (no code or name attribute, a code
+    that is not 15 digits, a geometry that is no polygon, a population that is no whole
+    number). Invalid geometry, slivers, duplicate and malformed codes go into the draft,
+    where :func:`geo.versions.validate` reports them.
+    """
+    frame = table.frame
+    problems = [f"{table.path.name}: no {col!r} attribute" for col in ("code", "name")
+                if col not in frame.columns]
+    if problems:
+        raise InputError(problems, source=table.path)
+    rows = []
+    for i in range(len(frame)):
+        where = table.where(i, "code")
+        code = frame["code"].iat[i]
+        geom = table.geometry[i]
+        if not CODE_RE.match(code):
+            problems.append(f"{where}: code {code!r} is not 15 digits")
+        if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+            kind = "no geometry" if geom is None or geom.is_empty else geom.geom_type
+            problems.append(f"{where}: geometry is {kind}, expected Polygon or MultiPolygon")
+            continue
+        population = frame["population"].iat[i] if "population" in frame.columns else ""
+        if population and not population.isdigit():
+            problems.append(f"{where}: population {population!r} is not a whole number ≥ 0")
+        level, parent = lenient_level(code)
+        departments = frame["departments"].iat[i] if "departments" in frame.columns else ""
+        rows.append((
+            code, frame["name"].iat[i], level, parent,
+            frame["leader"].iat[i] if "leader" in frame.columns else None,
+            split_departments(departments), int(population) if population.isdigit() else None,
+            shapely.to_wkb(shapely.force_2d(geom), hex=True),
+        ))
+    return rows, problems
+
+
+def lenient_level(code):
+    """Level and parent of ``code``, also for a malformed one (which a draft may hold)."""
+    try:
+        return level_of(code), parent_of(code)
+    except ValueError:
+        if code[12:] != "000":
+            return "grid", code[:12] + "000"
+        if code[9:12] != "000":
+            return "community", code[:9] + "000000"
+        return "street", None
+
+
+def import_grids(db, settings, path, crs=None, dry_run=False, activate=False, actor=None,
+                 validate=True, expected_active=None):
     """Import a grid file as a new version, whole or not at all.
 
-    The first import into an empty database creates and activates version 1;
-    later imports create a draft, activated with ``activate=True`` (or later
-    with :func:`activate_version`).
+    The first import into a database with no active version creates and activates
+    it; later imports create a draft, activated with ``activate=True`` (or later with
+    :func:`geo.versions.activate`). Activation validates the version
+    (:func:`geo.versions.validate`: overlaps, gaps, …) and refuses it with every error
+    listed; the import is then rolled back too.
+
+    ``validate=False`` stores what the checks would refuse (invalid geometry, slivers,
+    duplicate codes) as a draft, never activated, so that a planner can see the defects
+    with :func:`geo.versions.validate` and mend them with the edit functions.
     """
+    if not validate and activate:
+        raise ValueError("activate=True needs validate=True: a grid file imported without "
+                         "checks becomes a draft and is validated before activation")
     table = readers.read_polygons(path, crs)
-    rows, problems = validate_grid_table(table, settings.sliver_m2)
+    if validate:
+        rows, problems = validate_grid_table(table, settings.sliver_m2)
+    else:
+        rows, problems = draft_grid_rows(table)
     if problems:
         raise InputError(problems, source=table.path)
     report = GridImportReport(str(path), dry_run=dry_run)
@@ -169,9 +237,11 @@ def import_grids(db, settings, path, crs=None, dry_run=False, activate=False, ac
         report.by_level[row[2]] = report.by_level.get(row[2], 0) + 1
     if dry_run:
         return report
+    from geo import version_activation
+
     with db.transaction() as tx:
         tx.execute("LOCK TABLE grid_versions IN SHARE ROW EXCLUSIVE MODE")
-        first = tx.fetchval("SELECT count(*) FROM grid_versions") == 0
+        active = assign.active_version(tx)
         import_id = tx.fetchval(
             "INSERT INTO imports (kind, source_file, rows, crs, imported_by)"
             " VALUES ('grids', %s, %s, %s, coalesce(%s, current_user)) RETURNING id",
@@ -179,15 +249,16 @@ def import_grids(db, settings, path, crs=None, dry_run=False, activate=False, ac
         )
         version = tx.fetchval(
             "INSERT INTO grid_versions (label, import_id, parent_id, created_by)"
-            " VALUES (%s, %s, (SELECT id FROM grid_versions WHERE status = 'active'),"
-            " coalesce(%s, current_user)) RETURNING id",
-            (table.path.name, import_id, actor),
+            " VALUES (%s, %s, %s, coalesce(%s, current_user)) RETURNING id",
+            (table.path.name, import_id, active, actor),
         )
         _insert_grid_rows(tx, version, rows)
         report.version_id = version
-    if first or activate:
-        report.reassigned = activate_version(db, settings, version, actor=actor)
-        report.status = "active"
+        if validate and (active is None or activate):
+            activation = version_activation.activate_in(
+                tx, settings, version, expected_active=expected_active, actor=actor)
+            report.reassigned = activation.tables
+            report.status = "active"
     return report
 
 
@@ -206,34 +277,15 @@ def _insert_grid_rows(tx, version, rows):
     )
 
 
-def activate_version(db, settings, version_id, actor=None):
-    """Make ``version_id`` the active version and re-assign every point.
+def activate_version(db, settings, version_id, actor=None, expected_active=None):
+    """Make ``version_id`` the active version; see :func:`geo.versions.activate`.
 
-    Atomic: the old version is retired, the new one activated and every issue
-    and toilet re-assigned in one transaction, or nothing changes.
+    Kept for the existing callers; returns ``[ActivationReport]``.
     """
-    with db.transaction() as tx:
-        tx.execute("LOCK TABLE grid_versions IN SHARE ROW EXCLUSIVE MODE")
-        status = tx.fetchval("SELECT status FROM grid_versions WHERE id = %s", (version_id,))
-        if status is None:
-            raise NotFound(f"grid version {version_id} does not exist")
-        if status == "active":
-            raise ConflictError(f"grid version {version_id} is already active")
-        tx.execute(
-            "UPDATE grid_versions SET status = 'retired', retired_at = now()"
-            " WHERE status = 'active'"
-        )
-        tx.execute(
-            "UPDATE grid_versions SET status = 'active', activated_at = now(),"
-            " activated_by = coalesce(%s, current_user) WHERE id = %s",
-            (actor, version_id),
-        )
-        tx.execute(
-            "INSERT INTO grid_activations (version_id, activated_by)"
-            " VALUES (%s, coalesce(%s, current_user))",
-            (version_id, actor),
-        )
-        return assign.reassign_in(tx, settings, actor=actor)
+    from geo import version_activation
+
+    return [version_activation.activate(db, settings, version_id,
+                                        expected_active=expected_active, actor=actor)]
 
 
 def versions(db):

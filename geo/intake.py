@@ -89,7 +89,7 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
     try:
         with db.transaction() as tx:
             tx.execute("SET LOCAL jit = off")
-            version = assign.active_version(tx)
+            version = assign.active_version(tx, lock=True)
             extent = assign.district_extent(tx, version)
             frame, problems = spec.parse(table, tx)
             lon, lat, coord_problems = convert_and_check(table, extent, settings.max_outside_m)

@@ -1,5 +1,7 @@
 """civgrid's web layer: a thin Flask app over :mod:`geo` (see :func:`create_app`)."""
 
+import os
+
 from flask import Flask
 
 from geo import settings as settings_mod
@@ -14,10 +16,13 @@ def create_app(test_config=None):
     app = Flask(__name__)
     app.config["CIVGRID_SETTINGS"] = settings_mod.from_env()
     app.json.ensure_ascii = False
+    # Signs the flash messages of the planner's forms; set CIVGRID_SECRET_KEY when
+    # several processes serve the same users.
+    app.config["SECRET_KEY"] = os.environ.get("CIVGRID_SECRET_KEY") or os.urandom(24)
     if test_config:
         app.config.update(test_config)
 
-    from webmap import api, db, errors, i18n, pages, toilet_pages
+    from webmap import api, db, errors, i18n, pages, planner, toilet_pages
 
     db.init_app(app)
     i18n.init_app(app)
@@ -25,4 +30,5 @@ def create_app(test_config=None):
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(toilet_pages.bp)
+    app.register_blueprint(planner.bp)
     return app

@@ -199,18 +199,82 @@ def grids_group():
 @_fail_cleanly
 def grids_list():
     """List grid versions, newest first."""
-    for v in grids.versions(_db()):
-        click.echo(f"{v['id']:>4}  {v['status']:<8} {v['grids']:>5} rows  {v['label']}"
+    from geo import versions
+
+    for v in versions.list_versions(_db()):
+        click.echo(f"{v['id']:>4}  {v['status']:<8} {v['grids']:>5} grids  {v['label']}"
                    f"  created {v['created_at']:%Y-%m-%d %H:%M} by {v['created_by']}")
+
+
+@grids_group.command("draft")
+@click.option("--label", help="A name for the draft.")
+@_fail_cleanly
+def grids_draft(label):
+    """Copy the active version into a new draft to edit."""
+    from geo import versions
+
+    draft = versions.create_draft(_db(), label=label, actor=getpass.getuser())
+    click.echo(f"draft {draft} created from the active version")
+
+
+@grids_group.command("validate")
+@click.argument("version", type=int)
+@_fail_cleanly
+def grids_validate(version):
+    """Check a version: errors block activation, warnings do not (exit 1 on errors)."""
+    from geo import versions
+
+    report = versions.validate(_db(), version, _settings())
+    click.echo(str(report))
+    if not report.ok:
+        sys.exit(1)
+
+
+@grids_group.command("diff")
+@click.argument("draft", type=int)
+@_fail_cleanly
+def grids_diff(draft):
+    """Preview a draft: points that would change grid, workload per grid after the change."""
+    from geo import versions
+
+    click.echo(str(versions.diff(_db(), draft, _settings())))
 
 
 @grids_group.command("activate")
 @click.argument("version", type=int)
+@click.option("--expect-active", type=int,
+              help="Refuse if another version became active meanwhile.")
 @_fail_cleanly
-def grids_activate(version):
-    """Make VERSION the active grid version and re-assign every point."""
-    for report in grids.activate_version(_db(), _settings(), version, actor=getpass.getuser()):
-        click.echo(str(report))
+def grids_activate(version, expect_active):
+    """Make VERSION active, re-assigning only the points in the changed area."""
+    from geo import versions
+
+    click.echo(str(versions.activate(_db(), _settings(), version, expected_active=expect_active,
+                                     actor=getpass.getuser())))
+
+
+@grids_group.command("rollback")
+@click.option("--expect-active", type=int,
+              help="Refuse if another version became active meanwhile.")
+@_fail_cleanly
+def grids_rollback(expect_active):
+    """Return to the previous version, restoring every assignment exactly."""
+    from geo import versions
+
+    click.echo(str(versions.rollback(_db(), _settings(), actor=getpass.getuser(),
+                                     expected_active=expect_active)))
+
+
+@grids_group.command("balance")
+@click.option("--metric", type=click.Choice(["open_issues", "recent_issues", "issues", "area"]),
+              default="open_issues", show_default=True)
+@_fail_cleanly
+def grids_balance(metric):
+    """Suggest boundary moves that even out METRIC, as a new draft."""
+    from geo import versions
+
+    click.echo(str(versions.suggest_balance(_db(), _settings(), metric=metric,
+                                            actor=getpass.getuser())))
 
 
 @main.group("toilets")

@@ -121,3 +121,14 @@ function civgridHeatAnimation(map, heat, data) {
   });
   show(0);
 }
+
+/* Keep the last drawn or edited shape (GeoJSON geometry) in a form field, for the
+   planner's split and re-draw forms. */
+function civgridDrawTo(map, inputId) {
+  function keep(layer) {
+    var input = document.getElementById(inputId);
+    if (input) input.value = JSON.stringify(layer.toGeoJSON().geometry);
+  }
+  map.on("draw:created", function (e) { keep(e.layer); });
+  map.on("draw:edited", function (e) { e.layers.eachLayer(keep); });
+}

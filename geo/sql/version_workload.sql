@@ -1,0 +1,8 @@
+-- Issues per grid code under the current assignments: open ones (not closed or void) and
+-- those reported since %(since)s.
+SELECT g.code,
+       count(*) FILTER (WHERE i.status NOT IN ('closed', 'void')) AS open_issues,
+       count(*) FILTER (WHERE i.reported_at >= %(since)s) AS recent_issues
+FROM issues AS i
+JOIN grids AS g ON g.id = i.grid_id
+GROUP BY g.code;

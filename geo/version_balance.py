@@ -1,0 +1,227 @@
+"""Balance suggestion: a new draft whose grids carry a more even load.
+
+The building units are the grids cut by a lattice of about ``unit_m`` × ``unit_m``
+metres, a stand-in for blocks (a grid's internal structure is not stored). Each unit has
+a load: the number of issues of the metric's kind in it, or its area. The greedy:
+
+1. Take the most loaded grid that can give something away.
+2. Among its units that border a less loaded neighbouring grid, move the one whose move
+   brings the two loads closest together, as long as it moves less than their
+   difference (so the variance of the loads drops) and the grid stays in one piece.
+3. Repeat until no move lowers the spread (the standard deviation) or ``max_moves``.
+
+The result is a new draft (a copy of the source version with the re-drawn grids) that
+the planner can check with :func:`geo.versions.diff`, edit, activate or delete. Only the
+units move: no grid is created, removed or re-coded.
+"""
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from geo import assign, db as db_mod
+from geo.errors import InputError, NotFound
+from geo.version_store import (
+    NOISE_M2, delete_grid, grid_rows, insert_grid, metres_to_degrees, new_draft,
+    refresh_parents, version_row)
+
+METRICS = {
+    "open_issues": "i.status NOT IN ('closed', 'void')",
+    "recent_issues": "i.reported_at >= %(since)s",
+    "issues": "true",
+    "area": None,
+}
+
+
+@dataclass
+class BalanceReport:
+    """The suggested draft and what the greedy did."""
+
+    draft_id: int | None
+    source_id: int
+    metric: str
+    units: int
+    moves: list = field(default_factory=list)
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+    changed: list = field(default_factory=list)
+
+    def __str__(self):
+        head = (f"balance of {self.metric} over the grids of version {self.source_id} "
+                f"({self.units} units): standard deviation {self.before['sd']:.1f} → "
+                f"{self.after['sd']:.1f}, max − min {self.before['range']:.0f} → "
+                f"{self.after['range']:.0f}")
+        if self.draft_id is None:
+            return head + "\n  no move lowers the spread: no draft made"
+        lines = [head, f"  {len(self.moves)} unit(s) moved; draft {self.draft_id} re-draws "
+                       f"{', '.join(self.changed)}"]
+        lines += [f"  {m['load']:g} from {m['from']} to {m['to']} near lon {m['lon']:.6f}, "
+                  f"lat {m['lat']:.6f}" for m in self.moves[:30]]
+        return "\n".join(lines)
+
+
+def suggest_balance(db, settings, metric="open_issues", source=None, unit_m=200.0,
+                    max_moves=200, as_of=None, label=None, actor=None):
+    """Propose boundary moves that even out ``metric`` over the grids, as a new draft.
+
+    Parameters
+    ----------
+    metric : {'open_issues', 'recent_issues', 'issues', 'area'}
+        What to balance: open issues (not closed or void), issues of the 30 days before
+        ``as_of``, all issues, or area.
+    source : int, optional
+        The version to start from (default: the active one).
+    unit_m : float
+        Side of the lattice cells that cut grids into movable units, in metres.
+    max_moves : int
+        Upper bound on the number of units moved.
+
+    Returns a :class:`BalanceReport`; its ``draft_id`` is None when no move helps.
+
+    Examples
+    --------
+    >>> print(suggest_balance(db, settings, metric="open_issues"))  # doctest: +SKIP
+    balance of open_issues over the grids of version 3 (4512 units): standard deviation …
+    """
+    if metric not in METRICS:
+        raise InputError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    if not unit_m or unit_m <= 0:
+        raise InputError(f"unit_m must be a positive number of metres, not {unit_m!r}")
+    as_of = as_of or datetime.now(timezone.utc)
+    with db.transaction() as tx:
+        tx.execute("SET LOCAL jit = off")
+        if source is None:
+            source = assign.active_version(tx)
+            if source is None:
+                raise NotFound("there is no active grid version to balance")
+        version_row(tx, source)
+        lat = tx.fetchval("SELECT ST_YMax(ST_Extent(geom)::geometry) FROM grids"
+                          " WHERE version_id = %s", (source,)) or 45.0
+        dy = unit_m / 110_574.0
+        dx = metres_to_degrees(unit_m, lat - 1.0)
+        tx.execute(db_mod.sql("version_balance_units"),
+                   {"version": source, "dx": dx, "dy": dy, "noise": NOISE_M2})
+        units = {u: (code, grid, area) for u, code, grid, area in tx.fetchall(
+            "SELECT unit_id, code, grid_id, area_m2 FROM _units")}
+        if not units:
+            raise NotFound(f"grid version {source} holds no grids")
+        unit_load, base = _loads(tx, metric, units, as_of)
+        touch = tx.fetchall(db_mod.sql("version_balance_touch"))
+        greedy = _Greedy(units, unit_load, base, touch)
+        report = BalanceReport(None, source, metric, len(units), before=greedy.spread())
+        report.moves = greedy.run(max_moves)
+        report.after = greedy.spread()
+        if not report.moves:
+            return report
+        where = dict((u, (x, y)) for u, x, y in tx.fetchall(
+            "SELECT unit_id, ST_X(p), ST_Y(p) FROM _units,"
+            " ST_PointOnSurface(geom) AS p WHERE unit_id = ANY(%s)",
+            ([m["unit"] for m in report.moves],)))
+        for m in report.moves:
+            m["lon"], m["lat"] = where[m["unit"]]
+        report.changed = sorted({m["from"] for m in report.moves} | {m["to"] for m in report.moves})
+        draft = new_draft(tx, source, label or f"balanced {metric} from version {source}", actor,
+                          note=f"suggested by the balance of {metric}")
+        rows = grid_rows(tx, draft, report.changed)
+        for code in report.changed:
+            mine = [u for u, owner in greedy.owner.items() if owner == code]
+            insert_grid(tx, draft, {**rows[code], "population": None},
+                        "(SELECT civgrid_clean_polygons(ST_Union(geom), %s) FROM _units"
+                        " WHERE unit_id = ANY(%s))", (NOISE_M2, mine))
+            delete_grid(tx, rows[code]["id"])
+        refresh_parents(tx, draft, report.changed)
+        report.draft_id = draft
+    return report
+
+
+def _loads(tx, metric, units, as_of):
+    """``(load of each unit, load of each grid outside its units)``."""
+    codes = {grid: code for code, grid, _ in units.values()}
+    if metric == "area":
+        return {u: area for u, (_, _, area) in units.items()}, {c: 0.0 for c in codes.values()}
+    unit_load = {u: 0 for u in units}
+    base = {c: 0 for c in codes.values()}
+    rows = tx.fetchall(db_mod.sql("version_balance_loads").format(filter=METRICS[metric]),
+                       {"since": as_of - timedelta(days=30)})
+    for grid, unit, n in rows:
+        if unit is None:
+            base[codes[grid]] += n
+        else:
+            unit_load[unit] = n
+    return unit_load, base
+
+
+class _Greedy:
+    def __init__(self, units, unit_load, base, touch):
+        self.owner = {u: code for u, (code, _, _) in units.items()}
+        self.unit_load = unit_load
+        self.adj = {u: set() for u in units}
+        for a, b in touch:
+            self.adj[a].add(b)
+            self.adj[b].add(a)
+        self.units_of = {}
+        for u, code in self.owner.items():
+            self.units_of.setdefault(code, set()).add(u)
+        self.load = {code: base.get(code, 0) + sum(unit_load[u] for u in us)
+                     for code, us in self.units_of.items()}
+        self.pieces = {code: self._pieces(us) for code, us in self.units_of.items()}
+
+    def spread(self):
+        values = list(self.load.values())
+        return {"sd": statistics.pstdev(values) if len(values) > 1 else 0.0,
+                "range": max(values) - min(values), "mean": statistics.fmean(values)}
+
+    def _pieces(self, units):
+        seen, pieces = set(), 0
+        for start in units:
+            if start in seen:
+                continue
+            pieces += 1
+            todo = [start]
+            while todo:
+                u = todo.pop()
+                if u not in seen:
+                    seen.add(u)
+                    todo.extend(v for v in self.adj[u] if v in units and v not in seen)
+        return pieces
+
+    def _candidates(self, code):
+        """Moves of ``code``'s units to lighter neighbours, best first."""
+        out = []
+        for u in self.units_of[code]:
+            x = self.unit_load[u]
+            if x <= 0:
+                continue
+            for target in {self.owner[v] for v in self.adj[u]} - {code}:
+                gap = self.load[code] - self.load[target]
+                if 0 < x < gap:
+                    out.append((x * (gap - x), -u, u, target))
+        return sorted(out, reverse=True)
+
+    def run(self, max_moves):
+        moves = []
+        while len(moves) < max_moves:
+            move = None
+            for code in sorted(self.load, key=lambda c: (-self.load[c], c)):
+                if len(self.units_of[code]) < 2:
+                    continue
+                for _gain, _, u, target in self._candidates(code):
+                    rest = self.units_of[code] - {u}
+                    if self._pieces(rest) <= self.pieces[code]:
+                        move = (u, code, target)
+                        break
+                if move:
+                    break
+            if move is None:
+                break
+            u, code, target = move
+            x = self.unit_load[u]
+            self.units_of[code].discard(u)
+            self.units_of[target].add(u)
+            self.owner[u] = target
+            self.load[code] -= x
+            self.load[target] += x
+            self.pieces[code] = self._pieces(self.units_of[code])
+            self.pieces[target] = self._pieces(self.units_of[target])
+            moves.append({"unit": u, "from": code, "to": target, "load": x})
+        return moves

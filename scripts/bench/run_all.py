@@ -1,0 +1,36 @@
+"""Run every benchmark in scripts/bench/ in turn; each prints its figures and comparison.
+
+Usage: ``python scripts/bench/run_all.py [--quick]`` (``--quick``: smaller sizes, for a
+smoke run; the issues' targets are stated for the full sizes).
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FULL = [
+    ("bench_import.py", []),
+    ("bench_activation.py", []),
+    ("bench_pages.py", []),
+    ("bench_coverage.py", []),
+]
+QUICK = {"bench_import.py": ["--issues", "100000"], "bench_activation.py": ["--issues", "100000"],
+         "bench_pages.py": ["--sizes", "10000,100000"]}
+
+
+def main():
+    quick = "--quick" in sys.argv[1:]
+    failed = []
+    for script, args in FULL:
+        if quick:
+            args = QUICK.get(script, args)
+        print(f"\n=== {script} {' '.join(args)}", flush=True)
+        if subprocess.run([sys.executable, str(HERE / script), *args]).returncode != 0:
+            failed.append(script)
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The planner's pages: draft from the active version, edit, validate, preview, activate, roll back."""
+
+import json
+
+import pytest
+
+from geo import grids, issues
+from tests import browser as br, layouts
+from tests.layouts import code, xy
+
+
+@pytest.fixture
+def planner(db, settings, tmp_path):
+    from webmap import create_app
+
+    layouts.grid_layout().to_file(tmp_path / "g.geojson", driver="GeoJSON")
+    grids.import_grids(db, settings, tmp_path / "g.geojson")
+    lon, lat = xy(3, 3)
+    (tmp_path / "i.csv").write_text("ref,category,lon,lat,reported_at,status\n"
+                                    f"P-1,06010,{lon},{lat},2026-11-20 10:00,filed\n")
+    issues.import_issues(db, settings, tmp_path / "i.csv")
+    app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
+    return app, db
+
+
+def active_version(db):
+    with db.transaction() as tx:
+        return tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'")
+
+
+def test_draft_edit_activate_rollback(planner):
+    app, db = planner
+    client = app.test_client()
+    first = active_version(db)
+    assert "网格规划" in client.get("/planner/").get_data(as_text=True)
+    resp = client.post("/planner/drafts", data={"label": "合并试点", "actor": "规划员"})
+    assert resp.status_code == 302
+    draft = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    client.post(f"/planner/{draft}/attributes",
+                data={"code": code(2), "leader": "新领导", "departments": "区城管局、区住建局"})
+    client.post(f"/planner/{draft}/merge", data={"code_list": f"{code(2)};{code(1)}"})
+    page = client.get(f"/planner/{draft}").get_data(as_text=True)
+    assert "can be activated" in page or "可以启用" in page
+    assert "P-1" not in page  # the issue in G3 stays in the merged grid (kept code)
+    resp = client.post(f"/planner/{draft}/activate", data={"expected_active": first})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/planner/")
+    assert active_version(db) == draft
+    with db.transaction() as tx:
+        assert tx.fetchval("SELECT leader FROM grids g JOIN issues i ON i.grid_id = g.id"
+                           " WHERE i.ref = 'P-1'") == "新领导"
+    # A second activation against the old version is a conflict, said on the page.
+    again = client.post(f"/planner/{draft}/activate", data={"expected_active": first},
+                        follow_redirects=True)
+    assert "cg-flash" in again.get_data(as_text=True)
+    client.post("/planner/rollback", data={"expected_active": draft})
+    assert active_version(db) == first
+
+
+def test_split_with_a_drawn_line(planner):
+    app, db = planner
+    client = app.test_client()
+    draft = int(client.post("/planner/drafts").headers["Location"].rstrip("/").split("/")[-1])
+    line = {"type": "LineString", "coordinates": [list(xy(3, 1.9)), list(xy(3, 4.1))]}
+    client.post(f"/planner/{draft}/split", data={"code": code(2), "geometry": json.dumps(line)})
+    with db.transaction() as tx:
+        n = tx.fetchval("SELECT count(*) FROM grids WHERE version_id = %s AND level = 'grid'",
+                        (draft,))
+    assert n == 7
+    bad = client.post(f"/planner/{draft}/split", data={"code": code(2), "geometry": "{"},
+                      follow_redirects=True)
+    assert "geometry" in bad.get_data(as_text=True)
+
+
+@pytest.mark.browser
+def test_draft_page_in_chromium(planner, chromium):
+    app, db = planner
+    server = br.LiveServer(app)
+    page = br.Page(chromium)
+    try:
+        client = app.test_client()
+        draft = int(client.post("/planner/drafts").headers["Location"].rstrip("/").split("/")[-1])
+        p = page.open(f"{server.url}/planner/{draft}?edit={code(2)}", screenshot="page-planner.png")
+        p.wait_for_selector(".leaflet-draw-toolbar")
+        assert p.locator(".leaflet-overlay-pane path.leaflet-interactive").count() >= 6
+        assert page.errors == [] and page.outside == []
+    finally:
+        page.close()
+        server.stop()
