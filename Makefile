@@ -32,7 +32,7 @@ $(STATIC)/node_modules/.installed: $(STATIC)/package.json $(STATIC)/package-lock
 	@touch $@
 
 $(MO): webmap/translations/zh/LC_MESSAGES/messages.po $(VENV)/.installed
-	$(VENV)/bin/pybabel compile -q -d webmap/translations
+	$(VENV)/bin/pybabel compile -d webmap/translations
 
 demo: install
 	$(VENV)/bin/civgrid demo
