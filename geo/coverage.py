@@ -112,9 +112,10 @@ def build_layers(tx, radius_m):
     if version is None:
         raise NotFound("there are no grids yet: import some first")
     srid = district_srid(tx, version)
+    residential = bool(tx.fetchval("SELECT EXISTS (SELECT 1 FROM landuse WHERE residential)"))
     tx.execute("SET LOCAL jit = off")  # compiling costs more than these queries
     tx.execute(db_mod.sql("coverage_layers").format(classes=classes_sql("public_toilets")),
-               {"version": version, "srid": srid, "radius": radius_m,
+               {"version": version, "srid": srid, "radius": radius_m, "residential": residential,
                 "buffer_style": f"quad_segs={QUAD_SEGS}"})
     return version, srid
 
@@ -216,7 +217,7 @@ def compute_coverage(db, radius_m=DEFAULT_RADIUS_M, target_pct=DEFAULT_TARGET_PC
     with db.transaction() as tx:
         version, srid = build_layers(tx, radius_m)
         grid_rows = tx.fetchall(
-            "SELECT c.id, c.code, c.name, c.population, c.area_m2, u.area_m2,"
+            "SELECT c.id, c.code, c.name, c.population, c.area_m2, u.area_m2, c.grid_area_m2,"
             " ST_AsBinary(g.geom) FROM _cov_grids AS c JOIN _cov_unserved AS u USING (id)"
             " JOIN grids AS g ON g.id = c.id ORDER BY c.code")
         unserved_rows = tx.fetchall(
@@ -224,6 +225,7 @@ def compute_coverage(db, radius_m=DEFAULT_RADIUS_M, target_pct=DEFAULT_TARGET_PC
             " FROM _cov_unserved AS u JOIN _cov_grids AS c USING (id)"
             " WHERE NOT ST_IsEmpty(u.geom) ORDER BY c.code")
         area_wkb = tx.fetchval("SELECT ST_AsBinary(ST_Transform(geom, 4490)) FROM _cov_union")
+        residential = bool(tx.fetchval("SELECT EXISTS (SELECT 1 FROM landuse WHERE residential)"))
         point_rows = tx.fetchall(
             "SELECT p.code, p.name, g.code, p.heating, p.power, p.water, p.sewage,"
             " p.ventilation, p.lon, p.lat FROM _cov_points AS p"
@@ -233,6 +235,7 @@ def compute_coverage(db, radius_m=DEFAULT_RADIUS_M, target_pct=DEFAULT_TARGET_PC
     counts = {row[0]: dict(zip(_COUNTS, map(int, row[1:]))) for row in count_rows}
     grids = _grid_frame(grid_rows, counts, target_pct)
     district = _district(grids, counts, version, srid, radius_m, target_pct)
+    district["measured_on"] = "residential land" if residential else "the district"
     unserved = gpd.GeoDataFrame(
         {"code": [r[0] for r in unserved_rows], "name": [r[1] for r in unserved_rows],
          "unserved_m2": [r[2] for r in unserved_rows]},
@@ -268,9 +271,12 @@ def _grid_frame(grid_rows, counts, target_pct):
                             np.nan)
     data["progress_pct"] = progress
     data["behind_target"] = (data["latrines"] > 0) & (np.nan_to_num(progress) < target_pct)
-    data["flush_per_km2"] = data["flush"] / (area / 1e6)
-    data["public_flush_per_km2"] = data["public_flush"] / (area / 1e6)
-    return gpd.GeoDataFrame(data, geometry=_from_wkb([r[6] for r in grid_rows]), crs=4490)
+    # Densities are per km² of the whole grid, whatever land the coverage is measured on.
+    grid_area = np.array([r[6] for r in grid_rows], dtype=float)
+    data["grid_area_m2"] = grid_area
+    data["flush_per_km2"] = data["flush"] / (grid_area / 1e6)
+    data["public_flush_per_km2"] = data["public_flush"] / (grid_area / 1e6)
+    return gpd.GeoDataFrame(data, geometry=_from_wkb([r[7] for r in grid_rows]), crs=4490)
 
 
 def _district(grids, counts, version, srid, radius_m, target_pct):
@@ -291,8 +297,10 @@ def _district(grids, counts, version, srid, radius_m, target_pct):
     out.update({k: int(sum(c[k] for c in counts.values())) for k in _COUNTS})
     out["unassigned"] = out["toilets"] - int(grids["toilets"].sum())
     out["progress_pct"] = (100.0 * out["renovated"] / out["latrines"]) if out["latrines"] else None
-    out["flush_per_km2"] = out["flush"] / (area / 1e6) if area else None
-    out["public_flush_per_km2"] = out["public_flush"] / (area / 1e6) if area else None
+    grid_area = float(grids["grid_area_m2"].sum())
+    out["grid_area_m2"] = grid_area
+    out["flush_per_km2"] = out["flush"] / (grid_area / 1e6) if grid_area else None
+    out["public_flush_per_km2"] = out["public_flush"] / (grid_area / 1e6) if grid_area else None
     out["grids_behind_target"] = int(grids["behind_target"].sum())
     return out
 
@@ -329,7 +337,8 @@ class CoverageReport:
         lines = [
             f"toilet coverage under grid version {d['version_id']}: service radius "
             f"{d['radius_m']:g} m, measured in EPSG:{d['epsg']}",
-            f"district: {d['grids']} grids, {d['area_m2'] / 1e6:.2f} km², population "
+            f"district: {d['grids']} grids, {d['grid_area_m2'] / 1e6:.2f} km², coverage measured on "
+            f"{d['measured_on']} ({d['area_m2'] / 1e6:.2f} km²), population "
             f"{d['population']:,} ({d['population_grids']} grids with a population)",
             f"public flush toilets: {d['public_flush']:,} ({_num(d['public_flush_per_km2'])} per "
             f"km²); served area {d['served_m2'] / 1e6:.2f} km² ({_pct(d['served_pct'])}), "

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from geo import assign, cluster, db as geo_db, demo, export, grids, issues, settings, toilets
+from geo import assign, cluster, db as geo_db, demo, export, grids, issues, landuse, settings
+from geo import toilets
 from geo.errors import CivgridError, InputError
 
 IMPORTERS = {"grids": grids.import_grids, "issues": issues.import_issues,
-             "toilets": toilets.import_toilets}
+             "toilets": toilets.import_toilets, "landuse": landuse.import_landuse}
 
 
 def _fail_cleanly(func):
@@ -149,13 +150,13 @@ def db_upgrade():
 @click.option("--activate", is_flag=True, help="grids: activate the new version at once.")
 @_fail_cleanly
 def import_cmd(kind, path, crs, dry_run, activate):
-    """Import grids, issues or toilets from a file: all rows or none."""
+    """Import grids, issues, toilets or land use from a file: all rows or none."""
     kwargs = {"crs": crs, "dry_run": dry_run, "actor": getpass.getuser()}
     if kind == "grids":
         kwargs["activate"] = activate
     elif activate:
         raise click.UsageError("--activate applies to grids only")
-    else:
+    elif kind != "landuse":
         kwargs["progress"] = True
     report = IMPORTERS[kind](_db(), _settings(), path, **kwargs)
     click.echo(str(report))

@@ -10,10 +10,20 @@
 -- The classes placeholder below is coverage_classes.sql over public_toilets.
 DROP TABLE IF EXISTS _cov_grids, _cov_points, _cov_union, _cov_pieces, _cov_unserved;
 
+-- geom / area_m2: the land to serve — the grid, or its residential part where a
+-- residential land-use layer is loaded; grid_area_m2: the whole grid (densities).
 CREATE TEMP TABLE _cov_grids ON COMMIT DROP AS
-SELECT g.id, g.code, g.name, g.population, gk.geom, ST_Area(gk.geom) AS area_m2
+SELECT g.id, g.code, g.name, g.population, b.geom, ST_Area(b.geom) AS area_m2,
+       ST_Area(gk.geom) AS grid_area_m2
 FROM grids AS g
 CROSS JOIN LATERAL (SELECT ST_Transform(g.geom, %(srid)s) AS geom) AS gk
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN NOT %(residential)s THEN gk.geom
+                ELSE coalesce(ST_CollectionExtract(ST_Intersection(gk.geom, (
+                         SELECT ST_Union(ST_Transform(l.geom, %(srid)s)) FROM landuse AS l
+                         WHERE l.residential AND l.geom && g.geom)), 3),
+                     ST_SetSRID('MULTIPOLYGON EMPTY'::geometry, %(srid)s)) END AS geom
+) AS b
 WHERE g.version_id = %(version)s AND g.level = 'grid';
 
 -- Every disc is one template polygon (GEOS's buffer of the origin) moved onto its
