@@ -55,15 +55,24 @@ def _date(args, name):
 
 def parse_int(args, name, default, lo, hi):
     """An integer parameter within [lo, hi]."""
+    return _parse_number(args, name, default, lo, hi, int, "a whole number")
+
+
+def parse_float(args, name, default, lo, hi):
+    """A number parameter within [lo, hi]."""
+    return _parse_number(args, name, default, lo, hi, float, "a number")
+
+
+def _parse_number(args, name, default, lo, hi, kind, what):
     value = _one(args, name)
     if value is None:
         return default
     try:
-        number = int(value)
+        number = kind(value)
     except ValueError:
-        raise InputError(f"parameter {name!r}: {value!r} is not a whole number") from None
+        raise InputError(f"parameter {name!r}: {value!r} is not {what}") from None
     if not lo <= number <= hi:
-        raise InputError(f"parameter {name!r}: {number} is outside {lo}…{hi}")
+        raise InputError(f"parameter {name!r}: {number:g} is outside {lo:g}…{hi:g}")
     return number
 
 

@@ -14,7 +14,7 @@ from markupsafe import escape
 from geo import coverage, coverage_chart, coverage_progress, coverage_sites, export, ledger
 from geo import toilets as toilets_mod
 from geo.errors import InputError, NotFound
-from geo.query import parse_int
+from geo.query import parse_float, parse_int
 from webmap import maps
 from webmap.db import get_db, settings
 from webmap.pages import map_parts
@@ -24,19 +24,6 @@ bp = Blueprint("toilets", __name__, url_prefix="/toilets")
 #: Display simplification (about 3 m): figures are computed on the full geometry.
 SIMPLIFY_DEG = 3 / 111_000
 STATUS_COLOURS = {"planned": "#e74c3c", "in_progress": "#f39c12", "accepted": "#27ae60"}
-
-
-def _float_arg(name, default, lo, hi):
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InputError(f"parameter {name!r}: {raw!r} is not a number") from None
-    if not lo <= value <= hi:
-        raise InputError(f"parameter {name!r}: {value:g} is outside {lo:g}…{hi:g}")
-    return value
 
 
 def _status_label(code):
@@ -145,8 +132,9 @@ def _blue(t):
 @bp.get("/")
 def overview():
     db = get_db()
-    radius = _float_arg("radius", coverage.DEFAULT_RADIUS_M, 10, coverage.MAX_RADIUS_M)
-    target = _float_arg("target", coverage.DEFAULT_TARGET_PCT, 0, 100)
+    radius = parse_float(request.args, "radius", coverage.DEFAULT_RADIUS_M, 10,
+                         coverage.MAX_RADIUS_M)
+    target = parse_float(request.args, "target", coverage.DEFAULT_TARGET_PCT, 0, 100)
     colour_by = request.args.get("colour", "progress")
     if colour_by not in ("progress", "density"):
         raise InputError("parameter 'colour': use progress or density")

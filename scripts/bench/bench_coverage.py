@@ -24,7 +24,6 @@ Usage: ``python scripts/bench/bench_coverage.py [--toilets 5000] [--latrines 500
 import argparse
 import csv
 import json
-import os
 import statistics
 import sys
 import time
@@ -36,7 +35,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO), str(HERE)]
 
-from geo import cluster, db as geo_db, grids as geo_grids, settings as settings_mod  # noqa: E402
+from bench_import import fresh_database, server  # noqa: E402
+from geo import db as geo_db, grids as geo_grids, settings as settings_mod  # noqa: E402
 
 COLUMNS = ["code", "kind", "name", "lon", "lat", "original_type", "action", "status",
            "planned_at", "started_at", "accepted_at", "heating", "power", "water", "sewage",
@@ -104,22 +104,6 @@ def prepare(workdir, n_grids, n_public, n_latrines):
 
         write_toilets(toilet_path, gpd.read_file(grid_path), n_public, n_latrines)
     return grid_path, toilet_path
-
-
-def server(workdir):
-    url = os.environ.get("CIVGRID_DATABASE_URL")
-    if url:
-        return url
-    data = workdir / "instance"
-    data.mkdir(parents=True, exist_ok=True)
-    os.chmod(workdir, 0o755)
-    return cluster.Cluster(data).ensure_running()
-
-
-def fresh_database(admin_dsn, name):
-    geo_db.admin(admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    geo_db.admin(admin_dsn, f"CREATE DATABASE {name}")
-    return geo_db.with_dbname(admin_dsn, name)
 
 
 def timed(label, repeat, fn, *args, **kwargs):
