@@ -6,7 +6,6 @@ a Chinese Windows). Rows are numbered as a spreadsheet shows them (the header
 is row 1); features from 1.
 """
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -146,3 +146,15 @@ def chromium():
                               args=browser.CHROMIUM_FLAGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def layout(db, settings, tmp_path):
+    """The hand-built grids of tests/layouts.py, imported as the active version."""
+    from geo import grids
+    from tests import layouts
+
+    gdf = layouts.grid_layout()
+    gdf.to_file(tmp_path / "grids.geojson", driver="GeoJSON")
+    grids.import_grids(db, settings, tmp_path / "grids.geojson")
+    return gdf

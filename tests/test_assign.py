@@ -11,15 +11,6 @@ from tests import layouts
 from tests.layouts import code, metres_east, metres_south, xy
 
 
-@pytest.fixture
-def layout(db, settings, tmp_path):
-    gdf = layouts.grid_layout()
-    path = tmp_path / "grids.geojson"
-    gdf.to_file(path, driver="GeoJSON")
-    grids.import_grids(db, settings, path)
-    return gdf
-
-
 def write_issues(path, points, refs=None):
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)

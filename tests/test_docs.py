@@ -4,7 +4,6 @@ import re
 
 import click
 
-from geo import settings as settings_mod
 from tests.conftest import REPO
 from webmap.cli import main
 

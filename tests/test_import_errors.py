@@ -1,6 +1,5 @@
 """Every class of bad input gets a message naming file, row and reason, and changes nothing."""
 
-import json
 import os
 import signal
 import subprocess

@@ -14,15 +14,6 @@ from tests.layouts import code, ubox, xy
 
 
 @pytest.fixture
-def layout(db, settings, tmp_path):
-    """The hand-built layout of tests/layouts.py as the active version 1."""
-    gdf = layouts.grid_layout()
-    gdf.to_file(tmp_path / "grids.geojson", driver="GeoJSON")
-    grids.import_grids(db, settings, tmp_path / "grids.geojson")
-    return gdf
-
-
-@pytest.fixture
 def district(db, tmp_path):
     """The layout's outline, ubox(0, 0, 6, 4), stored as the district boundary."""
     path = tmp_path / "district.geojson"

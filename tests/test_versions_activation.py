@@ -12,20 +12,12 @@ import pytest
 import shapely
 from shapely.geometry import LineString
 
-from geo import assign, grids, issues, toilets, versions
+from geo import assign, issues, toilets, versions
 from geo.errors import ConflictError, NotFound
 from tests import layouts
 from tests.conftest import table_snapshot
 from tests.layouts import code, ubox, xy
 from tests.test_versions import draft_shapes, metric_area
-
-
-@pytest.fixture
-def layout(db, settings, tmp_path):
-    gdf = layouts.grid_layout()
-    gdf.to_file(tmp_path / "grids.geojson", driver="GeoJSON")
-    grids.import_grids(db, settings, tmp_path / "grids.geojson")
-    return gdf
 
 
 def random_points(n, seed):

@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from geo import browse, stats
-from geo.errors import NotFound
 from geo.query import IssueFilter, parse_int
 from webmap import assets, maps
 from webmap.db import get_db, settings
@@ -87,10 +86,7 @@ def grid_search():
 @bp.get("/grids/<code>")
 def grid_page(code):
     db = get_db()
-    try:
-        grid = browse.grid_detail(db, code)
-    except NotFound:
-        abort(404)
+    grid = browse.grid_detail(db, code)  # NotFound → 404 in webmap.errors
     flt = IssueFilter(grid=code, status=["open"]) if grid["level"] == "grid" else IssueFilter()
     open_issues, open_total = browse.list_issues(db, flt, limit=300) if grid["level"] == "grid" \
         else ([], 0)
@@ -117,10 +113,7 @@ def issue_list():
 @bp.get("/issues/<int:issue_id>")
 def issue_page(issue_id):
     db = get_db()
-    try:
-        issue = browse.issue_detail(db, issue_id)
-    except NotFound:
-        abort(404)
+    issue = browse.issue_detail(db, issue_id)
     grid = browse.grid_detail(db, issue["grid_code"]) if issue["grid_code"] else None
     fmap = maps.issue_map(settings(), issue, grid["geometry"] if grid else None)
     return render_template("issue.html", title=f"#{issue_id}", issue=issue, grid=grid,

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import folium
 import shapely
-from flask import (Blueprint, abort, redirect, render_template, request, send_file, url_for)
+from flask import (Blueprint, redirect, render_template, request, send_file, url_for)
 from flask_babel import gettext as _
 from markupsafe import escape
 
 from geo import coverage, coverage_chart, coverage_progress, coverage_sites, export, ledger
 from geo import toilets as toilets_mod
-from geo.errors import InputError, NotFound
+from geo.errors import InputError
 from geo.query import parse_float, parse_int
 from webmap import maps
 from webmap.db import get_db, settings
@@ -208,10 +208,7 @@ def create():
 @bp.get("/<code>")
 def record(code):
     db = get_db()
-    try:
-        rec = toilets_mod.get_toilet(db, code)
-    except NotFound:
-        abort(404)
+    rec = toilets_mod.get_toilet(db, code)  # NotFound → 404 in webmap.errors
     history = toilets_mod.toilet_history(db, code)
     fmap = folium.Map(location=(rec["lat"], rec["lon"]), zoom_start=17, tiles=None)
     if settings().tiles.lower() != "none":
@@ -228,10 +225,7 @@ def record(code):
 @bp.route("/<code>/edit", methods=["GET", "POST"])
 def edit(code):
     db = get_db()
-    try:
-        current = toilets_mod.get_toilet(db, code)
-    except NotFound:
-        abort(404)
+    current = toilets_mod.get_toilet(db, code)
     problems = []
     values = {k: ("" if v is None else v) for k, v in current.items()}
     values["photos"] = ";".join(current.get("photos") or [])
