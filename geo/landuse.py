@@ -8,9 +8,7 @@ urban land classification standard GB 50137 (``R``, ``R1``, ``R2`` …).
 import re
 from dataclasses import dataclass
 
-import shapely
-
-from geo import crs as crs_mod, readers
+from geo import layers, readers
 from geo.errors import InputError
 
 _RESIDENTIAL = re.compile(r"^(residential|居住用地|居住|R\d*)$", re.IGNORECASE)
@@ -26,16 +24,12 @@ def is_residential(kind):
 
 
 @dataclass
-class LanduseReport:
-    path: str
-    polygons: int
-    residential: int
-    dry_run: bool = False
+class LanduseReport(layers.LayerReport):
+    residential: int = 0
+    noun = "land-use polygons"
 
-    def __str__(self):
-        head = "would import" if self.dry_run else "imported"
-        return (f"{head} {self.polygons} land-use polygons ({self.residential} residential) "
-                f"from {self.path}; the layer replaces the previous one")
+    def counted(self):
+        return f"{super().counted()} ({self.residential} residential)"
 
 
 def import_landuse(db, settings, path, crs=None, dry_run=False, actor=None):
@@ -50,28 +44,16 @@ def import_landuse(db, settings, path, crs=None, dry_run=False, actor=None):
         kind = frame["kind"].iat[i]
         if not kind:
             problems.append(f"{where}: kind is empty")
-        if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
-            problems.append(f"{where}: expected a Polygon or MultiPolygon")
-        elif not geom.is_valid:
-            problems.append(f"{where}: invalid geometry: {shapely.is_valid_reason(geom)}")
+        problem = layers.polygon_problem(where, geom)
+        if problem:
+            problems.append(problem)
         else:
             name = frame["name"].iat[i] if "name" in frame.columns else None
-            rows.append((kind, name or None, is_residential(kind),
-                         shapely.to_wkb(shapely.force_2d(geom), hex=True)))
+            rows.append((kind, name or None, is_residential(kind), layers.hex_wkb(geom)))
     if problems:
         raise InputError(problems, source=table.path)
-    report = LanduseReport(str(path), len(rows), sum(r[2] for r in rows), dry_run)
-    if dry_run:
-        return report
-    with db.transaction() as tx:
-        import_id = tx.fetchval(
-            "INSERT INTO imports (kind, source_file, rows, crs, imported_by)"
-            " VALUES ('landuse', %s, %s, %s, coalesce(%s, current_user)) RETURNING id",
-            (str(path), len(rows), crs_mod.crs_label(table.crs), actor))
-        tx.execute("DELETE FROM landuse")
-        tx.execute_values(
-            "INSERT INTO landuse (kind, name, residential, geom, import_id) SELECT v.kind,"
-            " v.name, v.residential, ST_Multi(ST_GeomFromWKB(decode(v.wkb, 'hex'), 4490)), %s"
-            " FROM (VALUES %%s) AS v (kind, name, residential, wkb)" % int(import_id),
-            rows, template="(%s, %s, %s::boolean, %s)")
+    report = LanduseReport(str(path), len(rows), dry_run, sum(r[2] for r in rows))
+    if not dry_run:
+        layers.replace_layer(db, "landuse", table, [("kind", "text"), ("name", "text"),
+                                                     ("residential", "boolean")], rows, actor)
     return report

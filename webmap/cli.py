@@ -7,12 +7,15 @@ from pathlib import Path
 
 import click
 
-from geo import assign, cluster, db as geo_db, demo, export, grids, issues, landuse, settings
-from geo import toilets
+from geo import assign, blocks, cluster, db as geo_db, demo, export, grids, issues, landuse
+from geo import settings, toilets
 from geo.errors import CivgridError, InputError
 
 IMPORTERS = {"grids": grids.import_grids, "issues": issues.import_issues,
-             "toilets": toilets.import_toilets, "landuse": landuse.import_landuse}
+             "toilets": toilets.import_toilets, "landuse": landuse.import_landuse,
+             "blocks": blocks.import_blocks}
+#: Importers of point files, which show a progress bar.
+POINT_IMPORTS = ("issues", "toilets")
 
 
 def _fail_cleanly(func):
@@ -150,13 +153,13 @@ def db_upgrade():
 @click.option("--activate", is_flag=True, help="grids: activate the new version at once.")
 @_fail_cleanly
 def import_cmd(kind, path, crs, dry_run, activate):
-    """Import grids, issues, toilets or land use from a file: all rows or none."""
+    """Import grids, issues, toilets, land use or blocks from a file: all rows or none."""
     kwargs = {"crs": crs, "dry_run": dry_run, "actor": getpass.getuser()}
     if kind == "grids":
         kwargs["activate"] = activate
     elif activate:
         raise click.UsageError("--activate applies to grids only")
-    elif kind != "landuse":
+    elif kind in POINT_IMPORTS:
         kwargs["progress"] = True
     report = IMPORTERS[kind](_db(), _settings(), path, **kwargs)
     click.echo(str(report))
