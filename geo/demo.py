@@ -1,6 +1,6 @@
 """Load the demo district (``data/demo``, written by ``scripts/make_demo.py``)."""
 
-from geo import grids, issues, toilets, versions
+from geo import blocks, grids, issues, toilets, versions
 from geo.catalogue import REPO_DATA
 
 DEMO_DIR = REPO_DATA / "demo"
@@ -12,7 +12,7 @@ def is_loaded(db):
 
 
 def load(db, settings, demo_dir=DEMO_DIR):
-    """Import the demo grids, issues and toilets into an empty database.
+    """Import the demo grids, blocks, issues and toilets into an empty database.
 
     Yields one line of progress per step. A database that already has grids
     is left alone (the demo never mixes with real data).
@@ -23,5 +23,6 @@ def load(db, settings, demo_dir=DEMO_DIR):
     yield str(grids.import_grids(db, settings, demo_dir / "grids.geojson", actor="demo"))
     codes = versions.load_district(db, demo_dir / "district.geojson", actor="demo")
     yield f"district boundary stored: {', '.join(codes)}"
+    yield str(blocks.import_blocks(db, settings, demo_dir / "blocks.geojson", actor="demo"))
     yield str(issues.import_issues(db, settings, demo_dir / "issues.csv", actor="demo"))
     yield str(toilets.import_toilets(db, settings, demo_dir / "toilets.csv", actor="demo"))

@@ -16,6 +16,9 @@ Files:
   issues.csv        ~20,000 problem points, columns ISSUE_COLUMNS, lon/lat 6 decimals,
                     times ISO 8601 with +08:00 inside the 90 days ending --end-date
   toilets.csv       600 dry latrines + 80 public flush toilets, columns TOILET_COLUMNS
+  blocks.geojson    FeatureCollection of the blocks (the faces of the road network) with
+                    property ref (B0001, ...); every grid is the union of whole blocks and
+                    the blocks share the grids' vertices (same rounding)
 
 Codes are 15 digits: 150102 + SSS street + CCC community + GGG grid, lower parts zero for
 streets (150102SSS000000) and communities (150102SSSCCC000).
@@ -163,20 +166,22 @@ def pick(rng, weights: dict, size=None):
 def build_blocks(rng):
     """Outline -> roads -> blocks -> streets -> communities (metric).
 
-    Returns (roads, blocks, tree) where tree[street][community] lists block indices."""
+    Returns (roads, faces, blocks, tree): ``faces`` are the areas between roads, ``blocks``
+    the grids, each a union of adjacent faces, and tree[street][community] lists indices
+    into ``blocks``."""
     outline = ds.make_outline(rng)
     roads, arterials = ds.make_roads(rng, outline, NS_NAMES, EW_NAMES, DIAG_NAMES)
-    blocks = ds.faces([r.line for r in roads], outline)
-    labels = ds.street_labels(blocks, arterials, outline)
+    faces = ds.faces([r.line for r in roads], outline)
+    labels = ds.street_labels(faces, arterials, outline)
     diagonals = unary_union([r.line for r in roads if r.name in DIAG_NAMES])
-    blocks, labels = ds.merge_blocks(blocks, labels, TARGET_GRIDS, keep=diagonals)
+    blocks, labels = ds.merge_blocks(faces, labels, TARGET_GRIDS, keep=diagonals)
     adj = ds.adjacency(blocks)
     tree = []
     for lab in sorted(set(labels)):
         members = [i for i, s in enumerate(labels) if s == lab]
         k = max(2, round(len(members) * TARGET_COMMUNITIES / len(blocks)))
         tree.append(ds.grow_communities(blocks, members, k, adj))
-    return roads, blocks, tree
+    return roads, faces, blocks, tree
 
 
 def sequence_order(children, parent, level: str) -> list[int]:
@@ -542,7 +547,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    roads, blocks, tree = build_blocks(rng)
+    roads, faces, blocks, tree = build_blocks(rng)
     district, units = number_units(blocks, tree)
     describe_units(rng, units)
     district_m = unary_union(blocks)
@@ -557,10 +562,12 @@ def main(argv=None) -> int:
         for u in units])
     write_csv(args.out / "issues.csv", ISSUE_COLUMNS, issues)
     write_csv(args.out / "toilets.csv", TOILET_COLUMNS, toilets)
+    write_geojson(args.out / "blocks.geojson", [feature({"ref": f"B{k:04d}"}, ds.to_lonlat(f))
+                                                for k, f in enumerate(faces, 1)])
     levels = [u["level"] for u in units]
     print(f"{args.out}: {levels.count('street')} streets, {levels.count('community')} "
           f"communities, {levels.count('grid')} grids, {len(issues)} issues, "
-          f"{len(toilets)} toilets")
+          f"{len(toilets)} toilets, {len(faces)} blocks")
     return 0
 
 

@@ -22,7 +22,7 @@ from shapely.geometry import shape
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
-FILES = ["district.geojson", "grids.geojson", "issues.csv", "toilets.csv"]
+FILES = ["district.geojson", "grids.geojson", "issues.csv", "toilets.csv", "blocks.geojson"]
 CST = timezone(timedelta(hours=8))
 END = datetime(2026, 11, 27, tzinfo=CST)                 # generator default --end-date
 WINDOW = (END - timedelta(days=89), END + timedelta(days=1))
@@ -203,6 +203,28 @@ def test_nesting(units):
         pop = sum(v["props"]["population"] for c, v in units.items()
                   if level(c) == "grid" and c.startswith(code[:n]))
         assert u["props"]["population"] == pop, code
+
+
+def test_blocks_tile_the_grids(units):
+    """Each block lies wholly inside exactly one grid; together they make every grid."""
+    fc = json.loads((DEMO / "blocks.geojson").read_text(encoding="utf-8"))
+    refs = [f["properties"]["ref"] for f in fc["features"]]
+    assert len(set(refs)) == len(refs) and len(refs) >= len(of_level(units, "grid"))
+    blocks = [shape(f["geometry"]) for f in fc["features"]]
+    assert all(b.is_valid for b in blocks)
+    grid_codes = list(of_level(units, "grid"))
+    grids = [units[c]["ll"] for c in grid_codes]
+    tree = shapely.STRtree(grids)
+    made_of = {c: [] for c in grid_codes}
+    for ref, block in zip(refs, blocks):
+        holders = [int(i) for i in tree.query(block)
+                   if metric(block.intersection(grids[i])).area > 1e-4]
+        assert len(holders) == 1, (ref, [grid_codes[i] for i in holders])
+        assert metric(block.difference(grids[holders[0]])).area < 1e-4, ref
+        made_of[grid_codes[holders[0]]].append(block)
+    for c, parts in made_of.items():
+        assert parts, c
+        assert metric(shapely.union_all(parts).symmetric_difference(units[c]["ll"])).area < 1e-2, c
 
 
 def test_sequence_numbering(units, district_m):
