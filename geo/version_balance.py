@@ -1,12 +1,24 @@
 """Balance suggestion: a new draft whose grids carry a more even load.
 
-The building units are the grids cut by a lattice of about ``unit_m`` × ``unit_m``
-metres, a stand-in for blocks (a grid's internal structure is not stored). Each unit has
-a load: the number of issues of the metric's kind in it, or its area. The greedy:
+The building units are the **blocks** (the areas between roads, :mod:`geo.blocks`) when
+a blocks layer is loaded, else the grids cut by a lattice of about ``unit_m`` × ``unit_m``
+metres, a stand-in for blocks.
 
-1. Take the most loaded grid that can give something away.
-2. Among its units that border a less loaded neighbouring grid, move the one whose move
-   brings the two loads closest together, as long as it moves less than their
+With blocks, the grids' and the blocks' boundaries are noded and polygonized together
+(``version_balance_blocks.sql``), so every piece shares its edges exactly with its
+neighbours. Each block belongs to the grid holding most of its area, its *home*; the
+block's part in its home (its largest connected part there) is the unit that moves. The
+rest of a grid — ground in no block, the small parts of blocks whose home is another
+grid — never moves: a sliver of a block across a boundary stays where it is, so a draft
+grid is always the union of pieces of the source version's grids, gap- and overlap-free.
+
+Each unit has a load: the number of issues of the metric's kind in it, or its area.
+The greedy:
+
+1. Take the most loaded grid that can give something away (it keeps at least one
+   movable unit of its own, so no grid is emptied).
+2. Among its movable units that border a less loaded neighbouring grid, move the one
+   whose move brings the two loads closest together, as long as it moves less than their
    difference (so the variance of the loads drops) and the grid stays in one piece.
 3. Repeat until no move lowers the spread (the standard deviation) or ``max_moves``.
 
@@ -19,7 +31,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from geo import assign, db as db_mod
+from geo import assign, blocks, db as db_mod
 from geo.errors import InputError, NotFound
 from geo.version_store import (
     NOISE_M2, delete_grid, grid_rows, insert_grid, metres_to_degrees, new_draft,
@@ -33,35 +45,56 @@ METRICS = {
 }
 
 
+UNIT_KINDS = ("blocks", "lattice")
+
+
 @dataclass
 class BalanceReport:
-    """The suggested draft and what the greedy did."""
+    """The suggested draft and what the greedy did.
+
+    ``unit_kind`` is ``'blocks'`` (the blocks layer) or ``'lattice'`` (cells of
+    ``unit_m`` metres); ``units`` counts the movable units; ``fallback`` says that the
+    lattice stands in because no blocks layer is loaded.
+    """
 
     draft_id: int | None
     source_id: int
     metric: str
     units: int
+    unit_kind: str = "lattice"
+    unit_m: float = 200.0
+    fallback: bool = False
     moves: list = field(default_factory=list)
     before: dict = field(default_factory=dict)
     after: dict = field(default_factory=dict)
     changed: list = field(default_factory=list)
 
+    def units_text(self):
+        """Which building units were used, for people."""
+        if self.unit_kind == "blocks":
+            return f"{self.units} blocks of the blocks layer as building units"
+        text = f"{self.units} lattice cells of {self.unit_m:g} m as building units"
+        if self.fallback:
+            text += " — no blocks layer is loaded (`civgrid import blocks PATH`)"
+        return text
+
     def __str__(self):
         head = (f"balance of {self.metric} over the grids of version {self.source_id} "
-                f"({self.units} units): standard deviation {self.before['sd']:.1f} → "
+                f"({self.units_text()}): standard deviation {self.before['sd']:.1f} → "
                 f"{self.after['sd']:.1f}, max − min {self.before['range']:.0f} → "
                 f"{self.after['range']:.0f}")
         if self.draft_id is None:
             return head + "\n  no move lowers the spread: no draft made"
-        lines = [head, f"  {len(self.moves)} unit(s) moved; draft {self.draft_id} re-draws "
+        noun = "block" if self.unit_kind == "blocks" else "unit"
+        lines = [head, f"  {len(self.moves)} {noun}(s) moved; draft {self.draft_id} re-draws "
                        f"{', '.join(self.changed)}"]
-        lines += [f"  {m['load']:g} from {m['from']} to {m['to']} near lon {m['lon']:.6f}, "
-                  f"lat {m['lat']:.6f}" for m in self.moves[:30]]
+        lines += [f"  {m.get('block') or noun} ({m['load']:g}) from {m['from']} to {m['to']}"
+                  f" near lon {m['lon']:.6f}, lat {m['lat']:.6f}" for m in self.moves[:30]]
         return "\n".join(lines)
 
 
-def suggest_balance(db, settings, metric="open_issues", source=None, unit_m=200.0,
-                    max_moves=200, as_of=None, label=None, actor=None):
+def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
+                    unit_m=200.0, max_moves=200, as_of=None, label=None, actor=None):
     """Propose boundary moves that even out ``metric`` over the grids, as a new draft.
 
     Parameters
@@ -71,6 +104,9 @@ def suggest_balance(db, settings, metric="open_issues", source=None, unit_m=200.
         ``as_of``, all issues, or area.
     source : int, optional
         The version to start from (default: the active one).
+    units : {'blocks', 'lattice'}, optional
+        The building units: whole blocks of the blocks layer, or lattice cells. Default:
+        blocks when a blocks layer is loaded, else the lattice.
     unit_m : float
         Side of the lattice cells that cut grids into movable units, in metres.
     max_moves : int
@@ -81,10 +117,12 @@ def suggest_balance(db, settings, metric="open_issues", source=None, unit_m=200.
     Examples
     --------
     >>> print(suggest_balance(db, settings, metric="open_issues"))  # doctest: +SKIP
-    balance of open_issues over the grids of version 3 (4512 units): standard deviation …
+    balance of open_issues over the grids of version 3 (240 blocks of the blocks layer …
     """
     if metric not in METRICS:
         raise InputError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    if units is not None and units not in UNIT_KINDS:
+        raise InputError(f"units must be one of {', '.join(UNIT_KINDS)}, not {units!r}")
     if not unit_m or unit_m <= 0:
         raise InputError(f"unit_m must be a positive number of metres, not {unit_m!r}")
     as_of = as_of or datetime.now(timezone.utc)
@@ -95,33 +133,30 @@ def suggest_balance(db, settings, metric="open_issues", source=None, unit_m=200.
             if source is None:
                 raise NotFound("there is no active grid version to balance")
         version_row(tx, source)
-        lat = tx.fetchval("SELECT ST_YMax(ST_Extent(geom)::geometry) FROM grids"
-                          " WHERE version_id = %s", (source,)) or 45.0
-        dy = unit_m / 110_574.0
-        dx = metres_to_degrees(unit_m, lat - 1.0)
-        tx.execute(db_mod.sql("version_balance_units"),
-                   {"version": source, "dx": dx, "dy": dy, "noise": NOISE_M2})
-        units = {u: (code, grid, area) for u, code, grid, area in tx.fetchall(
+        kind, fallback = _make_units(tx, source, units, unit_m)
+        unit_rows = {u: (code, grid, area) for u, code, grid, area in tx.fetchall(
             "SELECT unit_id, code, grid_id, area_m2 FROM _units")}
-        if not units:
+        if not unit_rows:
             raise NotFound(f"grid version {source} holds no grids")
-        unit_load, base = _loads(tx, metric, units, as_of)
+        movable = {u for (u,) in tx.fetchall("SELECT unit_id FROM _units WHERE movable")}
+        unit_load, base = _loads(tx, metric, unit_rows, as_of)
         touch = tx.fetchall(db_mod.sql("version_balance_touch"))
-        greedy = _Greedy(units, unit_load, base, touch)
-        report = BalanceReport(None, source, metric, len(units), before=greedy.spread())
+        greedy = _Greedy(unit_rows, movable, unit_load, base, touch)
+        report = BalanceReport(None, source, metric, len(movable), kind, unit_m, fallback,
+                               before=greedy.spread())
         report.moves = greedy.run(max_moves)
         report.after = greedy.spread()
         if not report.moves:
             return report
-        where = dict((u, (x, y)) for u, x, y in tx.fetchall(
-            "SELECT unit_id, ST_X(p), ST_Y(p) FROM _units,"
+        where = {u: (x, y, block) for u, x, y, block in tx.fetchall(
+            "SELECT unit_id, ST_X(p), ST_Y(p), block FROM _units,"
             " ST_PointOnSurface(geom) AS p WHERE unit_id = ANY(%s)",
-            ([m["unit"] for m in report.moves],)))
+            ([m["unit"] for m in report.moves],))}
         for m in report.moves:
-            m["lon"], m["lat"] = where[m["unit"]]
+            m["lon"], m["lat"], m["block"] = where[m["unit"]]
         report.changed = sorted({m["from"] for m in report.moves} | {m["to"] for m in report.moves})
         draft = new_draft(tx, source, label or f"balanced {metric} from version {source}", actor,
-                          note=f"suggested by the balance of {metric}")
+                          note=f"suggested by the balance of {metric} on {kind}")
         rows = grid_rows(tx, draft, report.changed)
         for code in report.changed:
             mine = [u for u, owner in greedy.owner.items() if owner == code]
@@ -132,6 +167,26 @@ def suggest_balance(db, settings, metric="open_issues", source=None, unit_m=200.
         refresh_parents(tx, draft, report.changed)
         report.draft_id = draft
     return report
+
+
+def _make_units(tx, source, units, unit_m):
+    """Fill the temp table ``_units`` with the building units.
+
+    Returns ``(kind, fallback)``: fallback when the lattice stands in for missing blocks.
+    """
+    loaded = blocks.is_loaded(tx)
+    if units == "blocks" and not loaded:
+        raise InputError("units 'blocks': no blocks layer is loaded (import one with "
+                         "`civgrid import blocks PATH`), or use the lattice")
+    if units == "blocks" or (units is None and loaded):
+        tx.execute(db_mod.sql("version_balance_blocks"), {"version": source})
+        return "blocks", False
+    lat = tx.fetchval("SELECT ST_YMax(ST_Extent(geom)::geometry) FROM grids"
+                      " WHERE version_id = %s", (source,)) or 45.0
+    tx.execute(db_mod.sql("version_balance_units"),
+               {"version": source, "dx": metres_to_degrees(unit_m, lat - 1.0),
+                "dy": unit_m / 110_574.0, "noise": NOISE_M2})
+    return "lattice", not loaded
 
 
 def _loads(tx, metric, units, as_of):
@@ -152,8 +207,9 @@ def _loads(tx, metric, units, as_of):
 
 
 class _Greedy:
-    def __init__(self, units, unit_load, base, touch):
+    def __init__(self, units, movable, unit_load, base, touch):
         self.owner = {u: code for u, (code, _, _) in units.items()}
+        self.movable = movable
         self.unit_load = unit_load
         self.adj = {u: set() for u in units}
         for a, b in touch:
@@ -188,7 +244,7 @@ class _Greedy:
     def _candidates(self, code):
         """Moves of ``code``'s units to lighter neighbours, best first."""
         out = []
-        for u in self.units_of[code]:
+        for u in self.units_of[code] & self.movable:
             x = self.unit_load[u]
             if x <= 0:
                 continue
@@ -203,8 +259,8 @@ class _Greedy:
         while len(moves) < max_moves:
             move = None
             for code in sorted(self.load, key=lambda c: (-self.load[c], c)):
-                if len(self.units_of[code]) < 2:
-                    continue
+                if len(self.units_of[code] & self.movable) < 2:
+                    continue  # its last movable unit stays: no grid is emptied
                 for _gain, _, u, target in self._candidates(code):
                     rest = self.units_of[code] - {u}
                     if self._pieces(rest) <= self.pieces[code]:

@@ -272,12 +272,15 @@ def grids_rollback(expect_active):
 @grids_group.command("balance")
 @click.option("--metric", type=click.Choice(["open_issues", "recent_issues", "issues", "area"]),
               default="open_issues", show_default=True)
+@click.option("--units", type=click.Choice(["blocks", "lattice"]),
+              help="Building units: whole blocks (default when a blocks layer is loaded) or "
+                   "200 m lattice cells.")
 @_fail_cleanly
-def grids_balance(metric):
+def grids_balance(metric, units):
     """Suggest boundary moves that even out METRIC, as a new draft."""
     from geo import versions
 
-    click.echo(str(versions.suggest_balance(_db(), _settings(), metric=metric,
+    click.echo(str(versions.suggest_balance(_db(), _settings(), metric=metric, units=units,
                                             actor=getpass.getuser())))
 
 

@@ -224,6 +224,12 @@ def geometry(version_id):
 def balance():
     metric = request.form.get("metric", "open_issues")
     report = versions.suggest_balance(get_db(), settings(), metric=metric, actor=_actor())
+    if report.unit_kind == "blocks":
+        flash(_("Building units: %(n)s whole blocks of the blocks layer.", n=report.units))
+    elif report.fallback:
+        flash(_("No blocks layer is loaded: the grids were cut into %(m)s m lattice cells "
+                "instead of blocks. Import one with “civgrid import blocks”.",
+                m=f"{report.unit_m:g}"))
     flash(str(report))
     if report.draft_id is None:
         return redirect(url_for("planner.index"))

@@ -1,6 +1,7 @@
 -- Building units for balancing version %(version)s: every grid cut by a lattice of
 -- %(dx)s × %(dy)s degree cells (about the requested size on the ground) into pieces,
--- a stand-in for blocks. Neighbouring cells share their corner coordinates exactly.
+-- a stand-in for blocks where no blocks layer is loaded. Neighbouring cells share their
+-- corner coordinates exactly. Every unit is movable (the columns of version_balance_blocks).
 DROP TABLE IF EXISTS _units;
 CREATE TEMP TABLE _units ON COMMIT DROP AS
 WITH box AS (
@@ -15,7 +16,8 @@ WITH box AS (
          generate_series(0, ceil((y1 - y0) / %(dy)s)::int) AS j
 )
 SELECT row_number() OVER (ORDER BY g.code, c.j, c.i, d.path) AS unit_id,
-       g.code, g.id AS grid_id, d.geom, ST_Area(d.geom::geography) AS area_m2
+       g.code, g.id AS grid_id, d.geom, ST_Area(d.geom::geography) AS area_m2,
+       true AS movable, NULL::text AS block
 FROM grids AS g
 JOIN cells AS c ON c.geom && g.geom
 CROSS JOIN LATERAL ST_Dump(ST_CollectionExtract(
