@@ -175,6 +175,12 @@ class IssueFilter:
             params.update(zip(("f_x1", "f_y1", "f_x2", "f_y2"), self.bbox))
         return (" AND ".join(parts) or "true"), params
 
+    def fields(self):
+        """Names of the fields that are set (``date_from``/``date_to`` as ``date``)."""
+        names = {name for name in ("category", "group", "status", "source", "street",
+                                   "community", "grid", "q", "bbox") if getattr(self, name)}
+        return names | ({"date"} if self.date_from or self.date_to else set())
+
     def needs_grid_join(self):
         return bool(self.street or self.community or self.grid)
 

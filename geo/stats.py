@@ -3,9 +3,13 @@
 Every function takes an :class:`~geo.query.IssueFilter`; counts per grid, binned
 heat weights and clusters are computed by the database, so a page carries a
 few thousand numbers whether the district holds ten thousand issues or a million.
-"""
 
-import math
+The overview and the heatmap read the tallies of migration 0007 (counts kept up
+to date by triggers on every write) when the filter only uses dimensions a tally
+keeps; any other filter (dates, text, bbox, …) reads the issues table itself.
+Both give the same numbers; the tally just sums a few thousand rows instead of
+counting every issue.
+"""
 
 import geopandas as gpd
 import pandas as pd
@@ -16,13 +20,36 @@ from geo.query import IssueFilter
 
 MEASURES = ("open", "density", "overdue", "total")
 _OPEN = "i.status NOT IN ('closed', 'void')"
+LATTICE = 512  # heat cells per degree, fixed by the tallies (migration 0007)
+
+# The filter fields each tally can answer.
+_TALLY_FIELDS = {
+    "tally_grid": {"category", "group", "status", "source", "street", "community", "grid"},
+    "tally_cell": {"category", "group", "status", "street", "community", "grid"},
+    "tally_day": set(),
+}
 
 
-def _issue_from(flt):
-    """FROM clause and condition for filtered issues; grids joined only when filtered by."""
+def _issue_from(flt, tally=None):
+    """``(from, where, params, count)`` for the filtered issues.
+
+    ``tally`` names the tally to read when it can answer ``flt``; ``count`` is the
+    aggregate that counts issues in whichever relation was chosen. Grids are joined
+    only when filtered by.
+    """
     where, params = flt.where("i", "g")
-    frm = "issues i LEFT JOIN grids g ON g.id = i.grid_id" if flt.needs_grid_join() else "issues i"
-    return frm, where, params
+    if tally and flt.fields() <= _TALLY_FIELDS[tally]:
+        frm, count = f"{tally} i", "sum(i.n)"
+    else:
+        frm, count = "issues i", "count(*)"
+    if flt.needs_grid_join():
+        frm += " LEFT JOIN grids g ON g.id = i.grid_id"
+    return frm, where, params, count
+
+
+def uses_tally(flt, tally):
+    """Whether the figures for ``flt`` come from ``tally`` (for tests and benchmarks)."""
+    return flt.fields() <= _TALLY_FIELDS[tally]
 
 
 def grid_measures(db, flt=None, simplify_m=3.0, version=None):
@@ -30,9 +57,12 @@ def grid_measures(db, flt=None, simplify_m=3.0, version=None):
 
     Columns: code, name, leader, departments, population, area_km2, total,
     open, overdue, density (issues per km²), geometry (simplified for display).
+    Overdue issues are counted in the issues table (its open-deadline index keeps
+    that small); totals and open counts come from the grid tally when it can.
     """
     flt = flt or IssueFilter()
-    frm, where, params = _issue_from(flt)
+    frm, where, params, count = _issue_from(flt, "tally_grid")
+    raw_from, _where, _params, _count = _issue_from(flt)
     with db.transaction() as tx:
         version = version or assign.active_version(tx)
         if version is None:
@@ -41,17 +71,18 @@ def grid_measures(db, flt=None, simplify_m=3.0, version=None):
         rows = tx.fetchall(
             f"""
             WITH counts AS (
-                SELECT i.grid_id, count(*) AS total,
-                       count(*) FILTER (WHERE {_OPEN}) AS open,
-                       count(*) FILTER (WHERE {_OPEN} AND i.deadline < now()) AS overdue
-                FROM {frm}
-                WHERE i.grid_version = %(version)s AND {where}
-                GROUP BY i.grid_id)
+                SELECT i.grid_id, {count} AS total,
+                       {count} FILTER (WHERE {_OPEN}) AS open
+                FROM {frm} WHERE {where} GROUP BY i.grid_id),
+            late AS (
+                SELECT i.grid_id, count(*) AS overdue FROM {raw_from}
+                WHERE {_OPEN} AND i.deadline < now() AND {where} GROUP BY i.grid_id)
             SELECT g.code, g.name, g.leader, array_to_string(g.departments, '、'),
                    g.population, g.area_m2 / 1e6,
-                   coalesce(k.total, 0), coalesce(k.open, 0), coalesce(k.overdue, 0),
+                   coalesce(k.total, 0), coalesce(k.open, 0), coalesce(o.overdue, 0),
                    ST_AsBinary(ST_SimplifyPreserveTopology(g.geom, %(tol)s))
             FROM grids g LEFT JOIN counts k ON k.grid_id = g.id
+                 LEFT JOIN late o ON o.grid_id = g.id
             WHERE g.version_id = %(version)s AND g.level = 'grid'
             ORDER BY g.code""",
             params,
@@ -64,51 +95,76 @@ def grid_measures(db, flt=None, simplify_m=3.0, version=None):
     return gpd.GeoDataFrame(data, geometry=geometry, crs=4490)
 
 
-def cell_size_m(db, max_cells=6000, floor_m=50.0):
-    """A heat-cell size that keeps the district under ``max_cells`` cells."""
+def active_bounds(db):
+    """``(minlon, minlat, maxlon, maxlat)`` of the active grids, or None."""
     with db.transaction() as tx:
-        area = tx.fetchval(
-            "SELECT sum(area_m2) FROM grids WHERE level = 'grid' AND version_id ="
-            " (SELECT id FROM grid_versions WHERE status = 'active')")
-    if not area:
-        return floor_m
-    return max(floor_m, math.ceil(math.sqrt(area / max_cells) / 10) * 10)
+        row = tx.fetchone(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom)"
+            " AS e FROM grids WHERE version_id = (SELECT id FROM grid_versions"
+            " WHERE status = 'active')) s")
+    return None if row is None or row[0] is None else row
 
 
-def heat_bins(db, flt=None, cell_m=100.0):
-    """``[(lat, lon, count), …]``: filtered issues binned on a ~``cell_m`` lattice."""
+def heat_bins(db, flt=None, cell_m=None):
+    """``[(lat, lon, count), …]``: filtered issues binned on a lattice.
+
+    Without ``cell_m`` the lattice is the tallies' (1/512 degree) and the counts
+    come from the cell tally when it can answer the filter; with ``cell_m`` the
+    issues are binned on ~``cell_m`` metre cells.
+    """
     flt = flt or IssueFilter()
-    frm, where, params = _issue_from(flt)
-    params["cell"] = cell_m / 111_000
-    # Grouping on two float keys (not on a snapped geometry) is about a third faster.
+    if cell_m is None:
+        frm, where, params, count = _issue_from(flt, "tally_cell")
+        x, y = _lattice(frm)
+        params["cell"] = 1 / LATTICE
+    else:
+        frm, where, params, count = _issue_from(flt)
+        params["cell"] = cell_m / 111_000
+        x, y = "floor(ST_X(i.geom) / %(cell)s)", "floor(ST_Y(i.geom) / %(cell)s)"
+    # Grouping on two number keys (not on a snapped geometry) is about a third faster.
     with db.transaction() as tx:
         return tx.fetchall(
-            f"SELECT (y + 0.5) * %(cell)s, (x + 0.5) * %(cell)s, n FROM ("
-            f" SELECT floor(ST_X(i.geom) / %(cell)s) AS x, floor(ST_Y(i.geom) / %(cell)s) AS y,"
-            f" count(*) AS n FROM {frm} WHERE {where} GROUP BY 1, 2) s", params)
+            f"SELECT (y + 0.5) * %(cell)s::float8, (x + 0.5) * %(cell)s::float8, n FROM ("
+            f" SELECT {x} AS x, {y} AS y, {count} AS n"
+            f" FROM {frm} WHERE {where} GROUP BY 1, 2) s WHERE n > 0", params)
 
 
-def heat_series(db, flt=None, period="week", cell_m=150.0, max_cells_per_period=2500):
+def _lattice(frm):
+    """Cell keys ``(x, y)`` of the tallies' lattice in ``frm`` (a tally has them stored)."""
+    if frm.startswith("tally_"):
+        return "i.x", "i.y"
+    return (f"floor(ST_X(i.geom) * {LATTICE})::int", f"floor(ST_Y(i.geom) * {LATTICE})::int")
+
+
+def heat_series(db, flt=None, period="week", max_cells_per_period=2500, max_cells=40_000):
     """Binned heat per day or week: ``(labels, [[(lat, lon, n), …] per period])``.
 
-    Each period keeps its ``max_cells_per_period`` busiest cells, which bounds
-    the page however many issues there are.
+    Cells are the tallies' lattice. Each period keeps its busiest cells, at most
+    ``max_cells_per_period`` and ``max_cells`` over all periods (but at least 200),
+    which bounds the page however many issues there are. Without a filter the
+    counts come from the day tally, with one from the issues table.
     """
     if period not in ("day", "week"):
         raise ValueError("period must be 'day' or 'week'")
     flt = flt or IssueFilter()
-    frm, where, params = _issue_from(flt)
-    params.update(cell=cell_m / 111_000, keep=max_cells_per_period)
+    frm, where, params, count = _issue_from(flt, "tally_day")
+    day = "i.day" if frm.startswith("tally_") else \
+        "(i.reported_at AT TIME ZONE 'Asia/Shanghai')::date"
+    if period == "week":  # the Monday before: integer arithmetic (2000-01-03 was a Monday)
+        day = f"{day} - ({day} - DATE '2000-01-03') %% 7"
+    x, y = _lattice(frm)
+    params.update(cell=1 / LATTICE, keep=max_cells_per_period, total=max_cells)
     with db.transaction() as tx:
         rows = tx.fetchall(
             f"""
-            SELECT p, (y + 0.5) * %(cell)s, (x + 0.5) * %(cell)s, n FROM (
+            WITH s AS (SELECT {day} AS p, {x} AS x, {y} AS y, {count} AS n
+                       FROM {frm} WHERE {where} GROUP BY 1, 2, 3),
+            k AS (SELECT least(%(keep)s, greatest(200, %(total)s / count(DISTINCT p))) AS keep
+                  FROM s)
+            SELECT p, (y + 0.5) * %(cell)s::float8, (x + 0.5) * %(cell)s::float8, n FROM (
                 SELECT p, x, y, n, row_number() OVER (PARTITION BY p ORDER BY n DESC) AS r
-                FROM (SELECT date_trunc('{period}', i.reported_at AT TIME ZONE 'Asia/Shanghai')::date AS p,
-                             floor(ST_X(i.geom) / %(cell)s) AS x,
-                             floor(ST_Y(i.geom) / %(cell)s) AS y, count(*) AS n
-                      FROM {frm} WHERE {where} GROUP BY 1, 2, 3) s) t
-            WHERE r <= %(keep)s ORDER BY p""", params)
+                FROM s WHERE n > 0) t, k
+            WHERE r <= k.keep ORDER BY p""", params)
     labels, frames = [], []
     for p, lat, lon, n in rows:
         if not labels or labels[-1] != p.isoformat():
@@ -125,7 +181,7 @@ def clusters(db, flt, zoom):
     so the page can show its popup; a cluster is drawn as a count.
     """
     cell = 360.0 / (2 ** zoom) / 256 * 48  # about 48 screen pixels
-    frm, where, params = _issue_from(flt)
+    frm, where, params, _count = _issue_from(flt)
     params["cell"] = cell
     with db.transaction() as tx:
         return tx.fetchall(
@@ -135,7 +191,8 @@ def clusters(db, flt, zoom):
 
 
 def count_issues(db, flt):
-    frm, where, params = _issue_from(flt)
+    """Issues matching ``flt``, counted in the issues table itself."""
+    frm, where, params, _count = _issue_from(flt)
     with db.transaction() as tx:
         return tx.fetchval(f"SELECT count(*) FROM {frm} WHERE {where}", params)
 

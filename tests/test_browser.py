@@ -75,6 +75,7 @@ def test_heatmap_animation_steps(page, live):
     p.wait_for_selector(".cg-player")
     assert p.locator("canvas.leaflet-heatmap-layer").count() == 1
     first = p.locator(".cg-period").inner_text()
+    assert int(p.locator(".cg-player").get_attribute("data-points")) > 0
     p.locator(".cg-play").click()
     p.wait_for_function("document.querySelector('.cg-player').dataset.frame !== '0'",
                         timeout=5_000)

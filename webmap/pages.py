@@ -51,7 +51,7 @@ def overview():
     if measure not in stats.MEASURES:
         abort(400, f"measure must be one of {', '.join(stats.MEASURES)}")
     grids = stats.grid_measures(db, flt)
-    heat = stats.heat_bins(db, flt, stats.cell_size_m(db))
+    heat = stats.heat_bins(db, flt)
     fmap = maps.overview_map(settings(), grids, heat, measure, urlencode(flt.as_args()))
     total = int(grids["total"].sum()) if grids is not None else 0
     return render_template("overview.html", title=_("Overview"), measure=measure,
@@ -66,9 +66,8 @@ def heatmap():
     period = request.args.get("period", "week")
     if period not in ("day", "week"):
         abort(400, "period must be day or week")
-    labels, frames = stats.heat_series(db, flt, period, cell_m=max(150, stats.cell_size_m(db)))
-    grids = stats.grid_measures(db)
-    bounds = None if grids is None or grids.empty else grids.total_bounds
+    labels, frames = stats.heat_series(db, flt, period)
+    bounds = stats.active_bounds(db)
     fmap = maps.heat_animation_map(settings(), bounds, labels, frames)
     return render_template("heatmap.html", title=_("Heatmap over time"), period=period,
                            periods=len(labels), **filter_context(flt, cats), **map_parts(fmap))

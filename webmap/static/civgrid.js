@@ -86,7 +86,8 @@ function civgridClusters(map, cfg) {
   refresh();
 }
 
-/* Step a leaflet.heat layer through per-period frames, with a slider and play. */
+/* Step a leaflet.heat layer through per-period frames, with a slider and play.
+   data: {labels: [...], cells: [[lat, lon], ...], frames: [[cell, weight 1-100, ...], ...]}. */
 function civgridHeatAnimation(map, heat, data) {
   var box = L.control({position: "bottomleft"});
   var state = {i: 0, timer: null};
@@ -104,12 +105,22 @@ function civgridHeatAnimation(map, heat, data) {
   var label = root.querySelector(".cg-period");
   var button = root.querySelector(".cg-play");
   slider.max = Math.max(0, data.frames.length - 1);
+  function points(flat) {  // [cell, weight, cell, weight, …] → [[lat, lon, weight], …]
+    var out = [];
+    for (var k = 0; k + 1 < flat.length; k += 2) {
+      var cell = data.cells[flat[k]];
+      out.push([cell[0], cell[1], flat[k + 1] / 100]);
+    }
+    return out;
+  }
   function show(i) {
     state.i = i;
     slider.value = i;
     label.textContent = data.labels[i] || "";
-    heat.setLatLngs(data.frames[i] || []);
+    var shown = points(data.frames[i] || []);
+    heat.setLatLngs(shown);
     root.setAttribute("data-frame", String(i));
+    root.setAttribute("data-points", String(shown.length));
   }
   slider.addEventListener("input", function () { show(parseInt(slider.value, 10)); });
   button.addEventListener("click", function () {
