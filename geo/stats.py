@@ -95,14 +95,15 @@ def grid_measures(db, flt=None, simplify_m=3.0, version=None):
     return gpd.GeoDataFrame(data, geometry=geometry, crs=4490)
 
 
-def active_bounds(db):
-    """``(minlon, minlat, maxlon, maxlat)`` of the active grids, or None."""
+def outlines(db, level="street", simplify_m=15.0):
+    """Code, name and simplified boundary of the active version's grids of ``level``."""
     with db.transaction() as tx:
-        row = tx.fetchone(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom)"
-            " AS e FROM grids WHERE version_id = (SELECT id FROM grid_versions"
-            " WHERE status = 'active')) s")
-    return None if row is None or row[0] is None else row
+        rows = tx.fetchall(
+            "SELECT code, name, ST_AsBinary(ST_SimplifyPreserveTopology(geom, %s)) FROM grids"
+            " WHERE level = %s AND version_id = (SELECT id FROM grid_versions"
+            " WHERE status = 'active') ORDER BY code", (simplify_m / 111_000, level))
+    return gpd.GeoDataFrame({"code": [r[0] for r in rows], "name": [r[1] for r in rows]},
+                            geometry=shapely.from_wkb([bytes(r[2]) for r in rows]), crs=4490)
 
 
 def heat_bins(db, flt=None, cell_m=None):

@@ -176,14 +176,22 @@ def overview_map(settings, grids, heat, measure, api_query):
     return fmap
 
 
-def heat_animation_map(settings, bounds, labels, frames):
-    """A heatmap that steps through ``frames`` (one list of bins per period).
+def heat_animation_map(settings, streets, labels, frames):
+    """A heatmap that steps through ``frames`` (one list of bins per period), over the
+    ``streets``' outlines so the heat can be placed without a base map.
 
     The page carries each cell's position once and every frame as a flat list of
     ``cell index, weight (1–100)`` pairs, which civgrid.js expands: about a third
     of the bytes of ``[lat, lon, weight]`` per bin.
     """
-    fmap = base_map(settings, bounds)
+    fmap = base_map(settings, streets.total_bounds if len(streets) else None)
+    if len(streets):
+        shown = streets.copy()
+        shown["geometry"] = [_display_geom(g, settings) for g in shown.geometry]
+        folium.GeoJson(shown.to_json(), name=_("Streets"),
+                       style_function=lambda f: {"color": "#34495e", "weight": 1.5,
+                                                 "fill": False, "opacity": 0.7},
+                       tooltip=folium.GeoJsonTooltip(["name"], labels=False)).add_to(fmap)
     index, packed = {}, []
     for frame in frames:
         top = max(1, sorted(n for *_, n in frame)[int(len(frame) * 0.98)]) if frame else 1

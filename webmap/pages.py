@@ -67,8 +67,7 @@ def heatmap():
     if period not in ("day", "week"):
         abort(400, "period must be day or week")
     labels, frames = stats.heat_series(db, flt, period)
-    bounds = stats.active_bounds(db)
-    fmap = maps.heat_animation_map(settings(), bounds, labels, frames)
+    fmap = maps.heat_animation_map(settings(), stats.outlines(db), labels, frames)
     return render_template("heatmap.html", title=_("Heatmap over time"), period=period,
                            periods=len(labels), **filter_context(flt, cats), **map_parts(fmap))
 
