@@ -77,6 +77,7 @@ SPEC = intake.PointSpec(
                    ("closed_at", "timestamptz"), ("description", "text"), ("address", "text")],
     insert_sql=_INSERT,
     parse=_parse,
+    tallied=True,
 )
 
 

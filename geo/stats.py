@@ -21,12 +21,13 @@ from geo.query import IssueFilter
 MEASURES = ("open", "density", "overdue", "total")
 _OPEN = "i.status NOT IN ('closed', 'void')"
 LATTICE = 512  # heat cells per degree, fixed by the tallies (migration 0007)
+ANIMATION_LATTICE = 256  # coarser for the heatmap over time: about its blur radius
 
 # The filter fields each tally can answer.
 _TALLY_FIELDS = {
     "tally_grid": {"category", "group", "status", "source", "street", "community", "grid"},
     "tally_cell": {"category", "group", "status", "street", "community", "grid"},
-    "tally_day": set(),
+    "tally_week": set(),
 }
 
 
@@ -130,31 +131,34 @@ def heat_bins(db, flt=None, cell_m=None):
             f" FROM {frm} WHERE {where} GROUP BY 1, 2) s WHERE n > 0", params)
 
 
-def _lattice(frm):
-    """Cell keys ``(x, y)`` of the tallies' lattice in ``frm`` (a tally has them stored)."""
+def _lattice(frm, per_degree=LATTICE):
+    """Cell keys ``(x, y)`` on the lattice of ``per_degree`` cells per degree; a tally in
+    ``frm`` has them stored."""
     if frm.startswith("tally_"):
         return "i.x", "i.y"
-    return (f"floor(ST_X(i.geom) * {LATTICE})::int", f"floor(ST_Y(i.geom) * {LATTICE})::int")
+    return (f"floor(ST_X(i.geom) * {per_degree})::int",
+            f"floor(ST_Y(i.geom) * {per_degree})::int")
 
 
 def heat_series(db, flt=None, period="week", max_cells_per_period=2500, max_cells=40_000):
     """Binned heat per day or week: ``(labels, [[(lat, lon, n), …] per period])``.
 
-    Cells are the tallies' lattice. Each period keeps its busiest cells, at most
+    Cells are 1/256 degree. Each period keeps its busiest cells, at most
     ``max_cells_per_period`` and ``max_cells`` over all periods (but at least 200),
-    which bounds the page however many issues there are. Without a filter the
-    counts come from the day tally, with one from the issues table.
+    which bounds the page however many issues there are. Weeks without a filter
+    come from the week tally; days, or a filter, count in the issues table.
     """
     if period not in ("day", "week"):
         raise ValueError("period must be 'day' or 'week'")
     flt = flt or IssueFilter()
-    frm, where, params, count = _issue_from(flt, "tally_day")
-    day = "i.day" if frm.startswith("tally_") else \
-        "(i.reported_at AT TIME ZONE 'Asia/Shanghai')::date"
-    if period == "week":  # the Monday before: integer arithmetic (2000-01-03 was a Monday)
-        day = f"{day} - ({day} - DATE '2000-01-03') %% 7"
-    x, y = _lattice(frm)
-    params.update(cell=1 / LATTICE, keep=max_cells_per_period, total=max_cells)
+    if period == "week" and uses_tally(flt, "tally_week"):
+        frm, where, params, count = _issue_from(flt, "tally_week")
+        day = "i.week"
+    else:
+        frm, where, params, count = _issue_from(flt)
+        day = f"date_trunc('{period}', i.reported_at AT TIME ZONE 'Asia/Shanghai')::date"
+    x, y = _lattice(frm, ANIMATION_LATTICE)
+    params.update(cell=1 / ANIMATION_LATTICE, keep=max_cells_per_period, total=max_cells)
     with db.transaction() as tx:
         rows = tx.fetchall(
             f"""
