@@ -25,7 +25,7 @@ def import_blocks(db, settings, path, crs=None, dry_run=False, actor=None):
     Examples
     --------
     >>> print(import_blocks(db, settings, "data/demo/blocks.geojson"))  # doctest: +SKIP
-    imported 240 blocks from data/demo/blocks.geojson; the layer replaces the previous one
+    imported 1878 blocks from data/demo/blocks.geojson; the layer replaces the previous one
     """
     table = readers.read_polygons(path, crs)
     frame = table.frame

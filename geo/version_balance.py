@@ -117,7 +117,7 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
     Examples
     --------
     >>> print(suggest_balance(db, settings, metric="open_issues"))  # doctest: +SKIP
-    balance of open_issues over the grids of version 3 (240 blocks of the blocks layer …
+    balance of open_issues over the grids of version 3 (1878 blocks of the blocks layer …
     """
     if metric not in METRICS:
         raise InputError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")

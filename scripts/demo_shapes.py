@@ -179,7 +179,7 @@ def shared_length(a: Polygon, b: Polygon) -> float:
     return a.boundary.intersection(b.boundary).length
 
 
-def _expected_area(poly: Polygon) -> float:
+def expected_area(poly: Polygon) -> float:
     """Relative block area the warped road grid of ``_positions`` produces at poly's centroid
     (1 at the centre), so count-reducing merges keep the urban/rural density gradient."""
     cx, cy = centre_xy()
@@ -202,7 +202,7 @@ def merge_blocks(blocks: list[Polygon], labels: list[int], target: int, keep=Non
                if b.area < MIN_BLOCK or compactness(b) < MIN_COMPACT]
         pool = bad or (list(range(len(blocks))) if len(blocks) > target else [])
         merged = False
-        for i in sorted(pool, key=lambda k: blocks[k].area / _expected_area(blocks[k])):
+        for i in sorted(pool, key=lambda k: blocks[k].area / expected_area(blocks[k])):
             cands = []
             for j, other in enumerate(blocks):
                 if j == i or labels[j] != labels[i] or not blocks[i].intersects(other):

@@ -16,9 +16,12 @@ Files:
   issues.csv        ~20,000 problem points, columns ISSUE_COLUMNS, lon/lat 6 decimals,
                     times ISO 8601 with +08:00 inside the 90 days ending --end-date
   toilets.csv       600 dry latrines + 80 public flush toilets, columns TOILET_COLUMNS
-  blocks.geojson    FeatureCollection of the blocks (the faces of the road network) with
-                    property ref (B0001, ...); every grid is the union of whole blocks and
-                    the blocks share the grids' vertices (same rounding)
+  blocks.geojson    FeatureCollection of the blocks: each face of the road network cut along
+                    straight internal lanes (demo_lanes.py) into pieces of about 5 ha in the
+                    centre to 10-20 ha at the edge, with property ref (B0001-1, B0001-2, ...
+                    the pieces of face 1; B0001 for a face left whole); every grid is the
+                    union of whole blocks and the blocks share the grids' vertices (same
+                    rounding). The lanes draw no random numbers.
 
 Codes are 15 digits: 150102 + SSS street + CCC community + GGG grid, lower parts zero for
 streets (150102SSS000000) and communities (150102SSSCCC000).
@@ -51,6 +54,7 @@ from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import demo_lanes as lanes  # noqa: E402
 import demo_shapes as ds  # noqa: E402
 
 DISTRICT_CODE, DISTRICT_NAME = "150102", "新城区"
@@ -302,6 +306,18 @@ def write_geojson(path: Path, features: list[dict]) -> None:
 def feature(props: dict, geom) -> dict:
     """GeoJSON Feature dict."""
     return {"type": "Feature", "properties": props, "geometry": geojson_geometry(geom)}
+
+
+def block_features(faces) -> list[dict]:
+    """The blocks: every face of the road network cut along its lanes, in face order; a
+    piece's ref is its face's number and its own (B0001-2), a face left whole keeps B0001."""
+    out = []
+    for k, face in enumerate(faces, 1):
+        pieces = lanes.split_face(face, lanes.target_area(face))
+        refs = [f"B{k:04d}"] if len(pieces) == 1 else [f"B{k:04d}-{j}" for j in
+                                                        range(1, len(pieces) + 1)]
+        out += [feature({"ref": ref}, ds.to_lonlat(p)) for ref, p in zip(refs, pieces)]
+    return out
 
 
 # ---------------------------------------------------------------- toilets
@@ -562,12 +578,12 @@ def main(argv=None) -> int:
         for u in units])
     write_csv(args.out / "issues.csv", ISSUE_COLUMNS, issues)
     write_csv(args.out / "toilets.csv", TOILET_COLUMNS, toilets)
-    write_geojson(args.out / "blocks.geojson", [feature({"ref": f"B{k:04d}"}, ds.to_lonlat(f))
-                                                for k, f in enumerate(faces, 1)])
+    blocks = block_features(faces)
+    write_geojson(args.out / "blocks.geojson", blocks)
     levels = [u["level"] for u in units]
     print(f"{args.out}: {levels.count('street')} streets, {levels.count('community')} "
           f"communities, {levels.count('grid')} grids, {len(issues)} issues, "
-          f"{len(toilets)} toilets, {len(faces)} blocks")
+          f"{len(toilets)} toilets, {len(blocks)} blocks in {len(faces)} road-network faces")
     return 0
 
 

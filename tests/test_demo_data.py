@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import shapely.affinity
 from pyproj import Transformer
 from shapely.geometry import shape
 
@@ -209,7 +210,9 @@ def test_blocks_tile_the_grids(units):
     """Each block lies wholly inside exactly one grid; together they make every grid."""
     fc = json.loads((DEMO / "blocks.geojson").read_text(encoding="utf-8"))
     refs = [f["properties"]["ref"] for f in fc["features"]]
-    assert len(set(refs)) == len(refs) and len(refs) >= len(of_level(units, "grid"))
+    assert len(set(refs)) == len(refs) and all(re.fullmatch(r"B\d{4}(-\d+)?", r) for r in refs)
+    assert 1000 <= len(refs) <= 2500          # the lanes cut the road network's faces
+    assert (DEMO / "blocks.geojson").stat().st_size < 2 * 1024 * 1024
     blocks = [shape(f["geometry"]) for f in fc["features"]]
     assert all(b.is_valid for b in blocks)
     grid_codes = list(of_level(units, "grid"))
@@ -222,6 +225,7 @@ def test_blocks_tile_the_grids(units):
         assert len(holders) == 1, (ref, [grid_codes[i] for i in holders])
         assert metric(block.difference(grids[holders[0]])).area < 1e-4, ref
         made_of[grid_codes[holders[0]]].append(block)
+    assert sum(len(parts) > 1 for parts in made_of.values()) > 0.9 * len(made_of)
     for c, parts in made_of.items():
         assert parts, c
         assert metric(shapely.union_all(parts).symmetric_difference(units[c]["ll"])).area < 1e-2, c
@@ -359,6 +363,47 @@ def test_latrines_outer_flush_central(toilets, district_m):
 
 
 # ---------------------------------------------------------------- generator
+
+@pytest.fixture
+def lanes(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import demo_lanes
+
+    return demo_lanes
+
+
+def face_at_centre(*shapes):
+    """A face in metres (EPSG:4546) in the demo's place, its edges densified like roads."""
+    x, y = _TO_METRIC.transform(111.68, 40.86)
+    face = shapely.union_all([shapely.box(*b) for b in shapes])
+    return shapely.segmentize(shapely.affinity.translate(face, x, y), 80.0)
+
+
+def assert_tiles(face, pieces):
+    """The pieces cover the face without overlap, and add no vertex to its boundary."""
+    assert shapely.union_all(pieces).symmetric_difference(face).area < 1e-6
+    assert sum(p.area for p in pieces) == pytest.approx(face.area, rel=1e-9)
+    own = {tuple(c) for c in shapely.get_coordinates(face)}
+    for p in pieces:
+        assert p.is_valid and face.covers(p)
+        for c in shapely.get_coordinates(p):
+            assert tuple(c) in own or face.boundary.distance(shapely.Point(c)) > 1.0
+
+
+@pytest.mark.parametrize("shapes, target, n", [
+    ([(0, 0, 600, 400)], 40_000, 6),                          # 3 strips, each cut in 2
+    ([(0, 0, 800, 400), (0, 400, 400, 800)], 40_000, None),   # an L: lanes stay inside
+    ([(0, 0, 150, 150)], 40_000, 1),                          # small: left whole
+])
+def test_lanes_cut_a_face_into_blocks(lanes, shapes, target, n):
+    face = face_at_centre(*shapes)
+    pieces = lanes.split_face(face, target)
+    assert_tiles(face, pieces)
+    assert len(pieces) == n if n else len(pieces) > 4
+    assert pieces == lanes.split_face(face, target)          # deterministic
+    if n == 1:
+        assert pieces == [face]
+
 
 def test_generator_is_deterministic(tmp_path):
     """Two runs write the same bytes.
