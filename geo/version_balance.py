@@ -169,6 +169,13 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
     return report
 
 
+def default_units(db):
+    """The units :func:`suggest_balance` uses when not told: ``'blocks'`` when a blocks
+    layer is loaded, else ``'lattice'``."""
+    with db.transaction() as tx:
+        return "blocks" if blocks.is_loaded(tx) else "lattice"
+
+
 def _make_units(tx, source, units, unit_m):
     """Fill the temp table ``_units`` with the building units.
 

@@ -27,7 +27,7 @@ object whose ``str()`` is meant for a terminal.
 from geo import assign, readers
 from geo.errors import ConflictError, InputError, NotFound
 from geo.version_activation import ActivationReport, activate, rollback  # noqa: F401
-from geo.version_balance import BalanceReport, suggest_balance  # noqa: F401
+from geo.version_balance import BalanceReport, default_units, suggest_balance  # noqa: F401
 from geo.version_checks import Finding, ValidationReport, validate_in
 from geo.version_diff import DiffReport, diff  # noqa: F401
 from geo.version_edit import (  # noqa: F401
@@ -36,8 +36,8 @@ from geo.version_store import new_draft, version_row
 
 __all__ = [
     "ActivationReport", "BalanceReport", "DiffReport", "EditReport", "Finding",
-    "ValidationReport", "activate", "assignment_history", "create_draft", "delete_draft",
-    "diff", "grid_at", "list_versions", "load_district", "merge_grids", "rollback",
+    "ValidationReport", "activate", "assignment_history", "create_draft", "default_units",
+    "delete_draft", "diff", "grid_at", "list_versions", "load_district", "merge_grids", "rollback",
     "set_attributes", "set_geometry", "split_grid", "suggest_balance", "validate",
 ]
 

@@ -6,6 +6,7 @@ block, how many issues lie in each draft grid, and the spread of those counts.
 
 import csv
 import json
+import re
 import statistics
 
 import geopandas as gpd
@@ -147,6 +148,34 @@ def test_planner_page_names_the_units(db, settings, row, tmp_path):
     blocks.import_blocks(db, settings, tmp_path / "blocks.geojson")
     page = client.post("/planner/balance", follow_redirects=True).get_data(as_text=True)
     assert "6 个完整街区" in page
+
+
+def unit_options(page):
+    """``{value: (selected, disabled)}`` of the planner page's units select."""
+    select = re.search(r'<select[^>]*name="units"[^>]*>(.*?)</select>', page, re.S).group(1)
+    return {m[1]: ("selected" in m[2], "disabled" in m[2])
+            for m in re.finditer(r'<option value="(\w+)"([^>]*)>', select)}
+
+
+def test_planner_page_offers_the_units(db, settings, layout, tmp_path):
+    from webmap import create_app
+
+    client = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}).test_client()
+    page = client.get("/planner/").get_data(as_text=True)
+    assert unit_options(page) == {"blocks": (False, True), "lattice": (True, False)}
+    assert "未加载街区图层" in page
+    write_blocks(tmp_path / "blocks.geojson", {"B1": ubox(2, 0, 4, 2)})
+    blocks.import_blocks(db, settings, tmp_path / "blocks.geojson")
+    page = client.get("/planner/").get_data(as_text=True)
+    assert unit_options(page) == {"blocks": (True, False), "lattice": (False, False)}
+    # Blocks are loaded, but the planner asks for the lattice: the draft is cut on it.
+    resp = client.post("/planner/balance", data={"metric": "area", "units": "lattice"})
+    draft = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    [version] = [v for v in versions.list_versions(db) if v["id"] == draft]
+    assert version["status"] == "draft" and version["note"].endswith("area on lattice")
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "200 米方格" in page and "lattice cells of 200 m" in page
+    assert client.post("/planner/balance", data={"units": "hexagons"}).status_code == 400
 
 
 def test_demo_balance_on_blocks(db, settings):

@@ -38,7 +38,7 @@ def index():
     all_versions = versions.list_versions(get_db())
     active = next((v for v in all_versions if v["status"] == "active"), None)
     return render_template("planner.html", title=_("Grid planning"), versions=all_versions,
-                           active=active)
+                           active=active, units=versions.default_units(get_db()))
 
 
 @bp.post("/drafts")
@@ -222,13 +222,17 @@ def geometry(version_id):
 
 @bp.post("/balance")
 def balance():
-    metric = request.form.get("metric", "open_issues")
-    report = versions.suggest_balance(get_db(), settings(), metric=metric, actor=_actor())
+    report = versions.suggest_balance(get_db(), settings(),
+                                      metric=request.form.get("metric", "open_issues"),
+                                      units=request.form.get("units") or None, actor=_actor())
     if report.unit_kind == "blocks":
         flash(_("Building units: %(n)s whole blocks of the blocks layer.", n=report.units))
     elif report.fallback:
         flash(_("No blocks layer is loaded: the grids were cut into %(m)s m lattice cells "
                 "instead of blocks. Import one with “civgrid import blocks”.",
+                m=f"{report.unit_m:g}"))
+    else:
+        flash(_("Building units: %(n)s lattice cells of %(m)s m.", n=report.units,
                 m=f"{report.unit_m:g}"))
     flash(str(report))
     if report.draft_id is None:
