@@ -17,9 +17,12 @@ The greedy:
 
 1. Take the most loaded grid that can give something away (it keeps at least one
    movable unit of its own, so no grid is emptied).
-2. Among its movable units that border a less loaded neighbouring grid, move the one
-   whose move brings the two loads closest together, as long as it moves less than their
-   difference (so the variance of the loads drops) and the grid stays in one piece.
+2. Among its movable units that carry load, move the one that brings its grid's load and
+   a less loaded neighbouring grid's closest together, as long as it moves less than their
+   difference (so the variance of the loads drops) and the grid stays in one piece. A unit
+   that does not border the neighbour takes along the units without load between it and
+   the neighbour (the fewest such); otherwise the empty units on a grid's edge would
+   shield the loaded ones behind them for good.
 3. Repeat until no move lowers the spread (the standard deviation) or ``max_moves``.
 
 The result is a new draft (a copy of the source version with the re-drawn grids) that
@@ -28,6 +31,7 @@ units move: no grid is created, removed or re-coded.
 """
 
 import statistics
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -86,10 +90,13 @@ class BalanceReport:
         if self.draft_id is None:
             return head + "\n  no move lowers the spread: no draft made"
         noun = "block" if self.unit_kind == "blocks" else "unit"
-        lines = [head, f"  {len(self.moves)} {noun}(s) moved; draft {self.draft_id} re-draws "
-                       f"{', '.join(self.changed)}"]
+        carried = sum(len(m["with"]) for m in self.moves)
+        lines = [head, f"  {len(self.moves)} {noun}(s) moved"
+                       + (f" with {carried} empty {noun}(s) on their way" if carried else "")
+                       + f"; draft {self.draft_id} re-draws {', '.join(self.changed)}"]
         lines += [f"  {m.get('block') or noun} ({m['load']:g}) from {m['from']} to {m['to']}"
-                  f" near lon {m['lon']:.6f}, lat {m['lat']:.6f}" for m in self.moves[:30]]
+                  + (f" with {len(m['with'])} empty {noun}(s)" if m["with"] else "")
+                  + f" near lon {m['lon']:.6f}, lat {m['lat']:.6f}" for m in self.moves[:30]]
         return "\n".join(lines)
 
 
@@ -249,16 +256,36 @@ class _Greedy:
         return pieces
 
     def _candidates(self, code):
-        """Moves of ``code``'s units to lighter neighbours, best first."""
+        """Moves of ``code``'s loaded units to lighter neighbours, best first.
+
+        A move is a path of units: the loaded unit, then the units without load that lead
+        from it to the neighbour (none when it borders the neighbour). Each neighbour is
+        searched breadth first from ``code``'s units on its edge, through empty units only,
+        so the path is the shortest one and carries the load of its first unit alone.
+        """
+        mine = self.units_of[code] & self.movable
         out = []
-        for u in self.units_of[code] & self.movable:
-            x = self.unit_load[u]
-            if x <= 0:
+        for target in sorted({self.owner[v] for u in mine for v in self.adj[u]} - {code}):
+            gap = self.load[code] - self.load[target]
+            if gap <= 0:
                 continue
-            for target in {self.owner[v] for v in self.adj[u]} - {code}:
-                gap = self.load[code] - self.load[target]
-                if 0 < x < gap:
-                    out.append((x * (gap - x), -u, u, target))
+            edge = sorted(u for u in mine if any(self.owner[v] == target for v in self.adj[u]))
+            after = dict.fromkeys(edge)  # unit -> the next unit on its way to the target
+            todo = deque(edge)
+            while todo:
+                u = todo.popleft()
+                x = self.unit_load[u]
+                if x > 0:  # a loaded unit ends its path: the load moves, not more
+                    if x < gap:
+                        path = [u]
+                        while after[path[-1]] is not None:
+                            path.append(after[path[-1]])
+                        out.append((x * (gap - x), -len(path), -u, path, target))
+                    continue
+                for v in sorted(self.adj[u] & mine):
+                    if v not in after:
+                        after[v] = u
+                        todo.append(v)
         return sorted(out, reverse=True)
 
     def run(self, max_moves):
@@ -266,25 +293,28 @@ class _Greedy:
         while len(moves) < max_moves:
             move = None
             for code in sorted(self.load, key=lambda c: (-self.load[c], c)):
-                if len(self.units_of[code] & self.movable) < 2:
+                left = len(self.units_of[code] & self.movable)
+                if left < 2:
                     continue  # its last movable unit stays: no grid is emptied
-                for _gain, _, u, target in self._candidates(code):
-                    rest = self.units_of[code] - {u}
-                    if self._pieces(rest) <= self.pieces[code]:
-                        move = (u, code, target)
+                for _gain, _, _, path, target in self._candidates(code):
+                    rest = self.units_of[code] - set(path)
+                    if left > len(path) and self._pieces(rest) <= self.pieces[code]:
+                        move = (path, code, target)
                         break
                 if move:
                     break
             if move is None:
                 break
-            u, code, target = move
-            x = self.unit_load[u]
-            self.units_of[code].discard(u)
-            self.units_of[target].add(u)
-            self.owner[u] = target
+            path, code, target = move
+            x = self.unit_load[path[0]]
+            for u in path:
+                self.units_of[code].discard(u)
+                self.units_of[target].add(u)
+                self.owner[u] = target
             self.load[code] -= x
             self.load[target] += x
             self.pieces[code] = self._pieces(self.units_of[code])
             self.pieces[target] = self._pieces(self.units_of[target])
-            moves.append({"unit": u, "from": code, "to": target, "load": x})
+            moves.append({"unit": path[0], "with": path[1:], "from": code, "to": target,
+                          "load": x})
         return moves

@@ -121,6 +121,38 @@ def test_balance_moves_the_block_found_by_hand(db, settings, row, tmp_path):
     assert validation.errors == [], str(validation)
 
 
+def test_a_loaded_block_takes_the_empty_blocks_on_its_way(db, settings, tmp_path):
+    """Open issues only in A0 (4) and A1 (2), away from B: A2 and A3 carry none.
+
+        +----+----+----+----+----+
+        | A0 | A1 | A2 | A3 | B1 |      A (001): A0-A3, B (002): B1
+        +----+----+----+----+----+
+        x=0  1    2    3    4    5
+
+    By hand: no loaded block borders B, so only a path can help. From B's edge the
+    search passes A3 and A2 and stops at A1, the first loaded block (A0 lies behind it):
+    A1 with A2 and A3 go to B (loads 4 and 2, from 6 and 0); then A keeps its last block.
+    """
+    a, b = code(1), code(2)
+    write_grids(tmp_path / "grids.geojson", {a: ubox(0, 0, 4, 1), b: ubox(4, 0, 5, 1)})
+    grids.import_grids(db, settings, tmp_path / "grids.geojson")
+    cells = {f"A{i}": ubox(i, 0, i + 1, 1) for i in range(4)} | {"B1": ubox(4, 0, 5, 1)}
+    write_blocks(tmp_path / "blocks.geojson", cells)
+    blocks.import_blocks(db, settings, tmp_path / "blocks.geojson")
+    pts = points_in(cells["A0"], 4, 1) + points_in(cells["A1"], 2, 2)
+    write_issues(tmp_path / "issues.csv", pts)
+    issues.import_issues(db, settings, tmp_path / "issues.csv")
+    report = versions.suggest_balance(db, settings, metric="open_issues")
+    assert [(m["block"], len(m["with"]), m["from"], m["to"], m["load"])
+            for m in report.moves] == [("A1", 2, a, b, 2)]
+    assert "with 2 empty block(s)" in str(report)
+    shapes = draft_shapes(db, report.draft_id)
+    assert_clean_tiling(shapes, outline=ubox(0, 0, 5, 1))
+    assert same_shape(shapes[a], cells["A0"]) and same_shape(shapes[b], ubox(1, 0, 5, 1))
+    assert loads(shapes, pts) == {a: 4, b: 2}
+    assert report.after["sd"] == pytest.approx(statistics.pstdev([4, 2]))
+
+
 def test_without_blocks_the_lattice_stands_in_and_says_so(db, settings, row, monkeypatch):
     with pytest.raises(InputError, match="no blocks layer is loaded"):
         versions.suggest_balance(db, settings, units="blocks")
@@ -134,8 +166,14 @@ def test_without_blocks_the_lattice_stands_in_and_says_so(db, settings, row, mon
     assert report.unit_kind == "lattice" and report.fallback
     assert "lattice cells of 150 m" in str(report)
     assert "no blocks layer is loaded" in str(report)
-    # (here no lattice cell that carries load touches a neighbour: no draft; blocks do)
-    assert report.draft_id is None and "no move lowers the spread" in str(report)
+    # No loaded cell touches a neighbour (the issues keep off the grids' edges): each one
+    # reaches it with the empty cells on its way. The loads counted by shapely agree.
+    assert report.draft_id is not None and "empty unit(s)" in str(report)
+    shapes = draft_shapes(db, report.draft_id)
+    assert_clean_tiling(shapes, outline=ubox(0, 0, 6, 1))
+    after = loads(shapes, row)
+    assert statistics.pstdev(after.values()) == pytest.approx(report.after["sd"])
+    assert report.after["sd"] < report.before["sd"]
 
 
 def test_planner_page_names_the_units(db, settings, row, tmp_path):
