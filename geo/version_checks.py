@@ -157,8 +157,8 @@ def validate_in(tx, settings, version_id):
     if not district:
         findings.append(Finding("fallback_boundary",
                                 f"no district boundary is stored: gaps and parts outside "
-                                f"were checked against {report.boundary} (load the district "
-                                "with geo.versions.load_district)"))
+                                f"were checked against {report.boundary} (store the district's "
+                                "boundary with `civgrid import district PATH`)"))
     findings += _boundary_findings(codes, work, union, boundary, metric)
     for code, _level, leader, departments, _wkb in grid_level:
         if not (leader or "").strip():

@@ -102,12 +102,12 @@ def delete_draft(db, draft_id):
         tx.execute("DELETE FROM grid_versions WHERE id = %s", (draft_id,))
 
 
-def load_district(db, path, crs=None, actor=None):
+def load_district(db, path, crs=None, actor=None, dry_run=False):
     """Store the district boundary from a polygon file (features with ``code``, ``name``).
 
     Features sharing a code are united. A district already stored under the same code
     is replaced. Validation checks gaps and parts outside against this boundary.
-    Returns the stored codes.
+    Returns the stored codes (with ``dry_run``: the codes it would store, storing nothing).
 
     Examples
     --------
@@ -139,6 +139,8 @@ def load_district(db, path, crs=None, actor=None):
             parts.setdefault(code, (frame["name"].iat[i] or code, []))[1].append(geom)
     if problems:
         raise InputError(problems, source=table.path)
+    if dry_run:
+        return sorted(parts)
     with db.transaction() as tx:
         for code, (name, geoms) in parts.items():
             merged = shapely.force_2d(shapely.union_all(geoms))

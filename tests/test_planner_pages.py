@@ -41,6 +41,7 @@ def test_draft_edit_activate_rollback(planner):
     client.post(f"/planner/{draft}/merge", data={"code_list": f"{code(2)};{code(1)}"})
     page = client.get(f"/planner/{draft}").get_data(as_text=True)
     assert "can be activated" in page or "可以启用" in page
+    assert "未存辖区边界" in page  # the finding's kind in Chinese, not 'fallback_boundary'
     assert "P-1" not in page  # the issue in G3 stays in the merged grid (kept code)
     resp = client.post(f"/planner/{draft}/activate", data={"expected_active": first})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/planner/")
@@ -69,6 +70,15 @@ def test_split_with_a_drawn_line(planner):
     bad = client.post(f"/planner/{draft}/split", data={"code": code(2), "geometry": "{"},
                       follow_redirects=True)
     assert "geometry" in bad.get_data(as_text=True)
+
+
+def test_every_finding_kind_has_a_name(planner):
+    from geo import version_checks
+    from webmap.planner import finding_labels
+
+    app, _db = planner
+    with app.test_request_context("/?lang=en"):
+        assert set(finding_labels()) == set(version_checks.SEVERITY)
 
 
 @pytest.mark.browser

@@ -6,11 +6,14 @@ import pytest
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Polygon
 
+from click.testing import CliRunner
+
 from geo import grids, versions
 from geo.errors import ConflictError, InputError, NotFound
 from tests import layouts
 from tests.conftest import table_snapshot
 from tests.layouts import code, ubox, xy
+from webmap.cli import main
 
 
 @pytest.fixture
@@ -151,9 +154,27 @@ def test_without_a_district_the_active_outline_is_used_and_said(db, settings, la
                          replace(layouts.grid_layout(), code(1), ubox(4, 2, 6.5, 4)))
     report = versions.validate(db, draft, settings)
     assert "outline of the active version 1" in report.boundary
-    assert [f.kind for f in report.findings if f.severity == "note"] == ["fallback_boundary"]
+    (note,) = [f for f in report.findings if f.severity == "note"]
+    assert note.kind == "fallback_boundary" and "`civgrid import district PATH`" in note.message
     (outside,) = findings(report, "outside")
     assert same_shape(outside.geometry, ubox(6, 2, 6.5, 4))
+
+
+def test_cli_stores_the_district_boundary(db, settings, layout, tmp_path, monkeypatch):
+    monkeypatch.setenv("CIVGRID_DATABASE_URL", settings.database_url)
+    draft = import_draft(db, settings, tmp_path,
+                         replace(layouts.grid_layout(), code(1), ubox(4, 2, 6.5, 4)))
+    path = tmp_path / "district.geojson"
+    gpd.GeoDataFrame({"code": ["150102000000000"], "name": ["新城区"]},
+                     geometry=[ubox(0, 0, 6.5, 4)], crs=4490).to_file(path, driver="GeoJSON")
+    runner = CliRunner()
+    dry = runner.invoke(main, ["import", "district", str(path), "--dry-run"])
+    assert dry.exit_code == 0 and "would store the district boundary 150102000000000" in dry.output
+    assert findings(versions.validate(db, draft, settings), "fallback_boundary")
+    done = runner.invoke(main, ["import", "district", str(path)])
+    assert done.exit_code == 0 and "stored the district boundary 150102000000000" in done.output
+    report = versions.validate(db, draft, settings)  # the stored boundary holds the moved edge
+    assert not findings(report, "fallback_boundary") and not findings(report, "outside")
 
 
 def test_a_broken_district_file_is_refused(db, tmp_path):

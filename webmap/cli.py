@@ -11,9 +11,18 @@ from geo import assign, blocks, cluster, db as geo_db, demo, export, grids, issu
 from geo import settings, toilets
 from geo.errors import CivgridError, InputError
 
+def import_district(db, _settings, path, crs=None, dry_run=False, actor=None):
+    """The district boundary that validation checks gaps and parts outside against."""
+    from geo import versions
+
+    codes = versions.load_district(db, path, crs=crs, actor=actor, dry_run=dry_run)
+    return f"{'would store' if dry_run else 'stored'} the district boundary {', '.join(codes)}" \
+        f" from {path}"
+
+
 IMPORTERS = {"grids": grids.import_grids, "issues": issues.import_issues,
              "toilets": toilets.import_toilets, "landuse": landuse.import_landuse,
-             "blocks": blocks.import_blocks}
+             "blocks": blocks.import_blocks, "district": import_district}
 #: Importers of point files, which show a progress bar.
 POINT_IMPORTS = ("issues", "toilets")
 
@@ -153,7 +162,8 @@ def db_upgrade():
 @click.option("--activate", is_flag=True, help="grids: activate the new version at once.")
 @_fail_cleanly
 def import_cmd(kind, path, crs, dry_run, activate):
-    """Import grids, issues, toilets, land use or blocks from a file: all rows or none."""
+    """Import grids, issues, toilets, land use, blocks or the district boundary from a file:
+    all rows or none."""
     kwargs = {"crs": crs, "dry_run": dry_run, "actor": getpass.getuser()}
     if kind == "grids":
         kwargs["activate"] = activate

@@ -153,6 +153,16 @@ def _moved_points(moves):
     return [(*where[(m.kind, m.id)], m) for m in moves if (m.kind, m.id) in where]
 
 
+def finding_labels():
+    """Names of the validation findings' kinds (geo.version_checks) for people."""
+    return {"invalid_geometry": _("Invalid geometry"), "overlap": _("Overlap"),
+            "gap": _("Gap"), "outside": _("Outside the district"), "sliver": _("Sliver"),
+            "duplicate_code": _("Duplicate code"), "malformed_code": _("Malformed code"),
+            "no_grids": _("No grids"), "multipart": _("Grid in several parts"),
+            "no_leader": _("No leader"), "no_departments": _("No departments"),
+            "fallback_boundary": _("No district boundary stored")}
+
+
 @bp.get("/<int:version_id>")
 def draft(version_id):
     db = get_db()
@@ -171,7 +181,8 @@ def draft(version_id):
     codes = sorted(frame[frame["level"] == "grid"]["code"])
     return render_template("planner_draft.html", title=_("Draft %(n)s", n=version_id),
                            version=version, report=report, impact=impact, codes=codes,
-                           edit=request.args.get("edit"), **map_parts(fmap))
+                           edit=request.args.get("edit"), kind_labels=finding_labels(),
+                           **map_parts(fmap))
 
 
 def _edit(version_id, action):
