@@ -107,6 +107,13 @@ def outlines(db, level="street", simplify_m=15.0):
                             geometry=shapely.from_wkb([bytes(r[2]) for r in rows]), crs=4490)
 
 
+def latest_day(db):
+    """The day (Asia/Shanghai) of the newest issue, or None."""
+    with db.transaction() as tx:
+        return tx.fetchval("SELECT (max(reported_at) AT TIME ZONE 'Asia/Shanghai')::date"
+                           " FROM issues")
+
+
 def heat_bins(db, flt=None, cell_m=None):
     """``[(lat, lon, count), …]``: filtered issues binned on a lattice.
 

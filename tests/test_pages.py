@@ -1,5 +1,6 @@
 """Every page and API route through Flask's test client, including the 400 answers."""
 
+import datetime as dt
 import json
 import re
 
@@ -201,3 +202,15 @@ def test_gcj02_display_shift(demo_app, sample):
     for a, b in zip(plain["features"], shifted["features"]):
         glon, glat = crs.wgs84_to_gcj02(*a["geometry"]["coordinates"])
         assert b["geometry"]["coordinates"] == pytest.approx([float(glon), float(glat)], abs=1e-9)
+
+
+def test_daily_heatmap_shows_the_last_30_days_unless_asked(client, sample):
+    with sample["db"].transaction() as tx:
+        last = tx.fetchval("SELECT max((reported_at AT TIME ZONE 'Asia/Shanghai')::date)"
+                           " FROM issues")
+    first = (last - dt.timedelta(days=29)).isoformat()
+    html = client.get("/heatmap?period=day").get_data(as_text=True)
+    assert re.search(rf'name="from"[^>]*value="{first}"', html)
+    assert "共 30 个时段" in html  # the demo has issues every day
+    wider = client.get("/heatmap?period=day&from=2026-09-01&to=2026-10-30").get_data(as_text=True)
+    assert "共 60 个时段" in wider

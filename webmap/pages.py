@@ -1,5 +1,6 @@
 """HTML pages: overview, heat animation, grid search and grid page, issue list and issue page."""
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -12,6 +13,7 @@ from webmap import assets, maps
 from webmap.db import get_db, settings
 
 bp = Blueprint("pages", __name__)
+DAY_WINDOW = 30  # days the daily heat animation shows when no date range is given
 
 
 def static_asset(path):
@@ -66,6 +68,10 @@ def heatmap():
     period = request.args.get("period", "week")
     if period not in ("day", "week"):
         abort(400, "period must be day or week")
+    if period == "day" and not (flt.date_from or flt.date_to):
+        last = stats.latest_day(db)  # a day-by-day film of the last weeks, unless asked
+        if last:
+            flt.date_from = last - timedelta(days=DAY_WINDOW - 1)
     labels, frames = stats.heat_series(db, flt, period)
     fmap = maps.heat_animation_map(settings(), stats.outlines(db), labels, frames)
     return render_template("heatmap.html", title=_("Heatmap over time"), period=period,
