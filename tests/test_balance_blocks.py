@@ -162,6 +162,9 @@ def test_without_blocks_the_lattice_stands_in_and_says_so(db, settings, row, mon
     out = CliRunner().invoke(main, ["grids", "balance"])
     assert out.exit_code == 0 and "lattice cells of 200 m" in out.output
     assert "no blocks layer is loaded" in out.output
+    assert re.search(r"\n  (\d+) unit\(s\) moved", out.output).group(1) != "1"
+    out = CliRunner().invoke(main, ["grids", "balance", "--max-moves", "1"])
+    assert out.exit_code == 0 and "\n  1 unit(s) moved" in out.output
     report = versions.suggest_balance(db, settings, metric="open_issues", unit_m=150)
     assert report.unit_kind == "lattice" and report.fallback
     assert "lattice cells of 150 m" in str(report)

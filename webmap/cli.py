@@ -285,13 +285,15 @@ def grids_rollback(expect_active):
 @click.option("--units", type=click.Choice(["blocks", "lattice"]),
               help="Building units: whole blocks (default when a blocks layer is loaded) or "
                    "200 m lattice cells.")
+@click.option("--max-moves", type=click.IntRange(1, 100_000), default=200, show_default=True,
+              help="Stop after this many moves (the spread may still fall after it).")
 @_fail_cleanly
-def grids_balance(metric, units):
+def grids_balance(metric, units, max_moves):
     """Suggest boundary moves that even out METRIC, as a new draft."""
     from geo import versions
 
     click.echo(str(versions.suggest_balance(_db(), _settings(), metric=metric, units=units,
-                                            actor=getpass.getuser())))
+                                            max_moves=max_moves, actor=getpass.getuser())))
 
 
 @main.group("toilets")
