@@ -81,6 +81,22 @@ def test_every_finding_kind_has_a_name(planner):
         assert set(finding_labels()) == set(version_checks.SEVERITY)
 
 
+def test_findings_are_said_in_the_page_language(planner):
+    from geo.version_checks import Finding
+    from webmap.planner import finding_text
+
+    app, _db = planner
+    overlap = Finding("overlap", "grids A and B overlap by 12.5 m² near …", (code(1), code(2)),
+                      None, 12.5, (111.5, 40.75))
+    with app.test_request_context("/?lang=en"):
+        assert finding_text(overlap) == overlap.message
+    with app.test_request_context("/?lang=zh"):
+        assert finding_text(overlap) == (f"网格 {code(1)}、{code(2)}；面积 12.5 m²；"
+                                         "位置 经度 111.500000，纬度 40.750000")
+        note = finding_text(Finding("fallback_boundary", "no district boundary is stored"))
+        assert "civgrid import district PATH" in note and "辖区边界" in note
+
+
 @pytest.mark.browser
 def test_draft_page_in_chromium(planner, chromium):
     app, db = planner

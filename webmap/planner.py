@@ -163,6 +163,30 @@ def finding_labels():
             "fallback_boundary": _("No district boundary stored")}
 
 
+def finding_text(finding):
+    """What a finding says, in the page's language.
+
+    The core writes its findings in English (``finding.message``); in Chinese the page
+    says the same from the finding's fields: grids, area and place.
+    """
+    from webmap.i18n import is_english
+
+    if is_english():
+        return finding.message
+    if finding.kind == "fallback_boundary":
+        return _("Gaps and parts outside were checked against the active version's outline; "
+                 "store the district boundary with `civgrid import district PATH`.")
+    parts = []
+    if finding.codes:
+        parts.append(_("grids %(codes)s", codes="、".join(finding.codes)))
+    if finding.area_m2 is not None:
+        parts.append(_("area %(area)s m²", area=f"{finding.area_m2:,.1f}"))
+    if finding.location:
+        parts.append(_("near lon %(lon)s, lat %(lat)s", lon=f"{finding.location[0]:.6f}",
+                       lat=f"{finding.location[1]:.6f}"))
+    return "；".join(parts) or finding.message
+
+
 @bp.get("/<int:version_id>")
 def draft(version_id):
     db = get_db()
@@ -182,7 +206,7 @@ def draft(version_id):
     return render_template("planner_draft.html", title=_("Draft %(n)s", n=version_id),
                            version=version, report=report, impact=impact, codes=codes,
                            edit=request.args.get("edit"), kind_labels=finding_labels(),
-                           **map_parts(fmap))
+                           finding_text=finding_text, **map_parts(fmap))
 
 
 def _edit(version_id, action):
