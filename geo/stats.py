@@ -39,7 +39,7 @@ def _issue_from(flt, tally=None):
     only when filtered by.
     """
     where, params = flt.where("i", "g")
-    if tally and flt.fields() <= _TALLY_FIELDS[tally]:
+    if tally and uses_tally(flt, tally):
         frm, count = f"{tally} i", "sum(i.n)"
     else:
         frm, count = "issues i", "count(*)"
@@ -158,12 +158,9 @@ def heat_series(db, flt=None, period="week", max_cells_per_period=2500, max_cell
     if period not in ("day", "week"):
         raise ValueError("period must be 'day' or 'week'")
     flt = flt or IssueFilter()
-    if period == "week" and uses_tally(flt, "tally_week"):
-        frm, where, params, count = _issue_from(flt, "tally_week")
-        day = "i.week"
-    else:
-        frm, where, params, count = _issue_from(flt)
-        day = f"date_trunc('{period}', i.reported_at AT TIME ZONE 'Asia/Shanghai')::date"
+    frm, where, params, count = _issue_from(flt, "tally_week" if period == "week" else None)
+    day = "i.week" if frm.startswith("tally_") else \
+        f"date_trunc('{period}', i.reported_at AT TIME ZONE 'Asia/Shanghai')::date"
     x, y = _lattice(frm, ANIMATION_LATTICE)
     params.update(cell=1 / ANIMATION_LATTICE, keep=max_cells_per_period, total=max_cells)
     with db.transaction() as tx:

@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import LineString
 
 from geo import assign, intake, issues, stats, versions
 from geo.errors import InputError
 from geo.query import IssueFilter
 from tests.conftest import table_snapshot
-from tests.layouts import code, ubox, xy
+from tests.layouts import code, xy
+from tests.test_versions_activation import redrawn_draft
 
 CATEGORIES = ["06010", "06036", "07001", "09020", "93001"]
 SOURCES = ["patrol", "citizen", "city"]
@@ -105,10 +105,7 @@ def test_tallies_follow_every_kind_of_write(loaded, settings, tmp_path):
                    " (SELECT 1 FROM issue_history h WHERE h.issue_id = i.id) ORDER BY id LIMIT 25)")
     assert_tallies_match(db)
 
-    draft = versions.create_draft(db, label="redraw")  # activation re-assigns the changed area
-    versions.set_geometry(db, settings, draft, code(2), ubox(2, 2, 4.5, 4))
-    versions.split_grid(db, settings, draft, code(4), LineString([xy(3.2, -1), xy(3.2, 3)]))
-    versions.activate(db, settings, draft)
+    versions.activate(db, settings, redrawn_draft(db, settings))  # re-assigns the changed area
     assert_tallies_match(db)
     versions.rollback(db, settings)
     assert_tallies_match(db)
