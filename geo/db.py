@@ -93,7 +93,7 @@ class Tx:
         cols = ", ".join(columns)
         fmt = " WITH (FORMAT csv)" if csv else ""
         try:
-            self._cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN{fmt}", buffer)
+            self._cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN{fmt}", buffer, size=1 << 18)
         except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
             raise InputError(_pg_message(exc)) from exc
 

@@ -5,7 +5,7 @@ Issues and toilets differ only in their columns (:mod:`geo.issues`,
 one transaction:
 
 1. read the file (:mod:`geo.readers`), check each row, convert coordinates;
-2. ``COPY`` the rows into a temporary staging table;
+2. ``COPY`` the rows into a temporary staging table (and their points into another);
 3. check what needs the database (duplicate keys already stored);
 4. assign grids with the same SQL as every other assignment (:mod:`geo.assign`);
 5. ``INSERT … SELECT`` into the target table.
@@ -16,6 +16,7 @@ rolls the transaction back; a dry run does all of it and rolls back too.
 
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -104,7 +105,7 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
             )
             _stage(tx, spec, frame, table, lon, lat, progress)
             _check_stored_keys(tx, spec, table)
-            assign.compute(tx, "_stage", version, settings.assign_tolerance_m, extent)
+            assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)
             base = _reserve_ids(tx, spec.kind, len(frame))
             with _bulk_mode(tx, spec.kind, len(frame)) as bulk:
                 with _tally_after(tx, spec, report.import_id, bulk):
@@ -124,11 +125,17 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
     return report
 
 
-def _stage(tx, spec, frame, table, lon, lat, progress):
-    """COPY the checked rows into the temp table ``_stage`` and index its points.
+#: The point of a staged row, for the specs' ``insert_sql`` (``s`` is ``_stage``).
+STAGED_GEOM = "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490)"
 
-    Rows go in as plain values (Arrow writes the CSV); PostgreSQL builds the
-    points and stores them in Z-order, so each grid's points share pages.
+
+def _stage(tx, spec, frame, table, lon, lat, progress):
+    """COPY the checked rows into the temp table ``_stage``; put their points in ``_points``.
+
+    ``_stage`` keeps the file's order, so the final insert writes ids in
+    ascending order (appending to the primary key instead of splitting its
+    pages all over). ``_points (key, geom)`` holds the same points in Z-order
+    for the assignment, so each grid's points share pages.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -138,8 +145,8 @@ def _stage(tx, spec, frame, table, lon, lat, progress):
         ("lon", "double precision"), ("lat", "double precision"), ("zkey", "bigint"),
     ]
     names = [n for n, _ in cols]
-    tx.execute("DROP TABLE IF EXISTS _raw, _stage")
-    tx.execute("CREATE TEMP TABLE _raw (" + ", ".join(f"{n} {t}" for n, t in cols)
+    tx.execute("DROP TABLE IF EXISTS _stage, _points")
+    tx.execute("CREATE TEMP TABLE _stage (" + ", ".join(f"{n} {t}" for n, t in cols)
                + ") ON COMMIT DROP")
     zkey = np.empty(len(frame), dtype=np.int64)
     zkey[spatial_order(lon, lat)] = np.arange(len(frame))
@@ -147,23 +154,32 @@ def _stage(tx, spec, frame, table, lon, lat, progress):
                         raw_y=table.y, lon=lon, lat=lat, zkey=zkey)[names]
     bar = tqdm(total=len(frame), desc=f"staging {spec.kind}", unit="row", disable=not progress)
     options = pacsv.WriteOptions(include_header=False)
-    for start in range(0, len(frame), CHUNK_ROWS):
+
+    def encode(start):
         chunk = data.iloc[start:start + CHUNK_ROWS]
         buf = io.BytesIO()
         pacsv.write_csv(pa.Table.from_pandas(chunk, preserve_index=False), buf, options)
         buf.seek(0)
-        tx.copy_in("_raw", names, buf, csv=True)
-        bar.update(len(chunk))
+        return buf, len(chunk)
+
+    # Arrow encodes the next chunk (without the GIL) while the server parses this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        starts = range(0, len(frame), CHUNK_ROWS)
+        pending = pool.submit(encode, 0) if len(frame) else None
+        for i, _ in enumerate(starts):
+            buf, rows = pending.result()
+            if i + 1 < len(starts):
+                pending = pool.submit(encode, starts[i + 1])
+            tx.copy_in("_stage", names, buf, csv=True)
+            bar.update(rows)
     bar.close()
-    keep = ", ".join(names[:-3])
-    tx.execute(f"CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {keep},"
-               " ST_SetSRID(ST_MakePoint(lon, lat), 4490)::geometry(Point, 4490) AS geom"
-               " FROM _raw ORDER BY zkey")
-    tx.execute("DROP TABLE _raw")
+    tx.execute("ANALYZE _stage")
+    tx.execute("CREATE TEMP TABLE _points ON COMMIT DROP AS SELECT key,"
+               f" {STAGED_GEOM}::geometry(Point, 4490) AS geom FROM _stage AS s ORDER BY zkey")
     # Rows are in Z-order, so a BRIN index (built in milliseconds) finds each
     # grid's points nearly as well as a GiST index (seconds for a million).
-    tx.execute("CREATE INDEX ON _stage USING brin (geom) WITH (pages_per_range = 2)")
-    tx.execute("ANALYZE _stage")
+    tx.execute("CREATE INDEX ON _points USING brin (geom) WITH (pages_per_range = 2)")
+    tx.execute("ANALYZE _points")
 
 
 _ID_LOCK = 7_301_552
@@ -231,19 +247,24 @@ def _tally_after(tx, spec, import_id, bulk):
     """For a bulk import of issues, count the new rows into the tallies once, afterwards.
 
     The tally trigger would first copy a million inserted rows into its transition
-    table and scan that three times (12 s); counting the imported rows in the table
-    itself takes 8 s. The trigger is off only inside this transaction, while the
-    import holds the table's exclusive lock, so no other write can miss it.
+    table (a disabled trigger still makes PostgreSQL collect them, so it is dropped,
+    not disabled) and scan that three times; counting the imported rows in the
+    table itself is cheaper. The trigger is gone only inside this transaction,
+    while the import holds the table's exclusive lock, so no other write can miss it.
     """
     if not (bulk and spec.tallied):
         yield
         return
-    tx.execute(f"ALTER TABLE {spec.kind} DISABLE TRIGGER {spec.kind}_tally_insert")
+    trigger = f"{spec.kind}_tally_insert"
+    definition = tx.fetchval("SELECT pg_get_triggerdef(oid) FROM pg_trigger"
+                             " WHERE tgrelid = %s::regclass AND tgname = %s",
+                             (spec.kind, trigger))
+    tx.execute(f"DROP TRIGGER {trigger} ON {spec.kind}")
     yield
     added = f"SELECT 1 AS s, * FROM {spec.kind} WHERE import_id = {int(import_id)}"
     for query in tx.fetchval("SELECT civgrid_tally_sql(%s)", (added,)):
         tx.execute(query)
-    tx.execute(f"ALTER TABLE {spec.kind} ENABLE TRIGGER {spec.kind}_tally_insert")
+    tx.execute(definition)
 
 
 def _check_stored_keys(tx, spec, table):

@@ -23,13 +23,13 @@ SELECT %(base_id)s + s.key, s.ref, s.category, s.source, s.status, s.reported_at
        CASE c.limit_unit WHEN 'hours' THEN s.reported_at + c.limit_value * interval '1 hour'
                          WHEN 'working_days'
                          THEN civgrid_deadline(s.reported_at, c.limit_value, c.limit_unit) END,
-       s.description, s.address, s.geom, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
+       s.description, s.address, {geom}, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
        coalesce(a.method, 'none'), %(import_id)s
 FROM _stage AS s
 JOIN imports AS i ON i.id = %(import_id)s
 JOIN categories AS c ON c.code = s.category
 LEFT JOIN _assigned AS a ON a.key = s.key
-"""
+""".replace("{geom}", intake.STAGED_GEOM)
 
 
 def _parse(table, tx):

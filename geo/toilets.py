@@ -41,12 +41,12 @@ SELECT %(base_id)s + s.key, s.code, s.kind, nullif(s.name, ''), nullif(s.address
        s.planned_at, s.started_at, s.accepted_at, s.heating, s.power, s.water, s.sewage,
        s.ventilation, s.sanitary_type,
        coalesce(regexp_split_to_array(nullif(s.photos, ''), '\\s*[;；]\\s*'), '{}'),
-       s.geom, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
+       {geom}, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
        coalesce(a.method, 'none'), %(import_id)s
 FROM _stage AS s
 JOIN imports AS i ON i.id = %(import_id)s
 LEFT JOIN _assigned AS a ON a.key = s.key
-"""
+""".replace("{geom}", intake.STAGED_GEOM)
 
 
 def _flags(table, column):
