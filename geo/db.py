@@ -97,6 +97,10 @@ class Tx:
         except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
             raise InputError(_pg_message(exc)) from exc
 
+    def copy_raw(self, statement, file):
+        """Run a ``COPY … FROM STDIN`` or ``COPY … TO STDOUT`` statement with ``file``."""
+        self._cur.copy_expert(statement, file, size=1 << 18)
+
     def copy_out(self, query, sink):
         self._cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", sink)
 

@@ -91,6 +91,9 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
     try:
         with db.transaction() as tx:
             tx.execute("SET LOCAL jit = off")
+            # Grouping a million assigned points by key fits in memory instead of
+            # sorting on disk (a cap per sort or hash, used only by large imports).
+            tx.execute("SET LOCAL work_mem = '256MB'")
             version = assign.active_version(tx, lock=True)
             extent = assign.district_extent(tx, version)
             frame, problems = spec.parse(table, tx)
