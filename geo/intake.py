@@ -167,12 +167,11 @@ def _stage(tx, spec, frame, table, lon, lat, progress):
 
     # Arrow encodes the next chunk (without the GIL) while the server parses this one.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        starts = range(0, len(frame), CHUNK_ROWS)
-        pending = pool.submit(encode, 0) if len(frame) else None
-        for i, _ in enumerate(starts):
-            buf, rows = pending.result()
-            if i + 1 < len(starts):
-                pending = pool.submit(encode, starts[i + 1])
+        ahead = pool.submit(encode, 0)
+        for start in range(0, len(frame), CHUNK_ROWS):
+            buf, rows = ahead.result()
+            if start + CHUNK_ROWS < len(frame):
+                ahead = pool.submit(encode, start + CHUNK_ROWS)
             tx.copy_in("_stage", names, buf, csv=True)
             bar.update(rows)
     bar.close()
