@@ -45,6 +45,21 @@ class Table:
     y: np.ndarray | None = None
     geometry: object = None  # GeoSeries for polygon files
 
+    def __post_init__(self):
+        """Refuse NUL characters: PostgreSQL cannot store them in text."""
+        problems = []
+        for col in self.frame.columns:
+            values = self.frame[col]
+            if not pd.api.types.is_string_dtype(values):
+                continue
+            bad = values.str.contains("\x00", regex=False, na=False).to_numpy(dtype=bool)
+            for i in np.flatnonzero(bad)[:50]:
+                where = self.where(i).replace("\x00", "\\x00")
+                problems.append(f"{where}: {col} contains a NUL character (0x00), which"
+                                " cannot be stored as text (a binary or UTF-16 file?)")
+        if problems:
+            raise InputError(problems[:50], source=self.path)
+
     def where(self, i, key=None):
         """'issues.csv: row 5 (ref XC-1)' for row index ``i``.
 

@@ -71,6 +71,8 @@ CSV_CASES = [
     ("truncated csv", csv_rows({}, {}, {})[:-40], ["bad.csv: row 4: has 5 fields, the header has 8 (file truncated?)"]),
     ("no coordinate columns", "ref,category\nA,06010\n", ["bad.csv: no lon column"]),
     ("empty file", "", ["bad.csv: the file is empty"]),
+    ("NUL character", csv_rows({}, {"description": "坏\x00数据"}),
+     ["bad.csv: row 3 (ref N-2): description contains a NUL character (0x00)"]),
 ]
 
 
@@ -124,6 +126,16 @@ def test_point_features_of_wrong_type(db, settings, loaded, tmp_path):
     gdf.to_file(tmp_path / "bad.geojson", driver="GeoJSON")
     with pytest.raises(InputError, match="bad.geojson: feature 2: geometry is LineString, expected Point"):
         issues.import_issues(db, settings, tmp_path / "bad.geojson")
+    assert table_snapshot(db) == loaded
+
+
+def test_nul_character_in_a_form(db, settings, loaded):
+    """(GDAL cuts feature attributes at a NUL, so only CSV and forms can bring one.)"""
+    lon, lat = xy(1, 1)
+    with pytest.raises(InputError, match="the issue: description contains a NUL character"):
+        issues.create_issue(db, settings, {"category": "06010", "lon": lon, "lat": lat,
+                                           "reported_at": "2026-11-02T10:00:00",
+                                           "description": "a\x00b"})
     assert table_snapshot(db) == loaded
 
 
