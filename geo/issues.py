@@ -41,6 +41,8 @@ def _parse(table, tx):
     out = pd.DataFrame(index=frame.index)
     for col in TEXT_COLUMNS:
         out[col] = frame[col] if col in frame.columns else None
+    if "ref" in frame.columns:  # no ref is NULL, so any number of rows may lack one
+        out["ref"] = out["ref"].mask(out["ref"] == "", None)
     if "ref" in frame.columns:
         problems += intake.duplicates(table, "ref")
     if "category" not in frame.columns:

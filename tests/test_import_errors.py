@@ -87,6 +87,16 @@ def test_bad_issue_csv(db, settings, loaded, tmp_path, name, content, expected):
     assert table_snapshot(db) == loaded
 
 
+def test_rows_without_ref_are_not_duplicates(db, settings, loaded, tmp_path):
+    """An empty ref means the source gave none: stored as NULL, any number of times."""
+    path = tmp_path / "noref.csv"
+    path.write_text(csv_rows({"ref": ""}, {"ref": " "}), encoding="utf-8")
+    issues.import_issues(db, settings, path)
+    issues.import_issues(db, settings, path)
+    with db.transaction() as tx:
+        assert tx.fetchval("SELECT count(*) FROM issues WHERE ref IS NULL") == 4
+
+
 def test_undecodable_text(db, settings, loaded, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_bytes(csv_rows({}).encode("utf-8") + b"N-9,06010,1,2,\xff\xfe,patrol,,x\n")
