@@ -94,7 +94,9 @@ def test_issue_list_paging_matches_count(client, sample):
 BAD_PAGES = [("/?measure=colour", "measure"), ("/?status=done", "status"),
              ("/?from=2026-13-01", "from"), ("/heatmap?period=hour", "period"),
              ("/issues?page=0", "page"), ("/issues?street=123", "street"),
-             ("/?category=99999", "category")]
+             ("/?category=99999", "category"), ("/issues?q=%00", "&#39;q&#39;"),
+             ("/api/v1/issues?q=a%00", "'q'"), ("/grids/%00", "&#39;code&#39;"),
+             ("/api/v1/grids/%00", "'code'")]
 
 
 @pytest.mark.parametrize("url,param", BAD_PAGES)

@@ -67,9 +67,14 @@ def test_split_with_a_drawn_line(planner):
         n = tx.fetchval("SELECT count(*) FROM grids WHERE version_id = %s AND level = 'grid'",
                         (draft,))
     assert n == 7
-    bad = client.post(f"/planner/{draft}/split", data={"code": code(2), "geometry": "{"},
-                      follow_redirects=True)
-    assert "geometry" in bad.get_data(as_text=True)
+    for geometry in ("{", "[1, 2]", '"a string"'):
+        bad = client.post(f"/planner/{draft}/split", data={"code": code(2), "geometry": geometry},
+                          follow_redirects=True)
+        assert bad.status_code == 200 and "not a GeoJSON geometry" in bad.get_data(as_text=True)
+    missing = client.post(f"/planner/{draft}/attributes", data={"leader": "x"})
+    assert missing.status_code == 400 and "code" in missing.get_data(as_text=True)
+    nul = client.post("/planner/drafts", data={"label": "a\x00b"})
+    assert nul.status_code == 400 and "label" in nul.get_data(as_text=True)
 
 
 def test_every_finding_kind_has_a_name(planner):

@@ -2,7 +2,7 @@
 
 from flask import jsonify, render_template_string, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequestKeyError, HTTPException
 
 from geo import errors
 
@@ -45,4 +45,18 @@ def init_app(app):
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
+        if isinstance(exc, BadRequestKeyError) and exc.args:  # request.form["x"] without x
+            return _answer(400, exc.name, _("parameter %(name)s is missing", name=repr(exc.args[0])))
         return _answer(exc.code, exc.name, exc.description)
+
+    @app.before_request
+    def refuse_nul():
+        """PostgreSQL cannot store or compare a NUL character: name the parameter instead."""
+        values = list((request.view_args or {}).items())
+        values += [(k, v) for source in (request.args, request.form) for k, vs in source.lists()
+                   for v in vs]
+        for key, value in values:
+            if "\x00" in str(key) or "\x00" in str(value):
+                raise errors.InputError(
+                    _("parameter %(name)s contains a NUL character (0x00)",
+                      name=repr(str(key).replace("\x00", "\\x00"))))

@@ -223,7 +223,7 @@ def _drawn():
         raise InputError(_("Draw the shape on the map first."))
     try:
         return shapely.geometry.shape(json.loads(raw))
-    except (ValueError, KeyError, TypeError, shapely.errors.GEOSException):
+    except (ValueError, KeyError, TypeError, AttributeError, shapely.errors.GEOSException):
         raise InputError("parameter 'geometry': not a GeoJSON geometry") from None
 
 
