@@ -117,7 +117,7 @@ def _pct(part, whole):
 
 
 def suggest_sites(db, k=5, radius_m=coverage.DEFAULT_RADIUS_M, objective="area",
-                  spacing_m=DEFAULT_SPACING_M):
+                  spacing_m=None):
     """Propose ``k`` sites for new public flush toilets; a :class:`SiteSuggestion`.
 
     Parameters
@@ -130,8 +130,8 @@ def suggest_sites(db, k=5, radius_m=coverage.DEFAULT_RADIUS_M, objective="area",
     objective : {"area", "population"}
         Maximise the newly served area, or the newly served population (each
         grid's population spread evenly over it; grids without one count 0).
-    spacing_m : float
-        Distance between candidate points (default 100 m).
+    spacing_m : float, optional
+        Distance between candidate points (default 100 m, or the radius if smaller).
 
     Examples
     --------
@@ -190,6 +190,8 @@ def _check(k, radius_m, objective, spacing_m):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 100:
         raise InputError(f"k must be a whole number of sites from 1 to 100, not {k!r}")
     radius_m = coverage.check_radius(radius_m)
+    if spacing_m is None:
+        spacing_m = min(DEFAULT_SPACING_M, radius_m)
     if objective not in OBJECTIVES:
         raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     try:

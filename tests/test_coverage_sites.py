@@ -133,6 +133,11 @@ def test_stops_when_nothing_is_left_unserved(db, district):
     assert "no other candidate" in str(result) or len(result.sites) == 100
 
 
+def test_radius_below_the_default_spacing_spaces_candidates_by_the_radius(db, district):
+    result = coverage_sites.suggest_sites(db, k=1, radius_m=50)
+    assert result.spacing_m == 50 and len(result.sites) == 1
+
+
 @pytest.mark.parametrize("kwargs,name", [
     ({"k": 0}, "k must"), ({"k": 2.5}, "k must"), ({"objective": "votes"}, "objective"),
     ({"spacing_m": 0}, "spacing_m"), ({"spacing_m": 400}, "spacing_m"),
