@@ -4,7 +4,7 @@ import shapely
 
 from geo import assign, stats
 from geo.errors import NotFound
-from geo.query import IssueFilter
+from geo.query import IssueFilter, like_literal
 
 # Traffic light (DESIGN.md §6): green below 80 % of the limit used, yellow 80–100 %, red overdue.
 _LIGHT = """CASE WHEN i.status IN ('closed', 'void') OR i.deadline IS NULL THEN NULL
@@ -90,4 +90,5 @@ def search_grids(db, q, limit=20):
             " (SELECT id FROM grid_versions WHERE status = 'active')"
             " AND (code LIKE %(prefix)s OR name ILIKE %(contains)s)"
             " ORDER BY (name = %(q)s) DESC, code LIMIT %(limit)s",
-            {"prefix": q + "%", "contains": "%" + q + "%", "q": q, "limit": limit})
+            {"prefix": like_literal(q) + "%", "contains": "%" + like_literal(q) + "%", "q": q,
+             "limit": limit})

@@ -169,7 +169,7 @@ class IssueFilter:
         if self.q:
             parts.append(f"({i}.ref ILIKE %(f_q)s OR {i}.description ILIKE %(f_q)s"
                          f" OR {i}.address ILIKE %(f_q)s)")
-            params["f_q"] = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            params["f_q"] = "%" + like_literal(self.q) + "%"
         if self.bbox:
             parts.append(f"{i}.geom && ST_MakeEnvelope(%(f_x1)s, %(f_y1)s, %(f_x2)s, %(f_y2)s, 4490)")
             params.update(zip(("f_x1", "f_y1", "f_x2", "f_y2"), self.bbox))
@@ -198,3 +198,8 @@ class IssueFilter:
             if getattr(self, name):
                 out[name] = getattr(self, name)
         return out
+
+
+def like_literal(text):
+    """``text`` escaped for LIKE/ILIKE, so ``%`` and ``_`` in a search match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

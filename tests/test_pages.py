@@ -70,6 +70,11 @@ def test_grid_page_and_search(client, sample):
     resp = client.get("/grids", query_string={"q": sample["grid"]})
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/grids/{sample['grid']}")
     assert client.get("/grids/150102999999999").status_code == 404
+    from geo import browse
+
+    assert browse.search_grids(sample["db"], sample["grid"][:9])  # a code prefix finds grids
+    assert browse.search_grids(sample["db"], "%") == []  # wildcards match themselves only
+    assert browse.search_grids(sample["db"], "_") == []
 
 
 def test_issue_pages(client, sample):
