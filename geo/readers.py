@@ -214,8 +214,11 @@ def read_vector(path):
     try:
         frame = gpd.read_file(target, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        # GDAL names the file by its full path (a temporary folder for uploads) and
+        # suggests driver prefixes; say neither.
+        reason = str(exc).replace(target, path.name).split("; It might help")[0].rstrip(".")
         raise InputError(
-            f"{path.name}: cannot read it as GeoJSON, GeoPackage or Shapefile ({exc}); "
+            f"{path.name}: cannot read it as GeoJSON, GeoPackage or Shapefile ({reason}); "
             "is the file truncated or of another format?"
         ) from None
     except UnicodeDecodeError as exc:

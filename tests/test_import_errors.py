@@ -156,6 +156,10 @@ def test_truncated_geojson(db, settings, loaded, tmp_path):
     (tmp_path / "cut.geojson").write_text(text[: len(text) // 2])
     with pytest.raises(InputError, match="cut.geojson: cannot read it .* truncated"):
         grids.import_grids(db, settings, tmp_path / "cut.geojson")
+    (tmp_path / "junk.geojson").write_text("hello")
+    with pytest.raises(InputError, match="junk.geojson: cannot read it") as err:
+        grids.import_grids(db, settings, tmp_path / "junk.geojson")
+    assert str(tmp_path) not in str(err.value)  # uploads are saved to a temporary folder
     assert table_snapshot(db) == loaded
 
 
