@@ -308,7 +308,7 @@ def choice(table, column, allowed, default=None):
     frame = table.frame
     if column not in frame.columns:
         if default is None:
-            return None, [f"{table.path.name}: no {column!r} column"]
+            return None, [table.no_column(column)]
         return pd.Series([default] * len(frame), dtype=object), []
     values = frame[column].str.lower()
     empty = (values == "").to_numpy()
@@ -338,7 +338,7 @@ def timestamps(table, column, required=False):
     """
     n = len(table.frame)
     if column not in table.frame.columns:
-        problems = [f"{table.path.name}: no {column!r} column"] if required else []
+        problems = [table.no_column(column)] if required else []
         return pd.Series(pd.NaT, index=range(n), dtype="datetime64[us, UTC]"), problems
     raw = table.frame[column]
     empty = (raw == "").to_numpy()

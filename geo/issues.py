@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 
 from geo import catalogue, intake, readers
-from geo.errors import InputError
 
 SOURCES = ("leader", "joint", "patrol", "sweep", "citizen", "city", "other")
 STATUSES = ("reported", "filed", "dispatched", "processing", "fed_back", "checking",
@@ -46,7 +45,7 @@ def _parse(table, tx):
     if "ref" in frame.columns:
         problems += intake.duplicates(table, "ref")
     if "category" not in frame.columns:
-        problems.append(f"{table.path.name}: no 'category' column")
+        problems.append(table.no_column("category"))
     else:
         codes = catalogue.normalise_codes(frame["category"], catalogue.lookup(tx))
         for i in np.flatnonzero(codes.isna().to_numpy())[:50]:
@@ -100,13 +99,10 @@ def create_issue(db, settings, fields, crs=None, actor=None):
     """
     fields = {k: ("" if v is None else str(v)) for k, v in fields.items()}
     frame = readers.normalise_columns(pd.DataFrame([fields]), Path("form"))
-    for col in ("lon", "lat"):
-        if col not in frame.columns or frame[col].iat[0] == "":
-            raise InputError(f"form: {col} is missing")
+    frame = frame.assign(**{c: "" for c in ("lon", "lat") if c not in frame.columns})
     x = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
     table = readers.Table(Path("form"), frame, ["the issue"], crs, x, y)
-    readers.check_numeric(table)
 
     created = []
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo import crs as crs_mod
+from geo import crs as crs_mod, readers
 
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON_EQ = 111_320.0
@@ -46,13 +46,14 @@ def convert_and_check(table, extent, max_outside_m):
     Returns ``(lon, lat, problems)``; ``problems`` names every bad row.
     """
     x, y = table.x, table.y
-    problems = []
+    problems = readers.numeric_problems(table)
     label = crs_mod.crs_label(table.crs)
     geographic_input = _is_geographic(table.crs)
-    invalid = np.zeros(len(x), dtype=bool)
+    invalid = ~(np.isfinite(x) & np.isfinite(y))  # said by numeric_problems
     if geographic_input:
-        invalid = (np.abs(x) > 180) | (np.abs(y) > 90)
-        for i in np.flatnonzero(invalid)[:50]:
+        out_of_range = (np.abs(x) > 180) | (np.abs(y) > 90)
+        invalid |= out_of_range
+        for i in np.flatnonzero(out_of_range)[:50]:
             hint = " — are lon and lat swapped?" if abs(x[i]) <= 90 < abs(y[i]) <= 180 else ""
             problems.append(
                 f"{table.where(i, 'ref')}: lon {x[i]:g}, lat {y[i]:g} is not a valid "

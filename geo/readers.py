@@ -60,6 +60,12 @@ class Table:
         if problems:
             raise InputError(problems[:50], source=self.path)
 
+    def no_column(self, column):
+        """The problem of a missing column: the file's, or a form's missing field."""
+        if isinstance(self.labels, RowLabels):
+            return f"{self.path.name}: no {column!r} column"
+        return f"{self.where(0)}: {column} is missing"
+
     def where(self, i, key=None):
         """'issues.csv: row 5 (ref XC-1)' for row index ``i``.
 
@@ -267,9 +273,7 @@ def read_points(path, crs=None):
                     "x/y, 经度/纬度)"
                 )
         x, y = to_float(frame["lon"]), to_float(frame["lat"])
-        table = Table(path, frame, labels, crs, x, y)
-        check_numeric(table)
-        return table
+        return Table(path, frame, labels, crs, x, y)
     gdf = read_vector(path)
     labels = RowLabels(len(gdf), "feature", first=1)
     attrs = _attributes(gdf, path)
@@ -300,16 +304,16 @@ def to_float(series):
         return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
 
 
-def check_numeric(table):
+def numeric_problems(table):
+    """Problems for rows whose lon or lat is missing or not a number."""
     problems = []
     for col, values in (("lon", table.x), ("lat", table.y)):
-        raw = table.frame[col]
-        bad = ~np.isfinite(values)
-        for i in np.flatnonzero(bad)[:50]:
-            what = "is missing" if raw.iat[i] == "" else f"{raw.iat[i]!r} is not a number"
+        raw = table.frame[col] if col in table.frame.columns else None
+        for i in np.flatnonzero(~np.isfinite(values))[:50]:
+            text = "" if raw is None else raw.iat[i]
+            what = "is missing" if text == "" else f"{text!r} is not a number"
             problems.append(f"{table.where(i, 'ref')}: {col} {what}")
-    if problems:
-        raise InputError(problems, source=table.path)
+    return problems
 
 
 def read_polygons(path, crs=None):

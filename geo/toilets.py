@@ -77,11 +77,12 @@ def _parse(table, tx):
     problems = []
     out = pd.DataFrame(index=frame.index)
     if "code" not in frame.columns:
-        return None, [f"{table.path.name}: no 'code' column"]
-    empty = np.flatnonzero((frame["code"] == "").to_numpy())
-    problems += [f"{table.where(i)}: code is missing" for i in empty[:50]]
-    problems += intake.duplicates(table, "code")
-    out["code"] = frame["code"]
+        problems.append(table.no_column("code"))
+    else:
+        empty = np.flatnonzero((frame["code"] == "").to_numpy())
+        problems += [f"{table.where(i)}: code is missing" for i in empty[:50]]
+        problems += intake.duplicates(table, "code")
+        out["code"] = frame["code"]
     for col in ("name", "address", "photos"):
         out[col] = frame[col] if col in frame.columns else None
     for col, allowed, default in (
@@ -199,7 +200,6 @@ def create_toilet(db, settings, fields, actor=None, crs=None):
     for col in ("lon", "lat"):
         values.setdefault(col, "")
     table = _form_table(values, crs_mod.parse_crs(crs))
-    readers.check_numeric(table)
 
     def record(tx, report):
         tx.execute(
@@ -254,10 +254,6 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
         frame, problems = _parse(table, tx)
         location = None
         if moved:
-            try:
-                readers.check_numeric(table)
-            except InputError as exc:
-                raise InputError(problems + exc.problems, source=_FORM) from None
             extent = assign.district_extent(tx, assign.active_version(tx))
             lon, lat, coord_problems = convert_and_check(table, extent, settings.max_outside_m)
             problems += coord_problems

@@ -158,6 +158,18 @@ def test_several_problems_are_reported_together(db, settings, loaded):
     assert len(err.value.problems) == 2
 
 
+def test_a_bad_create_lists_coordinate_and_field_problems_together(db, settings, loaded):
+    with pytest.raises(InputError) as err:
+        toilets.create_toilet(db, settings, {"code": "CS-8", "kind": "alien", "lon": "abc",
+                                             "lat": xy(3, 3)[1], "planned_at": "2024-02-30"})
+    text = str(err.value)
+    assert "lon 'abc' is not a number" in text and "kind 'alien'" in text
+    assert "planned_at" in text and len(err.value.problems) == 3
+    with pytest.raises(InputError) as err:  # an edit that moves it: the same
+        toilets.update_toilet(db, settings, "CS-1", {"lon": "abc", "lat": "", "status": "done"})
+    assert len(err.value.problems) == 3, err.value.problems
+
+
 def test_unknown_code_and_bad_creates_change_nothing(db, settings, loaded):
     before = table_snapshot(db)
     with pytest.raises(NotFound):
