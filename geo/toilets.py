@@ -65,10 +65,12 @@ def _dates(table, column):
     if column not in frame.columns:
         return pd.Series([None] * len(frame), dtype=object), [], None
     raw = frame[column]
-    parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce")
-    bad = parsed.isna().to_numpy() & (raw != "").to_numpy()
-    problems = [f"{table.where(i, 'code')}: {column} {raw.iat[i]!r} is not a date (YYYY-MM-DD)"
-                for i in np.flatnonzero(bad)[:50]]
+    # A date, or a date and a time without a zone as Excel writes it; the time is dropped.
+    date = intake.matches(raw, intake.LOCAL_TIME_RE)
+    parsed = pd.to_datetime(raw.where(date, ""), format="ISO8601", errors="coerce")
+    parsed = parsed.dt.normalize()
+    problems = intake.date_problems(table, column, raw, parsed,
+                                    lambda i: "is not a date (YYYY-MM-DD)")
     return parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None), problems, parsed
 
 

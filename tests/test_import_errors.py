@@ -71,6 +71,12 @@ CSV_CASES = [
     ("truncated csv", csv_rows({}, {}, {})[:-40], ["bad.csv: row 4: has 5 fields, the header has 8 (file truncated?)"]),
     ("no coordinate columns", "ref,category\nA,06010\n", ["bad.csv: no lon column"]),
     ("empty file", "", ["bad.csv: the file is empty"]),
+    ("summer-time clock", csv_rows({"reported_at": "1988-09-11 01:30"}),
+     ["row 2 (ref N-1): reported_at '1988-09-11 01:30' happened twice or never in Asia/Shanghai"]),
+    ("year zero", csv_rows({"reported_at": "0000-01-01"}),
+     ["row 2 (ref N-1): reported_at '0000-01-01' is outside the years 1900–2199"]),
+    ("a word as time", csv_rows({"reported_at": "now"}),
+     ["row 2 (ref N-1): reported_at 'now' is not an ISO 8601 time"]),
     ("NUL character", csv_rows({}, {"description": "坏\x00数据"}),
      ["bad.csv: row 3 (ref N-2): description contains a NUL character (0x00)"]),
 ]
@@ -94,6 +100,20 @@ def test_a_form_lists_every_problem(db, settings, loaded):
         "form: the issue: unknown category '99999'", "form: the issue: lon is missing",
         "form: the issue: lat '四十' is not a number", "form: the issue: reported_at is missing"])
     assert table_snapshot(db) == loaded
+
+
+def test_times_without_zone_are_shanghai_and_fractions_are_kept(db, settings, loaded, tmp_path):
+    path = tmp_path / "times.csv"
+    path.write_text(csv_rows({"reported_at": "2026-08-30"},
+                             {"reported_at": "2026-08-30T10:00:00.123456789"},
+                             {"reported_at": "2026-08-30 10:00:00.5+05:30"}), encoding="utf-8")
+    issues.import_issues(db, settings, path)
+    with db.transaction() as tx:
+        got = tx.fetchall("SELECT ref, to_char(reported_at AT TIME ZONE 'UTC',"
+                          " 'YYYY-MM-DD HH24:MI:SS.US') FROM issues WHERE ref LIKE 'N-%%'"
+                          " ORDER BY ref")
+    assert got == [("N-1", "2026-08-29 16:00:00.000000"), ("N-2", "2026-08-30 02:00:00.123456"),
+                   ("N-3", "2026-08-30 04:30:00.500000")]
 
 
 def test_rows_without_ref_are_not_duplicates(db, settings, loaded, tmp_path):

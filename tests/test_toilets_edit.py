@@ -180,6 +180,10 @@ def test_unknown_code_and_bad_creates_change_nothing(db, settings, loaded):
         ({"code": "CS-8", "lat": lat}, "lon is missing"),
         ({"code": "", "lon": lon, "lat": lat}, "code is missing"),
         ({"code": "CS-8", "lon": lon, "lat": lat, "action": "paint"}, "action 'paint'"),
+        ({"code": "CS-8", "lon": lon, "lat": lat, "planned_at": "2026-01-01T23:30-10:00"},
+         "planned_at '2026-01-01T23:30-10:00' is not a date (YYYY-MM-DD)"),
+        ({"code": "CS-8", "lon": lon, "lat": lat, "planned_at": "0000-01-01"},
+         "planned_at '0000-01-01' is outside the years"),
         ({"code": "CS-8", "lon": lon, "lat": lat, "started_at": "2026-02-01",
           "planned_at": "2026-03-01"}, "started_at is before planned_at"),
     ):
