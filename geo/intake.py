@@ -300,6 +300,17 @@ def duplicates(table, column):
     return problems[:50]
 
 
+#: Longest ref or code: a source system's id, well under PostgreSQL's index entry limit.
+MAX_KEY_CHARS = 200
+
+
+def too_long(table, column, limit=MAX_KEY_CHARS):
+    """Problems for values of ``column`` longer than ``limit`` characters."""
+    lengths = table.frame[column].str.len().to_numpy()
+    return [f"{table.path.name}: {table.labels[i]}: {column} is {lengths[i]} characters long"
+            f" (at most {limit})" for i in np.flatnonzero(lengths > limit)[:50]]
+
+
 def choice(table, column, allowed, default=None):
     """Validate a column of codes; empty means ``default`` (None: required).
 

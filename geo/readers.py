@@ -142,6 +142,8 @@ def read_csv(path):
     data = _decode(path)
     if not data.strip():
         raise InputError(f"{path.name}: the file is empty")
+    if b"\n" not in data:  # classic Mac line ends (CR only)
+        data = data.replace(b"\r", b"\n")
     header = next(csv.reader(io.StringIO(data[: data.find(b"\n") + 1 or len(data)].decode())))
     invalid = []
 
@@ -149,16 +151,26 @@ def read_csv(path):
         invalid.append(row)
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
+    def parse(block_size):
+        return pacsv.read_csv(
             io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1,
+                                           block_size=block_size),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid,
                                               newlines_in_values=b'"' in data),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
+
+    try:
+        try:
+            table = parse(1 << 20)  # Arrow parses 1 MB blocks in parallel ...
+        except pa.ArrowInvalid as exc:
+            if "straddling" not in str(exc):
+                raise
+            invalid.clear()
+            table = parse(len(data) + 1)  # ... but a row longer than a block needs one block
     except pa.ArrowInvalid as exc:
         raise InputError(f"{path.name}: cannot parse CSV ({exc}); is the file truncated "
                          "or a quote left open?") from None

@@ -83,7 +83,7 @@ def _parse(table, tx):
     else:
         empty = np.flatnonzero((frame["code"] == "").to_numpy())
         problems += [f"{table.where(i)}: code is missing" for i in empty[:50]]
-        problems += intake.duplicates(table, "code")
+        problems += intake.duplicates(table, "code") + intake.too_long(table, "code")
         out["code"] = frame["code"]
     for col in ("name", "address", "photos"):
         out[col] = frame[col] if col in frame.columns else None

@@ -77,6 +77,8 @@ CSV_CASES = [
      ["row 2 (ref N-1): reported_at '0000-01-01' is outside the years 1900–2199"]),
     ("a word as time", csv_rows({"reported_at": "now"}),
      ["row 2 (ref N-1): reported_at 'now' is not an ISO 8601 time"]),
+    ("ref too long", csv_rows({"ref": "X" * 5000}),
+     ["bad.csv: row 2: ref is 5000 characters long (at most 200)"]),
     ("NUL character", csv_rows({}, {"description": "坏\x00数据"}),
      ["bad.csv: row 3 (ref N-2): description contains a NUL character (0x00)"]),
 ]
@@ -114,6 +116,18 @@ def test_times_without_zone_are_shanghai_and_fractions_are_kept(db, settings, lo
                           " ORDER BY ref")
     assert got == [("N-1", "2026-08-29 16:00:00.000000"), ("N-2", "2026-08-30 02:00:00.123456"),
                    ("N-3", "2026-08-30 04:30:00.500000")]
+
+
+def test_mac_line_ends_and_a_long_value_import(db, settings, loaded, tmp_path):
+    (tmp_path / "mac.csv").write_bytes(csv_rows({}, {}).replace("\n", "\r").encode("utf-8"))
+    long = "很长的描述" * 400_000  # 6 MB in one row: longer than Arrow's parse block
+    (tmp_path / "long.csv").write_text(csv_rows({"ref": "L-1", "description": long}),
+                                       encoding="utf-8")
+    issues.import_issues(db, settings, tmp_path / "mac.csv")
+    issues.import_issues(db, settings, tmp_path / "long.csv")
+    with db.transaction() as tx:
+        assert tx.fetchval("SELECT count(*) FROM issues WHERE ref LIKE 'N-%%'") == 2
+        assert tx.fetchval("SELECT description FROM issues WHERE ref = 'L-1'") == long
 
 
 def test_rows_without_ref_are_not_duplicates(db, settings, loaded, tmp_path):
