@@ -14,7 +14,7 @@ import shapely
 from geo import assign, crs as crs_mod, readers
 from geo.errors import InputError
 
-CODE_RE = re.compile(r"^\d{15}$")
+CODE_RE = re.compile(r"^[0-9]{15}$")  # ASCII digits only (\d takes full-width ones)
 DEPARTMENT_SEP = re.compile(r"[、;；,，]")
 
 
@@ -103,14 +103,12 @@ def validate_grid_table(table, sliver_m2):
             problems.append(f"{where}: name is empty")
         geom = geoms[i]
         problems.extend(_geometry_problems(where, geom, areas[i], sliver_m2))
-        population = frame["population"].iat[i] if "population" in frame.columns else ""
-        if population and not population.isdigit():
-            problems.append(f"{where}: population {population!r} is not a whole number ≥ 0")
+        population = _population(frame, i, where, problems)
         rows.append((
             code, name, level, parent,
             frame["leader"].iat[i] if "leader" in frame.columns else None,
             split_departments(frame["departments"].iat[i]) if "departments" in frame.columns else [],
-            int(population) if population and population.isdigit() else None,
+            population,
             None if problems else shapely.to_wkb(shapely.force_2d(geom), hex=True),
         ))
     return rows, problems
@@ -158,6 +156,22 @@ def _geometry_problems(where, geom, part_areas, sliver_m2):
     return problems
 
 
+#: More people than any grid (or city) holds: a larger number is a typo.
+MAX_POPULATION = 100_000_000
+
+
+def _population(frame, i, where, problems):
+    """Row ``i``'s population as an int (None if empty); a bad one is added to ``problems``."""
+    value = frame["population"].iat[i] if "population" in frame.columns else ""
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9]+", value) or int(value) > MAX_POPULATION:
+        problems.append(f"{where}: population {value!r} is not a whole number from 0 to "
+                        f"{MAX_POPULATION:,}")
+        return None
+    return int(value)
+
+
 def draft_grid_rows(table):
     """Rows of a grid file for a draft that skips the checks: ``(rows, problems)``.
 
@@ -182,15 +196,13 @@ def draft_grid_rows(table):
             kind = "no geometry" if geom is None or geom.is_empty else geom.geom_type
             problems.append(f"{where}: geometry is {kind}, expected Polygon or MultiPolygon")
             continue
-        population = frame["population"].iat[i] if "population" in frame.columns else ""
-        if population and not population.isdigit():
-            problems.append(f"{where}: population {population!r} is not a whole number ≥ 0")
+        population = _population(frame, i, where, problems)
         level, parent = lenient_level(code)
         departments = frame["departments"].iat[i] if "departments" in frame.columns else ""
         rows.append((
             code, frame["name"].iat[i], level, parent,
             frame["leader"].iat[i] if "leader" in frame.columns else None,
-            split_departments(departments), int(population) if population.isdigit() else None,
+            split_departments(departments), population,
             shapely.to_wkb(shapely.force_2d(geom), hex=True),
         ))
     return rows, problems

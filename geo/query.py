@@ -14,7 +14,7 @@ from geo import issues as issues_mod
 from geo.errors import InputError
 
 OPEN_EXCLUDED = ("closed", "void")
-CODE15 = re.compile(r"^\d{15}$")
+CODE15 = re.compile(r"^[0-9]{15}$")
 MAX_PAGE = 1000
 
 

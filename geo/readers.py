@@ -340,7 +340,28 @@ def read_polygons(path, crs=None):
     table.geometry = shapely.transform(
         geoms, lambda xy: np.column_stack(crs_mod.to_storage(xy[:, 0], xy[:, 1], table.crs))
     ) if _needs_transform(table.crs) else geoms
+    _check_in_china(table)
     return table
+
+
+#: Where a CGCS2000 Gauss–Krüger zone (75°E–135°E central meridians) can measure a polygon.
+CHINA_LON, CHINA_LAT = (73.5, 136.5), (0.0, 56.0)
+
+
+def _check_in_china(table):
+    """Refuse features outside China: almost always a wrong or missing CRS."""
+    with np.errstate(invalid="ignore"):
+        b = shapely.bounds(table.geometry)
+        outside = ~((b[:, 0] >= CHINA_LON[0]) & (b[:, 2] <= CHINA_LON[1])
+                    & (b[:, 1] >= CHINA_LAT[0]) & (b[:, 3] <= CHINA_LAT[1]))
+    outside &= ~shapely.is_missing(table.geometry) & ~shapely.is_empty(table.geometry)
+    label = crs_mod.crs_label(table.crs)
+    problems = [
+        f"{table.where(i)}: lies outside China (lon {b[i, 0]:.10g} to {b[i, 2]:.10g}, "
+        f"lat {b[i, 1]:.10g} to {b[i, 3]:.10g} in CGCS2000): wrong CRS ({label} assumed; "
+        "--crs sets it) or swapped coordinates?" for i in np.flatnonzero(outside)[:50]]
+    if problems:
+        raise InputError(problems, source=table.path)
 
 
 def _needs_transform(crs):

@@ -50,6 +50,12 @@ def test_bad_blocks_are_named_and_change_nothing(db, settings, tmp_path):
         "bad.geojson: feature 3 (ref K3): geometry is Point, expected a Polygon or MultiPolygon",
     ]
     assert table_snapshot(db) == before and blocks_rows(db) == layer
+    metres = {"type": "Polygon", "coordinates": [[[37560000, 4523000], [37560100, 4523000],
+                                                  [37560100, 4523100], [37560000, 4523000]]]}
+    write_layer(path, [square("K1", 0, 0), feature("K4", metres)])  # Gauss–Krüger, no CRS
+    with pytest.raises(InputError, match=r"feature 2 \(ref K4\): lies outside China"):
+        blocks.import_blocks(db, settings, path)
+    assert table_snapshot(db) == before and blocks_rows(db) == layer
     # A dry run checks and changes nothing; a good file replaces the whole layer.
     write_layer(path, [square("K1", 0, 0)])
     assert "would import 1 blocks" in str(blocks.import_blocks(db, settings, path, dry_run=True))

@@ -8,6 +8,7 @@ import time
 
 import geopandas as gpd
 import pytest
+import shapely.affinity
 from shapely.geometry import LineString, Point, Polygon
 
 from geo import grids, intake, issues, toilets
@@ -231,6 +232,20 @@ GRID_CASES = [
      ["feature 1 (code 150102001001005): is a sliver of", "m² (below 100 m²)"]),
     ("empty name", lambda g: g.__setitem__("name", [""] + list(g["name"][1:])),
      ["feature 1 (code 150102001001005): name is empty"]),
+    ("full-width digits", lambda g: g.__setitem__("code", ["１５０１０２００１００１００５"]
+                                                  + list(g["code"][1:])),
+     ["feature 1 (code １５０１０２００１００１００５): code '１５０１０２００１００１００５' is not 15 digits"]),
+    ("population too large", lambda g: g.__setitem__("population", [10**10] + list(g.population[1:])),
+     ["feature 1 (code 150102001001005): population '10000000000' is not a whole number"]),
+    ("population not a number", lambda g: g.__setitem__("population", ["²"] + list(g.population[1:])),
+     ["feature 1 (code 150102001001005): population '²' is not a whole number"]),
+    ("metres without a CRS", lambda g: g.__setitem__("geometry", [
+        shapely.affinity.translate(g.geometry[0], 37_560_000, 4_523_000)] + list(g.geometry[1:])),
+     ["bad.geojson: feature 1 (code 150102001001005): lies outside China (lon 37560111.5",
+      "wrong CRS (EPSG:4490 assumed; --crs sets it)"]),
+    ("outside China", lambda g: g.__setitem__("geometry", [
+        shapely.affinity.translate(g.geometry[0], 46, 0)] + list(g.geometry[1:])),
+     ["bad.geojson: feature 1 (code 150102001001005): lies outside China (lon 157.5"]),
 ]
 
 
