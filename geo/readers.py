@@ -180,6 +180,8 @@ def read_csv(path):
         raise InputError(_short_rows(path, data, len(header)), source=path)
     import pyarrow.compute as pc
 
+    if table.num_rows == 0:
+        raise InputError(f"{path.name}: the file holds no rows, only a header")
     table = pa.table([pc.utf8_trim_whitespace(col) for col in table.columns], names=header)
     frame = normalise_columns(table.to_pandas(), path)
     if lines is not None and len(lines) != len(frame):
@@ -230,6 +232,11 @@ def read_vector(path):
     if path.suffix.lower() == ".zip":
         target = f"/vsizip/{path}"
     try:
+        layers = pyogrio.list_layers(target)
+        if len(layers) > 1:  # read_file would take the first and drop the rest unsaid
+            raise InputError(f"{path.name}: holds {len(layers)} layers ("
+                             + ", ".join(str(name) for name in layers[:, 0])
+                             + "); put one layer in each file")
         frame = gpd.read_file(target, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         # GDAL names the file by its full path (a temporary folder for uploads) and

@@ -72,6 +72,7 @@ CSV_CASES = [
     ("truncated csv", csv_rows({}, {}, {})[:-40], ["bad.csv: row 4: has 5 fields, the header has 8 (file truncated?)"]),
     ("no coordinate columns", "ref,category\nA,06010\n", ["bad.csv: no lon column"]),
     ("empty file", "", ["bad.csv: the file is empty"]),
+    ("header only", HEADER + "\n", ["bad.csv: the file holds no rows, only a header"]),
     ("summer-time clock", csv_rows({"reported_at": "1988-09-11 01:30"}),
      ["row 2 (ref N-1): reported_at '1988-09-11 01:30' happened twice or never in Asia/Shanghai"]),
     ("year zero", csv_rows({"reported_at": "0000-01-01"}),
@@ -190,6 +191,17 @@ def test_nul_character_in_a_form(db, settings, loaded):
         issues.create_issue(db, settings, {"category": "06010", "lon": lon, "lat": lat,
                                            "reported_at": "2026-11-02T10:00:00",
                                            "description": "a\x00b"})
+    assert table_snapshot(db) == loaded
+
+
+def test_a_file_with_several_layers_is_refused(db, settings, loaded, tmp_path):
+    gdf = gpd.GeoDataFrame({"ref": ["F-1"], "category": ["06010"],
+                            "reported_at": ["2026-11-02T10:00:00+08:00"]},
+                           geometry=[Point(*xy(1, 1))], crs=4490)
+    gdf.to_file(tmp_path / "two.gpkg", layer="today")
+    gdf.to_file(tmp_path / "two.gpkg", layer="yesterday")
+    with pytest.raises(InputError, match=r"two.gpkg: holds 2 layers \(today, yesterday\)"):
+        issues.import_issues(db, settings, tmp_path / "two.gpkg")
     assert table_snapshot(db) == loaded
 
 

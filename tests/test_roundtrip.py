@@ -98,7 +98,7 @@ def test_toilet_fields_survive_import_and_export(db, settings, loaded_grids, tmp
         "code,kind,name,lon,lat,original_type,action,status,planned_at,started_at,accepted_at,"
         "heating,power,water,sewage,ventilation,sanitary_type,photos\n"
         f"CS-1,household,王家旱厕,{lon},{lat},dry_latrine,convert,accepted,2026-03-01,"
-        "2026-04-01,2026-05-20,1,1,0,1,1,three_compartment,p/1.jpg;p/2.jpg\n"
+        "2026-04-01,2026-05-20,1,1,0,1,1,three_compartment,;p/1.jpg;; p/2.jpg；\n"
         f"CS-2,public,公厕,{lon},{lat},flush,,accepted,,,,是,是,是,是,否,sewer_flush,\n",
         encoding="utf-8")
     toilets.import_toilets(db, settings, src)
@@ -109,7 +109,7 @@ def test_toilet_fields_survive_import_and_export(db, settings, loaded_grids, tmp
     assert got.loc["CS-2", ["heating", "ventilation"]].tolist() == ["True", "False"]
     assert got.loc["CS-1", ["status", "action", "planned_at", "started_at", "accepted_at"]].tolist() \
         == ["accepted", "convert", "2026-03-01", "2026-04-01", "2026-05-20"]
-    assert got.loc["CS-1", "photos"] == "p/1.jpg;p/2.jpg"
+    assert got.loc["CS-1", "photos"] == "p/1.jpg;p/2.jpg"  # empty entries dropped
     assert got.loc["CS-1", "grid_code"] == layouts.code(6)
     assert got.loc["CS-2", "action"] == ""
 
