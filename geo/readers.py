@@ -92,17 +92,19 @@ def normalise_columns(frame, path):
 
 
 class RowLabels:
-    """``labels[i]`` is 'row N' (spreadsheet numbering) or 'feature N', computed on demand."""
+    """``labels[i]`` is 'row N' or 'feature N', computed on demand.
 
-    def __init__(self, n, word="row", first=2, lines=None):
-        self.n, self.word, self.first, self.lines = n, word, first, lines
+    Rows are numbered as a spreadsheet shows them: the header is row 1 and a
+    record whose quoted value spans several lines is still one row.
+    """
+
+    def __init__(self, n, word="row", first=2):
+        self.n, self.word, self.first = n, word, first
 
     def __len__(self):
         return self.n
 
     def __getitem__(self, i):
-        if self.lines is not None:
-            return f"{self.word} {self.lines[i]}"
         return f"{self.word} {i + self.first}"
 
 
@@ -174,8 +176,6 @@ def read_csv(path):
     except pa.ArrowInvalid as exc:
         raise InputError(f"{path.name}: cannot parse CSV ({exc}); is the file truncated "
                          "or a quote left open?") from None
-    # Exact line numbers matter only where a quoted value spans lines.
-    lines = _record_lines(data) if b'"' in data and (invalid or b"\n\"" in data) else None
     if invalid:
         raise InputError(_short_rows(path, data, len(header)), source=path)
     import pyarrow.compute as pc
@@ -184,24 +184,7 @@ def read_csv(path):
         raise InputError(f"{path.name}: the file holds no rows, only a header")
     table = pa.table([pc.utf8_trim_whitespace(col) for col in table.columns], names=header)
     frame = normalise_columns(table.to_pandas(), path)
-    if lines is not None and len(lines) != len(frame):
-        lines = None
-    return frame, RowLabels(len(frame), lines=lines)
-
-
-def _record_lines(data):
-    """The line number on which each record starts (header = line 1)."""
-    import csv
-    import io
-
-    reader = csv.reader(io.StringIO(data.decode("utf-8")))
-    next(reader, None)
-    lines, start = [], reader.line_num + 1
-    for row in reader:
-        if row:
-            lines.append(start)
-        start = reader.line_num + 1
-    return lines
+    return frame, RowLabels(len(frame))
 
 
 def _short_rows(path, data, width):
@@ -212,15 +195,14 @@ def _short_rows(path, data, width):
     reader = csv.reader(io.StringIO(data.decode("utf-8")))
     next(reader, None)
     problems = []
-    start = reader.line_num + 1
-    for row in reader:
-        if row and len(row) != width:
+    records = (row for row in reader if row)  # Arrow skips empty lines too
+    for number, row in enumerate(records, start=2):
+        if len(row) != width:
             hint = "file truncated?" if len(row) < width else "an unquoted comma?"
-            problems.append(f"{path.name}: row {start}: has {len(row)} fields, the header has "
+            problems.append(f"{path.name}: row {number}: has {len(row)} fields, the header has "
                             f"{width} ({hint})")
             if len(problems) >= 50:
                 break
-        start = reader.line_num + 1
     return problems or [f"{path.name}: some rows do not match the header"]
 
 

@@ -142,6 +142,20 @@ def test_rows_without_ref_are_not_duplicates(db, settings, loaded, tmp_path):
         assert tx.fetchval("SELECT count(*) FROM issues WHERE ref IS NULL") == 4
 
 
+def test_rows_are_numbered_as_a_spreadsheet_shows_them(db, settings, loaded, tmp_path):
+    """A quoted value over three lines is one row; a bad row after it is row 4 either way."""
+    two_line = csv_rows({}, {}).replace("路边暴露垃圾", '"路边\n暴露\n垃圾"', 1)
+    path = tmp_path / "bad.csv"
+    path.write_text(two_line + csv_rows({"category": "99999"}).split("\n", 1)[1]
+                    .replace("N-1", "N-3"), encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.csv: row 4 \(ref N-3\): unknown category"):
+        issues.import_issues(db, settings, path)
+    path.write_text(two_line + "N-3,06010\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.csv: row 4: has 2 fields, the header has 8"):
+        issues.import_issues(db, settings, path)
+    assert table_snapshot(db) == loaded
+
+
 def test_undecodable_text(db, settings, loaded, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_bytes(csv_rows({}).encode("utf-8") + b"N-9,06010,1,2,\xff\xfe,patrol,,x\n")
