@@ -30,6 +30,10 @@ ALIASES = {
     "结案时间": "closed_at", "网格编码": "code", "编码": "code", "名称": "name",
     "负责人": "leader", "包片领导": "leader", "责任单位": "departments",
     "包联单位": "departments", "人口": "population",
+    # Shapefile (dBase) field names are cut to 10 characters.
+    "reported_a": "reported_at", "descriptio": "description", "department": "departments",
+    "original_t": "original_type", "accepted_a": "accepted_at", "sanitary_t": "sanitary_type",
+    "ventilatio": "ventilation",
 }
 
 
@@ -277,20 +281,18 @@ def read_points(path, crs=None):
         return Table(path, frame, labels, crs, x, y)
     gdf = read_vector(path)
     labels = RowLabels(len(gdf), "feature", first=1)
-    attrs = _attributes(gdf, path)
+    table = Table(path, _attributes(gdf, path), labels, crs or gdf.crs)
     geoms = gdf.geometry.to_numpy()
     problems = []
     for i, g in enumerate(geoms):
         if g is None or g.is_empty:
-            problems.append(f"{path.name}: {labels[i]}: has no geometry")
+            problems.append(f"{table.where(i)}: has no geometry")
         elif g.geom_type != "Point":
-            problems.append(f"{path.name}: {labels[i]}: geometry is {g.geom_type}, expected Point")
+            problems.append(f"{table.where(i)}: geometry is {g.geom_type}, expected Point")
     if problems:
         raise InputError(problems, source=path)
-    x = shapely.get_x(geoms)
-    y = shapely.get_y(geoms)
-    file_crs = crs or gdf.crs
-    return Table(path, attrs, labels, file_crs, x, y)
+    table.x, table.y = shapely.get_x(geoms), shapely.get_y(geoms)
+    return table
 
 
 def to_float(series):

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import geopandas as gpd
 import pytest
@@ -193,7 +194,8 @@ def test_point_features_of_wrong_type(db, settings, loaded, tmp_path):
                             "reported_at": ["2026-11-02T10:00:00+08:00"] * 2},
                            geometry=[Point(*xy(1, 1)), LineString([xy(1, 1), xy(2, 2)])], crs=4490)
     gdf.to_file(tmp_path / "bad.geojson", driver="GeoJSON")
-    with pytest.raises(InputError, match="bad.geojson: feature 2: geometry is LineString, expected Point"):
+    with pytest.raises(InputError, match=r"bad.geojson: feature 2 \(ref L-2\): geometry is LineString,"
+                                         " expected Point"):
         issues.import_issues(db, settings, tmp_path / "bad.geojson")
     assert table_snapshot(db) == loaded
 
@@ -206,6 +208,25 @@ def test_nul_character_in_a_form(db, settings, loaded):
                                            "reported_at": "2026-11-02T10:00:00",
                                            "description": "a\x00b"})
     assert table_snapshot(db) == loaded
+
+
+def test_shapefile_field_names_cut_to_ten_characters(db, settings, loaded, tmp_path):
+    import zipfile
+
+    gdf = gpd.GeoDataFrame({"ref": ["S-1"], "category": ["06010"],
+                            "reported_at": ["2026-11-02T10:00:00+08:00"],
+                            "description": ["暴露垃圾"]}, geometry=[Point(*xy(1, 1))], crs=4490)
+    with warnings.catch_warnings():  # GDAL cuts the names, as it should here
+        warnings.simplefilter("ignore")
+        gdf.to_file(tmp_path / "s.shp", encoding="utf-8")
+    with zipfile.ZipFile(tmp_path / "s.zip", "w") as z:
+        for part in tmp_path.glob("s.*"):
+            if part.suffix != ".zip":
+                z.write(part, part.name)
+    issues.import_issues(db, settings, tmp_path / "s.zip")
+    with db.transaction() as tx:
+        assert tx.fetchone("SELECT description, reported_at IS NOT NULL FROM issues"
+                           " WHERE ref = 'S-1'") == ("暴露垃圾", True)
 
 
 def test_a_file_with_several_layers_is_refused(db, settings, loaded, tmp_path):
