@@ -76,6 +76,14 @@ def test_create_and_edit_keep_history(db, settings, tmp_path):
     assert row == ("accepted", "2026-11-20", True, True, True, False, layouts.code(2))
     bad_edit = client.post("/toilets/CS-TEST-1/edit", data={**edit, "accepted_at": "2026-10-01"})
     assert bad_edit.status_code == 400 and "accepted_at" in bad_edit.get_data(as_text=True)
+    facilities = "SELECT heating, power, water, sewage, ventilation FROM toilets"
+    client.post("/toilets/CS-TEST-1/edit", data={"name": "改名"})  # a post without the boxes
+    with db.transaction() as tx:
+        assert tx.fetchone(facilities) == (True, True, True, False, False)
+    client.post("/toilets/CS-TEST-1/edit",  # the page's form: an unticked box is a 'no'
+                data={**edit, "facilities": "shown", "water": ""})
+    with db.transaction() as tx:
+        assert tx.fetchone(facilities) == (True, True, False, False, False)
 
 
 @pytest.mark.browser

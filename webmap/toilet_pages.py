@@ -180,9 +180,13 @@ def toilets_geojson():
 
 def _form_fields(form):
     fields = {}
+    # An unticked box is not sent: only a form that showed the boxes (the hidden
+    # 'facilities' field) turns a missing one into 'no'; other posts leave them as stored.
+    boxes = "facilities" in form
     for name in toilets_mod.FIELDS:
         if name in toilets_mod.FACILITIES:
-            fields[name] = "1" if form.get(name) else "0"
+            if form.get(name) or boxes:
+                fields[name] = "1" if form.get(name) else "0"
         elif name in form:
             fields[name] = form.get(name, "").strip()
     return fields
