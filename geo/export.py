@@ -6,7 +6,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from geo import assign
+from geo import assign, version_store
 from geo.errors import InputError, NotFound
 
 FORMATS = ("geojson", "gpkg", "csv")
@@ -49,6 +49,8 @@ def frame(db, kind, version=None):
             version = assign.active_version(tx)
             if version is None:
                 raise NotFound("there are no grids yet: import some first")
+        elif kind == "grids":
+            version_store.version_row(tx, version)  # NotFound names it
         rows = tx.fetchall(_QUERIES[kind], {"version": version})
         columns = tx.columns()
     data = pd.DataFrame(rows, columns=columns)

@@ -101,7 +101,9 @@ BAD_PAGES = [("/?measure=colour", "measure"), ("/?status=done", "status"),
              ("/issues?page=0", "page"), ("/issues?street=123", "street"),
              ("/?category=99999", "category"), ("/issues?q=%00", "&#39;q&#39;"),
              ("/api/v1/issues?q=a%00", "'q'"), ("/grids/%00", "&#39;code&#39;"),
-             ("/api/v1/grids/%00", "'code'")]
+             ("/api/v1/grids/%00", "'code'"), ("/api/v1/issues/1?foo=1", "'foo'"),
+             ("/api/v1/grids/150102001001001?version=2", "'version'"),
+             ("/api/v1/grids/150102001001001/stats?foo=1", "'foo'")]
 
 
 @pytest.mark.parametrize("url,param", BAD_PAGES)
@@ -148,6 +150,8 @@ def test_api_grids_and_stats(client, sample):
                                         .query("level == 'grid'"))
     one = client.get(f"/api/v1/grids/{sample['grid']}").get_json()
     assert one["properties"]["name"] == sample["grid_name"]
+    missing = client.get("/api/v1/grids?version=999")
+    assert missing.status_code == 404 and "grid version 999" in missing.get_json()["message"]
     figures = client.get(f"/api/v1/grids/{sample['grid']}/stats").get_json()
     total = client.get(f"/api/v1/issues?grid={sample['grid']}&limit=1").get_json()["numberMatched"]
     assert figures["total"] == total
@@ -209,6 +213,8 @@ def test_gcj02_display_shift(demo_app, sample):
     for a, b in zip(plain["features"], shifted["features"]):
         glon, glat = crs.wgs84_to_gcj02(*a["geometry"]["coordinates"])
         assert b["geometry"]["coordinates"] == pytest.approx([float(glon), float(glat)], abs=1e-9)
+        one = demo_app.test_client().get(f"/api/v1/issues/{a['id']}?crs=gcj02").get_json()
+        assert one["geometry"]["coordinates"] == b["geometry"]["coordinates"]  # detail too
 
 
 def test_daily_heatmap_shows_the_last_30_days_unless_asked(client, sample):

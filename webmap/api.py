@@ -89,10 +89,11 @@ def issues():
 
 @bp.get("/issues/<int:issue_id>")
 def issue(issue_id):
+    _known_params({"crs", "lang"})
     detail = browse.issue_detail(get_db(), issue_id)
     detail["history"] = [{k: _json_value(v) for k, v in h.items()} for h in detail["history"]]
     detail.pop("import", None)
-    lon, lat = detail.pop("lon"), detail.pop("lat")
+    [(lon, lat)] = _points([(detail.pop("lon"), detail.pop("lat"))])
     return jsonify({"type": "Feature", "id": issue_id,
                     "geometry": {"type": "Point", "coordinates": [lon, lat]},
                     "properties": {k: _json_value(v) for k, v in detail.items()}})
@@ -158,6 +159,7 @@ def grids():
 
 @bp.get("/grids/<code>")
 def grid(code):
+    _known_params({"lang"})
     g = browse.grid_detail(get_db(), code)
     geom = g.pop("geometry")
     g["neighbours"] = [{"code": n["code"], "name": n["name"]} for n in g["neighbours"]]
@@ -169,6 +171,7 @@ def grid(code):
 
 @bp.get("/grids/<code>/stats")
 def grid_stats(code):
+    _known_params({"lang"})
     g = browse.grid_detail(get_db(), code)
     if g["figures"] is None:
         raise NotFound(f"{code} is a {g['level']}, not a grid: statistics are per grid")

@@ -49,8 +49,8 @@ def spec():
             "/api/v1/issues/{id}": {"get": {
                 "summary": "One issue with its history",
                 "parameters": [{"name": "id", "in": "path", "required": True,
-                                "schema": {"type": "integer"}}],
-                "responses": {"200": GEOJSON, "404": BAD}}},
+                                "schema": {"type": "integer"}}, FILTERS[-1]],
+                "responses": {"200": GEOJSON, "400": BAD, "404": BAD}}},
             "/api/v1/issues/clusters": {"get": {
                 "summary": "Issues in a bbox grouped by PostGIS on a zoom-dependent lattice",
                 "parameters": FILTERS + [_param("zoom", "map zoom 0–22", {"type": "integer"}, True)],
