@@ -1,6 +1,7 @@
 """The toilet office's pages: coverage map, figures, exports, create and edit with history."""
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -69,13 +70,18 @@ def test_create_and_edit_keep_history(db, settings, tmp_path):
     resp = client.post("/toilets/CS-TEST-1/edit", data=edit)
     assert resp.status_code == 302
     html = client.get("/toilets/CS-TEST-1").get_data(as_text=True)
-    assert "验收合格" in html and "created" in html and "edited" in html
+    assert "验收合格" in html and "创建" in html and "编辑" in html
     with db.transaction() as tx:
         row = tx.fetchone("SELECT status, accepted_at::text, heating, power, water, sewage,"
                           " g.code FROM toilets t JOIN grids g ON g.id = t.grid_id")
     assert row == ("accepted", "2026-11-20", True, True, True, False, layouts.code(2))
     bad_edit = client.post("/toilets/CS-TEST-1/edit", data={**edit, "accepted_at": "2026-10-01"})
     assert bad_edit.status_code == 400 and "accepted_at" in bad_edit.get_data(as_text=True)
+    page = client.get("/toilets/CS-TEST-1").get_data(as_text=True)  # codes said in Chinese
+    assert "水冲厕所" in page and "已验收" in page and "网格内" in page and "编辑" in page
+    assert "验收日期" in page and not re.search(r">(flush|accepted|inside|edited)<", page)
+    form = client.get("/toilets/CS-TEST-1/edit").get_data(as_text=True)
+    assert "三格化粪池式" in form and "计划日期" in form and ">dry_latrine<" not in form
     facilities = "SELECT heating, power, water, sewage, ventilation FROM toilets"
     client.post("/toilets/CS-TEST-1/edit", data={"name": "改名"})  # a post without the boxes
     with db.transaction() as tx:

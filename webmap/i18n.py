@@ -39,7 +39,9 @@ def init_app(app):
         locale = str(get_locale())
         return {"lang_tag": "en" if locale == "en" else "zh-CN", "locale": locale,
                 "status_name": status_name, "source_name": source_name,
-                "category_name": category_name}
+                "category_name": category_name, "method_name": method_name,
+                "history_action_name": history_action_name, "toilet_label": toilet_label,
+                "toilet_field_name": toilet_field_name}
 
 
 def is_english():
@@ -68,3 +70,46 @@ def source_name(code):
 def category_name(row):
     """A category dict's name in the current language."""
     return row["name_en"] if is_english() else row["name_zh"]
+
+
+def method_name(code):
+    """How a point found its grid (DESIGN.md §3)."""
+    names = {"inside": _("inside the grid"), "boundary": _("on a shared boundary: smallest code"),
+             "nearest": _("nearest grid within the tolerance"), "none": _("unassigned")}
+    return names.get(code, code)
+
+
+def history_action_name(code):
+    names = {"created": _("created"), "edited": _("edited"), "reassigned": _("re-assigned")}
+    return names.get(code, code)
+
+
+def toilet_label(field, code):
+    """A toilet record's coded value (kind, original type, action, status, sanitary type)."""
+    names = {
+        "kind": {"household": _("household"), "public": _("public")},
+        "original_type": {"dry_latrine": _("dry latrine"), "flush": _("flush toilet"),
+                          "none": _("no toilet")},
+        "action": {"demolish": _("demolish"), "convert": _("convert"),
+                   "new_build": _("new build")},
+        "status": {"planned": _("planned"), "in_progress": _("in progress"),
+                   "accepted": _("accepted")},
+        "sanitary_type": {"three_compartment": _("three-compartment septic tank"),
+                          "double_urn": _("double urn"), "biogas": _("biogas digester"),
+                          "urine_diverting": _("urine-diverting"), "double_pit": _("double pit"),
+                          "sewer_flush": _("flush to sewer")},
+    }
+    return names.get(field, {}).get(code, code or "")
+
+
+def toilet_field_name(name):
+    names = {
+        "code": _("Code"), "name": _("Name"), "kind": _("Kind"), "address": _("Address"),
+        "lon": _("Longitude"), "lat": _("Latitude"), "original_type": _("Original type"),
+        "action": _("Action"), "status": _("Status"), "planned_at": _("planned on"),
+        "started_at": _("started on"), "accepted_at": _("accepted on"), "heating": _("heating"),
+        "power": _("power"), "water": _("water"), "sewage": _("sewage"),
+        "ventilation": _("ventilation"), "sanitary_type": _("Sanitary type"),
+        "photos": _("Photos"),
+    }
+    return names.get(name, name)

@@ -16,6 +16,7 @@ from geo import toilets as toilets_mod
 from geo.errors import InputError
 from geo.query import parse_float, parse_int
 from webmap import maps
+from webmap.i18n import toilet_label
 from webmap.db import get_db, settings
 from webmap.pages import map_parts
 
@@ -24,16 +25,6 @@ bp = Blueprint("toilets", __name__, url_prefix="/toilets")
 #: Display simplification (about 3 m): figures are computed on the full geometry.
 SIMPLIFY_DEG = 3 / 111_000
 STATUS_COLOURS = {"planned": "#e74c3c", "in_progress": "#f39c12", "accepted": "#27ae60"}
-
-
-def _status_label(code):
-    return {"planned": _("planned"), "in_progress": _("in progress"),
-            "accepted": _("accepted")}.get(code, code)
-
-
-def _action_label(code):
-    return {"demolish": _("demolish"), "convert": _("convert"),
-            "new_build": _("new build")}.get(code, code or "")
 
 
 def coverage_map(cov, records, colour_by, sites):
@@ -92,7 +83,7 @@ def coverage_map(cov, records, colour_by, sites):
     points["popup"] = [maps.table_html([
         (_("Code"), r.code), (_("Name"), r.name),
         (_("Kind"), public if r.kind == "public" else household),
-        (_("Action"), _action_label(r.action)), (_("Status"), _status_label(r.status)),
+        (_("Action"), toilet_label("action", r.action)), (_("Status"), toilet_label("status", r.status)),
     ]) + f"<a href='/toilets/{escape(r.code)}'>{link} →</a>" for r in points.itertuples()]
     folium.GeoJson(
         points[["kind", "fill", "popup", "geometry"]].to_json(), name=_("Latrines and toilets"),
@@ -116,7 +107,7 @@ def coverage_map(cov, records, colour_by, sites):
             ).add_to(group)
     folium.LayerControl(collapsed=False).add_to(fmap)
     legend = (f"<b>{escape(_('Status'))}</b>" + "".join(
-        f"<div><i style='background:{c}'></i>{escape(_status_label(s))}</div>"
+        f"<div><i style='background:{c}'></i>{escape(toilet_label('status', s))}</div>"
         for s, c in STATUS_COLOURS.items())
         + f"<div>● {escape(_('household'))} ◎ {escape(_('public'))}</div>")
     maps.attach_script(fmap, "civgridLegend({map}, " + json.dumps(legend) + ");")
@@ -222,7 +213,6 @@ def record(code):
                         fill_color=STATUS_COLOURS.get(rec["status"]), fill_opacity=0.9,
                         fill=True).add_to(fmap)
     return render_template("toilet.html", title=code, rec=rec, history=history,
-                           status_label=_status_label, action_label=_action_label,
                            toilets=toilets_mod, **map_parts(fmap))
 
 
