@@ -368,7 +368,8 @@ def timestamps(table, column, required=False):
         parsed[zoned] = pd.to_datetime(text[zoned], format="ISO8601", errors="coerce",
                                        utc=True).astype("datetime64[us, UTC]")
     naive = iso & ~zoned
-    shifted = np.zeros(n, dtype=bool)  # a clock time Shanghai's summer time (1986–91) skipped or repeated
+    # A clock time that Shanghai's summer time (1986–91) skipped or repeated.
+    shifted = np.zeros(n, dtype=bool)
     if naive.any():
         local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
         utc = local.dt.tz_localize("Asia/Shanghai", ambiguous="NaT", nonexistent="NaT")

@@ -88,7 +88,8 @@ def _parse(table, tx):
     for col in ("name", "address", "photos"):
         out[col] = frame[col] if col in frame.columns else None
     if "photos" in frame.columns:  # ';a.jpg;; b.jpg；' is two photos, not five
-        out["photos"] = frame["photos"].str.replace(r"\s*[;；][\s;；]*", ";", regex=True).str.strip(";")
+        out["photos"] = (frame["photos"].str.replace(r"\s*[;；][\s;；]*", ";", regex=True)
+                         .str.strip(";"))
     for col, allowed, default in (
         ("kind", KINDS, "household"), ("original_type", ORIGINAL_TYPES, "dry_latrine"),
         ("status", STATUSES, "planned"),

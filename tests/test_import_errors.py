@@ -194,8 +194,8 @@ def test_point_features_of_wrong_type(db, settings, loaded, tmp_path):
                             "reported_at": ["2026-11-02T10:00:00+08:00"] * 2},
                            geometry=[Point(*xy(1, 1)), LineString([xy(1, 1), xy(2, 2)])], crs=4490)
     gdf.to_file(tmp_path / "bad.geojson", driver="GeoJSON")
-    with pytest.raises(InputError, match=r"bad.geojson: feature 2 \(ref L-2\): geometry is LineString,"
-                                         " expected Point"):
+    with pytest.raises(InputError, match=r"bad.geojson: feature 2 \(ref L-2\): geometry is"
+                                         " LineString, expected Point"):
         issues.import_issues(db, settings, tmp_path / "bad.geojson")
     assert table_snapshot(db) == loaded
 
@@ -282,9 +282,11 @@ GRID_CASES = [
     ("full-width digits", lambda g: g.__setitem__("code", ["１５０１０２００１００１００５"]
                                                   + list(g["code"][1:])),
      ["feature 1 (code １５０１０２００１００１００５): code '１５０１０２００１００１００５' is not 15 digits"]),
-    ("population too large", lambda g: g.__setitem__("population", [10**10] + list(g.population[1:])),
+    ("population too large",
+     lambda g: g.__setitem__("population", [10**10] + list(g.population[1:])),
      ["feature 1 (code 150102001001005): population '10000000000' is not a whole number"]),
-    ("population not a number", lambda g: g.__setitem__("population", ["²"] + list(g.population[1:])),
+    ("population not a number",
+     lambda g: g.__setitem__("population", ["²"] + list(g.population[1:])),
      ["feature 1 (code 150102001001005): population '²' is not a whole number"]),
     ("metres without a CRS", lambda g: g.__setitem__("geometry", [
         shapely.affinity.translate(g.geometry[0], 37_560_000, 4_523_000)] + list(g.geometry[1:])),

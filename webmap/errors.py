@@ -46,7 +46,8 @@ def init_app(app):
     @app.errorhandler(HTTPException)
     def http_error(exc):
         if isinstance(exc, BadRequestKeyError) and exc.args:  # request.form["x"] without x
-            return _answer(400, exc.name, _("parameter %(name)s is missing", name=repr(exc.args[0])))
+            message = _("parameter %(name)s is missing", name=repr(exc.args[0]))
+            return _answer(400, exc.name, message)
         return _answer(exc.code, exc.name, exc.description)
 
     @app.before_request

@@ -75,15 +75,14 @@ def coverage_map(cov, records, colour_by, sites):
         ).add_to(fmap)
     # One GeoJSON layer for every record (a marker per record would cost ~1 kB of
     # script each). Public: large with a thick blue ring; household: small. Fill = status.
-    public, household = _("public"), _("household")
     link = escape(_("Open the record"))
     points = records[["code", "name", "kind", "action", "status", "original_type", "geometry"]].copy()
     points["geometry"] = [maps._display_geom(g, settings()) for g in points.geometry]
     points["fill"] = [STATUS_COLOURS.get(v, "#7f8c8d") for v in points["status"]]
     points["popup"] = [maps.table_html([
         (_("Code"), r.code), (_("Name"), r.name),
-        (_("Kind"), public if r.kind == "public" else household),
-        (_("Action"), toilet_label("action", r.action)), (_("Status"), toilet_label("status", r.status)),
+        (_("Kind"), toilet_label("kind", r.kind)), (_("Action"), toilet_label("action", r.action)),
+        (_("Status"), toilet_label("status", r.status)),
     ]) + f"<a href='/toilets/{escape(r.code)}'>{link} →</a>" for r in points.itertuples()]
     folium.GeoJson(
         points[["kind", "fill", "popup", "geometry"]].to_json(), name=_("Latrines and toilets"),
