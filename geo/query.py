@@ -48,6 +48,8 @@ def _date(args, name):
     if value is None:
         return None
     try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError  # fromisoformat also takes 20261101 and 2026-W44
         return dt.date.fromisoformat(value)
     except ValueError:
         raise InputError(f"parameter {name!r}: {value!r} is not a date (YYYY-MM-DD)") from None
@@ -68,6 +70,8 @@ def _parse_number(args, name, default, lo, hi, kind, what):
     if value is None:
         return default
     try:
+        if not re.fullmatch(r"[-+]?[0-9.eE+-]+", value):
+            raise ValueError  # int() and float() also take '1_0', '١٢٣' and 'nan'
         number = kind(value)
     except ValueError:
         raise InputError(f"parameter {name!r}: {value!r} is not {what}") from None

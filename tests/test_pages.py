@@ -103,7 +103,9 @@ BAD_PAGES = [("/?measure=colour", "measure"), ("/?status=done", "status"),
              ("/api/v1/issues?q=a%00", "'q'"), ("/grids/%00", "&#39;code&#39;"),
              ("/api/v1/grids/%00", "'code'"), ("/api/v1/issues/1?foo=1", "'foo'"),
              ("/api/v1/grids/150102001001001?version=2", "'version'"),
-             ("/api/v1/grids/150102001001001/stats?foo=1", "'foo'")]
+             ("/api/v1/grids/150102001001001/stats?foo=1", "'foo'"),
+             ("/api/v1/issues?from=20261101", "'from'"), ("/api/v1/issues?limit=1_0", "'limit'"),
+             ("/api/v1/heat?cell=nan", "'cell'")]
 
 
 @pytest.mark.parametrize("url,param", BAD_PAGES)
