@@ -28,6 +28,7 @@ FACILITIES = ("heating", "power", "water", "sewage", "ventilation")
 SANITARY_TYPES = ("three_compartment", "double_urn", "biogas", "urine_diverting",
                   "double_pit", "sewer_flush")
 DATES = ("planned_at", "started_at", "accepted_at")
+_PHOTO_SEP = re.compile(r"\s*[;；]\s*")  # photos a;b；c, joined with ';' for the insert
 _TRUE = {"1", "true", "yes", "y", "是", "有", "t"}
 _FALSE = {"0", "false", "no", "n", "否", "无", "f", ""}
 
@@ -40,7 +41,7 @@ SELECT %(base_id)s + s.key, s.code, s.kind, nullif(s.name, ''), nullif(s.address
        s.original_type, s.action, s.status,
        s.planned_at, s.started_at, s.accepted_at, s.heating, s.power, s.water, s.sewage,
        s.ventilation, s.sanitary_type,
-       coalesce(regexp_split_to_array(nullif(s.photos, ''), '\\s*[;；]\\s*'), '{}'),
+       coalesce(string_to_array(nullif(s.photos, ''), ';'), '{}'),
        {geom}, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
        coalesce(a.method, 'none'), %(import_id)s
 FROM _stage AS s
@@ -88,8 +89,7 @@ def _parse(table, tx):
     for col in ("name", "address", "photos"):
         out[col] = frame[col] if col in frame.columns else None
     if "photos" in frame.columns:  # ';a.jpg;; b.jpg；' is two photos, not five
-        out["photos"] = (frame["photos"].str.replace(r"\s*[;；][\s;；]*", ";", regex=True)
-                         .str.strip(";"))
+        out["photos"] = [";".join(p for p in _PHOTO_SEP.split(v) if p) for v in frame["photos"]]
     for col, allowed, default in (
         ("kind", KINDS, "household"), ("original_type", ORIGINAL_TYPES, "dry_latrine"),
         ("status", STATUSES, "planned"),
@@ -151,7 +151,6 @@ FIELDS = ("code", "kind", "name", "address", "lon", "lat", "original_type", "act
 EDITABLE = ("kind", "name", "address", "original_type", "action", "status") + DATES \
     + FACILITIES + ("sanitary_type", "photos")
 _REQUIRED_CHOICES = ("kind", "original_type", "status")
-_PHOTO_SEP = re.compile(r"\s*[;；]\s*")  # the same split as the import's SQL
 _FORM = Path("form")
 
 

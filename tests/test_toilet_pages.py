@@ -86,6 +86,9 @@ def test_create_and_edit_keep_history(db, settings, tmp_path):
     client.post("/toilets/CS-TEST-1/edit", data={"name": "改名"})  # a post without the boxes
     with db.transaction() as tx:
         assert tx.fetchone(facilities) == (True, True, True, False, False)
+    client.post("/toilets/CS-TEST-1/edit", data={"heating": "0", "sewage": "是"})  # a script
+    with db.transaction() as tx:
+        assert tx.fetchone(facilities) == (False, True, True, True, False)
     client.post("/toilets/CS-TEST-1/edit",  # the page's form: an unticked box is a 'no'
                 data={**edit, "facilities": "shown", "water": ""})
     with db.transaction() as tx:

@@ -86,28 +86,31 @@ def history_action_name(code):
 
 def toilet_label(field, code):
     """A toilet record's coded value (kind, original type, action, status, sanitary type)."""
-    names = {
-        "kind": {"household": _("household"), "public": _("public")},
-        "original_type": {"dry_latrine": _("dry latrine"), "flush": _("flush toilet"),
-                          "none": _("no toilet")},
-        "action": {"demolish": _("demolish"), "convert": _("convert"),
-                   "new_build": _("new build")},
-        "status": {"planned": _("planned"), "in_progress": _("in progress"),
-                   "accepted": _("accepted")},
-        "sanitary_type": {"three_compartment": _("three-compartment septic tank"),
-                          "double_urn": _("double urn"), "biogas": _("biogas digester"),
-                          "urine_diverting": _("urine-diverting"), "double_pit": _("double pit"),
-                          "sewer_flush": _("flush to sewer")},
-    }
-    return names.get(field, {}).get(code, code or "")
+    names = _TOILET_LABELS[field]() if field in _TOILET_LABELS else {}
+    return names.get(code, code or "")
+
+
+_TOILET_LABELS = {  # built on use, in the request's language
+    "kind": lambda: {"household": _("household"), "public": _("public")},
+    "original_type": lambda: {"dry_latrine": _("dry latrine"), "flush": _("flush toilet"),
+                              "none": _("no toilet")},
+    "action": lambda: {"demolish": _("demolish"), "convert": _("convert"),
+                       "new_build": _("new build")},
+    "status": lambda: {"planned": _("planned"), "in_progress": _("in progress"),
+                       "accepted": _("accepted")},
+    "sanitary_type": lambda: {
+        "three_compartment": _("three-compartment septic tank"), "double_urn": _("double urn"),
+        "biogas": _("biogas digester"), "urine_diverting": _("urine-diverting"),
+        "double_pit": _("double pit"), "sewer_flush": _("flush to sewer")},
+}
 
 
 def toilet_field_name(name):
     names = {
         "code": _("Code"), "name": _("Name"), "kind": _("Kind"), "address": _("Address"),
         "lon": _("Longitude"), "lat": _("Latitude"), "original_type": _("Original type"),
-        "action": _("Action"), "status": _("Status"), "planned_at": _("planned on"),
-        "started_at": _("started on"), "accepted_at": _("accepted on"), "heating": _("heating"),
+        "action": _("Action"), "status": _("Status"), "planned_at": _("Planned"),
+        "started_at": _("Started"), "accepted_at": _("Accepted"), "heating": _("heating"),
         "power": _("power"), "water": _("water"), "sewage": _("sewage"),
         "ventilation": _("ventilation"), "sanitary_type": _("Sanitary type"),
         "photos": _("Photos"),

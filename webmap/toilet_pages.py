@@ -16,8 +16,8 @@ from geo import toilets as toilets_mod
 from geo.errors import InputError
 from geo.query import parse_float, parse_int
 from webmap import maps
-from webmap.i18n import toilet_label
 from webmap.db import get_db, settings
+from webmap.i18n import toilet_label
 from webmap.pages import map_parts
 
 bp = Blueprint("toilets", __name__, url_prefix="/toilets")
@@ -79,10 +79,12 @@ def coverage_map(cov, records, colour_by, sites):
     points = records[["code", "name", "kind", "action", "status", "original_type", "geometry"]].copy()
     points["geometry"] = [maps._display_geom(g, settings()) for g in points.geometry]
     points["fill"] = [STATUS_COLOURS.get(v, "#7f8c8d") for v in points["status"]]
+    labels = {f: {c: toilet_label(f, c) for c in set(points[f].dropna())}
+              for f in ("kind", "action", "status")}  # translated once, not per record
     points["popup"] = [maps.table_html([
-        (_("Code"), r.code), (_("Name"), r.name),
-        (_("Kind"), toilet_label("kind", r.kind)), (_("Action"), toilet_label("action", r.action)),
-        (_("Status"), toilet_label("status", r.status)),
+        (_("Code"), r.code), (_("Name"), r.name), (_("Kind"), labels["kind"][r.kind]),
+        (_("Action"), labels["action"].get(r.action, "")),
+        (_("Status"), labels["status"][r.status]),
     ]) + f"<a href='/toilets/{escape(r.code)}'>{link} →</a>" for r in points.itertuples()]
     folium.GeoJson(
         points[["kind", "fill", "popup", "geometry"]].to_json(), name=_("Latrines and toilets"),
@@ -174,10 +176,9 @@ def _form_fields(form):
     # 'facilities' field) turns a missing one into 'no'; other posts leave them as stored.
     boxes = "facilities" in form
     for name in toilets_mod.FIELDS:
-        if name in toilets_mod.FACILITIES:
-            if form.get(name) or boxes:
-                fields[name] = "1" if form.get(name) else "0"
-        elif name in form:
+        if name in toilets_mod.FACILITIES and boxes:
+            fields[name] = "1" if form.get(name) else "0"
+        elif name in form:  # a facility posted by a script: 1/0, yes/no, 是/否
             fields[name] = form.get(name, "").strip()
     return fields
 
