@@ -74,8 +74,8 @@ def check_radius(radius_m):
         value = float(radius_m)
     except (TypeError, ValueError):
         raise InputError(f"radius_m must be a number of metres, not {radius_m!r}") from None
-    if not 0 < value <= MAX_RADIUS_M:
-        raise InputError(f"radius_m must be above 0 and at most {MAX_RADIUS_M:g} m "
+    if not 1 <= value <= MAX_RADIUS_M:  # (site candidates are at most a radius apart)
+        raise InputError(f"radius_m must be from 1 to {MAX_RADIUS_M:g} m "
                          f"(usually 300 or 500), not {radius_m!r}")
     return value
 

@@ -49,10 +49,10 @@ def frame(db, kind, version=None):
             version = assign.active_version(tx)
             if version is None:
                 raise NotFound("there are no grids yet: import some first")
-        elif kind == "grids":
-            version_store.version_row(tx, version)  # NotFound names it
         rows = tx.fetchall(_QUERIES[kind], {"version": version})
         columns = tx.columns()
+        if kind == "grids" and not rows:  # a version always has grids: is there one?
+            version_store.version_row(tx, version)  # NotFound names it
     data = pd.DataFrame(rows, columns=columns)
     if kind == "grids":
         geometry = shapely.from_wkb([bytes(b) for b in data.pop("wkb")])

@@ -190,8 +190,8 @@ _ID_LOCK = 7_301_552
 def _reserve_ids(tx, table, rows):
     """Reserve ``rows`` consecutive ids so row k of the file gets id ``base + k``.
 
-    Rows are written in Z-order (nearby points share pages), but ids still
-    follow the file's order. The advisory lock is held only for the reservation.
+    Rows are written in the same order, so the primary key only grows at its
+    right edge. The advisory lock is held only for the reservation.
     """
     seq = tx.fetchval("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
     tx.execute("SELECT pg_advisory_lock(%s)", (_ID_LOCK,))
@@ -362,7 +362,10 @@ def timestamps(table, column, required=False):
     raw = table.frame[column]
     empty = (raw == "").to_numpy()
     iso, zoned = (matches(raw, pattern) for pattern in (ISO_TIME_RE, ZONED_TIME_RE))
-    text = raw.str.replace(",", ".", regex=False)
+    # A decimal comma is ISO 8601 too; beyond microseconds pandas would switch the whole
+    # column to nanoseconds, which cannot hold years outside 1677-2262.
+    text = (raw.str.replace(",", ".", regex=False)
+            .str.replace(r"(\.\d{6})\d+", r"\1", regex=True))
     parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
     if zoned.any():
         parsed[zoned] = pd.to_datetime(text[zoned], format="ISO8601", errors="coerce",

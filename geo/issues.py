@@ -42,7 +42,6 @@ def _parse(table, tx):
         out[col] = frame[col] if col in frame.columns else None
     if "ref" in frame.columns:  # no ref is NULL, so any number of rows may lack one
         out["ref"] = out["ref"].mask(out["ref"] == "", None)
-    if "ref" in frame.columns:
         problems += intake.duplicates(table, "ref") + intake.too_long(table, "ref")
     if "category" not in frame.columns:
         problems.append(table.no_column("category"))

@@ -83,9 +83,8 @@ def convert_and_check(table, extent, max_outside_m):
 def spatial_order(lon, lat):
     """Indices that sort points along a Z-order (Morton) curve.
 
-    Rows written in this order land in nearby heap pages when they are near
-    on the ground, which makes a BRIN index on them useful and map queries
-    touch fewer pages.
+    An import's points are staged in this order, so points near on the ground
+    share heap pages and a BRIN index finds each grid's points.
     """
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)

@@ -6,6 +6,7 @@ a Chinese Windows). Rows are numbered as a spreadsheet shows them (the header
 is row 1); features from 1.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,18 +99,20 @@ def normalise_columns(frame, path):
 class RowLabels:
     """``labels[i]`` is 'row N' or 'feature N', computed on demand.
 
-    Rows are numbered as a spreadsheet shows them: the header is row 1 and a
-    record whose quoted value spans several lines is still one row.
+    Rows are numbered as a spreadsheet shows them: the header is row 1, a
+    record whose quoted value spans several lines is still one row, and a
+    blank line (which the reader skips) still takes a row number: ``numbers``
+    then gives each record's.
     """
 
-    def __init__(self, n, word="row", first=2):
-        self.n, self.word, self.first = n, word, first
+    def __init__(self, n, word="row", first=2, numbers=None):
+        self.n, self.word, self.first, self.numbers = n, word, first, numbers
 
     def __len__(self):
         return self.n
 
     def __getitem__(self, i):
-        return f"{self.word} {i + self.first}"
+        return f"{self.word} {self.numbers[i] if self.numbers else i + self.first}"
 
 
 def _decode(path):
@@ -188,7 +191,18 @@ def read_csv(path):
         raise InputError(f"{path.name}: the file holds no rows, only a header")
     table = pa.table([pc.utf8_trim_whitespace(col) for col in table.columns], names=header)
     frame = normalise_columns(table.to_pandas(), path)
-    return frame, RowLabels(len(frame))
+    blank = re.search(rb"\n\r?\n.", data, re.S)  # not just at the end
+    return frame, RowLabels(len(frame), numbers=_row_numbers(data) if blank else None)
+
+
+def _row_numbers(data):
+    """The spreadsheet row of each non-blank record (slow path: files with blank lines)."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(data.decode("utf-8")))
+    next(reader, None)
+    return [number for number, row in enumerate(reader, start=2) if row]
 
 
 def _short_rows(path, data, width):
@@ -199,9 +213,8 @@ def _short_rows(path, data, width):
     reader = csv.reader(io.StringIO(data.decode("utf-8")))
     next(reader, None)
     problems = []
-    records = (row for row in reader if row)  # Arrow skips empty lines too
-    for number, row in enumerate(records, start=2):
-        if len(row) != width:
+    for number, row in enumerate(reader, start=2):  # a blank line is a row too
+        if row and len(row) != width:
             hint = "file truncated?" if len(row) < width else "an unquoted comma?"
             problems.append(f"{path.name}: row {number}: has {len(row)} fields, the header has "
                             f"{width} ({hint})")

@@ -141,7 +141,7 @@ def test_radius_below_the_default_spacing_spaces_candidates_by_the_radius(db, di
 @pytest.mark.parametrize("kwargs,name", [
     ({"k": 0}, "k must"), ({"k": 2.5}, "k must"), ({"objective": "votes"}, "objective"),
     ({"spacing_m": 0}, "spacing_m"), ({"spacing_m": 400}, "spacing_m"),
-    ({"radius_m": -1}, "radius_m"),
+    ({"radius_m": -1}, "radius_m"), ({"radius_m": 0.5}, "radius_m must be from 1"),
 ])
 def test_bad_arguments(db, district, kwargs, name):
     with pytest.raises(InputError, match=name):

@@ -78,6 +78,9 @@ CSV_CASES = [
      ["row 2 (ref N-1): reported_at '1988-09-11 01:30' happened twice or never in Asia/Shanghai"]),
     ("year zero", csv_rows({"reported_at": "0000-01-01"}),
      ["row 2 (ref N-1): reported_at '0000-01-01' is outside the years 1900–2199"]),
+    ("year 2300 beside nanoseconds", csv_rows({"reported_at": "2300-01-01"},
+                                              {"reported_at": "2026-08-30T10:00:00.123456789"}),
+     ["row 2 (ref N-1): reported_at '2300-01-01' is outside the years 1900–2199"]),
     ("a word as time", csv_rows({"reported_at": "now"}),
      ["row 2 (ref N-1): reported_at 'now' is not an ISO 8601 time"]),
     ("ref too long", csv_rows({"ref": "X" * 5000}),
@@ -144,7 +147,7 @@ def test_rows_without_ref_are_not_duplicates(db, settings, loaded, tmp_path):
 
 
 def test_rows_are_numbered_as_a_spreadsheet_shows_them(db, settings, loaded, tmp_path):
-    """A quoted value over three lines is one row; a bad row after it is row 4 either way."""
+    """A quoted value over three lines is one row; a blank line is a row, as in a spreadsheet."""
     two_line = csv_rows({}, {}).replace("路边暴露垃圾", '"路边\n暴露\n垃圾"', 1)
     path = tmp_path / "bad.csv"
     path.write_text(two_line + csv_rows({"category": "99999"}).split("\n", 1)[1]
@@ -153,6 +156,13 @@ def test_rows_are_numbered_as_a_spreadsheet_shows_them(db, settings, loaded, tmp
         issues.import_issues(db, settings, path)
     path.write_text(two_line + "N-3,06010\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"bad.csv: row 4: has 2 fields, the header has 8"):
+        issues.import_issues(db, settings, path)
+    blank = csv_rows({}, {"category": "99999"}).replace("\nN-2", "\n\nN-2")  # row 3 is blank
+    path.write_text(blank, encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.csv: row 4 \(ref N-2\): unknown category"):
+        issues.import_issues(db, settings, path)
+    path.write_text(blank.replace("99999", "06010") + "N-3,06010\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.csv: row 5: has 2 fields, the header has 8"):
         issues.import_issues(db, settings, path)
     assert table_snapshot(db) == loaded
 

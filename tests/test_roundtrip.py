@@ -1,5 +1,7 @@
 """Import → export keeps geometry, attributes and refs; GCJ-02 input lands where it should."""
 
+import contextlib
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -139,6 +141,15 @@ def test_bulk_import_in_chunks_keeps_every_row_in_file_order(db, settings, loade
 
     monkeypatch.setattr(intake, "CHUNK_ROWS", 7)
     monkeypatch.setattr(intake, "BULK_MIN_ROWS", 10)
+    bulk_mode, modes = intake._bulk_mode, []
+
+    @contextlib.contextmanager
+    def recorded(*args):
+        with bulk_mode(*args) as bulk:
+            modes.append(bulk)
+            yield bulk
+
+    monkeypatch.setattr(intake, "_bulk_mode", recorded)
     rng = np.random.default_rng(5)
     ux, uy = rng.uniform(0.1, 5.9, 45), rng.uniform(0.1, 3.9, 45)
     points = [xy(float(a), float(b)) for a, b in zip(ux, uy)]
@@ -159,4 +170,5 @@ def test_bulk_import_in_chunks_keeps_every_row_in_file_order(db, settings, loade
     assert [r[1] for r in rows] == refs
     assert [r[0] - rows[0][0] for r in rows] == list(range(45))
     assert [(r[2], r[3]) for r in rows] == points
-    assert after == before and len(before) > 10  # the bulk path rebuilt every index and key
+    assert modes == [True]  # the bulk path ran ...
+    assert after == before and len(before) > 10  # ... and rebuilt every index and key

@@ -12,6 +12,8 @@ def _array(values):
     return {"type": "string", "description": "comma-separated: " + ", ".join(values)}
 
 
+CRS_PARAM = _param("crs", "coordinates of the answer: cgcs2000 (default) or gcj02 (display on"
+                          " GCJ-02 tiles)")
 FILTERS = [
     _param("category", "category codes (5 digits), comma-separated"),
     _param("group", "category group codes (2 digits), comma-separated"),
@@ -24,7 +26,7 @@ FILTERS = [
     _param("grid", "15-digit grid code"),
     _param("q", "text in ref, description or address"),
     _param("bbox", "minlon,minlat,maxlon,maxlat (EPSG:4490)"),
-    _param("crs", "coordinates of the answer: cgcs2000 (default) or gcj02 (display on GCJ-02 tiles)"),
+    CRS_PARAM,
 ]
 PAGING = [
     _param("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
@@ -49,7 +51,7 @@ def spec():
             "/api/v1/issues/{id}": {"get": {
                 "summary": "One issue with its history",
                 "parameters": [{"name": "id", "in": "path", "required": True,
-                                "schema": {"type": "integer"}}, FILTERS[-1]],
+                                "schema": {"type": "integer"}}, CRS_PARAM],
                 "responses": {"200": GEOJSON, "400": BAD, "404": BAD}}},
             "/api/v1/issues/clusters": {"get": {
                 "summary": "Issues in a bbox grouped by PostGIS on a zoom-dependent lattice",
