@@ -70,6 +70,16 @@ def set_geometry(db, settings, draft_id, code, geometry, actor=None, snap_m=SNAP
         target = grid_rows(tx, draft_id, [code])[code]
         params = {"draft": draft_id, "target": target["id"], "snap": snap, "noise": NOISE_M2,
                   "new": shapely.to_wkb(shape, hex=True), "eps": metres_to_degrees(0.01)}
+        area, overlaps = tx.fetchone(
+            "SELECT ST_Area(n::geography), ST_Relate(g.geom, n, '2********') FROM grids AS g,"
+            " ST_GeomFromWKB(decode(%(new)s, 'hex'), 4490) AS n WHERE g.id = %(target)s",
+            params)
+        if area < settings.sliver_m2:
+            raise InputError(f"geometry: the new shape of grid {code} is {area:.1f} m² "
+                             f"(below {settings.sliver_m2:g} m²)")
+        if not overlaps:  # drawn in the wrong place, or meant for another grid
+            raise InputError(f"geometry: the new shape of grid {code} does not overlap its "
+                             "current one; a geometry edit moves a grid's boundary")
         tx.execute(db_mod.sql("version_edit_boundary"), params)
         stray = tx.fetchall(
             "SELECT f.area_m2, ST_X(p), ST_Y(p) FROM _edit_freed f"
@@ -187,8 +197,8 @@ def _new_codes(tx, draft_id, code, n, given):
 def merge_grids(db, settings, draft_id, codes, keep=None, name=None, actor=None):
     """Merge adjacent grids of a draft into one (``ST_Union``).
 
-    The grids must form one connected group (each sharing a boundary line, not just a
-    corner, with another). The merged grid keeps the code ``keep`` (default: the first
+    The grids must be of one community and form one connected group (each sharing a
+    boundary line, not just a corner, with another). The merged grid keeps the code ``keep`` (default: the first
     of ``codes``) with its name (or ``name``) and leader, the departments of all of them
     and the sum of their populations when every one is known.
 
@@ -202,6 +212,13 @@ def merge_grids(db, settings, draft_id, codes, keep=None, name=None, actor=None)
     keep = str(keep) if keep is not None else codes[0]
     if keep not in codes:
         raise InputError(f"keep: {keep} is not one of the grids to merge")
+    # A grid's code names its community (digits 1-12): a merged grid must stay in one,
+    # or the community and street outlines would silently change.
+    other = [c for c in codes if c[:12] != keep[:12]]
+    if other:
+        raise InputError(f"codes: {', '.join(other)} lie in another community than {keep}; "
+                         "merge grids of one community (or move the boundary with a "
+                         "geometry edit)")
     report = EditReport(draft_id, f"merged {', '.join(codes)} into {keep}")
     with db.transaction() as tx:
         require_draft(tx, draft_id)

@@ -1,5 +1,6 @@
 """The planner's pages: draft from the active version, edit, validate, preview, activate, roll back."""
 
+import io
 import json
 
 import pytest
@@ -75,6 +76,15 @@ def test_split_with_a_drawn_line(planner):
     assert missing.status_code == 400 and "code" in missing.get_data(as_text=True)
     nul = client.post("/planner/drafts", data={"label": "a\x00b"})
     assert nul.status_code == 400 and "label" in nul.get_data(as_text=True)
+    # An attribute left empty (or not sent) keeps the grid's value.
+    client.post(f"/planner/{draft}/attributes", data={"code": code(1), "leader": "新领导",
+                                                      "departments": ""})
+    client.post(f"/planner/{draft}/attributes", data={"code": code(1), "departments": "区水务局"})
+    with db.transaction() as tx:
+        assert tx.fetchone("SELECT leader, departments FROM grids WHERE version_id = %s"
+                           " AND code = %s", (draft, code(1))) == ("新领导", ["区水务局"])
+    upload = client.post("/planner/upload", data={"file": (io.BytesIO(b"{}"), "..")})
+    assert upload.status_code == 400 and "unsupported file type" in upload.get_data(as_text=True)
 
 
 def test_every_finding_kind_has_a_name(planner):

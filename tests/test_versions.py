@@ -4,6 +4,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
+import shapely.affinity
 from shapely.geometry import LineString, MultiPolygon, Polygon
 
 from click.testing import CliRunner
@@ -261,6 +262,19 @@ def test_merge_refuses_grids_that_only_touch_at_a_corner(db, settings, layout):
         versions.merge_grids(db, settings, draft, [code(5), code(4)])
 
 
+def test_merge_refuses_grids_of_another_community(db, settings, tmp_path):
+    gdf = layouts.grid_layout()
+    other = f"{layouts.DISTRICT}001002001"  # 丁网格 moved to community 002
+    gdf["code"] = gdf["code"].replace(code(1), other)
+    gdf.to_file(tmp_path / "grids.geojson", driver="GeoJSON")
+    grids.import_grids(db, settings, tmp_path / "grids.geojson")
+    draft = versions.create_draft(db)
+    before = table_snapshot(db)
+    with pytest.raises(InputError, match=f"codes: {other} lie in another community"):
+        versions.merge_grids(db, settings, draft, [code(2), other])
+    assert table_snapshot(db) == before
+
+
 def test_moving_a_boundary_makes_the_neighbour_follow(db, settings, layout, district):
     draft = versions.create_draft(db)
     # G3 grows half a unit into G4 …
@@ -314,6 +328,11 @@ def test_boundary_edits_are_refused_when_they_would_leave_a_hole(db, settings, l
         versions.set_geometry(db, settings, draft, code(5), ubox(0, 2, 2, 4))
     with pytest.raises(InputError, match="invalid: self-intersection"):
         versions.set_geometry(db, settings, draft, code(1), BOWTIE)
+    with pytest.raises(InputError, match=r"grid 150102001001001 is \d+\.\d m² \(below"):
+        versions.set_geometry(db, settings, draft, code(1), ubox(4.5, 2.5, 4.5001, 2.5001))
+    far = shapely.affinity.translate(ubox(4, 2, 6, 4), 4.8, -0.85)  # drawn in Beijing
+    with pytest.raises(InputError, match="does not overlap its current one"):
+        versions.set_geometry(db, settings, draft, code(1), far)
 
 
 def test_attributes_change_in_a_new_row(db, settings, layout):

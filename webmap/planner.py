@@ -53,9 +53,11 @@ def upload():
     upload = request.files.get("file")
     if not upload or not upload.filename:
         raise InputError(_("Choose a GeoJSON, GeoPackage or zipped Shapefile first."))
-    suffix = Path(upload.filename).suffix.lower()
+    name = Path(upload.filename.replace("\\", "/")).name  # no folders
+    name = "upload" if name in ("", ".", "..") else name
+    suffix = Path(name).suffix.lower()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / (Path(upload.filename).stem[:60] + suffix)
+        path = Path(tmp) / (Path(name).stem[:60] + suffix)
         upload.save(path)
         report = grids_mod.import_grids(get_db(), settings(), path,
                                         crs=request.form.get("crs") or None, actor=_actor())
@@ -230,9 +232,10 @@ def _drawn():
 @bp.post("/<int:version_id>/attributes")
 def attributes(version_id):
     f = request.form
+    # A field left empty keeps the grid's value (the form cannot show the current ones).
+    given = {k: f[k] for k in ("name", "leader", "departments") if f.get(k, "").strip()}
     return _edit(version_id, lambda: versions.set_attributes(
-        get_db(), version_id, f["code"], leader=f.get("leader", ""),
-        departments=grids_mod.split_departments(f.get("departments", "")), actor=_actor()))
+        get_db(), version_id, f["code"], actor=_actor(), **given))
 
 
 @bp.post("/<int:version_id>/merge")
