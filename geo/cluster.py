@@ -129,8 +129,14 @@ class Cluster:
 
     @contextmanager
     def _lock(self):
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".cluster.lock", "w") as fh:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fh = open(self.root / ".cluster.lock", "w")
+        except OSError as exc:
+            raise ConfigError(f"CIVGRID_DATA_DIR={self.root}: cannot use it as civgrid's data "
+                              f"directory ({exc.strerror}); point it at a writable folder") \
+                from None
+        with fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield

@@ -22,7 +22,7 @@ import psycopg2.pool
 
 from geo import settings as settings_mod
 from geo.cluster import Cluster
-from geo.errors import ConflictError, DatabaseError, InputError, SchemaError
+from geo.errors import ConfigError, ConflictError, DatabaseError, InputError, SchemaError
 
 _HERE = Path(__file__).resolve().parent
 MIGRATIONS_DIR = _HERE / "migrations"
@@ -124,6 +124,9 @@ class Database:
         self.dsn = dsn
         try:
             self._pool = psycopg2.pool.ThreadedConnectionPool(1, maxconn, dsn)
+        except psycopg2.ProgrammingError as exc:  # libpq could not parse it
+            raise ConfigError(f"CIVGRID_DATABASE_URL is not a PostgreSQL URL ({str(exc).strip()})") \
+                from None
         except psycopg2.OperationalError as exc:
             raise DatabaseError(f"cannot connect to the database: {exc}".strip()) from exc
         self._lock = threading.Lock()

@@ -1,5 +1,8 @@
 """Export grids, issues and toilets as GeoJSON, GeoPackage or CSV (DESIGN.md §10)."""
 
+import os
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -61,20 +64,64 @@ def frame(db, kind, version=None):
     return gpd.GeoDataFrame(data, geometry=geometry, crs=4490)
 
 
+#: The file name endings each format is written under.
+SUFFIXES = {"csv": (".csv",), "geojson": (".geojson", ".json"), "gpkg": (".gpkg",),
+            "xlsx": (".xlsx",), "png": (".png",)}
+
+
 def export(db, kind, fmt, path, version=None):
-    """Write ``kind`` to ``path`` in ``fmt``; return the number of rows written."""
+    """Write ``kind`` to ``path`` in ``fmt``; return the number of rows written.
+
+    The file appears whole or not at all (see :func:`replacing`).
+    """
     if fmt not in FORMATS:
         raise InputError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if version is not None and kind != "grids":
+        raise InputError(f"version: only grids have versions, not {kind}")
     gdf = frame(db, kind, version)
-    path = Path(path)
-    if fmt == "csv":
-        out = pd.DataFrame(gdf.drop(columns="geometry"))
-        if kind == "grids":
-            out["wkt"] = shapely.to_wkt(gdf.geometry.to_numpy(), rounding_precision=-1)
-        out.to_csv(path, index=False, encoding="utf-8-sig")
-    elif fmt == "geojson":
-        gdf.to_file(path, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=9,
-                    WRITE_NON_FINITE_VALUES="NO")
-    else:
-        gdf.to_file(path, driver="GPKG", layer=kind, engine="pyogrio")
+    with replacing(path, fmt) as tmp:
+        if fmt == "csv":
+            out = pd.DataFrame(gdf.drop(columns="geometry"))
+            if kind == "grids":
+                out["wkt"] = shapely.to_wkt(gdf.geometry.to_numpy(), rounding_precision=-1)
+            out.to_csv(tmp, index=False, encoding="utf-8-sig")
+        elif fmt == "geojson":
+            gdf.to_file(tmp, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=9,
+                        WRITE_NON_FINITE_VALUES="NO")
+        else:
+            gdf.to_file(tmp, driver="GPKG", layer=kind, engine="pyogrio")
     return len(gdf)
+
+
+@contextmanager
+def replacing(path, fmt):
+    """Yield a temporary file next to ``path`` that replaces ``path`` once written.
+
+    A failed or interrupted write leaves a file that was at ``path`` as it was. Errors
+    name the file: a missing folder, a folder or device in its place, a name that does
+    not end as ``fmt`` files do, a disk that is full or not writable.
+    """
+    import pyogrio
+
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES[fmt]:
+        raise InputError(f"{path}: a {fmt} file's name ends in {' or '.join(SUFFIXES[fmt])}")
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: the folder {path.parent} does not exist")
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path}: exists and is not a file")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write in {path.parent} ({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(name)  # the writers create it themselves (GDAL will not open an empty file)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InputError(f"{path}: cannot write it ({getattr(exc, 'strerror', None) or exc});"
+                         " nothing was changed") from None
+    finally:
+        tmp.unlink(missing_ok=True)

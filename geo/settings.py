@@ -54,12 +54,15 @@ def _float(env, name, default):
     raw = env.get(name)
     if raw in (None, ""):
         return default
-    try:
-        return float(raw)
-    except ValueError:
-        from geo.errors import ConfigError
+    from geo.errors import ConfigError
 
+    try:
+        value = float(raw)
+    except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not 0 <= value < float("inf"):  # also refuses nan: every such setting is a size
+        raise ConfigError(f"{name}={raw!r} must be a number ≥ 0")
+    return value
 
 
 def _tiles(env):

@@ -83,3 +83,21 @@ def test_unreachable_data_dir_is_explained():
             cluster.Cluster(parent / "instance").ensure_running()
     finally:
         shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.mark.parametrize("name,value", [("CIVGRID_ASSIGN_TOLERANCE_M", "-5"),
+                                        ("CIVGRID_MAX_OUTSIDE_M", "nan"),
+                                        ("CIVGRID_SLIVER_M2", "inf")])
+def test_bad_settings_are_named(name, value):
+    from geo import settings as settings_mod
+
+    with pytest.raises(ConfigError, match=f"{name}='{value}' must be a number ≥ 0"):
+        settings_mod.from_env({name: value})
+
+
+def test_bad_database_url_and_data_dir_are_named(tmp_path):
+    with pytest.raises(ConfigError, match="CIVGRID_DATABASE_URL is not a PostgreSQL URL"):
+        geo_db.Database("garbage")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConfigError, match="CIVGRID_DATA_DIR=.*a-file: cannot use it"):
+        cluster.Cluster(tmp_path / "a-file").ensure_running()

@@ -79,6 +79,30 @@ def test_issues_round_trip(db, settings, loaded_grids, tmp_path):
             assert col in got.columns
 
 
+def test_a_failed_export_names_the_file_and_keeps_the_old_one(db, loaded_grids, tmp_path,
+                                                             monkeypatch):
+    from geo.errors import InputError
+
+    for path, fmt, message in [
+            (tmp_path / "missing" / "g.geojson", "geojson", "the folder .* does not exist"),
+            (tmp_path / "g.csv", "gpkg", r"a gpkg file's name ends in \.gpkg"),
+            (tmp_path, "geojson", "ends in"),
+            (tmp_path / "dir.geojson", "geojson", "exists and is not a file")]:
+        (tmp_path / "dir.geojson").mkdir(exist_ok=True)
+        with pytest.raises(InputError, match=message):
+            export.export(db, "grids", fmt, path)
+    with pytest.raises(InputError, match="only grids have versions"):
+        export.export(db, "issues", "csv", tmp_path / "i.csv", version=1)
+    old = tmp_path / "grids.csv"
+    old.write_text("the previous export")
+    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda *a, **k: (_ for _ in ()).throw(
+        OSError(28, "No space left on device")))
+    with pytest.raises(InputError, match=r"grids.csv: cannot write it \(No space left on device\)"):
+        export.export(db, "grids", "csv", old)
+    assert old.read_text() == "the previous export"  # untouched, and no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.geojson", "grids.csv", "grids.gpkg"]
+
+
 def test_exported_issues_import_again(db, settings, loaded_grids, tmp_path, db_url):
     lon, lat = xy(3, 3)
     src = tmp_path / "issues.csv"

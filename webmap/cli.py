@@ -190,7 +190,8 @@ def export_cmd(kind, fmt, output, version):
             raise click.UsageError("--format xlsx is the toilets' ledger: use it with toilets")
         from geo import ledger
 
-        n = ledger.write_ledger(_db(), output)
+        with export.replacing(output, "xlsx") as tmp:
+            n = ledger.write_ledger(_db(), tmp)
     else:
         n = export.export(_db(), kind, fmt, output, version)
     click.echo(f"wrote {n} {kind} to {output}")
@@ -314,7 +315,8 @@ def toilets_coverage(radius, target, chart):
     db = _db()
     click.echo(str(coverage.coverage_report(db, _settings(), radius_m=radius, target_pct=target)))
     if chart:
-        coverage_chart.progress_chart(coverage_progress.progress_over_time(db), chart)
+        with export.replacing(chart, "png") as tmp:
+            coverage_chart.progress_chart(coverage_progress.progress_over_time(db), tmp)
         click.echo(f"progress chart written to {chart}")
 
 
