@@ -75,6 +75,8 @@ class AssignReport:
 
     def __str__(self):
         methods = ", ".join(f"{m} {self.by_method.get(m, 0)}" for m in METHODS)
+        if self.version_id is None:
+            return f"{self.table}: {self.total} rows, no grids to assign them to yet"
         return (
             f"{self.table}: {self.total} assigned under grid version {self.version_id} "
             f"({methods}); {self.changed} changed"

@@ -217,8 +217,12 @@ def _conflict_message(draft_id, current, expected, active, by_parent):
         return (f"no grid version is active any more (expected {expected}): nothing was "
                 "activated")
     who = f"by {active[0]['activated_by']} at {active[0]['activated_at']:%Y-%m-%d %H:%M:%S}"
-    base = (f"grid version {draft_id} was made from version {expected}"
-            if by_parent else f"you expected version {expected} to be active")
+    if not by_parent:
+        base = f"you expected version {expected} to be active"
+    elif expected is None:  # an uploaded draft, or one of a retired version
+        base = f"grid version {draft_id} was not made from the active version"
+    else:
+        base = f"grid version {draft_id} was made from version {expected}"
     return (f"grid version {current} was activated {who}; {base}. Nothing was activated: "
             f"review the changes against version {current} (diff) and activate again "
             f"expecting version {current}")

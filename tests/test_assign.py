@@ -146,3 +146,9 @@ def test_reassign_after_new_version_records_history(db, settings, layout, tmp_pa
     with db.transaction() as tx:
         history = tx.fetchall("SELECT action, data->>'grid_version' FROM issue_history")
     assert ("reassigned", str(report.version_id)) in history
+
+
+def test_reassign_before_any_grids_says_so(db, settings):
+    reports = assign.reassign(db, settings)
+    assert [str(r) for r in reports] == ["issues: 0 rows, no grids to assign them to yet",
+                                         "toilets: 0 rows, no grids to assign them to yet"]
