@@ -14,8 +14,8 @@ import shapely
 from geo import db as db_mod, grids as grids_mod
 from geo.errors import InputError
 from geo.version_store import (
-    NOISE_M2, SNAP_M, as_shape, delete_grid, grid_rows, insert_grid, invalid_reason,
-    metres_to_degrees, refresh_parents, require_draft)
+    NOISE_M2, SNAP_M, as_shape, check_text, delete_grid, grid_rows, insert_grid,
+    invalid_reason, metres_to_degrees, refresh_parents, require_draft)
 
 _UNSET = object()
 
@@ -279,12 +279,16 @@ def set_attributes(db, draft_id, code, name=_UNSET, leader=_UNSET, departments=_
         if not (name or "").strip():
             raise InputError("name: a grid needs a name")
         changes["name"] = name.strip()
+        check_text("name", changes["name"])
     if leader is not _UNSET:
         changes["leader"] = (leader or "").strip() or None
+        check_text("leader", changes["leader"])
     if departments is not _UNSET:
         if isinstance(departments, str) or departments is None:
             departments = grids_mod.split_departments(departments)
         changes["departments"] = [str(d).strip() for d in departments if str(d).strip()]
+        for d in changes["departments"]:
+            check_text("departments", d)
     if population is not _UNSET:
         if population is not None and (not isinstance(population, int) or population < 0):
             raise InputError(f"population: {population!r} is not a whole number ≥ 0")

@@ -212,11 +212,26 @@ def match_versions(tx, settings, src, dst):
     return counts, band, extent
 
 
+#: The longest label, name, leader or department: one line of a list, not a document.
+MAX_TEXT_CHARS = 200
+
+
+def check_text(field, value, limit=MAX_TEXT_CHARS):
+    """Refuse a one-line text field that is longer than ``limit`` or spans lines."""
+    if value is None:
+        return
+    if len(value) > limit:
+        raise InputError(f"{field}: {len(value)} characters, at most {limit}")
+    if "\n" in value or "\r" in value:
+        raise InputError(f"{field}: must be one line")
+
+
 def new_draft(tx, source, label, actor=None, note=None):
     """A new draft holding a copy of every row of version ``source``; returns its id.
 
     Its parent is the version active now, the one its activation will expect.
     """
+    check_text("label", label)
     version_row(tx, source)
     draft = tx.fetchval(
         "INSERT INTO grid_versions (label, parent_id, created_by, note)"

@@ -156,3 +156,15 @@ def test_population_objective_needs_populations(db, settings, tmp_path):
         coverage_sites.suggest_sites(db, objective="population")
     assert len(coverage_sites.suggest_sites(db, k=1).sites) == 1  # nothing served yet
     assert pd.isna(coverage_sites.suggest_sites(db, k=1).sites[0]["served_population_pct"])
+
+
+@pytest.mark.parametrize("args,option", [(["coverage", "--radius", "0.5"], "--radius"),
+                                         (["coverage", "--target", "120"], "--target"),
+                                         (["sites", "0"], "K")])
+def test_cli_names_its_own_options(args, option):
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    result = CliRunner().invoke(main, ["toilets"] + args)
+    assert result.exit_code == 2 and f"Invalid value for '{option}'" in result.output

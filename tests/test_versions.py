@@ -335,6 +335,19 @@ def test_boundary_edits_are_refused_when_they_would_leave_a_hole(db, settings, l
         versions.set_geometry(db, settings, draft, code(1), far)
 
 
+def test_labels_names_and_leaders_are_one_short_line(db, settings, layout):
+    before = table_snapshot(db)
+    for kwargs in ({"label": "x" * 201}, {"label": "第一行\n第二行"}):
+        with pytest.raises(InputError, match="label: "):
+            versions.create_draft(db, **kwargs)
+    assert table_snapshot(db) == before
+    draft = versions.create_draft(db)
+    for field, value in (("leader", "张" * 201), ("departments", ["局" * 201]),
+                         ("name", "甲\n乙")):
+        with pytest.raises(InputError, match=f"{field}: "):
+            versions.set_attributes(db, draft, code(1), **{field: value})
+
+
 def test_attributes_change_in_a_new_row(db, settings, layout):
     draft = versions.create_draft(db)
     with db.transaction() as tx:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from geo import assign, blocks, cluster, db as geo_db, demo, export, grids, issues, landuse
-from geo import settings, toilets
+from geo import coverage, settings, toilets
 from geo.errors import CivgridError, InputError
 
 def import_district(db, _settings, path, crs=None, dry_run=False, actor=None):
@@ -303,14 +303,16 @@ def toilets_group():
 
 
 @toilets_group.command("coverage")
-@click.option("--radius", default=300.0, show_default=True, help="Service radius in metres.")
-@click.option("--target", default=80.0, show_default=True, help="Renovation target in %.")
+@click.option("--radius", default=300.0, show_default=True, help="Service radius in metres.",
+              type=click.FloatRange(1, coverage.MAX_RADIUS_M))
+@click.option("--target", default=80.0, show_default=True, help="Renovation target in %.",
+              type=click.FloatRange(0, 100))
 @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path),
               help="Also draw progress over time into this PNG file.")
 @_fail_cleanly
 def toilets_coverage(radius, target, chart):
     """Print coverage and renovation figures of the district and its grids."""
-    from geo import coverage, coverage_chart, coverage_progress
+    from geo import coverage_chart, coverage_progress
 
     db = _db()
     click.echo(str(coverage.coverage_report(db, _settings(), radius_m=radius, target_pct=target)))
@@ -321,8 +323,9 @@ def toilets_coverage(radius, target, chart):
 
 
 @toilets_group.command("sites")
-@click.argument("k", type=int)
-@click.option("--radius", default=300.0, show_default=True, help="Service radius in metres.")
+@click.argument("k", type=click.IntRange(1, 100))
+@click.option("--radius", default=300.0, show_default=True, help="Service radius in metres.",
+              type=click.FloatRange(1, coverage.MAX_RADIUS_M))
 @click.option("--objective", type=click.Choice(["area", "population"]), default="area",
               show_default=True)
 @_fail_cleanly
