@@ -125,8 +125,8 @@ class Database:
         try:
             self._pool = psycopg2.pool.ThreadedConnectionPool(1, maxconn, dsn)
         except psycopg2.ProgrammingError as exc:  # libpq could not parse it
-            raise ConfigError(f"CIVGRID_DATABASE_URL is not a PostgreSQL URL ({str(exc).strip()})") \
-                from None
+            reason = str(exc).strip()
+            raise ConfigError(f"CIVGRID_DATABASE_URL is not a PostgreSQL URL ({reason})") from None
         except psycopg2.OperationalError as exc:
             raise DatabaseError(f"cannot connect to the database: {exc}".strip()) from exc
         self._lock = threading.Lock()

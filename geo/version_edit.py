@@ -198,9 +198,9 @@ def merge_grids(db, settings, draft_id, codes, keep=None, name=None, actor=None)
     """Merge adjacent grids of a draft into one (``ST_Union``).
 
     The grids must be of one community and form one connected group (each sharing a
-    boundary line, not just a corner, with another). The merged grid keeps the code ``keep`` (default: the first
-    of ``codes``) with its name (or ``name``) and leader, the departments of all of them
-    and the sum of their populations when every one is known.
+    boundary line, not just a corner, with another). The merged grid keeps the code
+    ``keep`` (default: the first of ``codes``) with its name (or ``name``) and leader, the
+    departments of all of them and the sum of their populations when every one is known.
 
     Examples
     --------
