@@ -1,7 +1,11 @@
 """Load the demo district (``data/demo``, written by ``scripts/make_demo.py``)."""
 
-from geo import blocks, grids, issues, toilets, versions
-from geo.catalogue import REPO_DATA
+from geo.layers import blocks
+from geo.grids import importer as grids
+from geo.issues import records as issues
+from geo.toilets import records as toilets
+from geo.grids import versions
+from geo.issues.catalogue import REPO_DATA
 
 DEMO_DIR = REPO_DATA / "demo"
 

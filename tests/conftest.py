@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from geo import cluster, db as geo_db, settings as settings_mod
+from geo import settings as settings_mod
+from geo.store import cluster
+from geo.store import db as geo_db
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = "civgrid_test_template"
@@ -55,7 +57,7 @@ def template_dsn(server_dsn):
     dsn = geo_db.with_dbname(server_dsn, TEMPLATE)
     db = geo_db.Database(dsn)
     db.upgrade()
-    from geo import catalogue
+    from geo.issues import catalogue
 
     with db.transaction() as tx:
         catalogue.ensure_loaded(tx)
@@ -152,7 +154,7 @@ def chromium():
 @pytest.fixture
 def layout(db, settings, tmp_path):
     """The hand-built grids of tests/layouts.py, imported as the active version."""
-    from geo import grids
+    from geo.grids import importer as grids
     from tests import layouts
 
     gdf = layouts.grid_layout()

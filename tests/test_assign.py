@@ -5,7 +5,9 @@ import csv
 import numpy as np
 import pytest
 
-from geo import assign, grids, issues
+from geo.grids import assign
+from geo.grids import importer as grids
+from geo.issues import records as issues
 from geo.errors import InputError
 from tests import layouts
 from tests.layouts import code, metres_east, metres_south, xy

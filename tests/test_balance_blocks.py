@@ -15,7 +15,11 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from geo import blocks, demo, grids, issues, versions
+from geo import demo
+from geo.layers import blocks
+from geo.grids import importer as grids
+from geo.issues import records as issues
+from geo.grids import versions
 from geo.errors import InputError
 from tests.layouts import code, ubox
 from tests.test_versions import assert_clean_tiling, draft_shapes, metric_area, same_shape

@@ -7,7 +7,7 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from geo import blocks
+from geo.layers import blocks
 from geo.errors import InputError
 from tests.conftest import table_snapshot
 from tests.layouts import ubox, xy

@@ -5,7 +5,10 @@ Screenshots go to test-artifacts/ (one per page).
 
 import pytest
 
-from geo import db as geo_db, grids, issues, settings as settings_mod
+from geo import settings as settings_mod
+from geo.store import db as geo_db
+from geo.grids import importer as grids
+from geo.issues import records as issues
 from tests import browser as br, layouts
 
 pytestmark = pytest.mark.browser

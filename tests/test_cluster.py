@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from geo import cluster, db as geo_db, settings as settings_mod
+from geo import settings as settings_mod
+from geo.store import cluster
+from geo.store import db as geo_db
 from geo.errors import ConfigError
 from tests.conftest import REPO, private_data_dir
 

@@ -12,7 +12,11 @@ import pytest
 import shapely
 from PIL import Image
 
-from geo import coverage, coverage_chart, coverage_progress, grids, toilets
+from geo.toilets import coverage
+from geo.toilets import chart as coverage_chart
+from geo.toilets import progress as coverage_progress
+from geo.grids import importer as grids
+from geo.toilets import records as toilets
 from geo.errors import InputError, NotFound
 from tests import layouts
 from tests.layouts import metres_east, xy

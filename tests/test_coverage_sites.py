@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import coverage_sites, grids, toilets
+from geo.toilets import sites as coverage_sites
+from geo.grids import importer as grids
+from geo.toilets import records as toilets
 from geo.errors import InputError
 from tests import layouts
 from tests.layouts import metres_east, xy

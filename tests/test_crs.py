@@ -5,7 +5,7 @@ import prcoords
 import pytest
 from pyproj import Geod
 
-from geo import crs
+from geo.io import crs
 from geo.errors import InputError
 
 GEOD = Geod(ellps="GRS80")

@@ -12,7 +12,10 @@ import pytest
 import shapely.affinity
 from shapely.geometry import LineString, Point, Polygon
 
-from geo import grids, intake, issues, toilets
+from geo.grids import importer as grids
+from geo.io import intake
+from geo.issues import records as issues
+from geo.toilets import records as toilets
 from geo.errors import InputError
 from tests import layouts
 from tests.conftest import REPO, table_snapshot

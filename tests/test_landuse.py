@@ -4,7 +4,10 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from geo import coverage, grids, landuse, toilets
+from geo.toilets import coverage
+from geo.grids import importer as grids
+from geo.layers import landuse
+from geo.toilets import records as toilets
 from geo.errors import InputError
 from tests import layouts
 from tests.conftest import table_snapshot

@@ -2,7 +2,7 @@
 
 import pytest
 
-from geo import db as geo_db
+from geo.store import db as geo_db
 from geo.errors import SchemaError
 
 

@@ -6,8 +6,10 @@ import re
 
 import pytest
 
-from geo import export, settings as settings_mod, stats
-from geo.query import IssueFilter
+from geo import settings as settings_mod
+from geo.io import export
+from geo.issues import stats
+from geo.issues.query import IssueFilter
 
 
 @pytest.fixture
@@ -18,7 +20,7 @@ def client(demo_app):
 @pytest.fixture(scope="module")
 def sample(demo_url):
     """A few real codes and ids from the demo database."""
-    from geo import db as geo_db
+    from geo.store import db as geo_db
 
     db = geo_db.connect(settings_mod.Settings(database_url=demo_url))
     with db.transaction() as tx:
@@ -70,7 +72,7 @@ def test_grid_page_and_search(client, sample):
     resp = client.get("/grids", query_string={"q": sample["grid"]})
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/grids/{sample['grid']}")
     assert client.get("/grids/150102999999999").status_code == 404
-    from geo import browse
+    from geo.issues import browse
 
     assert browse.search_grids(sample["db"], sample["grid"][:9])  # a code prefix finds grids
     assert browse.search_grids(sample["db"], "%") == []  # wildcards match themselves only
@@ -207,7 +209,7 @@ def test_openapi_lists_every_api_route(demo_app, client):
 
 def test_gcj02_display_shift(demo_app, sample):
     """On GCJ-02 tiles the API's display coordinates move by the GCJ-02 offset."""
-    from geo import crs
+    from geo.io import crs
 
     plain = demo_app.test_client().get(f"/api/v1/issues?grid={sample['grid']}&limit=3").get_json()
     shifted = demo_app.test_client().get(

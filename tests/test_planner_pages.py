@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from geo import grids, issues
+from geo.grids import importer as grids
+from geo.issues import records as issues
 from tests import browser as br, layouts
 from tests.layouts import code, xy
 
@@ -88,8 +89,8 @@ def test_split_with_a_drawn_line(planner):
 
 
 def test_every_finding_kind_has_a_name(planner):
-    from geo import version_checks
-    from webmap.planner import finding_labels
+    from geo.grids import validation as version_checks
+    from webmap.views.planner import finding_labels
 
     app, _db = planner
     with app.test_request_context("/?lang=en"):
@@ -97,8 +98,8 @@ def test_every_finding_kind_has_a_name(planner):
 
 
 def test_findings_are_said_in_the_page_language(planner):
-    from geo.version_checks import Finding
-    from webmap.planner import finding_text
+    from geo.grids.validation import Finding
+    from webmap.views.planner import finding_text
 
     app, _db = planner
     overlap = Finding("overlap", "grids A and B overlap by 12.5 m² near …", (code(1), code(2)),

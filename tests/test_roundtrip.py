@@ -10,7 +10,10 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from geo import export, grids, issues, toilets
+from geo.io import export
+from geo.grids import importer as grids
+from geo.issues import records as issues
+from geo.toilets import records as toilets
 from tests import layouts
 from tests.layouts import xy
 
@@ -161,7 +164,7 @@ def test_consumer_sdk_coordinates_are_converted(db, settings, loaded_grids, tmp_
 def test_bulk_import_in_chunks_keeps_every_row_in_file_order(db, settings, loaded_grids,
                                                              tmp_path, monkeypatch):
     """Staged in chunks of 7, written through the bulk path: row k gets the k-th new id."""
-    from geo import intake
+    from geo.io import intake
 
     monkeypatch.setattr(intake, "CHUNK_ROWS", 7)
     monkeypatch.setattr(intake, "BULK_MIN_ROWS", 10)

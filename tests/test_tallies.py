@@ -9,9 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo import assign, intake, issues, stats, versions
+from geo.grids import assign
+from geo.io import intake
+from geo.issues import records as issues
+from geo.issues import stats
+from geo.grids import versions
 from geo.errors import InputError
-from geo.query import IssueFilter
+from geo.issues.query import IssueFilter
 from tests.conftest import table_snapshot
 from tests.layouts import code, xy
 from tests.test_versions_activation import redrawn_draft

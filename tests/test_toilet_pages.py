@@ -6,7 +6,10 @@ import re
 import openpyxl
 import pytest
 
-from geo import coverage, db as geo_db, grids, settings as settings_mod
+from geo import settings as settings_mod
+from geo.toilets import coverage
+from geo.store import db as geo_db
+from geo.grids import importer as grids
 from tests import browser as br
 
 

@@ -7,7 +7,9 @@ import prcoords
 import pytest
 from pyproj import Geod
 
-from geo import export, grids, toilets
+from geo.io import export
+from geo.grids import importer as grids
+from geo.toilets import records as toilets
 from geo.errors import InputError, NotFound
 from tests import layouts
 from tests.conftest import table_snapshot

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import grids, ledger, toilets
+from geo.grids import importer as grids
+from geo.toilets import ledger
+from geo.toilets import records as toilets
 from geo.errors import NotFound
 from tests import layouts
 from tests.layouts import metres_east, xy

@@ -9,7 +9,8 @@ from shapely.geometry import LineString, MultiPolygon, Polygon
 
 from click.testing import CliRunner
 
-from geo import grids, versions
+from geo.grids import importer as grids
+from geo.grids import versions
 from geo.errors import ConflictError, InputError, NotFound
 from tests import layouts
 from tests.conftest import table_snapshot

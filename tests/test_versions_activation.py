@@ -12,7 +12,10 @@ import pytest
 import shapely
 from shapely.geometry import LineString
 
-from geo import assign, issues, toilets, versions
+from geo.grids import assign
+from geo.issues import records as issues
+from geo.toilets import records as toilets
+from geo.grids import versions
 from geo.errors import ConflictError, NotFound
 from tests import layouts
 from tests.conftest import table_snapshot
@@ -320,7 +323,7 @@ def test_nothing_to_roll_back_in_an_empty_database(db, settings):
 
 
 def test_conflict_message_for_a_draft_of_no_active_version():
-    from geo.version_activation import _conflict_message
+    from geo.grids.activation import _conflict_message
 
     active = [{"activated_by": "张三", "activated_at": datetime(2026, 11, 1, 9, 0)}]
     text = _conflict_message(1, 3, None, active, by_parent=True)

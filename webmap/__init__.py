@@ -22,7 +22,11 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
 
-    from webmap import api, db, errors, i18n, pages, planner, toilet_pages
+    from webmap import db, errors, i18n
+    from webmap.views import api
+    from webmap.views import pages
+    from webmap.views import planner
+    from webmap.views import toilets as toilet_pages
 
     db.init_app(app)
     i18n.init_app(app)

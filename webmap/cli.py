@@ -7,13 +7,23 @@ from pathlib import Path
 
 import click
 
-from geo import assign, blocks, cluster, db as geo_db, demo, export, grids, issues, landuse
-from geo import coverage, settings, toilets
+from geo import demo
+from geo.grids import assign
+from geo.layers import blocks
+from geo.store import cluster
+from geo.store import db as geo_db
+from geo.io import export
+from geo.grids import importer as grids
+from geo.issues import records as issues
+from geo.layers import landuse
+from geo import settings
+from geo.toilets import coverage
+from geo.toilets import records as toilets
 from geo.errors import CivgridError, InputError
 
 def import_district(db, _settings, path, crs=None, dry_run=False, actor=None):
     """The district boundary that validation checks gaps and parts outside against."""
-    from geo import versions
+    from geo.grids import versions
 
     codes = versions.load_district(db, path, crs=crs, actor=actor, dry_run=dry_run)
     return f"{'would store' if dry_run else 'stored'} the district boundary {', '.join(codes)}" \
@@ -188,7 +198,7 @@ def export_cmd(kind, fmt, output, version):
     if fmt == "xlsx":
         if kind != "toilets":
             raise click.UsageError("--format xlsx is the toilets' ledger: use it with toilets")
-        from geo import ledger
+        from geo.toilets import ledger
 
         with export.replacing(output, "xlsx") as tmp:
             n = ledger.write_ledger(_db(), tmp)
@@ -214,7 +224,7 @@ def grids_group():
 @_fail_cleanly
 def grids_list():
     """List grid versions, newest first."""
-    from geo import versions
+    from geo.grids import versions
 
     for v in versions.list_versions(_db()):
         click.echo(f"{v['id']:>4}  {v['status']:<8} {v['grids']:>5} grids  {v['label']}"
@@ -226,7 +236,7 @@ def grids_list():
 @_fail_cleanly
 def grids_draft(label):
     """Copy the active version into a new draft to edit."""
-    from geo import versions
+    from geo.grids import versions
 
     draft = versions.create_draft(_db(), label=label, actor=getpass.getuser())
     click.echo(f"draft {draft} created from the active version")
@@ -237,7 +247,7 @@ def grids_draft(label):
 @_fail_cleanly
 def grids_validate(version):
     """Check a version: errors block activation, warnings do not (exit 1 on errors)."""
-    from geo import versions
+    from geo.grids import versions
 
     report = versions.validate(_db(), version, _settings())
     click.echo(str(report))
@@ -250,7 +260,7 @@ def grids_validate(version):
 @_fail_cleanly
 def grids_diff(draft):
     """Preview a draft: points that would change grid, workload per grid after the change."""
-    from geo import versions
+    from geo.grids import versions
 
     click.echo(str(versions.diff(_db(), draft, _settings())))
 
@@ -262,7 +272,7 @@ def grids_diff(draft):
 @_fail_cleanly
 def grids_activate(version, expect_active):
     """Make VERSION active, re-assigning only the points in the changed area."""
-    from geo import versions
+    from geo.grids import versions
 
     click.echo(str(versions.activate(_db(), _settings(), version, expected_active=expect_active,
                                      actor=getpass.getuser())))
@@ -274,7 +284,7 @@ def grids_activate(version, expect_active):
 @_fail_cleanly
 def grids_rollback(expect_active):
     """Return to the previous version, restoring every assignment exactly."""
-    from geo import versions
+    from geo.grids import versions
 
     click.echo(str(versions.rollback(_db(), _settings(), actor=getpass.getuser(),
                                      expected_active=expect_active)))
@@ -291,7 +301,7 @@ def grids_rollback(expect_active):
 @_fail_cleanly
 def grids_balance(metric, units, max_moves):
     """Suggest boundary moves that even out METRIC, as a new draft."""
-    from geo import versions
+    from geo.grids import versions
 
     click.echo(str(versions.suggest_balance(_db(), _settings(), metric=metric, units=units,
                                             max_moves=max_moves, actor=getpass.getuser())))
@@ -312,7 +322,8 @@ def toilets_group():
 @_fail_cleanly
 def toilets_coverage(radius, target, chart):
     """Print coverage and renovation figures of the district and its grids."""
-    from geo import coverage_chart, coverage_progress
+    from geo.toilets import chart as coverage_chart
+    from geo.toilets import progress as coverage_progress
 
     db = _db()
     click.echo(str(coverage.coverage_report(db, _settings(), radius_m=radius, target_pct=target)))
@@ -331,7 +342,7 @@ def toilets_coverage(radius, target, chart):
 @_fail_cleanly
 def toilets_sites(k, radius, objective):
     """Suggest K sites for new public toilets covering the most unserved area or people."""
-    from geo import coverage_sites
+    from geo.toilets import sites as coverage_sites
 
     click.echo(str(coverage_sites.suggest_sites(_db(), k=k, radius_m=radius,
                                                 objective=objective)))

@@ -2,7 +2,7 @@
 
 from flask import current_app
 
-from geo import db as geo_db
+from geo.store import db as geo_db
 
 
 def get_db():

@@ -34,8 +34,12 @@ REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO), str(HERE)]
 
 from bench_import import fresh_database, prepare, server  # noqa: E402
-from geo import assign, db as geo_db, grids as geo_grids, issues  # noqa: E402
-from geo import settings as settings_mod, versions  # noqa: E402
+from geo.grids import assign
+from geo.store import db as geo_db
+from geo.grids import importer as geo_grids
+from geo.issues import records as issues  # noqa: E402
+from geo import settings as settings_mod
+from geo.grids import versions  # noqa: E402
 
 
 def timed(what, func, *args, **kwargs):

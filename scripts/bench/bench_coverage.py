@@ -9,7 +9,7 @@ the map data together ≤ 1 s at the default 300 m radius):
 * ``geo.coverage.compute_coverage`` — service areas, served/unserved area and population,
   per-grid renovation figures (PostGIS);
 * ``Coverage.to_geojson`` — the map layers as GeoJSON-ready dicts;
-* ``geo.coverage_progress.progress_over_time`` and the PNG chart;
+* ``geo.toilets.progress.progress_over_time`` and the PNG chart;
 * ``geo.coverage_sites.suggest_sites`` for 10 new toilets (100 m candidate lattice);
 * ``geo.ledger.write_ledger`` — the Excel ledger of all 55,000 records.
 
@@ -36,7 +36,9 @@ REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO), str(HERE)]
 
 from bench_import import fresh_database, server  # noqa: E402
-from geo import db as geo_db, grids as geo_grids, settings as settings_mod  # noqa: E402
+from geo import settings as settings_mod
+from geo.store import db as geo_db
+from geo.grids import importer as geo_grids  # noqa: E402
 
 COLUMNS = ["code", "kind", "name", "lon", "lat", "original_type", "action", "status",
            "planned_at", "started_at", "accepted_at", "heating", "power", "water", "sewage",
@@ -122,7 +124,7 @@ def timed(label, repeat, fn, *args, **kwargs):
 
 def layers_only(db, radius):
     """Just the PostGIS part of compute_coverage: service union, unserved parts."""
-    from geo import coverage
+    from geo.toilets import coverage
 
     with db.transaction() as tx:
         coverage.build_layers(tx, radius)
@@ -140,7 +142,12 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
-    from geo import coverage, coverage_chart, coverage_progress, coverage_sites, ledger, toilets
+    from geo.toilets import coverage
+    from geo.toilets import chart as coverage_chart
+    from geo.toilets import progress as coverage_progress
+    from geo.toilets import sites as coverage_sites
+    from geo.toilets import ledger
+    from geo.toilets import records as toilets
 
     grid_path, toilet_path = prepare(args.workdir, args.grids, args.toilets, args.latrines)
     admin = server(args.workdir)

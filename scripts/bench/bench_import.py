@@ -28,7 +28,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO), str(HERE)]
 
-from geo import cluster, db as geo_db, grids as geo_grids, settings as settings_mod  # noqa: E402
+from geo import settings as settings_mod
+from geo.store import cluster
+from geo.store import db as geo_db
+from geo.grids import importer as geo_grids  # noqa: E402
 
 
 def prepare(workdir, n_issues, n_grids):
@@ -65,7 +68,7 @@ def fresh_database(admin_dsn, name):
 # -- the three pipelines, each run in a child process --------------------------
 
 def run_civgrid(dsn, grid_path, csv_path):
-    from geo import issues
+    from geo.issues import records as issues
 
     settings = settings_mod.Settings(database_url=dsn)
     db = geo_db.connect(settings)
@@ -83,7 +86,8 @@ def _finished(csv_path):
 
 
 def run_floor(dsn, grid_path, csv_path):
-    from geo import catalogue, intake
+    from geo.issues import catalogue
+    from geo.io import intake
 
     finished = _finished(csv_path)
     if not finished.exists():

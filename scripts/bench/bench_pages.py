@@ -25,7 +25,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench_import import fresh_database, server  # noqa: E402
-from geo import db as geo_db, grids, issues, settings as settings_mod  # noqa: E402
+from geo import settings as settings_mod
+from geo.store import db as geo_db
+from geo.grids import importer as grids
+from geo.issues import records as issues  # noqa: E402
 from geo.demo import DEMO_DIR  # noqa: E402
 
 

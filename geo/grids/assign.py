@@ -1,0 +1,135 @@
+"""Point → grid assignment by PostGIS queries (DESIGN.md §3).
+
+1. Covered by exactly one grid of the active version → that grid, ``inside``.
+2. Covered by several (on a shared edge or vertex) → the grid with the
+   **smallest code**, ``boundary``. The rule depends on nothing but the codes,
+   so the same input always gives the same grid, whatever the row order.
+3. Covered by none but within the tolerance (default 50 m, measured on the
+   CGCS2000 spheroid) of a grid → the nearest one (ties: smallest code),
+   ``nearest``.
+4. Otherwise no grid, ``none``: listed for the command centre and owned by the
+   configured fallback owner.
+
+Only grid-level rows (not street or community rows) receive points. The same
+SQL serves a single new issue, an import and a full re-assignment: the caller
+names a relation of ``(key, geom)`` rows and reads the temp table
+``_assigned(key, grid_id, method)``.
+"""
+
+import json
+from dataclasses import dataclass, field
+
+from geo.store import db as db_mod
+from geo.io.points import Extent
+
+ASSIGNED_TABLES = ("issues", "toilets")
+METHODS = ("inside", "boundary", "nearest", "none")
+
+
+def active_version(tx, lock=False):
+    """Id of the active grid version, or None before any grids are loaded.
+
+    ``lock`` holds a share lock on it until the transaction ends, so an import
+    cannot assign points to a version that an activation retires meanwhile.
+    """
+    return tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'"
+                       + (" FOR SHARE" if lock else ""))
+
+
+def district_extent(tx, version_id):
+    """Bounding box of a version's grids as an :class:`Extent`, or None."""
+    if version_id is None:
+        return None
+    row = tx.fetchone(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)"
+        " FROM (SELECT ST_Extent(geom) AS e FROM grids WHERE version_id = %s) s",
+        (version_id,),
+    )
+    return None if row is None or row[0] is None else Extent(*row)
+
+
+def compute(tx, points, version_id, tolerance_m, extent):
+    """Fill the temp table ``_assigned`` for every row of ``points``.
+
+    ``points`` is trusted SQL naming a relation with columns ``key`` and
+    ``geom`` (EPSG:4490), e.g. ``"(SELECT id AS key, geom FROM issues)"``.
+    Points that get no grid have no row in ``_assigned``.
+    """
+    params = {
+        "version": version_id,
+        "tolerance_m": float(tolerance_m),
+        "tolerance_deg": extent.tolerance_degrees(tolerance_m) if extent else 0.0,
+    }
+    tx.execute(db_mod.sql("assign_cover").format(points=points), params)
+    if tolerance_m > 0:
+        tx.execute(db_mod.sql("assign_nearest").format(points=points), params)
+
+
+@dataclass
+class AssignReport:
+    table: str
+    version_id: int | None
+    total: int = 0
+    changed: int = 0
+    by_method: dict = field(default_factory=dict)
+
+    def __str__(self):
+        methods = ", ".join(f"{m} {self.by_method.get(m, 0)}" for m in METHODS)
+        if self.version_id is None:
+            return f"{self.table}: {self.total} rows, no grids to assign them to yet"
+        return (
+            f"{self.table}: {self.total} assigned under grid version {self.version_id} "
+            f"({methods}); {self.changed} changed"
+        )
+
+
+def reassign(db, settings, tables=ASSIGNED_TABLES, where="true", actor=None):
+    """Re-run the assignment for every row of ``tables`` matching ``where``.
+
+    Only rows whose grid, version or method changes are written; each change
+    is recorded in the row's history. Returns one :class:`AssignReport` per
+    table. Runs in one transaction.
+    """
+    with db.transaction() as tx:
+        return reassign_in(tx, settings, tables, where, actor)
+
+
+def reassign_in(tx, settings, tables=ASSIGNED_TABLES, where="true", actor=None):
+    """:func:`reassign` inside the caller's transaction ``tx``."""
+    reports = []
+    version = active_version(tx)
+    extent = district_extent(tx, version)
+    for table in tables:
+        if table not in ASSIGNED_TABLES:
+            raise ValueError(f"table must be one of {ASSIGNED_TABLES}, not {table!r}")
+        points = f"(SELECT id AS key, geom FROM {table} WHERE {where})"
+        compute(tx, points, version, settings.assign_tolerance_m, extent)
+        changes = tx.fetchall(
+            db_mod.sql("apply_assignment").format(table=table, scope=where),
+            {"version": version},
+        )
+        _record_changes(tx, table, changes, version, actor)
+        report = AssignReport(table, version, changed=len(changes))
+        for method, count in tx.fetchall(
+            f"SELECT assign_method, count(*) FROM {table} WHERE {where} GROUP BY 1"
+        ):
+            report.by_method[method] = count
+            report.total += count
+        reports.append(report)
+    return reports
+
+
+def _record_changes(tx, table, changes, version, actor):
+    history = {"issues": ("issue_history", "issue_id"), "toilets": ("toilet_history", "toilet_id")}
+    hist_table, key = history[table]
+    rows = [
+        (row_id, actor or "civgrid", "reassigned",
+         json.dumps({"from_grid": old, "to_grid": new, "method": method,
+                    "grid_version": version}))
+        for row_id, old, new, method in changes
+    ]
+    if rows:
+        tx.execute_values(
+            f"INSERT INTO {hist_table} ({key}, actor, action, data) VALUES %s",
+            rows, template="(%s, %s, %s, %s::jsonb)", page_size=5000,
+        )

@@ -1,0 +1,322 @@
+"""Balance suggestion: a new draft whose grids carry a more even load.
+
+The building units are the **blocks** (the areas between roads, :mod:`geo.blocks`) when
+a blocks layer is loaded, else the grids cut by a lattice of about ``unit_m`` × ``unit_m``
+metres, a stand-in for blocks.
+
+With blocks, the grids' and the blocks' boundaries are noded and polygonized together
+(``version_balance_blocks.sql``), so every piece shares its edges exactly with its
+neighbours. Each block belongs to the grid holding most of its area, its *home*; the
+block's part in its home (its largest connected part there) is the unit that moves. The
+rest of a grid — ground in no block, the small parts of blocks whose home is another
+grid — never moves: a sliver of a block across a boundary stays where it is, so a draft
+grid is always the union of pieces of the source version's grids, gap- and overlap-free.
+
+Each unit has a load: the number of issues of the metric's kind in it, or its area.
+The greedy:
+
+1. Take the most loaded grid that can give something away (it keeps at least one
+   movable unit of its own, so no grid is emptied).
+2. Among its movable units that carry load, move the one that brings its grid's load and
+   a less loaded neighbouring grid's closest together, as long as it moves less than their
+   difference (so the variance of the loads drops) and the grid stays in one piece. A unit
+   that does not border the neighbour takes along the units without load between it and
+   the neighbour (the fewest such); otherwise the empty units on a grid's edge would
+   shield the loaded ones behind them for good.
+3. Repeat until no move lowers the spread (the standard deviation) or ``max_moves``.
+
+The result is a new draft (a copy of the source version with the re-drawn grids) that
+the planner can check with :func:`geo.versions.diff`, edit, activate or delete. Only the
+units move: no grid is created, removed or re-coded.
+"""
+
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from geo.grids import assign
+from geo.layers import blocks
+from geo.store import db as db_mod
+from geo.errors import InputError, NotFound
+from geo.grids.store import (
+    NOISE_M2, delete_grid, grid_rows, insert_grid, metres_to_degrees, new_draft,
+    refresh_parents, version_row)
+
+METRICS = {
+    "open_issues": "i.status NOT IN ('closed', 'void')",
+    "recent_issues": "i.reported_at >= %(since)s",
+    "issues": "true",
+    "area": None,
+}
+
+
+UNIT_KINDS = ("blocks", "lattice")
+
+
+@dataclass
+class BalanceReport:
+    """The suggested draft and what the greedy did.
+
+    ``unit_kind`` is ``'blocks'`` (the blocks layer) or ``'lattice'`` (cells of
+    ``unit_m`` metres); ``units`` counts the movable units; ``fallback`` says that the
+    lattice stands in because no blocks layer is loaded.
+    """
+
+    draft_id: int | None
+    source_id: int
+    metric: str
+    units: int
+    unit_kind: str = "lattice"
+    unit_m: float = 200.0
+    fallback: bool = False
+    moves: list = field(default_factory=list)
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+    changed: list = field(default_factory=list)
+
+    def units_text(self):
+        """Which building units were used, for people."""
+        if self.unit_kind == "blocks":
+            return f"{self.units} blocks of the blocks layer as building units"
+        text = f"{self.units} lattice cells of {self.unit_m:g} m as building units"
+        if self.fallback:
+            text += " — no blocks layer is loaded (`civgrid import blocks PATH`)"
+        return text
+
+    def __str__(self):
+        head = (f"balance of {self.metric} over the grids of version {self.source_id} "
+                f"({self.units_text()}): standard deviation {self.before['sd']:.1f} → "
+                f"{self.after['sd']:.1f}, max − min {self.before['range']:.0f} → "
+                f"{self.after['range']:.0f}")
+        if self.draft_id is None:
+            return head + "\n  no move lowers the spread: no draft made"
+        noun = "block" if self.unit_kind == "blocks" else "unit"
+        carried = sum(len(m["with"]) for m in self.moves)
+        lines = [head, f"  {len(self.moves)} {noun}(s) moved"
+                       + (f" with {carried} empty {noun}(s) on their way" if carried else "")
+                       + f"; draft {self.draft_id} re-draws {', '.join(self.changed)}"]
+        lines += [f"  {m.get('block') or noun} ({m['load']:g}) from {m['from']} to {m['to']}"
+                  + (f" with {len(m['with'])} empty {noun}(s)" if m["with"] else "")
+                  + f" near lon {m['lon']:.6f}, lat {m['lat']:.6f}" for m in self.moves[:30]]
+        return "\n".join(lines)
+
+
+def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
+                    unit_m=200.0, max_moves=200, as_of=None, label=None, actor=None):
+    """Propose boundary moves that even out ``metric`` over the grids, as a new draft.
+
+    Parameters
+    ----------
+    metric : {'open_issues', 'recent_issues', 'issues', 'area'}
+        What to balance: open issues (not closed or void), issues of the 30 days before
+        ``as_of``, all issues, or area.
+    source : int, optional
+        The version to start from (default: the active one).
+    units : {'blocks', 'lattice'}, optional
+        The building units: whole blocks of the blocks layer, or lattice cells. Default:
+        blocks when a blocks layer is loaded, else the lattice.
+    unit_m : float
+        Side of the lattice cells that cut grids into movable units, in metres.
+    max_moves : int
+        Upper bound on the number of units moved.
+
+    Returns a :class:`BalanceReport`; its ``draft_id`` is None when no move helps.
+
+    Examples
+    --------
+    >>> print(suggest_balance(db, settings, metric="open_issues"))  # doctest: +SKIP
+    balance of open_issues over the grids of version 3 (1878 blocks of the blocks layer …
+    """
+    if metric not in METRICS:
+        raise InputError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    if units is not None and units not in UNIT_KINDS:
+        raise InputError(f"units must be one of {', '.join(UNIT_KINDS)}, not {units!r}")
+    if not unit_m or unit_m <= 0:
+        raise InputError(f"unit_m must be a positive number of metres, not {unit_m!r}")
+    as_of = as_of or datetime.now(timezone.utc)
+    with db.transaction() as tx:
+        tx.execute("SET LOCAL jit = off")
+        if source is None:
+            source = assign.active_version(tx)
+            if source is None:
+                raise NotFound("there is no active grid version to balance")
+        version_row(tx, source)
+        kind, fallback = _make_units(tx, source, units, unit_m)
+        unit_rows = {u: (code, grid, area) for u, code, grid, area in tx.fetchall(
+            "SELECT unit_id, code, grid_id, area_m2 FROM _units")}
+        if not unit_rows:
+            raise NotFound(f"grid version {source} holds no grids")
+        movable = {u for (u,) in tx.fetchall("SELECT unit_id FROM _units WHERE movable")}
+        unit_load, base = _loads(tx, metric, unit_rows, as_of)
+        touch = tx.fetchall(db_mod.sql("version_balance_touch"))
+        greedy = _Greedy(unit_rows, movable, unit_load, base, touch)
+        report = BalanceReport(None, source, metric, len(movable), kind, unit_m, fallback,
+                               before=greedy.spread())
+        report.moves = greedy.run(max_moves)
+        report.after = greedy.spread()
+        if not report.moves:
+            return report
+        where = {u: (x, y, block) for u, x, y, block in tx.fetchall(
+            "SELECT unit_id, ST_X(p), ST_Y(p), block FROM _units,"
+            " ST_PointOnSurface(geom) AS p WHERE unit_id = ANY(%s)",
+            ([m["unit"] for m in report.moves],))}
+        for m in report.moves:
+            m["lon"], m["lat"], m["block"] = where[m["unit"]]
+        report.changed = sorted({m["from"] for m in report.moves} | {m["to"] for m in report.moves})
+        draft = new_draft(tx, source, label or f"balanced {metric} from version {source}", actor,
+                          note=f"suggested by the balance of {metric} on {kind}")
+        rows = grid_rows(tx, draft, report.changed)
+        for code in report.changed:
+            mine = [u for u, owner in greedy.owner.items() if owner == code]
+            insert_grid(tx, draft, {**rows[code], "population": None},
+                        "(SELECT civgrid_clean_polygons(ST_Union(geom), %s) FROM _units"
+                        " WHERE unit_id = ANY(%s))", (NOISE_M2, mine))
+            delete_grid(tx, rows[code]["id"])
+        refresh_parents(tx, draft, report.changed)
+        report.draft_id = draft
+    return report
+
+
+def default_units(db):
+    """The units :func:`suggest_balance` uses when not told: ``'blocks'`` when a blocks
+    layer is loaded, else ``'lattice'``."""
+    with db.transaction() as tx:
+        return "blocks" if blocks.is_loaded(tx) else "lattice"
+
+
+def _make_units(tx, source, units, unit_m):
+    """Fill the temp table ``_units`` with the building units.
+
+    Returns ``(kind, fallback)``: fallback when the lattice stands in for missing blocks.
+    """
+    loaded = blocks.is_loaded(tx)
+    if units == "blocks" and not loaded:
+        raise InputError("units 'blocks': no blocks layer is loaded (import one with "
+                         "`civgrid import blocks PATH`), or use the lattice")
+    if units == "blocks" or (units is None and loaded):
+        tx.execute(db_mod.sql("version_balance_blocks"), {"version": source})
+        return "blocks", False
+    lat = tx.fetchval("SELECT ST_YMax(ST_Extent(geom)::geometry) FROM grids"
+                      " WHERE version_id = %s", (source,)) or 45.0
+    tx.execute(db_mod.sql("version_balance_units"),
+               {"version": source, "dx": metres_to_degrees(unit_m, lat - 1.0),
+                "dy": unit_m / 110_574.0, "noise": NOISE_M2})
+    return "lattice", not loaded
+
+
+def _loads(tx, metric, units, as_of):
+    """``(load of each unit, load of each grid outside its units)``."""
+    codes = {grid: code for code, grid, _ in units.values()}
+    if metric == "area":
+        return {u: area for u, (_, _, area) in units.items()}, {c: 0.0 for c in codes.values()}
+    unit_load = {u: 0 for u in units}
+    base = {c: 0 for c in codes.values()}
+    rows = tx.fetchall(db_mod.sql("version_balance_loads").format(filter=METRICS[metric]),
+                       {"since": as_of - timedelta(days=30)})
+    for grid, unit, n in rows:
+        if unit is None:
+            base[codes[grid]] += n
+        else:
+            unit_load[unit] = n
+    return unit_load, base
+
+
+class _Greedy:
+    def __init__(self, units, movable, unit_load, base, touch):
+        self.owner = {u: code for u, (code, _, _) in units.items()}
+        self.movable = movable
+        self.unit_load = unit_load
+        self.adj = {u: set() for u in units}
+        for a, b in touch:
+            self.adj[a].add(b)
+            self.adj[b].add(a)
+        self.units_of = {}
+        for u, code in self.owner.items():
+            self.units_of.setdefault(code, set()).add(u)
+        self.load = {code: base.get(code, 0) + sum(unit_load[u] for u in us)
+                     for code, us in self.units_of.items()}
+        self.pieces = {code: self._pieces(us) for code, us in self.units_of.items()}
+
+    def spread(self):
+        values = list(self.load.values())
+        return {"sd": statistics.pstdev(values) if len(values) > 1 else 0.0,
+                "range": max(values) - min(values), "mean": statistics.fmean(values)}
+
+    def _pieces(self, units):
+        seen, pieces = set(), 0
+        for start in units:
+            if start in seen:
+                continue
+            pieces += 1
+            todo = [start]
+            while todo:
+                u = todo.pop()
+                if u not in seen:
+                    seen.add(u)
+                    todo.extend(v for v in self.adj[u] if v in units and v not in seen)
+        return pieces
+
+    def _candidates(self, code):
+        """Moves of ``code``'s loaded units to lighter neighbours, best first.
+
+        A move is a path of units: the loaded unit, then the units without load that lead
+        from it to the neighbour (none when it borders the neighbour). Each neighbour is
+        searched breadth first from ``code``'s units on its edge, through empty units only,
+        so the path is the shortest one and carries the load of its first unit alone.
+        """
+        mine = self.units_of[code] & self.movable
+        out = []
+        for target in sorted({self.owner[v] for u in mine for v in self.adj[u]} - {code}):
+            gap = self.load[code] - self.load[target]
+            if gap <= 0:
+                continue
+            edge = sorted(u for u in mine if any(self.owner[v] == target for v in self.adj[u]))
+            after = dict.fromkeys(edge)  # unit -> the next unit on its way to the target
+            todo = deque(edge)
+            while todo:
+                u = todo.popleft()
+                x = self.unit_load[u]
+                if x > 0:  # a loaded unit ends its path: the load moves, not more
+                    if x < gap:
+                        path = [u]
+                        while after[path[-1]] is not None:
+                            path.append(after[path[-1]])
+                        out.append((x * (gap - x), -len(path), -u, path, target))
+                    continue
+                for v in sorted(self.adj[u] & mine):
+                    if v not in after:
+                        after[v] = u
+                        todo.append(v)
+        return sorted(out, reverse=True)
+
+    def run(self, max_moves):
+        moves = []
+        while len(moves) < max_moves:
+            move = None
+            for code in sorted(self.load, key=lambda c: (-self.load[c], c)):
+                left = len(self.units_of[code] & self.movable)
+                if left < 2:
+                    continue  # its last movable unit stays: no grid is emptied
+                for _gain, _, _, path, target in self._candidates(code):
+                    rest = self.units_of[code] - set(path)
+                    if left > len(path) and self._pieces(rest) <= self.pieces[code]:
+                        move = (path, code, target)
+                        break
+                if move:
+                    break
+            if move is None:
+                break
+            path, code, target = move
+            x = self.unit_load[path[0]]
+            for u in path:
+                self.units_of[code].discard(u)
+                self.units_of[target].add(u)
+                self.owner[u] = target
+            self.load[code] -= x
+            self.load[target] += x
+            self.pieces[code] = self._pieces(self.units_of[code])
+            self.pieces[target] = self._pieces(self.units_of[target])
+            moves.append({"unit": path[0], "with": path[1:], "from": code, "to": target,
+                          "load": x})
+        return moves

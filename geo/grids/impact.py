@@ -1,0 +1,220 @@
+"""Impact preview of a draft: which points change grid, and the workload per grid after.
+
+The points are found exactly as activation finds them (:mod:`geo.version_activation`):
+only those within the 'nearest' tolerance of the changed area are re-assigned, here
+without writing anything. Workload figures per grid of the draft:
+
+* open issues (status not closed or void) and issues reported in the 30 days before
+  ``as_of``, counted from the current assignments and moved as the preview says;
+* area (m²), population where known;
+* Polsby–Popper compactness 4πA/P² in the district's Gauss–Krüger zone
+  (:func:`geo.crs.gk_zone_epsg` of the data; EPSG:4546 for the demo district);
+
+each with its deviation from the mean of the draft's grids (``value − mean`` and
+``(value − mean) / mean``).
+"""
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from geo.grids import assign
+from geo.store import db as db_mod
+from geo.errors import InputError, NotFound
+from geo.grids.store import match_versions, metric_epsg, version_row
+
+METRICS = ("open_issues", "recent_issues", "area_m2", "population", "compactness")
+RECENT_DAYS = 30
+_LABEL = {"issues": "ref", "toilets": "code"}
+
+
+@dataclass(frozen=True)
+class Move:
+    """A point that would change grid: ``old_code`` → ``new_code`` (None: no grid)."""
+
+    kind: str
+    id: int
+    label: str | None
+    old_code: str | None
+    new_code: str | None
+    old_method: str
+    new_method: str
+
+
+@dataclass
+class GridWorkload:
+    """One grid of the draft after the change, with the figures of the active version."""
+
+    code: str
+    name: str
+    change: str
+    open_issues: int = 0
+    recent_issues: int = 0
+    area_m2: float = 0.0
+    population: int | None = None
+    compactness: float | None = None
+    before: dict = field(default_factory=dict)
+    deviation: dict = field(default_factory=dict)
+    relative: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return {m: getattr(self, m) for m in ("code", "name", "change") + METRICS} | {
+            "before": self.before, "deviation": self.deviation, "relative": self.relative}
+
+
+@dataclass
+class DiffReport:
+    """Result of :func:`diff`.
+
+    ``grids`` maps every code that is not identical in both versions to its change
+    (``reshaped``, ``attributes``, ``added``, ``removed``); ``moves`` lists the moving
+    issues and toilets; ``matrix[kind][(old, new)]`` counts them; ``workload`` holds a
+    :class:`GridWorkload` per grid of the draft; ``means`` the district means.
+    """
+
+    draft_id: int
+    base_id: int
+    as_of: datetime
+    grids: dict = field(default_factory=dict)
+    moves: dict = field(default_factory=dict)
+    matrix: dict = field(default_factory=dict)
+    workload: list = field(default_factory=list)
+    means: dict = field(default_factory=dict)
+    spread: dict = field(default_factory=dict)
+
+    def counts(self):
+        return {kind: len(moves) for kind, moves in self.moves.items()}
+
+    def to_dict(self):
+        return {
+            "draft_id": self.draft_id, "base_id": self.base_id, "as_of": self.as_of.isoformat(),
+            "grids": self.grids, "counts": self.counts(),
+            "moves": {k: [m.__dict__ for m in v] for k, v in self.moves.items()},
+            "matrix": {k: [{"from": a, "to": b, "count": n} for (a, b), n in sorted(
+                v.items(), key=lambda kv: -kv[1])] for k, v in self.matrix.items()},
+            "workload": [w.to_dict() for w in self.workload], "means": self.means,
+            "spread": self.spread}
+
+    def __str__(self):
+        kinds = {}
+        for code, change in self.grids.items():
+            kinds.setdefault(change, []).append(code)
+        lines = [f"draft {self.draft_id} against active version {self.base_id}: "
+                 + (", ".join(f"{len(v)} {k}" for k, v in sorted(kinds.items()))
+                    or "no grid changes")]
+        for change, codes in sorted(kinds.items()):
+            lines.append(f"  {change}: {', '.join(sorted(codes)[:30])}"
+                         + (" …" if len(codes) > 30 else ""))
+        for kind, moves in self.moves.items():
+            lines.append(f"{len(moves)} {kind} would change grid")
+            for (old, new), n in sorted(self.matrix[kind].items(), key=lambda kv: -kv[1])[:15]:
+                lines.append(f"  {old or '(none)'} → {new or '(none)'}: {n}")
+        sd = self.spread.get("open_issues")
+        if sd:
+            lines.append(f"open issues per grid: mean {self.means['open_issues']:.1f}, standard "
+                         f"deviation {sd['before']:.1f} → {sd['after']:.1f}")
+        touched = [w for w in self.workload if w.change != "identical"]
+        if touched:
+            lines.append("changed grids (value, deviation from the mean):")
+            for w in touched[:40]:
+                lines.append(
+                    f"  {w.code} {w.change:<10} open {w.open_issues} "
+                    f"({w.deviation['open_issues']:+.1f})"
+                    f", 30 days {w.recent_issues} ({w.deviation['recent_issues']:+.1f})"
+                    f", {w.area_m2 / 1e4:.1f} ha ({w.relative['area_m2']:+.0%})"
+                    + (f", compactness {w.compactness:.2f}" if w.compactness is not None else ""))
+        return "\n".join(lines)
+
+
+def diff(db, draft_id, settings, against=None, as_of=None):
+    """Preview what activating ``draft_id`` would change, against the active version.
+
+    Nothing is written. ``against`` compares with another version; ``as_of`` (a
+    timezone-aware datetime, default now) ends the 30-day window of recent issues.
+
+    Examples
+    --------
+    >>> report = diff(db, 7, settings)  # doctest: +SKIP
+    >>> report.counts(), report.matrix["issues"]  # doctest: +SKIP
+    ({'issues': 212, 'toilets': 3}, {('150102001002003', '150102001002004'): 180, …})
+    """
+    as_of = as_of or datetime.now(timezone.utc)
+    if as_of.tzinfo is None:
+        raise InputError("as_of: give a timezone-aware time")
+    with db.transaction() as tx:
+        version_row(tx, draft_id)
+        base = against if against is not None else assign.active_version(tx)
+        if base is None:
+            raise NotFound("there is no active grid version to compare with")
+        version_row(tx, base)
+        if base == draft_id:
+            raise InputError(f"grid version {draft_id} is the version it would be compared with")
+        report = DiffReport(draft_id, base, as_of)
+        tx.execute("SET LOCAL jit = off")
+        _counts, band, extent = match_versions(tx, settings, base, draft_id)
+        report.grids = dict(tx.fetchall("SELECT code, change FROM _match"
+                                        " WHERE change <> 'identical' ORDER BY code"))
+        since = as_of - timedelta(days=RECENT_DAYS)
+        for table in assign.ASSIGNED_TABLES:
+            tx.execute(db_mod.sql("version_candidates").format(table=table),
+                       {"band": band, "restore": None})
+            assign.compute(tx, "_candidates", draft_id, settings.assign_tolerance_m, extent)
+            is_issue = table == "issues"
+            rows = tx.fetchall(db_mod.sql("version_moves").format(
+                table=table, label=_LABEL[table],
+                open_expr="t.status NOT IN ('closed', 'void')" if is_issue else "false",
+                recent_expr="t.reported_at >= %(since)s" if is_issue else "false"),
+                {"since": since})
+            report.moves[table] = [Move(table, *r[:6]) for r in rows]
+            matrix = {}
+            for r in rows:
+                matrix[(r[2], r[3])] = matrix.get((r[2], r[3]), 0) + 1
+            report.matrix[table] = matrix
+            if is_issue:
+                moved_issues = rows
+        current = {c: (o, r) for c, o, r in tx.fetchall(db_mod.sql("version_workload"),
+                                                         {"since": since})}
+        epsg = metric_epsg(tx, draft_id)
+        after = tx.fetchall(db_mod.sql("version_shapes"), {"version": draft_id, "epsg": epsg})
+        before = {r[0]: r for r in tx.fetchall(db_mod.sql("version_shapes"),
+                                               {"version": base, "epsg": epsg})}
+    _workload(report, after, before, current, moved_issues)
+    return report
+
+
+def _workload(report, after, before, current, moved):
+    counts = {c: list(v) for c, v in current.items()}
+    for _id, _label, old, new, _om, _nm, is_open, is_recent in moved:
+        for code, sign in ((old, -1), (new, 1)):
+            if code is not None:
+                entry = counts.setdefault(code, [0, 0])
+                entry[0] += sign * int(is_open)
+                entry[1] += sign * int(is_recent)
+    for code, name, area, population, compactness in after:
+        was = before.get(code)
+        open_now, recent_now = current.get(code, (0, 0))
+        w = GridWorkload(code, name, report.grids.get(code, "identical"),
+                         counts.get(code, [0, 0])[0], counts.get(code, [0, 0])[1],
+                         float(area), population, compactness)
+        w.before = {"open_issues": open_now, "recent_issues": recent_now,
+                    "area_m2": float(was[2]) if was else None,
+                    "population": was[3] if was else None,
+                    "compactness": was[4] if was else None}
+        report.workload.append(w)
+    for metric in METRICS:
+        values = [getattr(w, metric) for w in report.workload if getattr(w, metric) is not None]
+        mean = statistics.fmean(values) if values else None
+        report.means[metric] = mean
+        for w in report.workload:
+            value = getattr(w, metric)
+            if value is None or mean is None:
+                w.deviation[metric] = w.relative[metric] = None
+                continue
+            w.deviation[metric] = value - mean
+            w.relative[metric] = (value - mean) / mean if mean else None
+    for k, metric in enumerate(("open_issues", "recent_issues")):
+        now = [current.get(code, (0, 0))[k] for code in before]
+        later = [getattr(w, metric) for w in report.workload]
+        if now and later:
+            report.spread[metric] = {"before": statistics.pstdev(now),
+                                     "after": statistics.pstdev(later)}

@@ -1,0 +1,235 @@
+"""Import of a grid file as a new grid version (the first one is activated).
+
+Codes and levels are the rules of :mod:`geo.grids.codes`; activation is
+:mod:`geo.grids.activation`.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import shapely
+
+from geo.grids import activation, assign
+from geo.grids.codes import CODE_RE, lenient_level, level_of, parent_of, split_departments
+from geo.io import crs as crs_mod
+from geo.io import readers
+from geo.io.polygons import describe_invalid
+from geo.errors import InputError
+
+@dataclass
+class GridImportReport:
+    path: str
+    version_id: int | None = None
+    status: str = "draft"
+    by_level: dict = field(default_factory=dict)
+    dry_run: bool = False
+    reassigned: list = field(default_factory=list)
+
+    def __str__(self):
+        levels = ", ".join(f"{k} {v}" for k, v in sorted(self.by_level.items()))
+        head = "would import" if self.dry_run else "imported"
+        text = f"{head} {sum(self.by_level.values())} rows ({levels}) from {self.path}"
+        if not self.dry_run:
+            text += f" as grid version {self.version_id} ({self.status})"
+        return text + "".join(f"\n  {r}" for r in self.reassigned)
+
+
+def validate_grid_table(table, sliver_m2):
+    """Check every feature; return ``(rows, problems)``.
+
+    ``rows`` holds ``(code, name, level, parent, leader, departments,
+    population, wkb)`` for each feature.
+    """
+    frame = table.frame
+    problems = []
+    for col in ("code", "name"):
+        if col not in frame.columns:
+            problems.append(f"{table.path.name}: no {col!r} attribute")
+    if problems:
+        raise InputError(problems, source=table.path)
+    seen = {}
+    rows = []
+    geoms = table.geometry
+    areas = _part_areas(geoms)
+    for i in range(len(frame)):
+        where = table.where(i, "code")
+        code = frame["code"].iat[i]
+        if not CODE_RE.match(code):
+            problems.append(f"{where}: code {code!r} is not 15 digits")
+            level = parent = None
+        else:
+            try:
+                level, parent = level_of(code), parent_of(code)
+            except ValueError as exc:
+                problems.append(f"{where}: {exc}")
+                level = parent = None
+            if code in seen:
+                problems.append(f"{where}: duplicate code {code} (also {table.labels[seen[code]]})")
+            seen.setdefault(code, i)
+        name = frame["name"].iat[i]
+        if not name:
+            problems.append(f"{where}: name is empty")
+        geom = geoms[i]
+        problems.extend(_geometry_problems(where, geom, areas[i], sliver_m2))
+        population = _population(frame, i, where, problems)
+        rows.append((
+            code, name, level, parent,
+            frame["leader"].iat[i] if "leader" in frame.columns else None,
+            split_departments(frame["departments"].iat[i]) if "departments" in frame.columns else [],
+            population,
+            None if problems else shapely.to_wkb(shapely.force_2d(geom), hex=True),
+        ))
+    return rows, problems
+
+
+def _part_areas(geoms):
+    """Area in m² of each polygon part, in the district's Gauss–Krüger zone."""
+    valid = [g for g in geoms if g is not None and not g.is_empty]
+    if not valid:
+        return [[] for _ in geoms]
+    zone = crs_mod.gk_zone_epsg(shapely.centroid(shapely.union_all(shapely.envelope(valid))).x)
+    out = []
+    for g in geoms:
+        if g is None or g.is_empty or g.geom_type not in ("Polygon", "MultiPolygon"):
+            out.append([])
+            continue
+        parts = gpd.GeoSeries(list(shapely.get_parts(g)), crs=crs_mod.STORAGE_EPSG).to_crs(zone)
+        out.append(list(parts.area))
+    return out
+
+
+def _geometry_problems(where, geom, part_areas, sliver_m2):
+    if geom is None or geom.is_empty:
+        return [f"{where}: has no geometry"]
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        return [f"{where}: geometry is {geom.geom_type}, expected Polygon or MultiPolygon"]
+    if not geom.is_valid:
+        return [f"{where}: invalid geometry: {describe_invalid(shapely.is_valid_reason(geom))}"]
+    problems = []
+    for k, area in enumerate(part_areas):
+        if area < sliver_m2:
+            part = f"part {k + 1} " if len(part_areas) > 1 else ""
+            problems.append(
+                f"{where}: {part}is a sliver of {area:.1f} m² (below {sliver_m2:g} m²)"
+            )
+    return problems
+
+
+#: More people than any grid (or city) holds: a larger number is a typo.
+MAX_POPULATION = 100_000_000
+
+
+def _population(frame, i, where, problems):
+    """Row ``i``'s population as an int (None if empty); a bad one is added to ``problems``."""
+    value = frame["population"].iat[i] if "population" in frame.columns else ""
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9]+", value) or int(value) > MAX_POPULATION:
+        problems.append(f"{where}: population {value!r} is not a whole number from 0 to "
+                        f"{MAX_POPULATION:,}")
+        return None
+    return int(value)
+
+
+def draft_grid_rows(table):
+    """Rows of a grid file for a draft that skips the checks: ``(rows, problems)``.
+
+    Only what the database cannot store is a problem (no code or name attribute, a code
+    that is not 15 digits, a geometry that is no polygon, a population that is no whole
+    number). Invalid geometry, slivers, duplicate and malformed codes go into the draft,
+    where :func:`geo.versions.validate` reports them.
+    """
+    frame = table.frame
+    problems = [f"{table.path.name}: no {col!r} attribute" for col in ("code", "name")
+                if col not in frame.columns]
+    if problems:
+        raise InputError(problems, source=table.path)
+    rows = []
+    for i in range(len(frame)):
+        where = table.where(i, "code")
+        code = frame["code"].iat[i]
+        geom = table.geometry[i]
+        if not CODE_RE.match(code):
+            problems.append(f"{where}: code {code!r} is not 15 digits")
+        if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+            kind = "no geometry" if geom is None or geom.is_empty else geom.geom_type
+            problems.append(f"{where}: geometry is {kind}, expected Polygon or MultiPolygon")
+            continue
+        population = _population(frame, i, where, problems)
+        level, parent = lenient_level(code)
+        departments = frame["departments"].iat[i] if "departments" in frame.columns else ""
+        rows.append((
+            code, frame["name"].iat[i], level, parent,
+            frame["leader"].iat[i] if "leader" in frame.columns else None,
+            split_departments(departments), population,
+            shapely.to_wkb(shapely.force_2d(geom), hex=True),
+        ))
+    return rows, problems
+
+
+def import_grids(db, settings, path, crs=None, dry_run=False, activate=False, actor=None,
+                 validate=True, expected_active=None):
+    """Import a grid file as a new version, whole or not at all.
+
+    The first import into a database with no active version creates and activates
+    it; later imports create a draft, activated with ``activate=True`` (or later with
+    :func:`geo.versions.activate`). Activation validates the version
+    (:func:`geo.versions.validate`: overlaps, gaps, …) and refuses it with every error
+    listed; the import is then rolled back too.
+
+    ``validate=False`` stores what the checks would refuse (invalid geometry, slivers,
+    duplicate codes) as a draft, never activated, so that a planner can see the defects
+    with :func:`geo.versions.validate` and mend them with the edit functions.
+    """
+    if not validate and activate:
+        raise ValueError("activate=True needs validate=True: a grid file imported without "
+                         "checks becomes a draft and is validated before activation")
+    table = readers.read_polygons(path, crs)
+    if validate:
+        rows, problems = validate_grid_table(table, settings.sliver_m2)
+    else:
+        rows, problems = draft_grid_rows(table)
+    if problems:
+        raise InputError(problems, source=table.path)
+    report = GridImportReport(str(path), dry_run=dry_run)
+    for row in rows:
+        report.by_level[row[2]] = report.by_level.get(row[2], 0) + 1
+    if dry_run:
+        return report
+    with db.transaction() as tx:
+        tx.execute("LOCK TABLE grid_versions IN SHARE ROW EXCLUSIVE MODE")
+        active = assign.active_version(tx)
+        import_id = tx.fetchval(
+            "INSERT INTO imports (kind, source_file, rows, crs, imported_by)"
+            " VALUES ('grids', %s, %s, %s, coalesce(%s, current_user)) RETURNING id",
+            (str(path), len(rows), crs_mod.crs_label(table.crs), actor),
+        )
+        version = tx.fetchval(
+            "INSERT INTO grid_versions (label, import_id, parent_id, created_by)"
+            " VALUES (%s, %s, %s, coalesce(%s, current_user)) RETURNING id",
+            (table.path.name, import_id, active, actor),
+        )
+        _insert_grid_rows(tx, version, rows)
+        report.version_id = version
+        if validate and (active is None or activate):
+            activated = activation.activate_in(
+                tx, settings, version, expected_active=expected_active, actor=actor)
+            report.reassigned = activated.tables
+            report.status = "active"
+    return report
+
+
+def _insert_grid_rows(tx, version, rows):
+    tx.execute_values(
+        "INSERT INTO grids (version_id, code, name, level, parent_code, leader,"
+        " departments, population, area_m2, geom)"
+        " SELECT v.version_id, v.code, v.name, v.level, v.parent_code, v.leader,"
+        " v.departments, v.population, ST_Area(g::geography), g"
+        " FROM (VALUES %s) AS v (version_id, code, name, level, parent_code, leader,"
+        " departments, population, wkb)"
+        " CROSS JOIN LATERAL ST_Multi(ST_GeomFromWKB(decode(v.wkb, 'hex'), 4490)) AS g",
+        [(version,) + row for row in rows],
+        template="(%s, %s, %s, %s, %s, %s, %s::text[], %s::integer, %s)",
+        page_size=500,
+    )

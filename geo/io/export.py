@@ -1,0 +1,128 @@
+"""Export grids, issues and toilets as GeoJSON, GeoPackage or CSV (DESIGN.md §10)."""
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from geo.grids import assign
+from geo.grids import store as version_store
+from geo.errors import InputError, NotFound
+
+FORMATS = ("geojson", "gpkg", "csv")
+KINDS = ("grids", "issues", "toilets")
+
+_QUERIES = {
+    "grids": """
+        SELECT g.code, g.name, g.level, g.parent_code, g.leader,
+               array_to_string(g.departments, '、') AS departments, g.population,
+               round(g.area_m2::numeric, 1)::float8 AS area_m2, g.version_id AS grid_version,
+               ST_AsBinary(g.geom) AS wkb
+        FROM grids g WHERE g.version_id = %(version)s ORDER BY g.code""",
+    "issues": """
+        SELECT i.ref, i.category, i.status, i.source,
+               to_char(i.reported_at AT TIME ZONE 'Asia/Shanghai',
+                       'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS reported_at,
+               to_char(i.closed_at AT TIME ZONE 'Asia/Shanghai',
+                       'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS closed_at,
+               ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.description, i.address,
+               g.code AS grid_code, i.grid_version, i.assign_method,
+               i.raw_x, i.raw_y, i.raw_crs
+        FROM issues i LEFT JOIN grids g ON g.id = i.grid_id ORDER BY i.id""",
+    "toilets": """
+        SELECT t.code, t.kind, t.name, t.address, t.original_type, t.action, t.status,
+               t.planned_at::text, t.started_at::text, t.accepted_at::text,
+               t.heating, t.power, t.water, t.sewage, t.ventilation, t.sanitary_type,
+               array_to_string(t.photos, ';') AS photos,
+               ST_X(t.geom) AS lon, ST_Y(t.geom) AS lat,
+               g.code AS grid_code, t.grid_version, t.assign_method
+        FROM toilets t LEFT JOIN grids g ON g.id = t.grid_id ORDER BY t.id""",
+}
+
+
+def frame(db, kind, version=None):
+    """The rows of ``kind`` as a GeoDataFrame in EPSG:4490."""
+    if kind not in KINDS:
+        raise InputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    with db.transaction() as tx:
+        if kind == "grids" and version is None:
+            version = assign.active_version(tx)
+            if version is None:
+                raise NotFound("there are no grids yet: import some first")
+        rows = tx.fetchall(_QUERIES[kind], {"version": version})
+        columns = tx.columns()
+        if kind == "grids" and not rows:  # a version always has grids: is there one?
+            version_store.version_row(tx, version)  # NotFound names it
+    data = pd.DataFrame(rows, columns=columns)
+    if kind == "grids":
+        geometry = shapely.from_wkb([bytes(b) for b in data.pop("wkb")])
+    else:
+        geometry = gpd.points_from_xy(data["lon"], data["lat"])
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=4490)
+
+
+#: The file name endings each format is written under.
+SUFFIXES = {"csv": (".csv",), "geojson": (".geojson", ".json"), "gpkg": (".gpkg",),
+            "xlsx": (".xlsx",), "png": (".png",)}
+
+
+def export(db, kind, fmt, path, version=None):
+    """Write ``kind`` to ``path`` in ``fmt``; return the number of rows written.
+
+    The file appears whole or not at all (see :func:`replacing`).
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if version is not None and kind != "grids":
+        raise InputError(f"version: only grids have versions, not {kind}")
+    gdf = frame(db, kind, version)
+    with replacing(path, fmt) as tmp:
+        if fmt == "csv":
+            out = pd.DataFrame(gdf.drop(columns="geometry"))
+            if kind == "grids":
+                out["wkt"] = shapely.to_wkt(gdf.geometry.to_numpy(), rounding_precision=-1)
+            out.to_csv(tmp, index=False, encoding="utf-8-sig")
+        elif fmt == "geojson":
+            gdf.to_file(tmp, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=9,
+                        WRITE_NON_FINITE_VALUES="NO")
+        else:
+            gdf.to_file(tmp, driver="GPKG", layer=kind, engine="pyogrio")
+    return len(gdf)
+
+
+@contextmanager
+def replacing(path, fmt):
+    """Yield a temporary file next to ``path`` that replaces ``path`` once written.
+
+    A failed or interrupted write leaves a file that was at ``path`` as it was. Errors
+    name the file: a missing folder, a folder or device in its place, a name that does
+    not end as ``fmt`` files do, a disk that is full or not writable.
+    """
+    import pyogrio
+
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES[fmt]:
+        raise InputError(f"{path}: a {fmt} file's name ends in {' or '.join(SUFFIXES[fmt])}")
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: the folder {path.parent} does not exist")
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path}: exists and is not a file")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write in {path.parent} ({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(name)  # the writers create it themselves (GDAL will not open an empty file)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InputError(f"{path}: cannot write it ({getattr(exc, 'strerror', None) or exc});"
+                         " nothing was changed") from None
+    finally:
+        tmp.unlink(missing_ok=True)

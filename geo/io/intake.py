@@ -1,0 +1,411 @@
+"""The shared path of every point import: check, stage, assign, insert — whole or not at all.
+
+Issues and toilets differ only in their columns (:mod:`geo.issues`,
+:mod:`geo.toilets` give a :class:`PointSpec`); this module does the rest in
+one transaction:
+
+1. read the file (:mod:`geo.readers`), check each row, convert coordinates;
+2. ``COPY`` the rows into a temporary staging table (and their points into another);
+3. check what needs the database (duplicate keys already stored);
+4. assign grids with the same SQL as every other assignment (:mod:`geo.assign`);
+5. ``INSERT … SELECT`` into the target table.
+
+Any problem raises :class:`~geo.errors.InputError` listing every bad row and
+rolls the transaction back; a dry run does all of it and rolls back too.
+"""
+
+import io
+import re
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from geo.grids import assign
+from geo.io import crs as crs_mod
+from geo.io import readers
+from geo.errors import InputError
+from geo.io.points import convert_and_check, spatial_order
+
+CHUNK_ROWS = 100_000
+
+
+def _row_number(problem):
+    """Sort key: problems in file order (messages name 'row N' or 'feature N')."""
+    m = re.search(r": (?:row|feature) (\d+)", problem)
+    return int(m.group(1)) if m else 0
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction to roll a dry run back."""
+
+
+@dataclass
+class PointSpec:
+    """What differs between point tables.
+
+    ``parse(table, tx)`` returns ``(frame, problems)``: a frame whose columns
+    are ``stage_columns`` (minus the coordinates), one row per input row.
+    """
+
+    kind: str  # 'issues' / 'toilets'
+    key: str  # unique column checked against stored rows ('ref' / 'code')
+    stage_columns: list  # [(name, sql type)] besides key/lon/lat/raw_x/raw_y
+    insert_sql: str  # INSERT … SELECT from _stage s LEFT JOIN _assigned a
+    parse: object
+    tallied: bool = False  # the table has the tally triggers of migration 0007
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    path: str
+    rows: int = 0
+    by_method: dict = field(default_factory=dict)
+    dry_run: bool = False
+    import_id: int | None = None
+    crs: str = ""
+
+    def __str__(self):
+        head = "would import" if self.dry_run else "imported"
+        methods = ", ".join(f"{m} {self.by_method.get(m, 0)}" for m in assign.METHODS)
+        return f"{head} {self.rows} {self.kind} from {self.path} ({self.crs}); grids: {methods}"
+
+
+def import_points(db, settings, spec, path, crs=None, dry_run=False, actor=None,
+                  progress=False):
+    """Import a point file described by ``spec``; see the module docstring."""
+    table = readers.read_points(path, crs)
+    return import_table(db, settings, spec, table, dry_run, actor, progress)
+
+
+def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=False,
+                 after=None):
+    """Import an already read :class:`~geo.readers.Table` (file or form).
+
+    ``after(tx, report)``, if given, runs inside the same transaction.
+    """
+    report = ImportReport(spec.kind, str(table.path), len(table.frame), dry_run=dry_run,
+                          crs=crs_mod.crs_label(table.crs))
+    try:
+        with db.transaction() as tx:
+            tx.execute("SET LOCAL jit = off")
+            # Grouping a million assigned points by key fits in memory instead of
+            # sorting on disk (a cap per sort or hash, used only by large imports).
+            tx.execute("SET LOCAL work_mem = '256MB'")
+            version = assign.active_version(tx, lock=True)
+            extent = assign.district_extent(tx, version)
+            frame, problems = spec.parse(table, tx)
+            lon, lat, coord_problems = convert_and_check(table, extent, settings.max_outside_m)
+            problems = problems + coord_problems
+            if problems:
+                raise InputError(sorted(problems, key=_row_number), source=table.path)
+            report.import_id = tx.fetchval(
+                "INSERT INTO imports (kind, source_file, rows, crs, imported_by)"
+                " VALUES (%s, %s, %s, %s, coalesce(%s, current_user)) RETURNING id",
+                (spec.kind, str(table.path), len(frame), report.crs, actor),
+            )
+            _stage(tx, spec, frame, table, lon, lat, progress)
+            _check_stored_keys(tx, spec, table)
+            assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)
+            base = _reserve_ids(tx, spec.kind, len(frame))
+            with _bulk_mode(tx, spec.kind, len(frame)) as bulk:
+                with _tally_after(tx, spec, report.import_id, bulk):
+                    tx.execute(spec.insert_sql, {"version": version,
+                                                 "import_id": report.import_id, "base_id": base})
+            if after:
+                after(tx, report)
+            for method, count in tx.fetchall(
+                f"SELECT assign_method, count(*) FROM {spec.kind}"
+                " WHERE import_id = %s GROUP BY 1", (report.import_id,)
+            ):
+                report.by_method[method] = count
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        report.import_id = None
+    return report
+
+
+#: The point of a staged row, for the specs' ``insert_sql`` (``s`` is ``_stage``).
+STAGED_GEOM = "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490)"
+
+
+def _stage(tx, spec, frame, table, lon, lat, progress):
+    """COPY the checked rows into the temp table ``_stage``; put their points in ``_points``.
+
+    ``_stage`` keeps the file's order, so the final insert writes ids in
+    ascending order (appending to the primary key instead of splitting its
+    pages all over). ``_points (key, geom)`` holds the same points in Z-order
+    for the assignment, so each grid's points share pages.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    cols = [("key", "bigint")] + spec.stage_columns + [
+        ("raw_x", "double precision"), ("raw_y", "double precision"),
+        ("lon", "double precision"), ("lat", "double precision"), ("zkey", "bigint"),
+    ]
+    names = [n for n, _ in cols]
+    tx.execute("DROP TABLE IF EXISTS _stage, _points")
+    tx.execute("CREATE TEMP TABLE _stage (" + ", ".join(f"{n} {t}" for n, t in cols)
+               + ") ON COMMIT DROP")
+    zkey = np.empty(len(frame), dtype=np.int64)
+    zkey[spatial_order(lon, lat)] = np.arange(len(frame))
+    data = frame.assign(key=np.arange(len(frame), dtype=np.int64), raw_x=table.x,
+                        raw_y=table.y, lon=lon, lat=lat, zkey=zkey)[names]
+    bar = tqdm(total=len(frame), desc=f"staging {spec.kind}", unit="row", disable=not progress)
+    options = pacsv.WriteOptions(include_header=False)
+
+    def encode(start):
+        chunk = data.iloc[start:start + CHUNK_ROWS]
+        buf = io.BytesIO()
+        pacsv.write_csv(pa.Table.from_pandas(chunk, preserve_index=False), buf, options)
+        buf.seek(0)
+        return buf, len(chunk)
+
+    # Arrow encodes the next chunk (without the GIL) while the server parses this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(encode, 0)
+        for start in range(0, len(frame), CHUNK_ROWS):
+            buf, rows = ahead.result()
+            if start + CHUNK_ROWS < len(frame):
+                ahead = pool.submit(encode, start + CHUNK_ROWS)
+            tx.copy_in("_stage", names, buf, csv=True)
+            bar.update(rows)
+    bar.close()
+    tx.execute("ANALYZE _stage")
+    tx.execute("CREATE TEMP TABLE _points ON COMMIT DROP AS SELECT key,"
+               f" {STAGED_GEOM}::geometry(Point, 4490) AS geom FROM _stage AS s ORDER BY zkey")
+    # Rows are in Z-order, so a BRIN index (built in milliseconds) finds each
+    # grid's points nearly as well as a GiST index (seconds for a million).
+    tx.execute("CREATE INDEX ON _points USING brin (geom) WITH (pages_per_range = 2)")
+    tx.execute("ANALYZE _points")
+
+
+_ID_LOCK = 7_301_552
+
+
+def _reserve_ids(tx, table, rows):
+    """Reserve ``rows`` consecutive ids so row k of the file gets id ``base + k``.
+
+    Rows are written in the same order, so the primary key only grows at its
+    right edge. The advisory lock is held only for the reservation.
+    """
+    seq = tx.fetchval("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
+    tx.execute("SELECT pg_advisory_lock(%s)", (_ID_LOCK,))
+    try:
+        base = tx.fetchval("SELECT nextval(%s::regclass)", (seq,))
+        if rows > 1:
+            tx.execute("SELECT setval(%s::regclass, %s)", (seq, base + rows - 1))
+    finally:
+        tx.execute("SELECT pg_advisory_unlock(%s)", (_ID_LOCK,))
+    return base
+
+
+#: Imports of at least this many rows that also at least double the table
+#: rebuild its indexes and foreign keys instead of updating them row by row.
+BULK_MIN_ROWS = 50_000
+
+
+@contextmanager
+def _bulk_mode(tx, table, rows):
+    """For a large import, drop ``table``'s secondary indexes and constraints, then rebuild.
+
+    Updating a GiST index and checking four foreign keys row by row costs
+    several times more than building the index sorted and validating each
+    key in one join. Everything happens in the import's transaction, so a
+    failure restores the table as it was; the table is locked meanwhile.
+    """
+    existing = tx.fetchval("SELECT greatest(reltuples, 0)::bigint FROM pg_class"
+                           " WHERE oid = %s::regclass", (table,))
+    if rows < BULK_MIN_ROWS or rows < existing:
+        yield False
+        return
+    constraints = tx.fetchall(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = %s::regclass AND contype IN ('f', 'u') ORDER BY contype DESC",
+        (table,))
+    indexes = tx.fetchall(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+        " WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND NOT EXISTS"
+        " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)", (table,))
+    tx.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    for name, _ in constraints:
+        tx.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        tx.execute(f"DROP INDEX {name}")
+    yield True
+    for _, definition in indexes:
+        tx.execute(definition)
+    for name, definition in constraints:
+        tx.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    tx.execute(f"ANALYZE {table}")
+
+
+@contextmanager
+def _tally_after(tx, spec, import_id, bulk):
+    """For a bulk import of issues, count the new rows into the tallies once, afterwards.
+
+    The tally trigger would first copy a million inserted rows into its transition
+    table (a disabled trigger still makes PostgreSQL collect them, so it is dropped,
+    not disabled) and scan that three times; counting the imported rows in the
+    table itself is cheaper. The trigger is gone only inside this transaction,
+    while the import holds the table's exclusive lock, so no other write can miss it.
+    """
+    if not (bulk and spec.tallied):
+        yield
+        return
+    trigger = f"{spec.kind}_tally_insert"
+    definition = tx.fetchval("SELECT pg_get_triggerdef(oid) FROM pg_trigger"
+                             " WHERE tgrelid = %s::regclass AND tgname = %s",
+                             (spec.kind, trigger))
+    tx.execute(f"DROP TRIGGER {trigger} ON {spec.kind}")
+    yield
+    added = f"SELECT 1 AS s, * FROM {spec.kind} WHERE import_id = {int(import_id)}"
+    for query in tx.fetchval("SELECT civgrid_tally_sql(%s)", (added,)):
+        tx.execute(query)
+    tx.execute(definition)
+
+
+def _check_stored_keys(tx, spec, table):
+    clashes = tx.fetchall(
+        f"SELECT s.key, s.{spec.key}, t.id FROM _stage s JOIN {spec.kind} t"
+        f" ON t.{spec.key} = s.{spec.key} ORDER BY s.key LIMIT 50"
+    )
+    if clashes:
+        raise InputError(
+            [f"{table.where(int(k), spec.key)}: this {spec.key} is already stored"
+             f" ({spec.kind} id {i})"
+             for k, v, i in clashes],
+            source=table.path,
+        )
+
+
+# -- helpers for the specs' parse functions ---------------------------------
+
+def duplicates(table, column):
+    """Problems for values of ``column`` that repeat within the file."""
+    values = table.frame[column]
+    dup = values.duplicated(keep=False) & (values != "")
+    problems = []
+    first = {}
+    for i in np.flatnonzero(dup.to_numpy()):
+        v = values.iat[i]
+        if v in first:
+            problems.append(f"{table.where(i)}: duplicate {column} {v!r} (also {table.labels[first[v]]})")
+        else:
+            first[v] = i
+    return problems[:50]
+
+
+#: Longest ref or code: a source system's id, well under PostgreSQL's index entry limit.
+MAX_KEY_CHARS = 200
+
+
+def too_long(table, column, limit=MAX_KEY_CHARS):
+    """Problems for values of ``column`` longer than ``limit`` characters."""
+    lengths = table.frame[column].str.len().to_numpy()
+    return [f"{table.path.name}: {table.labels[i]}: {column} is {lengths[i]} characters long"
+            f" (at most {limit})" for i in np.flatnonzero(lengths > limit)[:50]]
+
+
+def choice(table, column, allowed, default=None):
+    """Validate a column of codes; empty means ``default`` (None: required).
+
+    Returns ``(series, problems)``.
+    """
+    frame = table.frame
+    if column not in frame.columns:
+        if default is None:
+            return None, [table.no_column(column)]
+        return pd.Series([default] * len(frame), dtype=object), []
+    values = frame[column].str.lower()
+    empty = (values == "").to_numpy()
+    if default is not None:
+        values = values.mask(empty, default)
+    bad = ~values.isin(list(allowed)).to_numpy()
+    problems = []
+    for i in np.flatnonzero(bad)[:50]:
+        if empty[i]:
+            problems.append(f"{table.where(i)}: {column} is missing")
+        else:
+            problems.append(
+                f"{table.where(i)}: {column} {frame[column].iat[i]!r} is not one of "
+                + ", ".join(sorted(a for a in allowed if a))
+            )
+    return values, problems
+
+
+#: ISO 8601 as people and spreadsheets write it: a date, optionally a time, and a
+#: UTC offset only after a time ("2026-08-30" is a date, not an offset of -30).
+_DATE, _CLOCK = r"^\d{4}-\d{2}-\d{2}", r"[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
+_ZONE = r"\s*(?:Z|[+-]\d{2}(?::?\d{2})?)"
+ISO_TIME_RE = f"{_DATE}(?:{_CLOCK}(?:{_ZONE})?)?$"
+ZONED_TIME_RE = f"{_DATE}{_CLOCK}{_ZONE}$"
+LOCAL_TIME_RE = f"{_DATE}(?:{_CLOCK})?$"  # no zone: a date, or a spreadsheet's date and time
+#: Years accepted in any date: wider than any real record, narrow enough to catch typos.
+YEARS = (1900, 2199)
+
+
+def timestamps(table, column, required=False):
+    """Parse ISO 8601 times; no zone means Asia/Shanghai.
+
+    Returns ``(parsed, problems)``: UTC timestamps (NaT where empty) and the
+    problems.
+    """
+    n = len(table.frame)
+    if column not in table.frame.columns:
+        problems = [table.no_column(column)] if required else []
+        return pd.Series(pd.NaT, index=range(n), dtype="datetime64[us, UTC]"), problems
+    raw = table.frame[column]
+    empty = (raw == "").to_numpy()
+    iso, zoned = (matches(raw, pattern) for pattern in (ISO_TIME_RE, ZONED_TIME_RE))
+    # A decimal comma is ISO 8601 too; beyond microseconds pandas would switch the whole
+    # column to nanoseconds, which cannot hold years outside 1677-2262.
+    text = (raw.str.replace(",", ".", regex=False)
+            .str.replace(r"(\.\d{6})\d+", r"\1", regex=True))
+    parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
+    if zoned.any():
+        parsed[zoned] = pd.to_datetime(text[zoned], format="ISO8601", errors="coerce",
+                                       utc=True).astype("datetime64[us, UTC]")
+    naive = iso & ~zoned
+    # A clock time that Shanghai's summer time (1986–91) skipped or repeated.
+    shifted = np.zeros(n, dtype=bool)
+    if naive.any():
+        local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
+        utc = local.dt.tz_localize("Asia/Shanghai", ambiguous="NaT", nonexistent="NaT")
+        parsed[naive] = utc.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+        shifted[naive] = (local.notna() & utc.isna()).to_numpy()
+    problems = date_problems(table, column, raw, parsed, lambda i: (
+        "happened twice or never in Asia/Shanghai (summer time): give its UTC offset, "
+        "e.g. +08:00" if shifted[i] else "is not an ISO 8601 time"))
+    if required:
+        problems += [f"{table.where(i)}: {column} is missing" for i in np.flatnonzero(empty)[:50]]
+    return parsed, problems
+
+
+def matches(values, pattern):
+    """Boolean array: which strings match ``pattern`` (RE2 through Arrow: 0.1 s per million)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.match_substring_regex(pa.array(values, type=pa.string()), pattern).to_numpy(
+        zero_copy_only=False)
+
+
+def date_problems(table, column, raw, parsed, reason):
+    """Problems for non-empty values that did not parse (``reason(i)`` says why) or whose
+    year is outside :data:`YEARS`."""
+    filled = (raw != "").to_numpy()
+    failed = filled & parsed.isna().to_numpy()
+    problems = [f"{table.where(i)}: {column} {raw.iat[i]!r} {reason(i)}"
+                for i in np.flatnonzero(failed)[:50]]
+    year = parsed.dt.year.to_numpy(dtype=float, na_value=np.nan)
+    odd = filled & ~failed & ((year < YEARS[0]) | (year > YEARS[1]))
+    problems += [f"{table.where(i)}: {column} {raw.iat[i]!r} is outside the years "
+                 f"{YEARS[0]}–{YEARS[1]}" for i in np.flatnonzero(odd)[:50]]
+    return problems

@@ -1,0 +1,113 @@
+"""Checks and conversion shared by every point import (issues, toilets).
+
+A point more than ``max_outside_m`` outside the district's extent is refused
+(DESIGN.md §3 rule 5): it is almost always a wrong CRS or swapped columns, and
+the message says which looks likelier.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from geo.io import crs as crs_mod
+from geo.io import readers
+
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LON_EQ = 111_320.0
+
+
+@dataclass(frozen=True)
+class Extent:
+    """The bounding box of the active grids, in lon/lat (EPSG:4490)."""
+
+    xmin: float
+    ymin: float
+    xmax: float
+    ymax: float
+
+    def outside_m(self, lon, lat):
+        """Approximate distance in metres from each point to the box (0 inside)."""
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        dx = np.maximum.reduce([self.xmin - lon, np.zeros_like(lon), lon - self.xmax])
+        dy = np.maximum.reduce([self.ymin - lat, np.zeros_like(lat), lat - self.ymax])
+        coslat = np.cos(np.radians(np.clip(lat, -89.9, 89.9)))
+        return np.hypot(dx * _M_PER_DEG_LON_EQ * coslat, dy * _M_PER_DEG_LAT)
+
+    def tolerance_degrees(self, metres):
+        """A distance in degrees that is at least ``metres`` anywhere in the extent."""
+        lat = min(max(abs(self.ymin), abs(self.ymax)) + 1.0, 89.0)
+        return metres / (_M_PER_DEG_LON_EQ * math.cos(math.radians(lat))) * 1.1
+
+
+def convert_and_check(table, extent, max_outside_m):
+    """Convert ``table``'s raw coordinates to EPSG:4490 and check them.
+
+    Returns ``(lon, lat, problems)``; ``problems`` names every bad row.
+    """
+    x, y = table.x, table.y
+    problems = readers.numeric_problems(table)
+    label = crs_mod.crs_label(table.crs)
+    geographic_input = _is_geographic(table.crs)
+    invalid = ~(np.isfinite(x) & np.isfinite(y))  # said by numeric_problems
+    if geographic_input:
+        out_of_range = (np.abs(x) > 180) | (np.abs(y) > 90)
+        invalid |= out_of_range
+        for i in np.flatnonzero(out_of_range)[:50]:
+            hint = " — are lon and lat swapped?" if abs(x[i]) <= 90 < abs(y[i]) <= 180 else ""
+            problems.append(
+                f"{table.where(i, 'ref')}: lon {x[i]:g}, lat {y[i]:g} is not a valid "
+                f"longitude/latitude in {label}{hint}"
+            )
+    lon, lat = crs_mod.to_storage(np.where(invalid, 0.0, x), np.where(invalid, 0.0, y), table.crs)
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    unconvertible = ~(np.isfinite(lon) & np.isfinite(lat)) & ~invalid
+    for i in np.flatnonzero(unconvertible)[:50]:
+        problems.append(f"{table.where(i, 'ref')}: {x[i]:g}, {y[i]:g} cannot be converted from {label}")
+    if extent is None:
+        return lon, lat, problems
+    far = extent.outside_m(lon, lat)
+    swapped_far = extent.outside_m(lat, lon) if geographic_input else np.full_like(far, np.inf)
+    for i in np.flatnonzero((far > max_outside_m) & ~invalid & ~unconvertible)[:50]:
+        if swapped_far[i] <= max_outside_m:
+            reason = "lon and lat look swapped (swapped, the point falls in the district)"
+        else:
+            reason = f"wrong CRS ({label} assumed) or swapped columns?"
+        problems.append(
+            f"{table.where(i, 'ref')}: point {x[i]:g}, {y[i]:g} lies {far[i] / 1000:.1f} km "
+            f"outside the district's extent (limit {max_outside_m / 1000:g} km): {reason}"
+        )
+    return lon, lat, problems
+
+
+def spatial_order(lon, lat):
+    """Indices that sort points along a Z-order (Morton) curve.
+
+    An import's points are staged in this order, so points near on the ground
+    share heap pages and a BRIN index finds each grid's points.
+    """
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    if len(lon) == 0:
+        return np.arange(0)
+
+    def quantise(v):
+        lo, hi = float(np.min(v)), float(np.max(v))
+        return ((v - lo) / ((hi - lo) or 1.0) * 65535).astype(np.uint64)
+
+    def spread(v):  # 16 bits → every other bit of 32
+        v = (v | (v << 8)) & 0x00FF00FF
+        v = (v | (v << 4)) & 0x0F0F0F0F
+        v = (v | (v << 2)) & 0x33333333
+        return (v | (v << 1)) & 0x55555555
+
+    return np.argsort(spread(quantise(lon)) | (spread(quantise(lat)) << 1), kind="stable")
+
+
+def _is_geographic(crs):
+    if crs is None or crs in ("gcj02", "bd09"):
+        return True
+    from pyproj import CRS
+
+    return CRS.from_user_input(crs).is_geographic

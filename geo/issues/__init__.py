@@ -1,0 +1,1 @@
+"""Issues (problem points): categories, records, filters, look-ups and figures."""

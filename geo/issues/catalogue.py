@@ -1,0 +1,59 @@
+"""The issue-category catalogue (DESIGN.md §5): data in ``data/categories.csv``, not code."""
+
+import csv
+from pathlib import Path
+
+from geo.errors import InputError
+
+REPO_DATA = Path(__file__).resolve().parents[2] / "data"
+DEFAULT_CATALOGUE = REPO_DATA / "categories.csv"
+COLUMNS = ("code", "name_zh", "name_en", "group_code", "group_zh", "group_en",
+           "limit_value", "limit_unit")
+
+
+def read_catalogue(path=DEFAULT_CATALOGUE):
+    """Rows of the catalogue file as tuples in :data:`COLUMNS` order."""
+    path = Path(path)
+    rows = []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = set(COLUMNS) - set(reader.fieldnames or ())
+        if missing:
+            raise InputError(f"{path.name}: missing columns {', '.join(sorted(missing))}")
+        for n, rec in enumerate(reader, start=2):
+            limit = rec["limit_value"].strip()
+            if limit and not limit.isdigit():
+                raise InputError(f"{path.name}: row {n}: limit_value {limit!r} is not a whole number")
+            rows.append(tuple(rec[c].strip() or None for c in COLUMNS[:-2])
+                        + (int(limit) if limit else None, rec["limit_unit"].strip()))
+    return rows
+
+
+def ensure_loaded(tx, path=DEFAULT_CATALOGUE):
+    """Load the default catalogue into an empty ``categories`` table."""
+    if tx.fetchval("SELECT count(*) FROM categories"):
+        return False
+    tx.execute_values(
+        f"INSERT INTO categories ({', '.join(COLUMNS)}) VALUES %s", read_catalogue(path)
+    )
+    return True
+
+
+def lookup(tx):
+    """Map every accepted spelling of a category (code, Chinese name) to its code."""
+    known = {}
+    for code, name_zh in tx.fetchall("SELECT code, name_zh FROM categories"):
+        known[code] = code
+        known[name_zh] = code
+    return known
+
+
+def normalise_codes(values, known):
+    """Catalogue codes for a Series of spellings (NaN where unknown).
+
+    Excel's dropped leading zero (``6010`` for ``06010``) is restored.
+    """
+    values = values.str.strip()
+    short = values.str.fullmatch(r"\d{1,4}").fillna(False).astype(bool)
+    values = values.mask(short, values.str.zfill(5))
+    return values.map(known)

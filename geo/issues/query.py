@@ -1,0 +1,209 @@
+"""Issue filters and queries shared by the pages and the JSON API.
+
+:class:`IssueFilter` parses request parameters (strings) and raises
+:class:`~geo.errors.InputError` naming the bad parameter; :meth:`IssueFilter.where`
+turns it into a SQL condition over ``issues i LEFT JOIN grids g`` with bound
+parameters (never formatted values).
+"""
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from geo.issues import records as issues_mod
+from geo.errors import InputError
+
+OPEN_EXCLUDED = ("closed", "void")
+CODE15 = re.compile(r"^[0-9]{15}$")
+MAX_PAGE = 1000
+
+
+def _many(args, name):
+    """All values of ``name``: repeated parameters or comma-separated."""
+    if hasattr(args, "getlist"):
+        raw = args.getlist(name)
+    else:
+        raw = args.get(name, [])
+        raw = [raw] if isinstance(raw, str) else list(raw)
+    return [v.strip() for item in raw for v in str(item).split(",") if v.strip()]
+
+
+def _one(args, name):
+    values = _many(args, name)
+    if len(values) > 1:
+        raise InputError(f"parameter {name!r}: give one value, not {len(values)}")
+    return values[0] if values else None
+
+
+def _choice_list(args, name, allowed):
+    values = _many(args, name)
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise InputError(f"parameter {name!r}: {bad[0]!r} is not one of {', '.join(allowed)}")
+    return values
+
+
+def _date(args, name):
+    value = _one(args, name)
+    if value is None:
+        return None
+    try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError  # fromisoformat also takes 20261101 and 2026-W44
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"parameter {name!r}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_int(args, name, default, lo, hi):
+    """An integer parameter within [lo, hi]."""
+    return _parse_number(args, name, default, lo, hi, int, "a whole number")
+
+
+def parse_float(args, name, default, lo, hi):
+    """A number parameter within [lo, hi]."""
+    return _parse_number(args, name, default, lo, hi, float, "a number")
+
+
+def _parse_number(args, name, default, lo, hi, kind, what):
+    value = _one(args, name)
+    if value is None:
+        return default
+    try:
+        if not re.fullmatch(r"[-+]?[0-9.eE+-]+", value):
+            raise ValueError  # int() and float() also take '1_0', '١٢٣' and 'nan'
+        number = kind(value)
+    except ValueError:
+        raise InputError(f"parameter {name!r}: {value!r} is not {what}") from None
+    if not lo <= number <= hi:
+        raise InputError(f"parameter {name!r}: {number:g} is outside {lo:g}…{hi:g}")
+    return number
+
+
+def parse_bbox(args, name="bbox"):
+    """``minlon,minlat,maxlon,maxlat`` → tuple, or None."""
+    values = _many(args, name)
+    if not values:
+        return None
+    text = ",".join(values)
+    try:
+        box = tuple(float(v) for v in values)
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]) \
+            or not all(-180 <= box[i] <= 180 for i in (0, 2)) \
+            or not all(-90 <= box[i] <= 90 for i in (1, 3)):
+        raise InputError(f"parameter {name!r}: {text!r} is not minlon,minlat,maxlon,maxlat")
+    return box
+
+
+@dataclass
+class IssueFilter:
+    """What the user asked to see. Empty lists mean 'any'."""
+
+    category: list = field(default_factory=list)
+    group: list = field(default_factory=list)
+    status: list = field(default_factory=list)  # may include the pseudo-status 'open'
+    source: list = field(default_factory=list)
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    street: str | None = None
+    community: str | None = None
+    grid: str | None = None
+    q: str | None = None
+    bbox: tuple | None = None
+
+    PARAMS = ("category", "group", "status", "source", "from", "to", "street", "community",
+              "grid", "q", "bbox")
+
+    @classmethod
+    def parse(cls, args, categories=None, groups=None):
+        """Build a filter from request parameters; ``categories``/``groups`` are the known codes."""
+        f = cls()
+        f.category = (_choice_list(args, "category", sorted(categories))
+                      if categories is not None else _many(args, "category"))
+        f.group = (_choice_list(args, "group", sorted(groups))
+                   if groups is not None else _many(args, "group"))
+        f.status = _choice_list(args, "status", ("open",) + issues_mod.STATUSES)
+        f.source = _choice_list(args, "source", issues_mod.SOURCES)
+        f.date_from, f.date_to = _date(args, "from"), _date(args, "to")
+        if f.date_from and f.date_to and f.date_from > f.date_to:
+            raise InputError("parameter 'from': it is after 'to'")
+        for name in ("street", "community", "grid"):
+            value = _one(args, name)
+            if value is not None and not CODE15.match(value):
+                raise InputError(f"parameter {name!r}: {value!r} is not a 15-digit grid code")
+            setattr(f, name, value)
+        f.q = _one(args, "q")
+        f.bbox = parse_bbox(args)
+        return f
+
+    def where(self, alias="i", grid_alias="g"):
+        """``(sql, params)``: a condition for ``issues {alias} LEFT JOIN grids {grid_alias}``."""
+        i, g = alias, grid_alias
+        parts, params = [], {}
+        if self.category:
+            parts.append(f"{i}.category = ANY(%(f_category)s)")
+            params["f_category"] = list(self.category)
+        if self.group:
+            parts.append(f"left({i}.category, 2) = ANY(%(f_group)s)")
+            params["f_group"] = list(self.group)
+        if self.status:
+            statuses = [s for s in self.status if s != "open"]
+            cond = [f"{i}.status = ANY(%(f_status)s)"] if statuses else []
+            if "open" in self.status:
+                cond.append(f"{i}.status <> ALL(%(f_closed)s)")
+                params["f_closed"] = list(OPEN_EXCLUDED)
+            parts.append("(" + " OR ".join(cond) + ")")
+            params["f_status"] = statuses
+        if self.source:
+            parts.append(f"{i}.source = ANY(%(f_source)s)")
+            params["f_source"] = list(self.source)
+        if self.date_from:
+            parts.append(f"{i}.reported_at >= %(f_from)s::date::timestamp AT TIME ZONE 'Asia/Shanghai'")
+            params["f_from"] = self.date_from.isoformat()
+        if self.date_to:
+            parts.append(f"{i}.reported_at < (%(f_to)s::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'")
+            params["f_to"] = self.date_to.isoformat()
+        for name, width in (("street", 9), ("community", 12), ("grid", 15)):
+            value = getattr(self, name)
+            if value:
+                parts.append(f"left({g}.code, {width}) = %(f_{name})s")
+                params[f"f_{name}"] = value[:width]
+        if self.q:
+            parts.append(f"({i}.ref ILIKE %(f_q)s OR {i}.description ILIKE %(f_q)s"
+                         f" OR {i}.address ILIKE %(f_q)s)")
+            params["f_q"] = "%" + like_literal(self.q) + "%"
+        if self.bbox:
+            parts.append(f"{i}.geom && ST_MakeEnvelope(%(f_x1)s, %(f_y1)s, %(f_x2)s, %(f_y2)s, 4490)")
+            params.update(zip(("f_x1", "f_y1", "f_x2", "f_y2"), self.bbox))
+        return (" AND ".join(parts) or "true"), params
+
+    def fields(self):
+        """Names of the fields that are set (``date_from``/``date_to`` as ``date``)."""
+        names = {name for name in ("category", "group", "status", "source", "street",
+                                   "community", "grid", "q", "bbox") if getattr(self, name)}
+        return names | ({"date"} if self.date_from or self.date_to else set())
+
+    def needs_grid_join(self):
+        return bool(self.street or self.community or self.grid)
+
+    def as_args(self):
+        """The filter as request parameters (for links and forms)."""
+        out = {}
+        for name in ("category", "group", "status", "source"):
+            if getattr(self, name):
+                out[name] = ",".join(getattr(self, name))
+        if self.date_from:
+            out["from"] = self.date_from.isoformat()
+        if self.date_to:
+            out["to"] = self.date_to.isoformat()
+        for name in ("street", "community", "grid", "q"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
+        return out
+
+
+def like_literal(text):
+    """``text`` escaped for LIKE/ILIKE, so ``%`` and ``_`` in a search match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

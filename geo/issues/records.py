@@ -1,0 +1,130 @@
+"""Issues (problem points): import from files, create one, list unassigned (DESIGN.md §6, §10)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.issues import catalogue
+from geo.io import intake
+from geo.io import readers
+
+SOURCES = ("leader", "joint", "patrol", "sweep", "citizen", "city", "other")
+STATUSES = ("reported", "filed", "dispatched", "processing", "fed_back", "checking",
+            "closed", "void", "rework", "returned", "suspended")
+TEXT_COLUMNS = ("ref", "description", "address")
+
+_INSERT = """
+INSERT INTO issues (id, ref, category, source, status, reported_at, closed_at, deadline,
+                    description, address, geom, raw_x, raw_y, raw_crs, grid_id, grid_version,
+                    assign_method, import_id)
+SELECT %(base_id)s + s.key, s.ref, s.category, s.source, s.status, s.reported_at,
+       s.closed_at,
+       -- Most categories count hours; only the few working-day ones need the function.
+       CASE c.limit_unit WHEN 'hours' THEN s.reported_at + c.limit_value * interval '1 hour'
+                         WHEN 'working_days'
+                         THEN civgrid_deadline(s.reported_at, c.limit_value, c.limit_unit) END,
+       s.description, s.address, {geom}, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
+       coalesce(a.method, 'none'), %(import_id)s
+FROM _stage AS s
+JOIN imports AS i ON i.id = %(import_id)s
+JOIN categories AS c ON c.code = s.category
+LEFT JOIN _assigned AS a ON a.key = s.key
+""".replace("{geom}", intake.STAGED_GEOM)
+
+
+def _parse(table, tx):
+    """Check every issue row; return ``(frame, problems)`` (see :class:`intake.PointSpec`)."""
+    catalogue.ensure_loaded(tx)
+    frame = table.frame
+    n = len(frame)
+    problems = []
+    out = pd.DataFrame(index=frame.index)
+    for col in TEXT_COLUMNS:
+        out[col] = frame[col] if col in frame.columns else None
+    if "ref" in frame.columns:  # no ref is NULL, so any number of rows may lack one
+        out["ref"] = out["ref"].mask(out["ref"] == "", None)
+        problems += intake.duplicates(table, "ref") + intake.too_long(table, "ref")
+    if "category" not in frame.columns:
+        problems.append(table.no_column("category"))
+    else:
+        codes = catalogue.normalise_codes(frame["category"], catalogue.lookup(tx))
+        for i in np.flatnonzero(codes.isna().to_numpy())[:50]:
+            value = frame["category"].iat[i]
+            reason = "category is missing" if not value else f"unknown category {value!r}"
+            problems.append(f"{table.where(i, 'ref')}: {reason}")
+        out["category"] = codes
+    out["source"], p = intake.choice(table, "source", SOURCES, default="other")
+    problems += p
+    out["status"], p = intake.choice(table, "status", STATUSES, default="reported")
+    problems += p
+    out["reported_at"], p = intake.timestamps(table, "reported_at", required=True)
+    problems += p
+    out["closed_at"], p = intake.timestamps(table, "closed_at")
+    problems += p
+    if n and not p:
+        early = (out["closed_at"] < out["reported_at"]).to_numpy()
+        for i in np.flatnonzero(early)[:50]:
+            problems.append(f"{table.where(i, 'ref')}: closed_at is before reported_at")
+    if problems:
+        return None, problems
+    return out, problems
+
+
+SPEC = intake.PointSpec(
+    kind="issues",
+    key="ref",
+    stage_columns=[("ref", "text"), ("category", "text"), ("source", "text"),
+                   ("status", "text"), ("reported_at", "timestamptz"),
+                   ("closed_at", "timestamptz"), ("description", "text"), ("address", "text")],
+    insert_sql=_INSERT,
+    parse=_parse,
+    tallied=True,
+)
+
+
+def import_issues(db, settings, path, crs=None, dry_run=False, actor=None, progress=False):
+    """Import issues from a CSV or point file, whole or not at all.
+
+    Examples
+    --------
+    >>> import_issues(db, settings, "data/demo/issues.csv")  # doctest: +SKIP
+    """
+    return intake.import_points(db, settings, SPEC, path, crs, dry_run, actor, progress)
+
+
+def create_issue(db, settings, fields, crs=None, actor=None):
+    """Create one issue from a dict of fields (a form or API call); return its id.
+
+    The issue goes through exactly the checks and assignment of an import.
+    """
+    fields = {k: ("" if v is None else str(v)) for k, v in fields.items()}
+    frame = readers.normalise_columns(pd.DataFrame([fields]), Path("form"))
+    frame = frame.assign(**{c: "" for c in ("lon", "lat") if c not in frame.columns})
+    x = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
+    table = readers.Table(Path("form"), frame, ["the issue"], crs, x, y)
+
+    created = []
+
+    def record(tx, report):
+        created.append(tx.fetchval(
+            "INSERT INTO issue_history (issue_id, actor, action, to_status)"
+            " SELECT id, coalesce(%s, current_user), 'created', status FROM issues"
+            " WHERE import_id = %s RETURNING issue_id",
+            (actor, report.import_id),
+        ))
+
+    intake.import_table(db, settings, SPEC, table, actor=actor, after=record)
+    return created[0]
+
+
+def unassigned(db, limit=1000):
+    """Issues with no grid (method ``none``), newest first, for the command centre."""
+    with db.transaction() as tx:
+        return tx.fetchdicts(
+            "SELECT id, ref, category, status, reported_at, ST_X(geom) AS lon, ST_Y(geom) AS lat,"
+            " description, address FROM issues WHERE assign_method = 'none'"
+            " ORDER BY reported_at DESC LIMIT %s",
+            (limit,),
+        )

@@ -1,0 +1,1 @@
+"""Optional polygon layers that an import replaces whole: blocks and land use."""

@@ -1,0 +1,53 @@
+"""Blocks: the areas between roads, of which a grid is made (an optional layer).
+
+With a blocks layer loaded, the balance suggestion (:mod:`geo.version_balance`) moves
+whole blocks between neighbouring grids instead of lattice cells. Import replaces the
+whole layer in one transaction. A feature is a (multi)polygon with an optional ``ref``
+(an identifier shown in reports) and ``name``. Blocks need not tile the district exactly:
+where two overlap, the balance gives the overlap to one of them; ground in no block stays
+with its grid.
+"""
+
+from geo.layers import common as layers
+from geo.io import readers
+from geo.errors import InputError
+
+
+class BlocksReport(layers.LayerReport):
+    noun = "blocks"
+
+
+def import_blocks(db, settings, path, crs=None, dry_run=False, actor=None):
+    """Replace the blocks layer with the polygons of ``path``, whole or not at all.
+
+    Every feature that is not a valid polygon is reported (file, feature, ``ref``,
+    reason) in one :class:`~geo.errors.InputError`, and nothing changes.
+
+    Examples
+    --------
+    >>> print(import_blocks(db, settings, "data/demo/blocks.geojson"))  # doctest: +SKIP
+    imported 1878 blocks from data/demo/blocks.geojson; the layer replaces the previous one
+    """
+    table = readers.read_polygons(path, crs)
+    frame = table.frame
+    problems, rows = [], []
+    for i, geom in enumerate(table.geometry):
+        problem = layers.polygon_problem(table.where(i, "ref"), geom)
+        if problem:
+            problems.append(problem)
+            continue
+        rows.append(tuple((frame[col].iat[i] or None) if col in frame.columns else None
+                          for col in ("ref", "name")) + (layers.hex_wkb(geom),))
+    if not rows and not problems:
+        problems.append(f"{table.path.name}: holds no features")
+    if problems:
+        raise InputError(problems, source=table.path)
+    if not dry_run:
+        layers.replace_layer(db, "blocks", table, [("ref", "text"), ("name", "text")], rows,
+                             actor)
+    return BlocksReport(str(path), len(rows), dry_run)
+
+
+def is_loaded(tx):
+    """Whether a blocks layer is loaded (inside the caller's transaction)."""
+    return tx.fetchval("SELECT EXISTS (SELECT 1 FROM blocks)")

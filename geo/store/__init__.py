@@ -1,0 +1,1 @@
+"""The database gateway: the private cluster, connections and transactions, migrations, SQL."""

@@ -1,0 +1,305 @@
+"""The one gateway to the database: connections, transactions, migrations.
+
+This is the only module that imports psycopg2. Everything else asks it for a
+:class:`Database` and runs SQL inside :meth:`Database.transaction`, which
+commits whole or rolls back whole.
+
+SQL text lives in ``geo/store/sql/*.sql`` (loaded with :func:`sql`) and the schema in
+numbered migrations ``geo/store/migrations/NNNN_name.sql``.
+"""
+
+import io
+import re
+import threading
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extras
+import psycopg2.pool
+
+from geo import settings as settings_mod
+from geo.store.cluster import Cluster
+from geo.errors import ConfigError, ConflictError, DatabaseError, InputError, SchemaError
+
+_HERE = Path(__file__).resolve().parent
+MIGRATIONS_DIR = _HERE / "migrations"
+SQL_DIR = _HERE / "sql"
+# Any fixed number: serialises migrations between processes.
+_MIGRATION_LOCK = 7_301_551
+
+
+@lru_cache(maxsize=None)
+def sql(name):
+    """Return the text of ``geo/store/sql/<name>.sql``."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def migrations():
+    """The known migrations as ``[(number, name, path), …]`` in order."""
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        m = re.match(r"(\d{4})_(.+)\.sql$", path.name)
+        if m:
+            found.append((int(m.group(1)), m.group(2), path))
+    return found
+
+
+class Tx:
+    """A cursor inside one transaction, with the few helpers callers need."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self._cur = conn.cursor()
+
+    def execute(self, query, params=None):
+        try:
+            self._cur.execute(query, params)
+        except psycopg2.errors.UniqueViolation as exc:
+            raise ConflictError(_pg_message(exc)) from exc
+        except psycopg2.errors.SerializationFailure as exc:
+            raise ConflictError(_pg_message(exc)) from exc
+        except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
+            raise InputError(_pg_message(exc)) from exc
+        return self
+
+    def execute_values(self, query, rows, template=None, page_size=1000):
+        psycopg2.extras.execute_values(self._cur, query, rows, template, page_size)
+
+    def fetchall(self, query, params=None):
+        self.execute(query, params)
+        return self._cur.fetchall()
+
+    def fetchone(self, query, params=None):
+        self.execute(query, params)
+        return self._cur.fetchone()
+
+    def fetchval(self, query, params=None):
+        row = self.fetchone(query, params)
+        return None if row is None else row[0]
+
+    def fetchdicts(self, query, params=None):
+        self.execute(query, params)
+        names = [d[0] for d in self._cur.description]
+        return [dict(zip(names, row)) for row in self._cur.fetchall()]
+
+    def columns(self):
+        return [d[0] for d in self._cur.description]
+
+    def copy_in(self, table, columns, buffer, csv=False):
+        """COPY rows into ``table``: tab-separated text (``\\N`` = NULL) or CSV."""
+        cols = ", ".join(columns)
+        fmt = " WITH (FORMAT csv)" if csv else ""
+        try:
+            self._cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN{fmt}", buffer, size=1 << 18)
+        except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
+            raise InputError(_pg_message(exc)) from exc
+
+    def copy_raw(self, statement, file):
+        """Run a ``COPY … FROM STDIN`` or ``COPY … TO STDOUT`` statement with ``file``."""
+        self._cur.copy_expert(statement, file, size=1 << 18)
+
+    def copy_out(self, query, sink):
+        self._cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", sink)
+
+    @property
+    def rowcount(self):
+        return self._cur.rowcount
+
+
+def _pg_message(exc):
+    diag = getattr(exc, "diag", None)
+    text = (diag.message_primary if diag and diag.message_primary else str(exc)).strip()
+    if diag and diag.message_detail:
+        text += f" ({diag.message_detail})"
+    return text
+
+
+class Database:
+    """A pool of connections to one PostGIS database."""
+
+    def __init__(self, dsn, maxconn=8):
+        self.dsn = dsn
+        try:
+            self._pool = psycopg2.pool.ThreadedConnectionPool(1, maxconn, dsn)
+        except psycopg2.ProgrammingError as exc:  # libpq could not parse it
+            reason = str(exc).strip()
+            raise ConfigError(f"CIVGRID_DATABASE_URL is not a PostgreSQL URL ({reason})") from None
+        except psycopg2.OperationalError as exc:
+            raise DatabaseError(f"cannot connect to the database: {exc}".strip()) from exc
+        self._lock = threading.Lock()
+
+    def close(self):
+        self._pool.closeall()
+
+    @contextmanager
+    def transaction(self, isolation=None):
+        """Yield a :class:`Tx`; commit on success, roll back on any exception."""
+        conn = self._pool.getconn()
+        try:
+            if conn.closed:
+                raise DatabaseError("connection closed")
+            if isolation == "serializable":
+                conn.set_session(isolation_level="SERIALIZABLE")
+            tx = Tx(conn)
+            yield tx
+            conn.commit()
+        except BaseException:
+            if not conn.closed:
+                conn.rollback()
+            raise
+        finally:
+            if isolation and not conn.closed:
+                conn.rollback()
+                conn.set_session(isolation_level="DEFAULT")
+            self._pool.putconn(conn, close=bool(conn.closed))
+
+    # -- schema ---------------------------------------------------------
+
+    def schema_version(self):
+        with self.transaction() as tx:
+            exists = tx.fetchval("SELECT to_regclass('public.schema_migrations') IS NOT NULL")
+            if not exists:
+                return 0
+            return tx.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
+
+    def applied_migrations(self):
+        with self.transaction() as tx:
+            if not tx.fetchval("SELECT to_regclass('public.schema_migrations') IS NOT NULL"):
+                return set()
+            return {r[0] for r in tx.fetchall("SELECT version FROM schema_migrations")}
+
+    def pending_migrations(self):
+        applied = self.applied_migrations()
+        return [m for m in migrations() if m[0] not in applied]
+
+    def upgrade(self):
+        """Apply pending migrations in order, each in its own transaction.
+
+        Returns the list of applied ``(number, name)``. Refuses a schema
+        newer than this code knows.
+        """
+        self.check_schema(auto_create=False, allow_pending=True)
+        applied = []
+        for number, name, path in migrations():
+            with self.transaction() as tx:
+                tx.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                tx.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version integer PRIMARY KEY, name text NOT NULL,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                done = tx.fetchval(
+                    "SELECT 1 FROM schema_migrations WHERE version = %s", (number,)
+                )
+                if done:
+                    continue
+                tx.execute(path.read_text(encoding="utf-8"))
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                    (number, name),
+                )
+                applied.append((number, name))
+        return applied
+
+    def check_schema(self, auto_create=True, allow_pending=False):
+        """Refuse a schema newer than this code; create a missing one.
+
+        An empty database gets every migration (so a fresh private cluster
+        just works); a database with pending migrations must be upgraded with
+        ``civgrid db upgrade`` on purpose.
+        """
+        known = max((m[0] for m in migrations()), default=0)
+        current = self.schema_version()
+        pending = self.pending_migrations()
+        if current > known:
+            raise SchemaError(
+                f"the database schema is at version {current}, newer than this civgrid "
+                f"knows ({known}): upgrade civgrid before using this database"
+            )
+        if current == 0 and auto_create:
+            self.upgrade()
+            return
+        elif pending and not allow_pending:
+            names = ", ".join(f"{n:04d}_{name}" for n, name, _ in pending)
+            raise SchemaError(
+                f"the database lacks migrations {names} (schema at version {current}): "
+                "run `civgrid db upgrade`"
+            )
+
+
+def text_buffer(rows):
+    """Encode rows of Python values as COPY text (tab separated, ``\\N`` = NULL)."""
+    out = io.StringIO()
+    for row in rows:
+        out.write("\t".join(_copy_field(v) for v in row))
+        out.write("\n")
+    out.seek(0)
+    return out
+
+
+def _copy_field(value):
+    if value is None:
+        return "\\N"
+    text = str(value)
+    return (
+        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+_databases = {}
+_databases_lock = threading.Lock()
+
+
+def resolve_dsn(settings=None):
+    """The DSN for ``settings``: the configured URL or the private cluster."""
+    settings = settings or settings_mod.from_env()
+    if settings.database_url:
+        return settings.database_url
+    return Cluster(settings.data_dir).ensure_running()
+
+
+def connect(settings=None, check=True):
+    """Return the (cached) :class:`Database` for ``settings``, schema checked."""
+    dsn = resolve_dsn(settings)
+    with _databases_lock:
+        db = _databases.get(dsn)
+        if db is None:
+            db = Database(dsn)
+            if check:
+                db.check_schema()
+            _databases[dsn] = db
+    return db
+
+
+def forget(dsn=None):
+    """Close cached pools (all, or the one for ``dsn``)."""
+    with _databases_lock:
+        for key in list(_databases):
+            if dsn is None or key == dsn:
+                _databases.pop(key).close()
+
+
+def admin(dsn, statement):
+    """Run one statement outside a transaction (CREATE/DROP DATABASE)."""
+    conn = psycopg2.connect(dsn)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def with_dbname(dsn, name):
+    """``dsn`` pointing at database ``name`` (URL or key=value form)."""
+    params = psycopg2.extensions.parse_dsn(dsn)
+    params["dbname"] = name
+    return psycopg2.extensions.make_dsn(**params)
+
+
+def dsn_params(dsn):
+    """The parts of a DSN (``host``, ``port``, ``dbname``, ``user``, …) as a dict."""
+    return psycopg2.extensions.parse_dsn(dsn)

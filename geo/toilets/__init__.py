@@ -1,0 +1,1 @@
+"""The toilet revolution (厕所革命): records, coverage, site suggestions, progress, ledger."""

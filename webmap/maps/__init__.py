@@ -1,0 +1,1 @@
+"""Folium map builders: plain functions that return a ``folium.Map``."""

@@ -1,0 +1,93 @@
+"""The OpenAPI 3 description served at /api/v1/openapi.json."""
+
+from geo.issues import records as issues_mod
+
+
+def _param(name, description, schema=None, required=False):
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+def _array(values):
+    return {"type": "string", "description": "comma-separated: " + ", ".join(values)}
+
+
+CRS_PARAM = _param("crs", "coordinates of the answer: cgcs2000 (default) or gcj02 (display on"
+                          " GCJ-02 tiles)")
+FILTERS = [
+    _param("category", "category codes (5 digits), comma-separated"),
+    _param("group", "category group codes (2 digits), comma-separated"),
+    _param("status", "statuses", _array(("open",) + issues_mod.STATUSES)),
+    _param("source", "source channels", _array(issues_mod.SOURCES)),
+    _param("from", "reported on or after (YYYY-MM-DD, Asia/Shanghai)", {"type": "string", "format": "date"}),
+    _param("to", "reported on or before (YYYY-MM-DD)", {"type": "string", "format": "date"}),
+    _param("street", "15-digit street code"),
+    _param("community", "15-digit community code"),
+    _param("grid", "15-digit grid code"),
+    _param("q", "text in ref, description or address"),
+    _param("bbox", "minlon,minlat,maxlon,maxlat (EPSG:4490)"),
+    CRS_PARAM,
+]
+PAGING = [
+    _param("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+    _param("offset", "rows to skip", {"type": "integer", "minimum": 0, "default": 0}),
+]
+BAD = {"description": "a parameter is wrong; the message names it",
+       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+GEOJSON = {"description": "GeoJSON FeatureCollection",
+           "content": {"application/geo+json": {"schema": {"type": "object"}}}}
+
+
+def spec():
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "civgrid API", "version": "1",
+                 "description": "Grids and issues of a district (CGCS2000 lon/lat, EPSG:4490)."},
+        "paths": {
+            "/api/v1/issues": {"get": {
+                "summary": "Issues as GeoJSON points, newest first",
+                "parameters": FILTERS + PAGING,
+                "responses": {"200": GEOJSON, "400": BAD}}},
+            "/api/v1/issues/{id}": {"get": {
+                "summary": "One issue with its history",
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "integer"}}, CRS_PARAM],
+                "responses": {"200": GEOJSON, "400": BAD, "404": BAD}}},
+            "/api/v1/issues/clusters": {"get": {
+                "summary": "Issues in a bbox grouped by PostGIS on a zoom-dependent lattice",
+                "parameters": FILTERS + [_param("zoom", "map zoom 0–22", {"type": "integer"}, True)],
+                "responses": {"200": GEOJSON, "400": BAD}}},
+            "/api/v1/heat": {"get": {
+                "summary": "Binned heat weights [lat, lon, count]",
+                "parameters": FILTERS + [_param("cell", "cell size in metres (20–5000)",
+                                                {"type": "integer", "default": 100})],
+                "responses": {"200": {"description": "bins"}, "400": BAD}}},
+            "/api/v1/grids": {"get": {
+                "summary": "Grids of the active version (or another) as GeoJSON",
+                "parameters": [
+                    _param("level", "street, community or grid"),
+                    _param("q", "code prefix or name part"),
+                    _param("bbox", "minlon,minlat,maxlon,maxlat"),
+                    _param("version", "grid version id", {"type": "integer"}),
+                    _param("limit", "page size", {"type": "integer", "maximum": 5000}),
+                    _param("offset", "rows to skip", {"type": "integer"})],
+                "responses": {"200": GEOJSON, "400": BAD}}},
+            "/api/v1/grids/{code}": {"get": {
+                "summary": "One grid with neighbours and figures",
+                "parameters": [{"name": "code", "in": "path", "required": True,
+                                "schema": {"type": "string", "pattern": "^[0-9]{15}$"}}],
+                "responses": {"200": GEOJSON, "404": BAD}}},
+            "/api/v1/grids/{code}/stats": {"get": {
+                "summary": "Figures of one grid",
+                "parameters": [{"name": "code", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "figures"}, "404": BAD}}},
+            "/api/v1/stats/grids": {"get": {
+                "summary": "Filtered counts for every grid (total, open, overdue, density)",
+                "parameters": FILTERS[:-1],
+                "responses": {"200": {"description": "per-grid counts"}, "400": BAD}}},
+        },
+        "components": {"schemas": {"Error": {
+            "type": "object",
+            "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}}},
+    }
