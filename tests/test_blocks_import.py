@@ -44,7 +44,7 @@ def test_bad_blocks_are_named_and_change_nothing(db, settings, tmp_path):
                        feature("K3", {"type": "Point", "coordinates": [a, b]})])
     with pytest.raises(InputError) as err:
         blocks.import_blocks(db, settings, path)
-    assert err.value.problems == [
+    assert [str(p) for p in err.value.problems] == [
         "bad.geojson: feature 2 (ref K2): invalid geometry: self-intersection at lon "
         f"{(a + c) / 2:.6f}, lat {(b + d) / 2:.6f}",
         "bad.geojson: feature 3 (ref K3): geometry is Point, expected a Polygon or MultiPolygon",

@@ -107,7 +107,7 @@ def test_bad_issue_csv(db, settings, loaded, tmp_path, name, content, expected):
 def test_a_form_lists_every_problem(db, settings, loaded):
     with pytest.raises(InputError) as err:
         issues.create_issue(db, settings, {"category": "99999", "lat": "四十"})
-    assert sorted(err.value.problems) == sorted([
+    assert sorted(map(str, err.value.problems)) == sorted([
         "form: the issue: unknown category '99999'", "form: the issue: lon is missing",
         "form: the issue: lat '四十' is not a number", "form: the issue: reported_at is missing"])
     assert table_snapshot(db) == loaded

@@ -122,7 +122,7 @@ def test_invalid_draft_cannot_be_activated_and_nothing_changes(db, settings, lay
     with pytest.raises(InputError) as err:
         versions.activate(db, settings, draft)
     assert "cannot be activated: 1 error(s)" in str(err.value)
-    assert any("overlap by" in p for p in err.value.problems)
+    assert any("overlap by" in str(p) for p in err.value.problems)
     assert table_snapshot(db) == before
 
 

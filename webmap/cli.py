@@ -20,6 +20,7 @@ from geo import settings
 from geo.toilets import coverage
 from geo.toilets import records as toilets
 from geo.errors import CivgridError, InputError
+from webmap.i18n import environment_gettext
 
 def import_district(db, _settings, path, crs=None, dry_run=False, actor=None):
     """The district boundary that validation checks gaps and parts outside against."""
@@ -45,12 +46,13 @@ def _fail_cleanly(func):
         try:
             return func(*args, **kwargs)
         except CivgridError as exc:
+            _ = environment_gettext()
             if isinstance(exc, InputError):
-                click.echo("error: nothing was changed; the input has problems:", err=True)
-                for line in exc.problems:
-                    click.echo(f"  {line}", err=True)
+                click.echo(_("error: nothing was changed; the input has problems:"), err=True)
+                for problem in exc.problems:
+                    click.echo(f"  {problem.render(_)}", err=True)
             else:
-                click.echo(f"error: {exc}", err=True)
+                click.echo(_("error: %(message)s") % {"message": exc.render(_)}, err=True)
             sys.exit(1)
 
     return wrapper

@@ -26,9 +26,11 @@ def status_for(exc):
     return 500
 
 
-def _answer(code, name, message, problems=None):
+def _answer(code, name, message, problems=None, params=None):
     if request.path.startswith("/api/"):
         body = {"error": name, "message": message}
+        if params:
+            body["params"] = params
         if problems:
             body["problems"] = problems
         return jsonify(body), code
@@ -40,8 +42,13 @@ def _answer(code, name, message, problems=None):
 def init_app(app):
     @app.errorhandler(errors.CivgridError)
     def core_error(exc):
-        problems = exc.problems if isinstance(exc, errors.InputError) else None
-        return _answer(status_for(exc), type(exc).__name__, str(exc), problems)
+        """The error's code, its message in the request's language, its raw
+        parameters and (for bad input) every problem with its place."""
+        problems = None
+        if isinstance(exc, errors.InputError):
+            problems = [p.as_dict(_) for p in exc.problems]
+        params = {k: str(v) if hasattr(v, "render") else v for k, v in exc.params.items()}
+        return _answer(status_for(exc), exc.code, exc.render(_), problems, params)
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

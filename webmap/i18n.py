@@ -3,13 +3,58 @@
 Messages are written in English in the code (gettext message ids) and
 translated to Chinese in ``translations/zh_CN``; Flask-Babel picks the locale.
 A chosen ``?lang=`` is remembered in a cookie.
+
+The core's errors, problems and reports are data (:mod:`geo.errors`): pages
+render them with :func:`tr`, the command line with :func:`environment_gettext`.
 """
 
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
 from flask import request
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 
 LANGUAGES = ("zh_CN", "en")
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+
+@lru_cache(maxsize=None)
+def catalogue(locale):
+    """The compiled message catalogue of ``locale`` (``"zh"`` or ``"en"``), outside a request."""
+    if locale == "en":
+        return NullTranslations()
+    return Translations.load(str(TRANSLATIONS), ["zh"])
+
+
+def environment_locale(env=None):
+    """The command line's language: Chinese when the locale variables say ``zh_*``.
+
+    POSIX precedence: ``LC_ALL``, then ``LC_MESSAGES``, then ``LANG``.
+
+    >>> environment_locale({"LANG": "zh_CN.UTF-8"}), environment_locale({"LANG": "C.UTF-8"})
+    ('zh', 'en')
+    >>> environment_locale({"LC_ALL": "en_US.UTF-8", "LANG": "zh_CN.UTF-8"})
+    'en'
+    """
+    env = os.environ if env is None else env
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def environment_gettext(env=None):
+    """The gettext function for the command line's language."""
+    return catalogue(environment_locale(env)).gettext
+
+
+def tr(message):
+    """A core error, problem, report line or :class:`geo.errors.Text` in the page's language."""
+    return message.render(_) if hasattr(message, "render") else message
 
 
 def select_locale():
@@ -41,7 +86,7 @@ def init_app(app):
                 "status_name": status_name, "source_name": source_name,
                 "category_name": category_name, "method_name": method_name,
                 "history_action_name": history_action_name, "toilet_label": toilet_label,
-                "toilet_field_name": toilet_field_name}
+                "toilet_field_name": toilet_field_name, "tr": tr}
 
 
 def is_english():

@@ -34,8 +34,11 @@ CHUNK_ROWS = 100_000
 
 
 def _row_number(problem):
-    """Sort key: problems in file order (messages name 'row N' or 'feature N')."""
-    m = re.search(r": (?:row|feature) (\d+)", problem)
+    """Sort key: problems in file order (by their place's row or feature)."""
+    place = getattr(problem, "place", None)
+    if place is not None:
+        return place.row if place.row is not None else place.feature or 0
+    m = re.search(r": (?:row|feature) (\d+)", str(problem))
     return int(m.group(1)) if m else 0
 
 

@@ -17,6 +17,7 @@ from geo.grids import versions
 from geo.errors import ConflictError, InputError, NotFound
 from webmap.maps import base as maps
 from webmap.db import get_db, settings
+from webmap.i18n import tr
 from webmap.views.pages import map_parts
 
 bp = Blueprint("planner", __name__, url_prefix="/planner")
@@ -201,7 +202,7 @@ def draft(version_id):
         try:
             impact = versions.diff(db, version_id, settings())
         except (InputError, NotFound, ConflictError) as exc:
-            flash(str(exc))
+            flash(tr(exc))
     from geo.io import export
 
     frame = export.frame(db, "grids", version_id)
@@ -217,7 +218,7 @@ def _edit(version_id, action):
     try:
         action()
     except (InputError, ConflictError, NotFound) as exc:
-        flash(str(exc))
+        flash(tr(exc))
     return redirect(url_for("planner.draft", version_id=version_id))
 
 
@@ -287,7 +288,7 @@ def activate(version_id):
                           expected_active=_int(request.form.get("expected_active")),
                           actor=_actor())
     except (InputError, ConflictError) as exc:
-        flash(str(exc))
+        flash(tr(exc))
         return redirect(url_for("planner.draft", version_id=version_id))
     return redirect(url_for("planner.index"))
 
