@@ -12,6 +12,7 @@ from geo.errors import InputError
 from tests import layouts
 from tests.conftest import table_snapshot
 from tests.layouts import ubox, xy
+from webmap.i18n import catalogue
 
 
 @pytest.fixture
@@ -34,6 +35,8 @@ def test_coverage_on_residential_land_matches_shapely(db, settings, district):
         .to_file(district / "other.geojson", driver="GeoJSON")
     report = landuse.import_landuse(db, settings, district / "lu.geojson")
     assert report.residential == 2
+    assert report.render(catalogue("zh").gettext) == (
+        f"已从 {district / 'lu.geojson'} 导入 2 个用地图斑（其中居住用地 2 个）；该图层已整体替换原图层")
     cov = coverage.compute_coverage(db, 300)
     # Independent: residential land ∩ grids, minus a 300 m disc, in EPSG:4546.
     metric = gpd.GeoSeries(res, crs=4490).to_crs(4546)
@@ -54,6 +57,9 @@ def test_bad_landuse_changes_nothing(db, settings, district):
     gpd.GeoDataFrame({"kind": ["R2", ""]}, geometry=[ubox(0, 0, 1, 1), ubox(1, 1, 2, 2)],
                      crs=4490).to_file(district / "bad.geojson", driver="GeoJSON")
     before = table_snapshot(db)
-    with pytest.raises(InputError, match="bad.geojson: feature 2: kind is empty"):
+    with pytest.raises(InputError, match="bad.geojson: feature 2: kind is empty") as err:
         landuse.import_landuse(db, settings, district / "bad.geojson")
+    (problem,) = err.value.problems
+    assert problem.code == "io.missing_value" and problem.place.feature == 2
+    assert problem.render(catalogue("zh").gettext) == "bad.geojson: 第 2 个要素: kind 为空"
     assert table_snapshot(db) == before

@@ -14,6 +14,7 @@ from geo.errors import InputError, NotFound
 from tests import layouts
 from tests.conftest import table_snapshot
 from tests.layouts import xy
+from webmap.i18n import catalogue
 
 HEADER = ("code,kind,name,lon,lat,original_type,action,status,planned_at,started_at,accepted_at,"
           "heating,power,water,sewage,ventilation,sanitary_type,photos\n")
@@ -193,6 +194,20 @@ def test_unknown_code_and_bad_creates_change_nothing(db, settings, loaded):
             toilets.create_toilet(db, settings, fields)
         assert message in str(err.value)
     assert table_snapshot(db) == before
+
+
+def test_problems_are_data_with_a_code_and_a_place(db, settings, loaded):
+    with pytest.raises(InputError) as err:
+        toilets.update_toilet(db, settings, "CS-1", {"accepted_at": "2026-03-15"})
+    (problem,) = err.value.problems
+    assert problem.code == "toilets.date_order"
+    assert problem.params == {"later": "accepted_at", "earlier": "started_at"}
+    assert (problem.place.file, problem.place.key, problem.place.value) == ("form", "code", "CS-1")
+    assert problem.render(catalogue("zh").gettext).endswith("accepted_at 早于 started_at")
+    with pytest.raises(NotFound) as err:
+        toilets.get_toilet(db, "NO-SUCH")
+    assert err.value.code == "toilets.not_found" and err.value.params == {"code": "NO-SUCH"}
+    assert err.value.render(catalogue("zh").gettext) == "没有编号为 'NO-SUCH' 的厕所"
 
 
 def test_history_is_append_only(db, settings, loaded):

@@ -10,11 +10,12 @@ with its grid.
 
 from geo.layers import common as layers
 from geo.io import readers
-from geo.errors import InputError
+from geo.errors import N_, InputError, Place, Problem, Text
 
 
 class BlocksReport(layers.LayerReport):
-    noun = "blocks"
+    def counted(self):
+        return Text(N_("%(n)d blocks"), {"n": self.features})
 
 
 def import_blocks(db, settings, path, crs=None, dry_run=False, actor=None):
@@ -32,14 +33,15 @@ def import_blocks(db, settings, path, crs=None, dry_run=False, actor=None):
     frame = table.frame
     problems, rows = [], []
     for i, geom in enumerate(table.geometry):
-        problem = layers.polygon_problem(table.where(i, "ref"), geom)
+        problem = layers.polygon_problem(layers.feature_place(table, i, "ref"), geom)
         if problem:
             problems.append(problem)
             continue
         rows.append(tuple((frame[col].iat[i] or None) if col in frame.columns else None
                           for col in ("ref", "name")) + (layers.hex_wkb(geom),))
     if not rows and not problems:
-        problems.append(f"{table.path.name}: holds no features")
+        problems.append(Problem("io.no_features", N_("holds no features"), {},
+                                Place(table.path.name)))
     if problems:
         raise InputError(problems, source=table.path)
     if not dry_run:

@@ -9,39 +9,64 @@ from dataclasses import dataclass
 
 import shapely
 
+from geo.errors import N_, Place, Problem, Text
 from geo.io import crs as crs_mod
 from geo.io.polygons import describe_invalid
 
 
 @dataclass
 class LayerReport:
-    """What an import of a layer did (with ``dry_run``: would do)."""
+    """What an import of a layer did (with ``dry_run``: would do).
+
+    The fields are the data; :meth:`text` says it as a translatable
+    :class:`~geo.errors.Text` (``render(gettext)`` in a language, ``str()`` in English).
+    """
 
     path: str
     features: int
     dry_run: bool = False
-    noun = "polygons"
 
     def counted(self):
-        return f"{self.features} {self.noun}"
+        """How many of what were imported, as a phrase."""
+        return Text(N_("%(n)d polygons"), {"n": self.features})
+
+    def text(self):
+        if self.dry_run:
+            message = N_("would import %(counted)s from %(path)s; the layer replaces the "
+                         "previous one")
+        else:
+            message = N_("imported %(counted)s from %(path)s; the layer replaces the previous one")
+        return Text(message, {"counted": self.counted(), "path": self.path})
+
+    def render(self, translate=None):
+        return self.text().render(translate) if translate else self.text().render()
 
     def __str__(self):
-        head = "would import" if self.dry_run else "imported"
-        return f"{head} {self.counted()} from {self.path}; the layer replaces the previous one"
+        return self.render()
 
 
-def polygon_problem(where, geom):
-    """Why ``geom`` cannot be stored as a polygon of a layer, or None when it can.
+def feature_place(table, i, key):
+    """Where feature ``i`` (from 0) of a polygon file is: its number from 1 and its ``key``."""
+    value = table.frame[key].iat[i] if key in table.frame.columns else None
+    return Place(table.path.name, feature=i + 1, key=key, value=value or None)
 
-    >>> polygon_problem("a.geojson: feature 1", shapely.Point(0, 0))
+
+def polygon_problem(place, geom):
+    """Why ``geom`` cannot be stored as a polygon of a layer (a :class:`~geo.errors.Problem`
+    at ``place``), or None when it can.
+
+    >>> str(polygon_problem(Place("a.geojson", feature=1), shapely.Point(0, 0)))
     'a.geojson: feature 1: geometry is Point, expected a Polygon or MultiPolygon'
     """
     if geom is None or geom.is_empty:
-        return f"{where}: has no geometry"
+        return Problem("geometry.missing", N_("has no geometry"), {}, place)
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
-        return f"{where}: geometry is {geom.geom_type}, expected a Polygon or MultiPolygon"
+        return Problem("geometry.not_polygon",
+                       N_("geometry is %(type)s, expected a Polygon or MultiPolygon"),
+                       {"type": geom.geom_type}, place)
     if not geom.is_valid:
-        return f"{where}: invalid geometry: {describe_invalid(shapely.is_valid_reason(geom))}"
+        return Problem("geometry.invalid", N_("invalid geometry: %(reason)s"),
+                       {"reason": describe_invalid(shapely.is_valid_reason(geom))}, place)
     return None
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from geo.layers import common as layers
 from geo.io import readers
-from geo.errors import InputError
+from geo.errors import N_, InputError, Place, Problem, Text
 
 _RESIDENTIAL = re.compile(r"^(residential|居住用地|居住|R\d*)$", re.IGNORECASE)
 
@@ -27,10 +27,10 @@ def is_residential(kind):
 @dataclass
 class LanduseReport(layers.LayerReport):
     residential: int = 0
-    noun = "land-use polygons"
 
     def counted(self):
-        return f"{super().counted()} ({self.residential} residential)"
+        return Text(N_("%(n)d land-use polygons (%(residential)d residential)"),
+                    {"n": self.features, "residential": self.residential})
 
 
 def import_landuse(db, settings, path, crs=None, dry_run=False, actor=None):
@@ -38,14 +38,18 @@ def import_landuse(db, settings, path, crs=None, dry_run=False, actor=None):
     table = readers.read_polygons(path, crs)
     frame = table.frame
     if "kind" not in frame.columns:
-        raise InputError(f"{table.path.name}: no 'kind' attribute (e.g. residential, R2, 居住用地)")
+        raise InputError(Problem(
+            "io.missing_column",
+            N_("no %(column)r attribute (e.g. residential, R2, 居住用地)"), {"column": "kind"},
+            Place(table.path.name)))
     problems, rows = [], []
     for i, geom in enumerate(table.geometry):
-        where = table.where(i, "kind")
+        place = layers.feature_place(table, i, "kind")
         kind = frame["kind"].iat[i]
         if not kind:
-            problems.append(f"{where}: kind is empty")
-        problem = layers.polygon_problem(where, geom)
+            problems.append(Problem("io.missing_value", N_("%(column)s is empty"),
+                                    {"column": "kind"}, place))
+        problem = layers.polygon_problem(place, geom)
         if problem:
             problems.append(problem)
         else:

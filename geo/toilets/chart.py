@@ -15,7 +15,7 @@ PosixPath('progress.png')
 from functools import lru_cache
 from pathlib import Path
 
-from geo.errors import InputError
+from geo.errors import N_, InputError, Problem
 from geo.toilets.records import ACTIONS
 
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "Source Han Sans CN",
@@ -49,8 +49,8 @@ def progress_chart(progress, path, title=None, width_px=1000, height_px=500):
     is returned.
     """
     if not isinstance(progress, dict) or not {"months", "cumulative"} <= set(progress):
-        raise InputError("progress must be the dict that "
-                         "geo.toilets.progress.progress_over_time returns")
+        raise InputError(Problem("parameter.invalid", N_(
+            "progress must be the dict that geo.toilets.progress.progress_over_time returns")))
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
 

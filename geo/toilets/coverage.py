@@ -55,7 +55,7 @@ from geo.grids import assign
 from geo.toilets import progress as coverage_progress
 from geo.io import crs as crs_mod
 from geo.store import db as db_mod
-from geo.errors import InputError, NotFound
+from geo.errors import N_, InputError, NotFound, Problem, Text
 from geo.toilets.records import ACTIONS, FACILITIES
 
 DEFAULT_RADIUS_M = 300.0
@@ -71,15 +71,26 @@ _COUNTS = ("toilets", "latrines", "demolished", "converted", "new_built", "renov
     + tuple(f"lacking_{f}" for f in FACILITIES)
 
 
+def parameter_problem(code, message, name, value, **params):
+    """The :class:`~geo.errors.InputError` of a bad parameter ``name``: its value is
+    quoted short (``%(value)r`` in ``message``)."""
+    shown = value if isinstance(value, (int, float)) else str(value)[:40]
+    return InputError(Problem(code, message, dict(params, name=name, value=shown)))
+
+
 def check_radius(radius_m):
     """``radius_m`` as a float, or :class:`~geo.errors.InputError` naming it."""
     try:
         value = float(radius_m)
     except (TypeError, ValueError):
-        raise InputError(f"radius_m must be a number of metres, not {radius_m!r}") from None
+        raise parameter_problem("parameter.not_a_number",
+                                N_("%(name)s must be a number of metres, not %(value)r"),
+                                "radius_m", radius_m) from None
     if not 1 <= value <= MAX_RADIUS_M:  # (site candidates are at most a radius apart)
-        raise InputError(f"radius_m must be from 1 to {MAX_RADIUS_M:g} m "
-                         f"(usually 300 or 500), not {radius_m!r}")
+        raise parameter_problem(
+            "parameter.out_of_range",
+            N_("%(name)s must be from 1 to %(max)g m (usually 300 or 500), not %(value)r"),
+            "radius_m", radius_m, max=MAX_RADIUS_M)
     return value
 
 
@@ -88,9 +99,13 @@ def check_target(target_pct):
     try:
         value = float(target_pct)
     except (TypeError, ValueError):
-        raise InputError(f"target_pct must be a percentage, not {target_pct!r}") from None
+        raise parameter_problem("parameter.not_a_number",
+                                N_("%(name)s must be a percentage, not %(value)r"),
+                                "target_pct", target_pct) from None
     if not 0 <= value <= 100:
-        raise InputError(f"target_pct must be between 0 and 100, not {target_pct!r}")
+        raise parameter_problem("parameter.out_of_range",
+                                N_("%(name)s must be between 0 and 100, not %(value)r"),
+                                "target_pct", target_pct)
     return value
 
 
@@ -113,7 +128,7 @@ def build_layers(tx, radius_m):
     """
     version = assign.active_version(tx)
     if version is None:
-        raise NotFound("there are no grids yet: import some first")
+        raise NotFound(N_("there are no grids yet: import some first"), code="grids.none")
     srid = district_srid(tx, version)
     residential = bool(tx.fetchval("SELECT EXISTS (SELECT 1 FROM landuse WHERE residential)"))
     tx.execute("SET LOCAL jit = off")  # compiling costs more than these queries
@@ -323,65 +338,117 @@ def _geo_dict(gdf):
                          for p, g in zip(props, geoms)]}
 
 
-# -- the text report ----------------------------------------------------------
+# -- the report ----------------------------------------------------------------
+
+
+#: What the coverage was measured on (``district["measured_on"]``), as a phrase.
+MEASURED_ON = {"residential land": Text(N_("residential land")),
+               "the district": Text(N_("the district"))}
 
 
 @dataclass
 class CoverageReport:
-    """Figures for the command line: ``str(report)`` prints them."""
+    """Coverage, renovation and progress figures, for the command line.
+
+    The data are the fields (``coverage``, ``progress``, ``behind``);
+    :meth:`lines` says them as translatable :class:`~geo.errors.Text` lines
+    (numbers as numbers), :meth:`render` in a language (``translate``: a
+    gettext function), ``str()`` in English.
+    """
 
     coverage: Coverage
     progress: dict
     behind: list
     show_grids: int = 20
 
-    def __str__(self):
+    def lines(self):
+        """``[(indent, Text), …]``: the report's lines, an indent of 1 for a grid's line."""
         d = self.coverage.district
         lines = [
-            f"toilet coverage under grid version {d['version_id']}: service radius "
-            f"{d['radius_m']:g} m, measured in EPSG:{d['epsg']}",
-            f"district: {d['grids']} grids, {d['grid_area_m2'] / 1e6:.2f} km², coverage measured on "
-            f"{d['measured_on']} ({d['area_m2'] / 1e6:.2f} km²), population "
-            f"{d['population']:,} ({d['population_grids']} grids with a population)",
-            f"public flush toilets: {d['public_flush']:,} ({_num(d['public_flush_per_km2'])} per "
-            f"km²); served area {d['served_m2'] / 1e6:.2f} km² ({_pct(d['served_pct'])}), "
-            f"unserved {d['unserved_m2'] / 1e6:.2f} km²",
-            f"population within {d['radius_m']:g} m of a public flush toilet: "
-            f"{d['served_population']:,.0f} ({_pct(d['served_population_pct'])})",
-            f"dry latrines: {d['latrines']:,}; demolished {d['demolished']:,}, converted "
-            f"{d['converted']:,}, remaining {d['remaining']:,} (progress "
-            f"{_pct(d['progress_pct'])}); new flush toilets built {d['new_built']:,}",
-            f"flush toilets: {d['flush']:,} ({_num(d['flush_per_km2'])} per km²), lacking a "
-            f"facility: {d['flush_lacking_facility']:,} ("
-            + ", ".join(f"{f} {d['lacking_' + f]:,}" for f in FACILITIES) + ")",
+            Text(N_("toilet coverage under grid version %(version)s: service radius "
+                    "%(radius)g m, measured in EPSG:%(epsg)s"),
+                 {"version": d["version_id"], "radius": d["radius_m"], "epsg": d["epsg"]}),
+            Text(N_("district: %(grids)d grids, %(grid_km2).2f km², coverage measured on "
+                    "%(measured_on)s (%(km2).2f km²), population %(population)d "
+                    "(%(population_grids)d grids with a population)"),
+                 {"grids": d["grids"], "grid_km2": d["grid_area_m2"] / 1e6,
+                  "measured_on": MEASURED_ON.get(d["measured_on"], d["measured_on"]),
+                  "km2": d["area_m2"] / 1e6, "population": d["population"],
+                  "population_grids": d["population_grids"]}),
+            Text(N_("public flush toilets: %(public_flush)d (%(per_km2)s per km²); served "
+                    "area %(served_km2).2f km² (%(served_pct)s), unserved %(unserved_km2).2f km²"),
+                 {"public_flush": d["public_flush"], "per_km2": _num(d["public_flush_per_km2"]),
+                  "served_km2": d["served_m2"] / 1e6, "served_pct": _pct(d["served_pct"]),
+                  "unserved_km2": d["unserved_m2"] / 1e6}),
+            Text(N_("population within %(radius)g m of a public flush toilet: %(served).0f "
+                    "(%(pct)s)"),
+                 {"radius": d["radius_m"], "served": d["served_population"],
+                  "pct": _pct(d["served_population_pct"])}),
+            Text(N_("dry latrines: %(latrines)d; demolished %(demolished)d, converted "
+                    "%(converted)d, remaining %(remaining)d (progress %(progress)s); new flush "
+                    "toilets built %(new_built)d"),
+                 {"latrines": d["latrines"], "demolished": d["demolished"],
+                  "converted": d["converted"], "remaining": d["remaining"],
+                  "progress": _pct(d["progress_pct"]), "new_built": d["new_built"]}),
+            Text(N_("flush toilets: %(flush)d (%(per_km2)s per km²), lacking a facility: "
+                    "%(lacking)d (heating %(heating)d, power %(power)d, water %(water)d, "
+                    "sewage %(sewage)d, ventilation %(ventilation)d)"),
+                 {"flush": d["flush"], "per_km2": _num(d["flush_per_km2"]),
+                  "lacking": d["flush_lacking_facility"],
+                  **{f: d["lacking_" + f] for f in FACILITIES}}),
         ]
         if d["unassigned"]:
-            lines.append(f"records in no grid: {d['unassigned']:,} (counted in the district only)")
+            lines.append(Text(N_("records in no grid: %(n)d (counted in the district only)"),
+                              {"n": d["unassigned"]}))
         with_latrines = int((self.coverage.grids["latrines"] > 0).sum())
-        lines.append(f"grids behind the {d['target_pct']:g} % target: {len(self.behind)} of "
-                     f"{with_latrines} with latrines")
+        lines.append(Text(N_("grids behind the %(target)g %% target: %(behind)d of %(grids)d "
+                             "with latrines"),
+                          {"target": d["target_pct"], "behind": len(self.behind),
+                           "grids": with_latrines}))
+        lines = [(0, line) for line in lines]
         for g in self.behind[:self.show_grids]:
-            lines.append(f"  {g['code']} {g['name']}: {g['progress_pct']:.1f} % "
-                         f"({g['renovated']} of {g['latrines']}; {g['needed']} more needed)")
+            lines.append((1, Text(N_("%(code)s %(name)s: %(progress).1f %% (%(renovated)d of "
+                                     "%(latrines)d; %(needed)d more needed)"),
+                                  {"code": g["code"], "name": g["name"],
+                                   "progress": g["progress_pct"], "renovated": g["renovated"],
+                                   "latrines": g["latrines"], "needed": g["needed"]})))
         if len(self.behind) > self.show_grids:
-            lines.append(f"  … and {len(self.behind) - self.show_grids} more")
+            lines.append((1, Text(N_("… and %(n)d more"),
+                                  {"n": len(self.behind) - self.show_grids})))
         months = self.progress["months"]
         if months:
             cum = self.progress["cumulative"]
-            lines.append(f"accepted by {months[-1]} (cumulative since {months[0]}): "
-                         + ", ".join(f"{a} {cum[a][-1]:,}" for a in ACTIONS))
+            lines.append((0, Text(N_("accepted by %(last)s (cumulative since %(first)s): "
+                                     "demolish %(demolish)d, convert %(convert)d, new_build "
+                                     "%(new_build)d"),
+                                  {"last": months[-1], "first": months[0],
+                                   **{a: cum[a][-1] for a in ACTIONS}})))
         undated = sum(self.progress["undated"].values())
         if undated:
-            lines.append(f"accepted without an accepted_at date: {undated:,}")
-        return "\n".join(lines)
+            lines.append((0, Text(N_("accepted without an accepted_at date: %(n)d"),
+                                  {"n": undated})))
+        return lines
+
+    def render(self, translate=None):
+        """The report as text in ``translate``'s language (English without one)."""
+        return render_lines(self.lines(), translate)
+
+    def __str__(self):
+        return self.render()
+
+
+def render_lines(lines, translate=None):
+    """``[(indent, Text), …]`` as text, two spaces per indent."""
+    return "\n".join("  " * indent + (text.render(translate) if translate else text.render())
+                     for indent, text in lines)
 
 
 def _pct(value):
-    return "n/a" if value is None else f"{value:.1f} %"
+    return Text(N_("n/a")) if value is None else Text("%(pct).1f %%", {"pct": value})  # a number: nothing to translate
 
 
 def _num(value):
-    return "n/a" if value is None else f"{value:.2f}"
+    return Text(N_("n/a")) if value is None else Text("%(n).2f", {"n": value})
 
 
 def coverage_report(db, settings, radius_m=DEFAULT_RADIUS_M, target_pct=DEFAULT_TARGET_PCT):
@@ -389,7 +456,8 @@ def coverage_report(db, settings, radius_m=DEFAULT_RADIUS_M, target_pct=DEFAULT_
 
     ``settings`` is accepted for the command line's sake (a district boundary
     setting may come later). ``print(coverage_report(db, settings))`` shows the
-    figures; the report's ``coverage``, ``progress`` and ``behind`` hold the data.
+    figures in English and ``report.render(gettext)`` in another language; the
+    report's ``coverage``, ``progress`` and ``behind`` hold the data.
     """
     coverage = compute_coverage(db, radius_m, target_pct)
     return CoverageReport(coverage, coverage_progress.progress_over_time(db),

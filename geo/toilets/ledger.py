@@ -23,7 +23,7 @@ from pathlib import Path
 from geo.grids import assign
 from geo.toilets import progress as coverage_progress
 from geo.store import db as db_mod
-from geo.errors import NotFound
+from geo.errors import N_, NotFound
 
 SHEET = "一户一档"
 
@@ -89,8 +89,9 @@ def ledger_rows(db, area_code=None):
         else:
             if not tx.fetchval(f"SELECT count(*) FROM grids AS g WHERE g.version_id ="
                                f" %(version)s AND {condition}", params):
-                raise NotFound(f"no grid, community or street with code {area_code!r} in "
-                               "the active grid version")
+                raise NotFound(N_("no grid, community or street with code %(code)r in the "
+                                  "active grid version"), {"code": area_code},
+                               code="grids.area_not_found")
             scope = ("t.grid_id IN (SELECT g.id FROM grids AS g"
                      f" WHERE g.version_id = %(version)s AND {condition})")
         rows = tx.fetchdicts(db_mod.sql("toilet_ledger").format(scope=scope), params)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from geo.grids import assign
 from geo.store import db as db_mod
-from geo.errors import NotFound
+from geo.errors import N_, NotFound
 from geo.toilets.records import ACTIONS
 
 
@@ -54,8 +54,9 @@ def progress_over_time(db, area_code=None):
             found = tx.fetchval(f"SELECT count(*) FROM grids AS g WHERE g.version_id = %(version)s"
                                 f" AND {condition}", dict(params, version=version))
             if not found:
-                raise NotFound(f"no grid, community or street with code {area_code!r} in the "
-                               "active grid version")
+                raise NotFound(N_("no grid, community or street with code %(code)r in the "
+                                  "active grid version"), {"code": area_code},
+                               code="grids.area_not_found")
         scope = "true" if area_code is None else (
             "t.grid_id IN (SELECT g.id FROM grids AS g WHERE g.version_id = %(version)s"
             f" AND {condition})")

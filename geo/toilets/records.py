@@ -21,7 +21,7 @@ from geo.io import crs as crs_mod
 from geo.store import db as db_mod
 from geo.io import intake
 from geo.io import readers
-from geo.errors import InputError, NotFound
+from geo.errors import N_, InputError, NotFound, Place, Problem, Text
 from geo.io.points import convert_and_check
 
 KINDS = ("household", "public")
@@ -54,15 +54,42 @@ LEFT JOIN _assigned AS a ON a.key = s.key
 """.replace("{geom}", intake.STAGED_GEOM)
 
 
+def _place(table, i):
+    """Where row ``i`` of ``table`` is, named by its code: a file's row or feature, or a form.
+
+    The same :class:`~geo.errors.Place` as the readers give (file, row or feature
+    numbered as :class:`geo.io.readers.RowLabels` does, the row's ``code``).
+    """
+    labels = table.labels
+    number = None
+    if isinstance(labels, readers.RowLabels):
+        number = labels.numbers[i] if labels.numbers else i + labels.first
+    code = table.frame["code"].iat[i] if "code" in table.frame.columns else None
+    word = getattr(labels, "word", None)
+    return Place(table.path.name, row=number if word == "row" else None,
+                 feature=number if word == "feature" else None, key="code", value=code or None)
+
+
+def _shown(value, limit=40):
+    """A value quoted from the input, cut short (messages show it with ``%r``)."""
+    value = str(value)
+    return value if len(value) <= limit else value[:limit - 1] + "…"
+
+
 def _flags(table, column):
     frame = table.frame
     if column not in frame.columns:
         return pd.Series([False] * len(frame)), []
     values = frame[column].str.lower()
     bad = ~values.isin(_TRUE | _FALSE)
-    problems = [f"{table.where(i, 'code')}: {column} {frame[column].iat[i]!r} is not yes/no (1/0)"
+    problems = [Problem("toilets.not_yes_no", N_("%(column)s %(value)r is not yes/no (1/0)"),
+                        {"column": column, "value": _shown(frame[column].iat[i])},
+                        _place(table, i))
                 for i in np.flatnonzero(bad.to_numpy())[:50]]
     return values.isin(_TRUE), problems
+
+
+_NOT_A_DATE = Text(N_("is not a date (YYYY-MM-DD)"))
 
 
 def _dates(table, column):
@@ -75,7 +102,7 @@ def _dates(table, column):
     parsed = pd.to_datetime(raw.where(date, ""), format="ISO8601", errors="coerce")
     parsed = parsed.dt.normalize()
     problems = intake.date_problems(table, column, raw, parsed,
-                                    lambda i: "is not a date (YYYY-MM-DD)")
+                                    lambda i: _NOT_A_DATE)
     return parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None), problems, parsed
 
 
@@ -87,7 +114,8 @@ def _parse(table, tx):
         problems.append(table.no_column("code"))
     else:
         empty = np.flatnonzero((frame["code"] == "").to_numpy())
-        problems += [f"{table.where(i)}: code is missing" for i in empty[:50]]
+        problems += [Problem("io.missing_value", N_("%(column)s is missing"),
+                             {"column": "code"}, _place(table, i)) for i in empty[:50]]
         problems += intake.duplicates(table, "code") + intake.too_long(table, "code")
         out["code"] = frame["code"]
     for col in ("name", "address", "photos"):
@@ -123,7 +151,8 @@ def _date_order(table, parsed):
         if a is None or b is None:
             continue
         for i in np.flatnonzero((b < a).to_numpy())[:50]:
-            problems.append(f"{table.where(i, 'code')}: {later} is before {earlier}")
+            problems.append(Problem("toilets.date_order", N_("%(later)s is before %(earlier)s"),
+                                    {"later": later, "earlier": earlier}, _place(table, i)))
     return problems
 
 
@@ -156,6 +185,7 @@ EDITABLE = ("kind", "name", "address", "original_type", "action", "status") + DA
     + FACILITIES + ("sanitary_type", "photos")
 _REQUIRED_CHOICES = ("kind", "original_type", "status")
 _FORM = Path("form")
+_NO_TOILET = N_("no toilet with code %(code)r")
 
 
 def get_toilet(db, code):
@@ -181,7 +211,7 @@ def toilet_history(db, code):
     with db.transaction() as tx:
         toilet_id = tx.fetchval("SELECT id FROM toilets WHERE code = %s", (code,))
         if toilet_id is None:
-            raise NotFound(f"no toilet with code {code!r}")
+            raise NotFound(_NO_TOILET, {"code": code}, code="toilets.not_found")
         return tx.fetchdicts(
             "SELECT at, actor, action, note, data FROM toilet_history"
             " WHERE toilet_id = %s ORDER BY id", (toilet_id,))
@@ -244,15 +274,20 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
     ...               actor="李四")  # doctest: +SKIP
     """
     values = _form_values(changes, "changes")
-    problems = []
+    problems, form = [], Place(_FORM.name)
     if "code" in values and values.pop("code") != code:
-        problems.append(f"form: code cannot be changed (toilet {code}); create a new record")
+        problems.append(Problem(
+            "toilets.code_unchangeable",
+            N_("code cannot be changed (toilet %(code)s); create a new record"), {"code": code},
+            form))
     for col in _REQUIRED_CHOICES:
         if values.get(col) == "":
-            problems.append(f"form: {col} is missing")
+            problems.append(Problem("io.missing_value", N_("%(column)s is missing"),
+                                    {"column": col}, form))
     moved = "lon" in values or "lat" in values
     if moved and not ("lon" in values and "lat" in values):
-        problems.append("form: give both lon and lat to move a toilet")
+        problems.append(Problem("toilets.move_needs_lon_lat",
+                                N_("give both lon and lat to move a toilet"), {}, form))
     if problems:
         raise InputError(problems, source=_FORM)
     with db.transaction() as tx:
@@ -292,7 +327,7 @@ def _record(tx, code, lock=False):
     query = db_mod.sql("toilet_record") + (" FOR UPDATE OF t" if lock else "")
     rows = tx.fetchdicts(query, {"code": code})
     if not rows:
-        raise NotFound(f"no toilet with code {code!r}")
+        raise NotFound(_NO_TOILET, {"code": code}, code="toilets.not_found")
     row = rows[0]
     row["name"], row["address"] = row["name"] or None, row["address"] or None
     row["photos"] = list(row["photos"] or [])
@@ -302,17 +337,24 @@ def _record(tx, code, lock=False):
 
 def _form_values(fields, what):
     """A form's fields as the strings an import file would hold; unknown names refused."""
+    form = Place(_FORM.name)
     if not isinstance(fields, dict):
-        raise InputError(f"form: {what} must map field names to values, "
-                         f"not {type(fields).__name__}")
+        raise InputError(Problem(
+            "toilets.fields_not_a_mapping",
+            N_("%(what)s must map field names to values, not %(type)s"),
+            {"what": what, "type": type(fields).__name__}, form))
     values, problems = {}, []
     for key, value in fields.items():
         name = str(key).strip().lower()
         name = readers.ALIASES.get(name, name)
         if name not in FIELDS:
-            problems.append(f"form: unknown field {key!r}; known fields: {', '.join(FIELDS)}")
+            problems.append(Problem("toilets.unknown_field",
+                                    N_("unknown field %(field)r; known fields: %(known)s"),
+                                    {"field": _shown(key), "known": ", ".join(FIELDS)}, form))
         elif name in values:
-            problems.append(f"form: {key!r} and another field both mean {name!r}")
+            problems.append(Problem("toilets.same_field",
+                                    N_("%(field)r and another field both mean %(name)r"),
+                                    {"field": _shown(key), "name": name}, form))
         else:
             values[name] = _form_text(value)
     if problems:

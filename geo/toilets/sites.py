@@ -39,7 +39,7 @@ import shapely
 from pyproj import Transformer
 
 from geo.toilets import coverage
-from geo.errors import InputError
+from geo.errors import N_, InputError, Problem, Text
 
 OBJECTIVES = ("area", "population")
 DEFAULT_SPACING_M = 100.0
@@ -93,27 +93,49 @@ class SiteSuggestion:
                                  geometry=discs, crs=4490)
         return {"sites": coverage._geo_dict(points), "service_areas": coverage._geo_dict(areas)}
 
-    def __str__(self):
-        unit = "m²" if self.objective == "area" else "people"
-        lines = [f"{len(self.sites)} new public toilet site(s) for the most unserved "
-                 f"{self.objective} (radius {self.radius_m:g} m, {len(self.candidates):,} "
-                 f"candidates every {self.spacing_m:g} m, EPSG:{self.epsg}); served now "
-                 f"{_pct(self.served_before_m2, self.area_m2)} of the area, "
-                 f"{_pct(self.served_population_before, self.population)} of the population"]
+    def lines(self):
+        """``[(indent, Text), …]``: the suggestion said as translatable lines (a site's
+        line indented), as :meth:`geo.toilets.coverage.CoverageReport.lines`."""
+        unit = Text(N_("m²")) if self.objective == "area" else Text(N_("people"))
+        lines = [(0, Text(
+            N_("%(n)d new public toilet site(s) for the most unserved %(objective)s (radius "
+               "%(radius)g m, %(candidates)d candidates every %(spacing)g m, EPSG:%(epsg)s); "
+               "served now %(area_pct)s of the area, %(population_pct)s of the population"),
+            {"n": len(self.sites), "objective": OBJECTIVE_NAMES[self.objective],
+             "radius": self.radius_m, "candidates": len(self.candidates),
+             "spacing": self.spacing_m, "epsg": self.epsg,
+             "area_pct": _pct(self.served_before_m2, self.area_m2),
+             "population_pct": _pct(self.served_population_before, self.population)}))]
         for s in self.sites:
             gain = s["gain_m2"] if self.objective == "area" else s["gain_population"]
-            lines.append(
-                f"  {s['rank']}. {s['lon']:.6f}, {s['lat']:.6f} in {s['grid_code']} "
-                f"{s['grid_name']}: +{gain:,.0f} {unit} → served "
-                f"{_pct(s['served_m2'], self.area_m2)} of the area, "
-                f"{_pct(s['served_population'], self.population)} of the population")
+            lines.append((1, Text(
+                N_("%(rank)d. %(lon).6f, %(lat).6f in %(grid_code)s %(grid_name)s: +%(gain).0f "
+                   "%(unit)s → served %(area_pct)s of the area, %(population_pct)s of the "
+                   "population"),
+                {"rank": s["rank"], "lon": s["lon"], "lat": s["lat"],
+                 "grid_code": s["grid_code"], "grid_name": s["grid_name"], "gain": gain,
+                 "unit": unit, "area_pct": _pct(s["served_m2"], self.area_m2),
+                 "population_pct": _pct(s["served_population"], self.population)})))
         if len(self.sites) < self.k:
-            lines.append("  no other candidate serves anything still unserved")
-        return "\n".join(lines)
+            lines.append((1, Text(N_("no other candidate serves anything still unserved"))))
+        return lines
+
+    def render(self, translate=None):
+        """The suggestion as text in ``translate``'s language (English without one)."""
+        return coverage.render_lines(self.lines(), translate)
+
+    def __str__(self):
+        return self.render()
+
+
+#: The objectives as phrases (``%(objective)s`` of the suggestion's first line).
+OBJECTIVE_NAMES = {"area": Text(N_("area")), "population": Text(N_("population"))}
 
 
 def _pct(part, whole):
-    return "n/a" if not whole else f"{100.0 * part / whole:.1f} %"
+    if not whole:
+        return Text(N_("n/a"))
+    return Text("%(pct).1f %%", {"pct": 100.0 * part / whole})  # a number: nothing to translate
 
 
 def suggest_sites(db, k=5, radius_m=coverage.DEFAULT_RADIUS_M, objective="area",
@@ -158,8 +180,10 @@ def suggest_sites(db, k=5, radius_m=coverage.DEFAULT_RADIUS_M, objective="area",
     density = dict(zip(codes, np.array([r[2] for r in grid_rows], dtype=float) / area))
     population = int(sum(r[2] for r in grid_rows))
     if objective == "population" and population == 0:
-        raise InputError("objective='population' needs grid populations, and no grid has "
-                         "one: use objective='area' or import grids with a population")
+        raise InputError(Problem(
+            "toilets.no_population",
+            N_("objective='population' needs grid populations, and no grid has one: use "
+               "objective='area' or import grids with a population")))
     pieces = shapely.from_wkb([bytes(r[1]) for r in piece_rows]) if piece_rows \
         else np.array([], dtype=object)
     weights = np.array([density[r[0]] for r in piece_rows], dtype=float)
@@ -188,19 +212,27 @@ def suggest_sites(db, k=5, radius_m=coverage.DEFAULT_RADIUS_M, objective="area",
 
 def _check(k, radius_m, objective, spacing_m):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 100:
-        raise InputError(f"k must be a whole number of sites from 1 to 100, not {k!r}")
+        raise coverage.parameter_problem(
+            "parameter.out_of_range",
+            N_("%(name)s must be a whole number of sites from 1 to 100, not %(value)r"), "k", k)
     radius_m = coverage.check_radius(radius_m)
     if spacing_m is None:
         spacing_m = min(DEFAULT_SPACING_M, radius_m)
     if objective not in OBJECTIVES:
-        raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+        raise coverage.parameter_problem(
+            "parameter.not_one_of", N_("%(name)s must be one of %(allowed)s, not %(value)r"),
+            "objective", objective, allowed=", ".join(OBJECTIVES))
     try:
         spacing_m = float(spacing_m)
     except (TypeError, ValueError):
-        raise InputError(f"spacing_m must be a number of metres, not {spacing_m!r}") from None
+        raise coverage.parameter_problem(
+            "parameter.not_a_number", N_("%(name)s must be a number of metres, not %(value)r"),
+            "spacing_m", spacing_m) from None
     if not 1.0 <= spacing_m <= radius_m:
-        raise InputError(f"spacing_m must be from 1 m to the radius ({radius_m:g} m), "
-                         f"not {spacing_m!r}")
+        raise coverage.parameter_problem(
+            "parameter.out_of_range",
+            N_("%(name)s must be from 1 m to the radius (%(radius)g m), not %(value)r"),
+            "spacing_m", spacing_m, radius=radius_m)
     return int(k), radius_m, spacing_m
 
 
@@ -214,8 +246,11 @@ def _candidates(grid_geoms, spacing):
     xs = np.arange(math.ceil(xmin / spacing), math.floor(xmax / spacing) + 1) * spacing
     ys = np.arange(math.floor(ymax / spacing), math.ceil(ymin / spacing) - 1, -1) * spacing
     if len(xs) * len(ys) > MAX_CANDIDATES:
-        raise InputError(f"spacing_m={spacing:g} gives {len(xs) * len(ys):,} candidate points "
-                         f"(limit {MAX_CANDIDATES:,}): use a larger spacing")
+        raise InputError(Problem(
+            "toilets.too_many_candidates",
+            N_("spacing_m=%(spacing)g gives %(n)d candidate points (limit %(limit)d): use a "
+               "larger spacing"),
+            {"spacing": spacing, "n": len(xs) * len(ys), "limit": MAX_CANDIDATES}))
     gx, gy = np.meshgrid(xs, ys)  # rows north → south, columns west → east
     xy = np.column_stack([gx.ravel(), gy.ravel()])
     points = shapely.points(xy)
