@@ -88,3 +88,24 @@ def test_cli_imports_blocks_in_another_crs(db, settings, tmp_path, monkeypatch):
     assert "nothing was changed" in bad.output
     assert "line.geojson: feature 1 (ref L1): geometry is LineString" in bad.output
     assert [ref for ref, _ in blocks_rows(db)] == ["甲1", "甲2"]
+
+
+def test_cli_speaks_the_environments_language(db, settings, tmp_path, monkeypatch):
+    """LANG=zh_CN.UTF-8: the import's summary and its problems in Chinese."""
+    monkeypatch.setenv("CIVGRID_DATABASE_URL", settings.database_url)
+    zh = {"LC_ALL": None, "LC_MESSAGES": None, "LANG": "zh_CN.UTF-8"}
+    write_layer(tmp_path / "two.geojson", [square("K1", 0, 0), square("K2", 1, 0)])
+    runner = CliRunner()
+    dry = runner.invoke(main, ["import", "blocks", str(tmp_path / "two.geojson"), "--dry-run"],
+                        env=zh)
+    assert dry.exit_code == 0, dry.output
+    assert dry.output == (f"将从 {tmp_path / 'two.geojson'} 导入 2 个街区；"
+                          "该图层将整体替换原图层\n")
+    write_layer(tmp_path / "line.geojson", [square("K1", 0, 0), feature("L1", {
+        "type": "LineString", "coordinates": [list(xy(0, 0)), list(xy(1, 1))]})])
+    bad = runner.invoke(main, ["import", "blocks", str(tmp_path / "line.geojson")], env=zh)
+    assert bad.exit_code == 1
+    assert "错误：未做任何更改" in bad.output
+    assert ("line.geojson: 第 2 个要素 (ref L1): 几何类型为 LineString，"
+            "应为面（Polygon）或多面（MultiPolygon）") in bad.output
+    assert blocks_rows(db) == []

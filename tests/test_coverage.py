@@ -261,6 +261,33 @@ def test_coverage_report_prints_the_figures(db, settings, district):
     assert "records in no grid: 1" in text
 
 
+def test_cli_prints_the_figures_in_the_environments_language(db, settings, district,
+                                                           monkeypatch):
+    """``civgrid toilets coverage`` and ``sites`` with LANG=zh_CN.UTF-8: Chinese, same figures."""
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    monkeypatch.setenv("CIVGRID_DATABASE_URL", settings.database_url)
+    zh = {"LC_ALL": None, "LC_MESSAGES": None, "LANG": "zh_CN.UTF-8"}
+    result = CliRunner().invoke(main, ["toilets", "coverage", "--radius", "500"], env=zh)
+    assert result.exit_code == 0, result.output
+    d = coverage.compute_coverage(db, radius_m=500).district
+    text = result.output
+    assert "厕所服务覆盖（网格版本" in text and "服务半径 500 米" in text
+    assert f"旱厕：{d['latrines']} 座；已拆除 {d['demolished']} 座" in text
+    assert f"（{d['served_pct']:.1f} %）" in text
+    assert "未达到 80% 目标的网格：有旱厕的" in text and "中有 2 个" in text
+    assert "未落网格的记录：1 条" in text and "已验收但无验收日期（accepted_at）：1 座" in text
+    assert "service radius" not in text
+    sites = CliRunner().invoke(main, ["toilets", "sites", "2"], env=zh)
+    assert sites.exit_code == 0, sites.output
+    assert sites.output.startswith("按覆盖最多未服务面积建议新建公厕选址 2 处")
+    english = CliRunner().invoke(main, ["toilets", "coverage", "--radius", "500"],
+                                 env={"LC_ALL": "C.UTF-8"})
+    assert english.output == str(coverage.coverage_report(db, settings, radius_m=500)) + "\n"
+
+
 def test_bad_arguments_and_no_grids(db, settings, district):
     for radius in (0, -5, "wide", 10_000, math.nan):
         with pytest.raises(InputError, match="radius_m"):
@@ -270,8 +297,9 @@ def test_bad_arguments_and_no_grids(db, settings, district):
 
 
 def test_no_grids_yet(db):
-    with pytest.raises(NotFound, match="no grids yet"):
+    with pytest.raises(NotFound, match="no grids yet") as err:
         coverage.compute_coverage(db)
+    assert err.value.code == "grids.none"
 
 
 def test_no_public_toilets_leaves_everything_unserved(db, settings, tmp_path):

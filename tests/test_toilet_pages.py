@@ -110,3 +110,19 @@ def test_coverage_page_in_chromium(chromium, live):
         assert page.errors == [] and page.outside == []
     finally:
         page.close()
+
+
+def test_a_form_error_is_said_in_the_pages_language(client):
+    """Chinese by default, English with ?lang=en; the page is the problem's place."""
+    form = {"code": "CS-LANG-1", "kind": "public", "lon": "111.68", "lat": "40.86",
+            "original_type": "flush", "status": "planned", "planned_at": "2026-03-01",
+            "started_at": "2026-02-01"}
+    zh = client.post("/toilets/new", data=form).get_data(as_text=True)
+    assert "<li>started_at 早于 planned_at</li>" in zh and "未保存" in zh
+    en = client.post("/toilets/new?lang=en", data=form).get_data(as_text=True)
+    assert "<li>started_at is before planned_at</li>" in en
+    missing = client.get("/toilets/NO-SUCH?lang=zh")  # ?lang=en was remembered
+    assert missing.status_code == 404
+    assert "没有编号为 &#39;NO-SUCH&#39; 的厕所" in missing.get_data(as_text=True)
+    api_like = client.get("/toilets/?colour=pink&lang=en").get_data(as_text=True)
+    assert "parameter &#39;colour&#39;: use progress or density" in api_like

@@ -58,6 +58,13 @@ def _fail_cleanly(func):
     return wrapper
 
 
+def _said(report):
+    """A core report in the environment's language (one without ``render`` as its ``str``)."""
+    if hasattr(report, "render"):
+        return report.render(environment_gettext())
+    return str(report)
+
+
 def _settings():
     return settings.from_env()
 
@@ -184,7 +191,7 @@ def import_cmd(kind, path, crs, dry_run, activate):
     elif kind in POINT_IMPORTS:
         kwargs["progress"] = True
     report = IMPORTERS[kind](_db(), _settings(), path, **kwargs)
-    click.echo(str(report))
+    click.echo(_said(report))
 
 
 @main.command("export")
@@ -328,11 +335,13 @@ def toilets_coverage(radius, target, chart):
     from geo.toilets import progress as coverage_progress
 
     db = _db()
-    click.echo(str(coverage.coverage_report(db, _settings(), radius_m=radius, target_pct=target)))
+    click.echo(_said(coverage.coverage_report(db, _settings(), radius_m=radius,
+                                              target_pct=target)))
     if chart:
         with export.replacing(chart, "png") as tmp:
             coverage_chart.progress_chart(coverage_progress.progress_over_time(db), tmp)
-        click.echo(f"progress chart written to {chart}")
+        _ = environment_gettext()
+        click.echo(_("progress chart written to %(path)s") % {"path": chart})
 
 
 @toilets_group.command("sites")
@@ -346,8 +355,8 @@ def toilets_sites(k, radius, objective):
     """Suggest K sites for new public toilets covering the most unserved area or people."""
     from geo.toilets import sites as coverage_sites
 
-    click.echo(str(coverage_sites.suggest_sites(_db(), k=k, radius_m=radius,
-                                                objective=objective)))
+    click.echo(_said(coverage_sites.suggest_sites(_db(), k=k, radius_m=radius,
+                                                  objective=objective)))
 
 
 if __name__ == "__main__":

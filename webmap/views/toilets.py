@@ -1,5 +1,6 @@
 """The toilet-renovation office's pages (厕所革命): coverage map, figures, records, exports."""
 
+import dataclasses
 import io
 import json
 import tempfile
@@ -18,7 +19,7 @@ from geo.toilets import sites as coverage_sites
 from geo.io import export
 from geo.toilets import ledger
 from geo.toilets import records as toilets_mod
-from geo.errors import InputError
+from geo.errors import N_, InputError, Problem
 from geo.issues.query import parse_float, parse_int
 from webmap.maps import base as maps
 from webmap.db import get_db, settings
@@ -134,7 +135,9 @@ def overview():
     target = parse_float(request.args, "target", coverage.DEFAULT_TARGET_PCT, 0, 100)
     colour_by = request.args.get("colour", "progress")
     if colour_by not in ("progress", "density"):
-        raise InputError("parameter 'colour': use progress or density")
+        raise InputError(Problem("parameter.not_one_of",
+                                 N_("parameter %(name)r: use progress or density"),
+                                 {"name": "colour"}))
     k = parse_int(request.args, "sites", 0, 0, 20)
     cov = coverage.compute_coverage(db, radius, target)
     records = export.frame(db, "toilets")
@@ -188,6 +191,12 @@ def _form_fields(form):
     return fields
 
 
+def _on_the_form(problems):
+    """The problems of the one record on the page: the page is their place."""
+    return [dataclasses.replace(p, place=None) if p.place and p.place.file == "form" else p
+            for p in problems]
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def create():
     values, problems = {}, []
@@ -199,7 +208,7 @@ def create():
                                                crs=request.form.get("crs") or None)
             return redirect(url_for("toilets.record", code=record["code"]))
         except InputError as exc:
-            problems = exc.problems
+            problems = _on_the_form(exc.problems)
     return render_template("toilet_form.html", title=_("New record"), values=values,
                            problems=problems, editing=False, toilets=toilets_mod), \
         (400 if problems else 200)
@@ -239,7 +248,7 @@ def edit(code):
                                       note=request.form.get("note") or None)
             return redirect(url_for("toilets.record", code=code))
         except InputError as exc:
-            problems = exc.problems
+            problems = _on_the_form(exc.problems)
             values.update(changes)
     return render_template("toilet_form.html", title=_("Edit %(code)s", code=code),
                            values=values, problems=problems, editing=True,
