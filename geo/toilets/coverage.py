@@ -444,7 +444,8 @@ def render_lines(lines, translate=None):
 
 
 def _pct(value):
-    return Text(N_("n/a")) if value is None else Text("%(pct).1f %%", {"pct": value})  # a number: nothing to translate
+    # A number's format is the same in every language: not a message id.
+    return Text(N_("n/a")) if value is None else Text("%(pct).1f %%", {"pct": value})
 
 
 def _num(value):
