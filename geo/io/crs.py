@@ -1,7 +1,7 @@
 """Coordinate systems: CGCS2000 storage, Gauss–Krüger zones, GCJ-02 and BD-09 input.
 
 Points are stored in CGCS2000 geographic (EPSG:4490), which differs from
-WGS84 by centimetres; like DESIGN.md §4 we treat the two as equal.
+WGS84 by centimetres; we treat the two as equal (docs/domain.md, *Coordinate systems*).
 
 GCJ-02 (Amap, Tencent) and BD-09 (Baidu) are obfuscations with a published
 forward formula (WGS84 → GCJ-02 → BD-09) and no closed-form inverse. We invert

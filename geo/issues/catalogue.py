@@ -1,4 +1,5 @@
-"""The issue-category catalogue (DESIGN.md §5): data in ``data/categories.csv``, not code."""
+"""The issue-category catalogue (docs/domain.md, *Issue categories*): data in
+``data/categories.csv``, not code."""
 
 import csv
 from pathlib import Path
