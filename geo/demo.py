@@ -1,13 +1,14 @@
-"""Load the demo district (``data/demo``, written by ``scripts/make_demo.py``)."""
+"""Load the demo district (``data/demo``, written by ``scripts/make_demo.py``; located by
+:mod:`geo.datafiles`)."""
 
 from geo.layers import blocks
 from geo.grids import importer as grids
 from geo.issues import records as issues
 from geo.toilets import records as toilets
 from geo.grids import versions
-from geo.issues.catalogue import REPO_DATA
+from geo.datafiles import DATA_DIR
 
-DEMO_DIR = REPO_DATA / "demo"
+DEMO_DIR = DATA_DIR / "demo"
 
 
 def is_loaded(db):

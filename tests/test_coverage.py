@@ -1,5 +1,5 @@
 """Coverage figures agree with an independent shapely computation in the metric CRS;
-renovation counts, progress and the report follow the definitions of DESIGN.md §8."""
+renovation counts, progress and the report follow the definitions of docs/domain.md, *Toilets*."""
 
 import io
 import json
@@ -83,7 +83,7 @@ def district(db, settings, tmp_path):
 
 
 def expected_classes(frame):
-    """DESIGN.md §8 and the issue's definitions, written independently of the SQL."""
+    """docs/domain.md, *Toilets*, and the issue's definitions, written independently of the SQL."""
     accepted = frame.status == "accepted"
     out = pd.DataFrame(index=frame.index)
     out["latrine"] = frame.original_type == "dry_latrine"

@@ -1,4 +1,5 @@
-"""Deadlines (DESIGN.md §6) in SQL agree with numpy's business-day arithmetic."""
+"""Deadlines (docs/domain.md, *Deadlines and the traffic light*) in SQL agree with numpy's
+business-day arithmetic."""
 
 import datetime as dt
 

@@ -26,7 +26,8 @@ HEADERS = ["编号", "类别", "名称", "地址", "经度", "纬度", "原厕�
 def loaded(db, settings, tmp_path):
     gdf = layouts.grid_layout()
     whole = shapely.union_all(gdf.geometry)
-    # A street and a community row, so the ledger can name them (DESIGN.md §2).
+    # A street and a community row, so the ledger can name them (docs/domain.md, *Grid codes
+    # and levels*).
     upper = gpd.GeoDataFrame(
         {"code": ["150102001000000", "150102001001000"], "name": ["新华街道", "东风社区"],
          "leader": "张三", "departments": "区城管局", "population": [6015, 6015]},

@@ -118,7 +118,7 @@ def category_name(row):
 
 
 def method_name(code):
-    """How a point found its grid (DESIGN.md §3)."""
+    """How a point found its grid (docs/domain.md, *Assignment rule*)."""
     names = {"inside": _("inside the grid"), "boundary": _("on a shared boundary: smallest code"),
              "nearest": _("nearest grid within the tolerance"), "none": _("unassigned")}
     return names.get(code, code)

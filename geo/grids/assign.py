@@ -1,4 +1,4 @@
-"""Point → grid assignment by PostGIS queries (DESIGN.md §3).
+"""Point → grid assignment by PostGIS queries (docs/domain.md, *Assignment rule*).
 
 1. Covered by exactly one grid of the active version → that grid, ``inside``.
 2. Covered by several (on a shared edge or vertex) → the grid with the

@@ -16,6 +16,10 @@ def level_of(code):
 
     >>> level_of("150102001000000"), level_of("150102001002000"), level_of("150102001002003")
     ('street', 'community', 'grid')
+    >>> level_of("150102000002003")
+    Traceback (most recent call last):
+    ...
+    ValueError: code 150102000002003 has no street part
     """
     if code[6:9] == "000":
         raise ValueError(f"code {code} has no street part")
@@ -27,7 +31,15 @@ def level_of(code):
 
 
 def parent_of(code):
-    """The parent's code: grid → community, community → street, street → None."""
+    """The parent's code: grid → community, community → street, street → None.
+
+    >>> parent_of("150102001002003")
+    '150102001002000'
+    >>> parent_of("150102001002000")
+    '150102001000000'
+    >>> parent_of("150102001000000") is None
+    True
+    """
     level = level_of(code)
     if level == "grid":
         return code[:12] + "000"
@@ -37,12 +49,22 @@ def parent_of(code):
 
 
 def split_departments(value):
-    """``'区城管局、区住建局'`` → ``['区城管局', '区住建局']`` (also ``;``)."""
+    """``'区城管局、区住建局'`` → ``['区城管局', '区住建局']`` (also ``;`` ``；`` ``,`` ``，``).
+
+    >>> split_departments("区城管局、 区住建局;;街道办")
+    ['区城管局', '区住建局', '街道办']
+    >>> split_departments(None)
+    []
+    """
     return [p.strip() for p in DEPARTMENT_SEP.split(value or "") if p.strip()]
 
 
 def lenient_level(code):
-    """Level and parent of ``code``, also for a malformed one (which a draft may hold)."""
+    """Level and parent of ``code``, also for a malformed one (which a draft may hold).
+
+    >>> lenient_level("150102000002003")  # no street part: level_of refuses it
+    ('grid', '150102000002000')
+    """
     try:
         return level_of(code), parent_of(code)
     except ValueError:

@@ -1,4 +1,5 @@
-"""Validation of a grid version: what would be wrong if it became active (DESIGN.md §2).
+"""Validation of a grid version: what would be wrong if it became active
+(docs/domain.md, *Grid versions*).
 
 Errors block activation; warnings and notes do not.
 

@@ -1,9 +1,9 @@
 """Grid versions for planners: drafts, validation, impact preview, activation, rollback.
 
-Versions work like boundary generations (DESIGN.md §2): one active version, any number
-of drafts, older versions kept and queryable. A grid row is never changed in place: a
-draft gets a new row for every edited grid, and an active or retired version never
-changes (a trigger of migration 0002 refuses it).
+Versions work like boundary generations (docs/domain.md, *Grid versions*): one active
+version, any number of drafts, older versions kept and queryable. A grid row is never
+changed in place: a draft gets a new row for every edited grid, and an active or retired
+version never changes (a trigger of migration 0002 refuses it).
 
 The planner's cycle, every step a function of this module:
 
@@ -159,9 +159,9 @@ def grid_at(db, settings, lon, lat, when=None):
     """Which grid owned the spot ``lon, lat`` at time ``when`` (default: now)?
 
     The version active at ``when`` (from the activation log, rollbacks included) and the
-    assignment rule of DESIGN.md §3 applied to it. Returns a dict with ``version_id``,
-    ``code``, ``name``, ``leader``, ``method`` — ``code`` is None when no grid owned it
-    — or None when no version was active then.
+    assignment rule (docs/domain.md, *Assignment rule*) applied to it. Returns a dict with
+    ``version_id``, ``code``, ``name``, ``leader``, ``method`` — ``code`` is None when no grid
+    owned it — or None when no version was active then.
 
     Examples
     --------

@@ -1,7 +1,7 @@
 """Coordinate systems: CGCS2000 storage, Gauss–Krüger zones, GCJ-02 and BD-09 input.
 
 Points are stored in CGCS2000 geographic (EPSG:4490), which differs from
-WGS84 by centimetres; like DESIGN.md §4 we treat the two as equal.
+WGS84 by centimetres; we treat the two as equal (docs/domain.md, *Coordinate systems*).
 
 GCJ-02 (Amap, Tencent) and BD-09 (Baidu) are obfuscations with a published
 forward formula (WGS84 → GCJ-02 → BD-09) and no closed-form inverse. We invert
@@ -45,7 +45,11 @@ def gk_zone_epsg(lon):
 
 
 def parse_crs(value):
-    """Normalise a ``--crs`` value: ``'gcj02'``, ``'bd09'`` or ``'EPSG:NNNN'``."""
+    """Normalise a ``--crs`` value: ``'gcj02'``, ``'bd09'`` or ``'EPSG:NNNN'``.
+
+    >>> parse_crs("4546"), parse_crs("epsg:4490"), parse_crs("Amap"), parse_crs("BD-09")
+    ('EPSG:4546', 'EPSG:4490', 'gcj02', 'bd09')
+    """
     if value is None:
         return None
     text = str(value).strip().lower().replace("-", "").replace("_", "")
@@ -78,6 +82,18 @@ def to_storage(x, y, crs):
     """Convert coordinate arrays from ``crs`` to lon/lat in EPSG:4490.
 
     ``crs`` is ``'gcj02'``, ``'bd09'``, ``'EPSG:NNNN'`` or a pyproj CRS.
+
+    In a Gauss–Krüger zone x is metres east with 500 000 m on the central meridian, which
+    is 111°E in the demo district's zone, EPSG:4546:
+
+    >>> lon, lat = to_storage([500000.0], [4523000.0], "EPSG:4546")
+    >>> round(float(lon[0]), 6), round(float(lat[0]), 4)
+    (111.0, 40.8418)
+
+    WGS84 and the other geographic aliases pass through unchanged:
+
+    >>> to_storage([111.68], [40.86], "EPSG:4326")[0]
+    array([111.68])
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -149,7 +165,15 @@ def _invert(forward, x, y, tol=1e-9, max_iter=30):
 
 
 def gcj02_to_wgs84(lon, lat):
-    """Invert GCJ-02 to WGS84/CGCS2000 to well under a millimetre."""
+    """Invert GCJ-02 to WGS84/CGCS2000 to well under a millimetre.
+
+    The forward formula applied to the answer gives the input back:
+
+    >>> lon, lat = gcj02_to_wgs84(111.68681, 40.86138)
+    >>> back = wgs84_to_gcj02(lon, lat)
+    >>> bool(abs(back[0] - 111.68681) < 1e-9 and abs(back[1] - 40.86138) < 1e-9)
+    True
+    """
     return _invert(wgs84_to_gcj02, lon, lat)
 
 

@@ -1,4 +1,4 @@
-"""Export grids, issues and toilets as GeoJSON, GeoPackage or CSV (DESIGN.md §10)."""
+"""Export grids, issues and toilets as GeoJSON, GeoPackage or CSV (README, *Input files*)."""
 
 import os
 import tempfile

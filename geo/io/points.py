@@ -1,7 +1,7 @@
 """Checks and conversion shared by every point import (issues, toilets).
 
 A point more than ``max_outside_m`` outside the district's extent is refused
-(DESIGN.md §3 rule 5): it is almost always a wrong CRS or swapped columns, and
+(docs/domain.md, *Assignment rule*, rule 5): it is almost always a wrong CRS or swapped columns, and
 the message says which looks likelier.
 """
 

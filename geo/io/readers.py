@@ -21,7 +21,7 @@ from geo.errors import InputError
 POINT_SUFFIXES = {".csv", ".txt", ".geojson", ".json", ".gpkg", ".zip", ".shp"}
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".shp"}
 
-#: Header aliases (lower-cased) → canonical column names (DESIGN.md §10).
+#: Header aliases (lower-cased) → canonical column names (README, *Input files*).
 ALIASES = {
     "longitude": "lon", "lng": "lon", "x": "lon", "经度": "lon",
     "latitude": "lat", "y": "lat", "纬度": "lat",

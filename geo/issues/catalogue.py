@@ -1,12 +1,13 @@
-"""The issue-category catalogue (DESIGN.md §5): data in ``data/categories.csv``, not code."""
+"""The issue-category catalogue (docs/domain.md, *Issue categories*): data in
+``data/categories.csv``, not code."""
 
 import csv
 from pathlib import Path
 
+from geo.datafiles import DATA_DIR
 from geo.errors import InputError
 
-REPO_DATA = Path(__file__).resolve().parents[2] / "data"
-DEFAULT_CATALOGUE = REPO_DATA / "categories.csv"
+DEFAULT_CATALOGUE = DATA_DIR / "categories.csv"
 COLUMNS = ("code", "name_zh", "name_en", "group_code", "group_zh", "group_en",
            "limit_value", "limit_unit")
 

@@ -1,4 +1,4 @@
-"""Issues (problem points): import from files, create one, list unassigned (DESIGN.md §6, §10)."""
+"""Issues (problem points): import from files, create one, list unassigned (docs/domain.md)."""
 
 from pathlib import Path
 

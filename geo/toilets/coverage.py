@@ -1,4 +1,5 @@
-"""Toilet coverage (厕所革命, DESIGN.md §8): service areas, unserved area, renovation figures.
+"""Toilet coverage (厕所革命; docs/domain.md, *Toilets*): service areas, unserved area,
+renovation figures.
 
 Everything is computed in PostGIS (``geo/store/sql/coverage_*.sql``), in the
 district's CGCS2000 Gauss–Krüger zone (:func:`geo.crs.gk_zone_epsg` of the
@@ -59,7 +60,7 @@ from geo.errors import N_, InputError, NotFound, Problem, Text
 from geo.toilets.records import ACTIONS, FACILITIES
 
 DEFAULT_RADIUS_M = 300.0
-#: Service radii of DESIGN.md §8: urban workplaces and crowded places, evaluators' walk.
+#: Service radii (docs/domain.md, *Toilets*): urban workplaces and crowded places, evaluators' walk.
 RADII_M = (300.0, 500.0)
 MAX_RADIUS_M = 5000.0
 DEFAULT_TARGET_PCT = 80.0

@@ -19,7 +19,7 @@ def area_filter(code):
     """SQL condition and parameters selecting grid rows ``g`` within ``code``.
 
     ``code`` is a grid's code, or its community's or street's code (the three
-    levels share one code space: DESIGN.md §2).
+    levels share one code space: docs/domain.md, *Grid codes and levels*).
     """
     if code is None:
         return "true", {}

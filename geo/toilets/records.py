@@ -1,4 +1,4 @@
-"""Dry latrines and flush toilets (厕所革命, DESIGN.md §8): records, import and edits.
+"""Dry latrines and flush toilets (厕所革命; docs/domain.md, *Toilets*): records, import and edits.
 
 Every way a record comes in goes through the same checks: a file
 (:func:`import_toilets`), one new record from a form (:func:`create_toilet`)

@@ -4,7 +4,7 @@ Compares, on the same data in the same run (each pipeline in its own process, so
 its peak memory is its own):
 
 * civgrid: ``geo.issues.import_issues`` (validation, COPY, PostGIS assignment by
-  the rules of DESIGN.md §3, insert);
+  the rules of docs/domain.md, *Assignment rule*, insert);
 * GeoPandas: ``read_csv`` → ``sjoin`` → ``to_postgis``;
 * plain SQL: ``COPY`` then ``UPDATE … FROM grids WHERE ST_Contains(…)``;
 * floor: only writing civgrid's finished rows (binary ``COPY`` of the rows the

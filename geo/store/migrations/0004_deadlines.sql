@@ -1,4 +1,5 @@
--- Deadlines (DESIGN.md §6): reported time + the category's limit. Working days
+-- Deadlines (docs/domain.md, *Deadlines and the traffic light*): reported time +
+-- the category's limit. Working days
 -- skip Saturdays and Sundays (public holidays are not modelled); a start on a
 -- weekend counts from the following Monday. 'plan' categories have none.
 CREATE FUNCTION civgrid_deadline(t timestamptz, n integer, unit text)

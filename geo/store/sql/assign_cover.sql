@@ -1,4 +1,4 @@
--- Rules 1 and 2 of DESIGN.md §3: grids of the version that cover the point
+-- Rules 1 and 2 of docs/domain.md, *Assignment rule*: grids of the version that cover the point
 -- (interior or boundary). One grid: 'inside'. Several (a shared edge or
 -- vertex): 'boundary', and the grid with the smallest code wins.
 --

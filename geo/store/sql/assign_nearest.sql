@@ -1,4 +1,4 @@
--- Rule 3 of DESIGN.md §3: outside every grid but within the tolerance (metres,
+-- Rule 3 of docs/domain.md, *Assignment rule*: outside every grid but within the tolerance (metres,
 -- on the spheroid) of one: the nearest grid, ties to the smallest code.
 -- The degree prefilter is generous and only there to use the GiST index.
 -- The points left over are found first (MATERIALIZED), so the planner cannot probe

@@ -1,4 +1,5 @@
--- Toilet records classified (DESIGN.md §8; geo/toilets/coverage.py documents each definition).
+-- Toilet records classified (docs/domain.md, *Toilets*; geo/toilets/coverage.py documents
+-- each definition).
 -- Embedded as a subquery, so no semicolon. The toilets placeholder is a relation with
 -- toilets' kind, original_type, action, status and five facility columns (the table,
 -- or rows grouped by them); its columns pass through. A NULL action reads as ''.

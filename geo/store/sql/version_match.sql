@@ -1,4 +1,5 @@
--- The grid-level rows of two versions matched by code (DESIGN.md §2): how each grid
+-- The grid-level rows of two versions matched by code (docs/domain.md, *Grid versions*):
+-- how each grid
 -- changes from version %(src)s to version %(dst)s. 'identical' rows differ in nothing
 -- but their id; 'attributes' rows keep their shape; 'reshaped', 'added' and 'removed'
 -- rows make up the changed area.
