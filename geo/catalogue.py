@@ -3,7 +3,7 @@
 import csv
 from pathlib import Path
 
-from geo.errors import InputError
+from geo.errors import InputError, excerpt
 
 REPO_DATA = Path(__file__).resolve().parents[1] / "data"
 DEFAULT_CATALOGUE = REPO_DATA / "categories.csv"
@@ -23,7 +23,7 @@ def read_catalogue(path=DEFAULT_CATALOGUE):
         for n, rec in enumerate(reader, start=2):
             limit = rec["limit_value"].strip()
             if limit and not limit.isdigit():
-                raise InputError(f"{path.name}: row {n}: limit_value {limit!r} is not a whole number")
+                raise InputError(f"{path.name}: row {n}: limit_value {excerpt(limit)} is not a whole number")
             rows.append(tuple(rec[c].strip() or None for c in COLUMNS[:-2])
                         + (int(limit) if limit else None, rec["limit_unit"].strip()))
     return rows

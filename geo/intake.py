@@ -25,7 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from geo import assign, crs as crs_mod, readers
-from geo.errors import InputError
+from geo.errors import InputError, excerpt
 from geo.points import convert_and_check, spatial_order
 
 CHUNK_ROWS = 100_000
@@ -294,7 +294,7 @@ def duplicates(table, column):
     for i in np.flatnonzero(dup.to_numpy()):
         v = values.iat[i]
         if v in first:
-            problems.append(f"{table.where(i)}: duplicate {column} {v!r} (also {table.labels[first[v]]})")
+            problems.append(f"{table.where(i)}: duplicate {column} {excerpt(v)} (also {table.labels[first[v]]})")
         else:
             first[v] = i
     return problems[:50]
@@ -332,7 +332,7 @@ def choice(table, column, allowed, default=None):
             problems.append(f"{table.where(i)}: {column} is missing")
         else:
             problems.append(
-                f"{table.where(i)}: {column} {frame[column].iat[i]!r} is not one of "
+                f"{table.where(i)}: {column} {excerpt(frame[column].iat[i])} is not one of "
                 + ", ".join(sorted(a for a in allowed if a))
             )
     return values, problems
@@ -400,10 +400,10 @@ def date_problems(table, column, raw, parsed, reason):
     year is outside :data:`YEARS`."""
     filled = (raw != "").to_numpy()
     failed = filled & parsed.isna().to_numpy()
-    problems = [f"{table.where(i)}: {column} {raw.iat[i]!r} {reason(i)}"
+    problems = [f"{table.where(i)}: {column} {excerpt(raw.iat[i])} {reason(i)}"
                 for i in np.flatnonzero(failed)[:50]]
     year = parsed.dt.year.to_numpy(dtype=float, na_value=np.nan)
     odd = filled & ~failed & ((year < YEARS[0]) | (year > YEARS[1]))
-    problems += [f"{table.where(i)}: {column} {raw.iat[i]!r} is outside the years "
+    problems += [f"{table.where(i)}: {column} {excerpt(raw.iat[i])} is outside the years "
                  f"{YEARS[0]}–{YEARS[1]}" for i in np.flatnonzero(odd)[:50]]
     return problems

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from geo import assign, crs as crs_mod, db as db_mod, intake, readers
-from geo.errors import InputError, NotFound
+from geo.errors import InputError, NotFound, excerpt
 from geo.points import convert_and_check
 
 KINDS = ("household", "public")
@@ -56,7 +56,7 @@ def _flags(table, column):
         return pd.Series([False] * len(frame)), []
     values = frame[column].str.lower()
     bad = ~values.isin(_TRUE | _FALSE)
-    problems = [f"{table.where(i, 'code')}: {column} {frame[column].iat[i]!r} is not yes/no (1/0)"
+    problems = [f"{table.where(i, 'code')}: {column} {excerpt(frame[column].iat[i])} is not yes/no (1/0)"
                 for i in np.flatnonzero(bad.to_numpy())[:50]]
     return values.isin(_TRUE), problems
 
