@@ -294,7 +294,8 @@ def duplicates(table, column):
     for i in np.flatnonzero(dup.to_numpy()):
         v = values.iat[i]
         if v in first:
-            problems.append(f"{table.where(i)}: duplicate {column} {excerpt(v)} (also {table.labels[first[v]]})")
+            problems.append(f"{table.where(i)}: duplicate {column} {excerpt(v)} "
+                            f"(also {table.labels[first[v]]})")
         else:
             first[v] = i
     return problems[:50]

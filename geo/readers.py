@@ -378,7 +378,8 @@ def _check_gpkg(path, head):
 #: GDAL's feature-count upkeep. A name must also belong to the table it is on.
 _RTREE_TRIGGER = re.compile(r"rtree_(?P<table>.+)_[^_]+_(insert|update[1-7]?|delete)")
 _COUNT_TRIGGER = re.compile(r"trigger_(insert|delete)_feature_count_(?P<table>.+)")
-_GPKG_TABLE_TRIGGER = re.compile(r"(gpkg_tile_matrix|gpkg_metadata(_reference)?)_\w+_(insert|update)")
+_GPKG_TABLE_TRIGGER = re.compile(
+    r"(gpkg_tile_matrix|gpkg_metadata(_reference)?)_\w+_(insert|update)")
 
 
 def _standard_trigger(name, table):
@@ -522,7 +523,7 @@ def _check_suffix(path, allowed):
         raise InputError(f"{path}: no such file")
     if path.suffix.lower() not in allowed:
         raise InputError(
-            f"{path.name}: unsupported file type {path.suffix!r}; use one of "
+            f"{path.name}: unsupported file type {excerpt(path.suffix)}; use one of "
             + ", ".join(sorted(allowed))
         )
     return path

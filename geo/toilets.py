@@ -56,7 +56,8 @@ def _flags(table, column):
         return pd.Series([False] * len(frame)), []
     values = frame[column].str.lower()
     bad = ~values.isin(_TRUE | _FALSE)
-    problems = [f"{table.where(i, 'code')}: {column} {excerpt(frame[column].iat[i])} is not yes/no (1/0)"
+    problems = [f"{table.where(i, 'code')}: {column} {excerpt(frame[column].iat[i])} "
+                "is not yes/no (1/0)"
                 for i in np.flatnonzero(bad.to_numpy())[:50]]
     return values.isin(_TRUE), problems
 
