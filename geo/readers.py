@@ -270,7 +270,7 @@ SHP_MAGIC = (9994).to_bytes(4, "big")  # a .shp's file code
 GPKG_APPLICATION_IDS = (b"GPKG", b"GP10", b"GP11")
 
 
-def _head(path, size=100):
+def _head(path, size=1024):
     with open(path, "rb") as f:
         return f.read(size)
 
@@ -472,8 +472,9 @@ def _unzip_shapefile(path, dest, max_bytes):
                         out.write(chunk)
     except InputError as exc:
         raise InputError(exc.problems, source=path) from None
-    except FileExistsError:
-        raise InputError(f"{path.name}: holds the same file twice", source=path) from None
+    except (FileExistsError, NotADirectoryError, IsADirectoryError):
+        raise InputError(f"{path.name}: holds clashing file names (the same file twice?)",
+                         source=path) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
             ValueError):
         _refuse(path, "ESRI Shapefile", "damaged or unsupported zip archive")

@@ -402,3 +402,14 @@ def test_legitimate_point_and_polygon_files_still_import(tmp_path):
         f'{{"type": "Point", "coordinates": [{xy(1, 1)[0]}, {xy(1, 1)[1]}]}}}}',
         encoding="utf-8")
     assert readers.read_points(tmp_path / "p.json").frame["ref"].tolist() == ["B"]
+
+
+def test_clashing_zip_members_are_refused(tmp_path):
+    path = tmp_path / "grids.zip"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicate name
+        with zipfile.ZipFile(path, "w") as z:
+            for part in shapefile_parts(tmp_path):
+                z.write(part, part.name)
+            z.writestr("grids.prj/x.prj", "")
+    refused(lambda: readers.read_polygons(path), path, "clashing file names")
