@@ -230,3 +230,24 @@ class InputError(CivgridError):
 
     def as_problem(self):
         return self.problems[0] if len(self.problems) == 1 else super().as_problem()
+
+
+#: At most this many characters of a value read from a file are quoted in a message.
+EXCERPT_CHARS = 40
+
+
+def excerpt(value, limit=EXCERPT_CHARS, quote=True):
+    """A value read from a file, safe to quote in a message: short, one line, escaped.
+
+    ``quote`` gives ``repr``'s quotes (``'15010200100100'``); without it the
+    value is shown bare. Newlines and control characters are escaped (``\\n``,
+    ``\\x00``), printable text (Chinese too) is kept, and anything longer than
+    ``limit`` characters is cut with ``…``: a message must never echo a file.
+    """
+    text = str(value)
+    cut = len(text) > limit
+    text = text[:limit]
+    shown = repr(text) if quote else repr(text)[1:-1]
+    if not quote:  # repr escaped its own quote character; a bare value needs no escape
+        shown = shown.replace("\\'", "'").replace('\\"', '"')
+    return shown + "…" if cut else shown

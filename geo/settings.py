@@ -17,6 +17,8 @@
 ``CIVGRID_FALLBACK_OWNER`` who owns unassigned issues (属地兜底).
 ``CIVGRID_SLIVER_M2``     grid polygons (or parts) smaller than this are slivers
                           (default 100).
+``CIVGRID_MAX_UNZIPPED_MB`` a zipped Shapefile may unzip to at most this many MB
+                          (default 1024); a larger one is refused (a zip bomb guard).
 """
 
 import os
@@ -63,6 +65,19 @@ def _float(env, name, default):
     if not 0 <= value < float("inf"):  # also refuses nan: every such setting is a size
         raise ConfigError(f"{name}={raw!r} must be a number ≥ 0")
     return value
+
+
+#: Default of ``CIVGRID_MAX_UNZIPPED_MB``.
+MAX_UNZIPPED_MB = 1024.0
+
+
+def max_unzipped_mb(env=None):
+    """How many MB a zipped Shapefile may unzip to (``CIVGRID_MAX_UNZIPPED_MB``).
+
+    Read when a zip is opened, not with :func:`from_env`: the readers take no settings.
+    """
+    return _float(os.environ if env is None else env, "CIVGRID_MAX_UNZIPPED_MB",
+                  MAX_UNZIPPED_MB)
 
 
 def _tiles(env):

@@ -15,7 +15,7 @@ from geo.grids.codes import CODE_RE, lenient_level, level_of, parent_of, split_d
 from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io.polygons import describe_invalid
-from geo.errors import InputError
+from geo.errors import InputError, excerpt
 
 @dataclass
 class GridImportReport:
@@ -56,7 +56,7 @@ def validate_grid_table(table, sliver_m2):
         where = table.where(i, "code")
         code = frame["code"].iat[i]
         if not CODE_RE.match(code):
-            problems.append(f"{where}: code {code!r} is not 15 digits")
+            problems.append(f"{where}: code {excerpt(code)} is not 15 digits")
             level = parent = None
         else:
             try:
@@ -126,7 +126,7 @@ def _population(frame, i, where, problems):
     if not value:
         return None
     if not re.fullmatch(r"[0-9]+", value) or int(value) > MAX_POPULATION:
-        problems.append(f"{where}: population {value!r} is not a whole number from 0 to "
+        problems.append(f"{where}: population {excerpt(value)} is not a whole number from 0 to "
                         f"{MAX_POPULATION:,}")
         return None
     return int(value)
@@ -151,7 +151,7 @@ def draft_grid_rows(table):
         code = frame["code"].iat[i]
         geom = table.geometry[i]
         if not CODE_RE.match(code):
-            problems.append(f"{where}: code {code!r} is not 15 digits")
+            problems.append(f"{where}: code {excerpt(code)} is not 15 digits")
         if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
             kind = "no geometry" if geom is None or geom.is_empty else geom.geom_type
             problems.append(f"{where}: geometry is {kind}, expected Polygon or MultiPolygon")

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from geo.grids import assign
 from geo.io import crs as crs_mod
 from geo.io import readers
-from geo.errors import InputError
+from geo.errors import InputError, excerpt
 from geo.io.points import convert_and_check, spatial_order
 
 CHUNK_ROWS = 100_000
@@ -299,7 +299,8 @@ def duplicates(table, column):
     for i in np.flatnonzero(dup.to_numpy()):
         v = values.iat[i]
         if v in first:
-            problems.append(f"{table.where(i)}: duplicate {column} {v!r} (also {table.labels[first[v]]})")
+            problems.append(f"{table.where(i)}: duplicate {column} {excerpt(v)} "
+                            f"(also {table.labels[first[v]]})")
         else:
             first[v] = i
     return problems[:50]
@@ -337,7 +338,7 @@ def choice(table, column, allowed, default=None):
             problems.append(f"{table.where(i)}: {column} is missing")
         else:
             problems.append(
-                f"{table.where(i)}: {column} {frame[column].iat[i]!r} is not one of "
+                f"{table.where(i)}: {column} {excerpt(frame[column].iat[i])} is not one of "
                 + ", ".join(sorted(a for a in allowed if a))
             )
     return values, problems
@@ -405,10 +406,10 @@ def date_problems(table, column, raw, parsed, reason):
     year is outside :data:`YEARS`."""
     filled = (raw != "").to_numpy()
     failed = filled & parsed.isna().to_numpy()
-    problems = [f"{table.where(i)}: {column} {raw.iat[i]!r} {reason(i)}"
+    problems = [f"{table.where(i)}: {column} {excerpt(raw.iat[i])} {reason(i)}"
                 for i in np.flatnonzero(failed)[:50]]
     year = parsed.dt.year.to_numpy(dtype=float, na_value=np.nan)
     odd = filled & ~failed & ((year < YEARS[0]) | (year > YEARS[1]))
-    problems += [f"{table.where(i)}: {column} {raw.iat[i]!r} is outside the years "
+    problems += [f"{table.where(i)}: {column} {excerpt(raw.iat[i])} is outside the years "
                  f"{YEARS[0]}–{YEARS[1]}" for i in np.flatnonzero(odd)[:50]]
     return problems

@@ -16,7 +16,8 @@ import pandas as pd
 import shapely
 
 from geo.io import crs as crs_mod
-from geo.errors import InputError
+from geo.io import gdal_env  # noqa: F401  (GDAL: our drivers only, no network)
+from geo.errors import InputError, excerpt
 
 POINT_SUFFIXES = {".csv", ".txt", ".geojson", ".json", ".gpkg", ".zip", ".shp"}
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".shp"}
@@ -81,7 +82,7 @@ class Table:
             if col in self.frame.columns:
                 value = self.frame[col].iat[i]
                 if value:
-                    return f"{text} ({col} {value})"
+                    return f"{text} ({col} {excerpt(value, quote=False)})"
         return text
 
 
@@ -91,7 +92,8 @@ def normalise_columns(frame, path):
         key = str(col).strip().lstrip("\ufeff")
         canon = ALIASES.get(key.lower(), key.lower())
         if canon in renamed.values():
-            raise InputError(f"{path.name}: columns {col!r} and another both mean {canon!r}")
+            raise InputError(f"{path.name}: columns {excerpt(col)} and another both mean "
+                             f"{excerpt(canon)}")
         renamed[col] = canon
     return frame.rename(columns=renamed)
 
@@ -223,30 +225,295 @@ def _short_rows(path, data, width):
     return problems or [f"{path.name}: some rows do not match the header"]
 
 
-def read_vector(path):
-    """Read a GeoJSON/GeoPackage/Shapefile (zipped or not) into a GeoDataFrame."""
+def read_vector(path, max_unzipped_mb=None):
+    """Read a GeoJSON/GeoPackage/Shapefile (zipped or not) into a GeoDataFrame.
+
+    GDAL picks a driver by content, not by name, and some of its drivers follow
+    references inside a file (a VRT's ``<SrcDataSource>`` reads any local file
+    or URL). So the file's content must match its suffix before GDAL sees it,
+    and GDAL opens it with that one driver: a ``.geojson``/``.json`` must be a
+    JSON FeatureCollection or Feature, a ``.gpkg`` a GeoPackage with plain
+    tables (see :func:`_check_gpkg`), a ``.zip`` a Shapefile's parts only (see
+    :func:`_unzip_shapefile`; at most ``max_unzipped_mb`` MB unzipped, by
+    default ``CIVGRID_MAX_UNZIPPED_MB``), a ``.shp`` a Shapefile. Anything else
+    is refused naming the file. :mod:`geo.io.gdal_env` also leaves GDAL only these
+    three drivers and no network.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        import tempfile
+
+        if max_unzipped_mb is None:
+            from geo import settings as settings_mod
+
+            max_unzipped_mb = settings_mod.max_unzipped_mb()
+        with tempfile.TemporaryDirectory(prefix="civgrid-unzip-") as tmp:
+            shp = _unzip_shapefile(path, Path(tmp), int(max_unzipped_mb * 2**20))
+            return _read_gdal(path, shp, "ESRI Shapefile", hide=tmp)
+    head = _head(path)
+    if suffix in (".geojson", ".json"):
+        _check_geojson(path, head)
+        return _read_gdal(path, path, "GeoJSON")
+    if suffix == ".gpkg":
+        _check_gpkg(path, head)
+        return _read_gdal(path, path, "GPKG")
+    if suffix == ".shp":
+        _check_shp(path, head)
+        return _read_gdal(path, path, "ESRI Shapefile")
+    raise InputError(f"{path.name}: unsupported file type {excerpt(path.suffix)}")
+
+
+#: The formats :func:`read_vector` names in its messages.
+FORMAT_NAMES = {"GeoJSON": "GeoJSON", "GPKG": "GeoPackage", "ESRI Shapefile": "Shapefile"}
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SHP_MAGIC = (9994).to_bytes(4, "big")  # a .shp's file code
+#: GeoPackage application_id (SQLite header offset 68): 1.2+, and 1.0 / 1.1.
+GPKG_APPLICATION_IDS = (b"GPKG", b"GP10", b"GP11")
+
+
+def _head(path, size=1024):
+    with open(path, "rb") as f:
+        return f.read(size)
+
+
+def _content(head):
+    """What a file's first bytes look like, for a message: 'XML', 'a zip archive', …"""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
+        return "empty"
+    if head.startswith(SQLITE_MAGIC):
+        return "a SQLite database"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "a zip archive"
+    if head[:4] == SHP_MAGIC:
+        return "a Shapefile"
+    if text.startswith(b"<"):
+        return "XML"
+    if text[:1] in (b"{", b"["):
+        return "JSON"
+    if b"\x00" in head:
+        return "binary data"
+    return "text"
+
+
+def _refuse(path, fmt, reason):
+    raise InputError(f"{path.name}: cannot read it as {FORMAT_NAMES[fmt]} ({reason}); "
+                     "is the file truncated or of another format?", source=path)
+
+
+def _check_geojson(path, head):
+    """A JSON FeatureCollection or Feature, whose ``crs`` (if any) is a name, not a link."""
+    import json
+
+    what = _content(head)
+    if what != "JSON":
+        _refuse(path, "GeoJSON", f"content is {what}, not JSON")
+    try:
+        data = json.loads(_decode(path))
+    except (json.JSONDecodeError, InputError) as exc:
+        reason = (f"invalid JSON at line {exc.lineno} column {exc.colno}"
+                  if isinstance(exc, json.JSONDecodeError) else "undecodable text")
+        _refuse(path, "GeoJSON", reason)
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind not in ("FeatureCollection", "Feature"):
+        _refuse(path, "GeoJSON", "JSON but not a FeatureCollection or Feature")
+    crs = data.get("crs")
+    if crs is None:
+        return
+    # GDAL fetches a crs of type "link" from its URL; accept only a name or an EPSG code.
+    props = crs.get("properties") if isinstance(crs, dict) else None
+    ok = isinstance(props, dict) and (
+        (crs.get("type") == "name" and isinstance(props.get("name"), str)
+         and re.fullmatch(r"[\w.:\- ]{1,100}", props["name"]))
+        or (crs.get("type") == "EPSG" and isinstance(props.get("code"), int)))
+    if not ok:
+        raise InputError(f"{path.name}: the 'crs' member must name a CRS (e.g. "
+                         "urn:ogc:def:crs:EPSG::4490), not link to one", source=path)
+
+
+def _check_gpkg(path, head):
+    """A GeoPackage of plain tables: refuse views, foreign virtual tables and triggers.
+
+    GDAL reads a view as a layer (running its SQL, with GDAL's SQL functions) and a
+    view on a missing table fails inside GDAL; no legitimate grid file needs one. The
+    only triggers kept are those GDAL and QGIS write themselves (R-tree index upkeep,
+    feature counts, the standard's checks on its own tables); GDAL opens the file
+    read-only, so none of them runs anyway.
+    """
+    import sqlite3
+
+    if not head.startswith(SQLITE_MAGIC):
+        _refuse(path, "GPKG", f"content is {_content(head)}, not a GeoPackage")
+    if head[68:72] not in GPKG_APPLICATION_IDS:
+        _refuse(path, "GPKG", "a SQLite database but not a GeoPackage")
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        _refuse(path, "GPKG", "cannot open the database")
+    try:
+        con.execute("PRAGMA trusted_schema=OFF")
+        schema = con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+    except sqlite3.DatabaseError:
+        _refuse(path, "GPKG", "damaged database")
+    finally:
+        con.close()
+    problems = []
+    for kind, name, table, sql in schema:
+        sql = sql or ""
+        if kind == "view":
+            problems.append(f"{path.name}: holds a view ({excerpt(name)}); keep only plain "
+                            "tables (export the layer again from QGIS)")
+        elif kind == "trigger" and not _standard_trigger(name, table):
+            problems.append(f"{path.name}: holds a trigger ({excerpt(name)}) that GeoPackage "
+                            "software does not write; remove it")
+        elif (kind == "table" and re.match(r"\s*CREATE\s+VIRTUAL\b", sql, re.I)
+              and not (name.startswith("rtree_")
+                       and re.search(r"\bUSING\s+rtree\s*\(", sql, re.I))):
+            problems.append(f"{path.name}: holds a virtual table ({excerpt(name)}) other "
+                            "than a spatial index; remove it")
+    if problems:
+        raise InputError(problems, source=path)
+
+
+#: Triggers of the GeoPackage standard (R-tree upkeep, checks on gpkg_* tables) and
+#: GDAL's feature-count upkeep. A name must also belong to the table it is on.
+_RTREE_TRIGGER = re.compile(r"rtree_(?P<table>.+)_[^_]+_(insert|update[1-7]?|delete)")
+_COUNT_TRIGGER = re.compile(r"trigger_(insert|delete)_feature_count_(?P<table>.+)")
+_GPKG_TABLE_TRIGGER = re.compile(
+    r"(gpkg_tile_matrix|gpkg_metadata(_reference)?)_\w+_(insert|update)")
+
+
+def _standard_trigger(name, table):
+    for pattern in (_RTREE_TRIGGER, _COUNT_TRIGGER):
+        m = pattern.fullmatch(name)
+        if m and (m["table"] == table or m["table"].startswith(f"{table}_")):
+            return True
+    m = _GPKG_TABLE_TRIGGER.fullmatch(name)
+    return bool(m) and table in ("gpkg_tile_matrix", "gpkg_metadata", "gpkg_metadata_reference")
+
+
+def _check_shp(path, head):
+    if head[:4] != SHP_MAGIC:
+        _refuse(path, "ESRI Shapefile", f"content is {_content(head)}, not a Shapefile")
+
+
+#: What a zipped Shapefile may hold (.xml: the metadata ArcGIS writes as x.shp.xml).
+SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qpj", ".sbn", ".sbx", ".qix",
+                   ".xml"}
+ARCHIVE_SUFFIXES = {".zip", ".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".xz", ".zst"}
+MAX_ZIP_MEMBERS = 100
+
+
+def _unzip_shapefile(path, dest, max_bytes):
+    """Extract a zipped Shapefile's parts into ``dest``; return the ``.shp``.
+
+    Refused: anything but a zip, members that are not a Shapefile's parts (an
+    archive, another format), unsafe names (absolute, ``..``), symbolic links,
+    encrypted members, more than :data:`MAX_ZIP_MEMBERS` members, more than
+    ``max_bytes`` unzipped (declared sizes are checked first, the bytes
+    actually written while extracting), and several ``.shp`` (several layers).
+    """
+    import stat
+    import zipfile
+    import zlib
+    from pathlib import PurePosixPath
+
+    head = _head(path)
+    if _content(head) != "a zip archive" or not zipfile.is_zipfile(path):
+        _refuse(path, "ESRI Shapefile", f"content is {_content(head)}, not a zip archive")
+    limit_mb = f"{max_bytes / 2**20:g} MB"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = []
+            for info in zf.infolist():
+                name = info.filename
+                parts = PurePosixPath(name.replace("\\", "/")).parts
+                if parts[:1] == ("__MACOSX",) or info.is_dir():
+                    continue  # macOS resource forks; folders are made as needed
+                shown = excerpt(name)
+                if (name.startswith(("/", "\\")) or ".." in parts or ":" in name
+                        or not parts or "\x00" in name):
+                    raise InputError(f"{path.name}: member {shown} has an unsafe path")
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    raise InputError(f"{path.name}: member {shown} is a symbolic link")
+                suffix = PurePosixPath(parts[-1]).suffix.lower()
+                if suffix in ARCHIVE_SUFFIXES:
+                    raise InputError(f"{path.name}: holds another archive ({shown}); zip the "
+                                     "Shapefile's own files (.shp, .shx, .dbf, .prj, .cpg)")
+                if suffix not in SHAPEFILE_PARTS:
+                    raise InputError(f"{path.name}: holds {shown}, which is not part of a "
+                                     "Shapefile (.shp, .shx, .dbf, .prj, .cpg)")
+                if info.flag_bits & 0x1:
+                    raise InputError(f"{path.name}: member {shown} is encrypted")
+                members.append((info, parts))
+                if len(members) > MAX_ZIP_MEMBERS:
+                    raise InputError(f"{path.name}: holds more than {MAX_ZIP_MEMBERS} files; "
+                                     "a zipped Shapefile needs a handful")
+            if sum(info.file_size for info, _ in members) > max_bytes:
+                raise InputError(f"{path.name}: unzips to more than {limit_mb} "
+                                 "(CIVGRID_MAX_UNZIPPED_MB)")
+            shps = [dest.joinpath(*parts) for info, parts in members
+                    if parts[-1].lower().endswith(".shp")]
+            if not shps:
+                raise InputError(f"{path.name}: holds no .shp file")
+            if len(shps) > 1:  # as GDAL's several layers
+                raise InputError(f"{path.name}: holds {len(shps)} layers ("
+                                 + ", ".join(excerpt(p.stem, quote=False) for p in shps[:10])
+                                 + "); put one layer in each file")
+            written = 0
+            for info, parts in members:
+                target = dest.joinpath(*parts)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "xb") as out:
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > max_bytes:  # sizes in the zip can lie
+                            raise InputError(f"{path.name}: unzips to more than {limit_mb} "
+                                             "(CIVGRID_MAX_UNZIPPED_MB)")
+                        out.write(chunk)
+    except InputError as exc:
+        raise InputError(exc.problems, source=path) from None
+    except (FileExistsError, NotADirectoryError, IsADirectoryError):
+        raise InputError(f"{path.name}: holds clashing file names (the same file twice?)",
+                         source=path) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+            ValueError):
+        _refuse(path, "ESRI Shapefile", "damaged or unsupported zip archive")
+    shp = shps[0]
+    _check_shp(path, _head(shp))
+    return shp
+
+
+def _read_gdal(path, target, driver, hide=None):
+    """Read ``target`` (``path`` or a file extracted from it) with GDAL's ``driver`` only.
+
+    The driver is forced by a ``GeoJSON:``/``GPKG:`` prefix where GDAL has one;
+    :mod:`geo.io.gdal_env` leaves no other driver registered in any case.
+    """
     import pyogrio
 
-    target = str(path)
-    if path.suffix.lower() == ".zip":
-        target = f"/vsizip/{path}"
+    source = str(target)
+    if driver == "GeoJSON" or (driver == "GPKG" and ":" not in source):
+        source = f"{driver}:{source}"  # the GPKG prefix would split a path at ':'
     try:
-        layers = pyogrio.list_layers(target)
+        layers = pyogrio.list_layers(source)
         if len(layers) > 1:  # read_file would take the first and drop the rest unsaid
             raise InputError(f"{path.name}: holds {len(layers)} layers ("
-                             + ", ".join(str(name) for name in layers[:, 0])
+                             + ", ".join(excerpt(name, quote=False) for name in layers[:10, 0])
                              + "); put one layer in each file")
-        frame = gpd.read_file(target, engine="pyogrio")
+        frame = gpd.read_file(source, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         # GDAL names the file by its full path (a temporary folder for uploads) and
         # suggests driver prefixes; say neither.
-        reason = str(exc).replace(target, path.name).split("; It might help")[0].rstrip(".")
-        raise InputError(
-            f"{path.name}: cannot read it as GeoJSON, GeoPackage or Shapefile ({reason}); "
-            "is the file truncated or of another format?"
-        ) from None
+        reason = str(exc).split("; It might help")[0].rstrip(".")
+        for secret in (source, str(target), hide):
+            if secret:
+                reason = reason.replace(str(secret), path.name)
+        _refuse(path, driver, excerpt(reason, limit=200, quote=False))
     except UnicodeDecodeError as exc:
         raise InputError(f"{path.name}: undecodable text ({exc})") from None
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
+        raise InputError(f"{path.name}: the layer has no geometry", source=path)
     if len(frame) == 0:
         raise InputError(f"{path.name}: the file holds no features")
     return frame
@@ -258,7 +525,7 @@ def _check_suffix(path, allowed):
         raise InputError(f"{path}: no such file")
     if path.suffix.lower() not in allowed:
         raise InputError(
-            f"{path.name}: unsupported file type {path.suffix!r}; use one of "
+            f"{path.name}: unsupported file type {excerpt(path.suffix)}; use one of "
             + ", ".join(sorted(allowed))
         )
     return path
@@ -327,7 +594,7 @@ def numeric_problems(table):
         raw = table.frame[col] if col in table.frame.columns else None
         for i in np.flatnonzero(~np.isfinite(values))[:50]:
             text = "" if raw is None else raw.iat[i]
-            what = "is missing" if text == "" else f"{text!r} is not a number"
+            what = "is missing" if text == "" else f"{excerpt(text)} is not a number"
             problems.append(f"{table.where(i, 'ref')}: {col} {what}")
     return problems
 

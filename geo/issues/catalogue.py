@@ -5,7 +5,7 @@ import csv
 from pathlib import Path
 
 from geo.datafiles import DATA_DIR
-from geo.errors import InputError
+from geo.errors import InputError, excerpt
 
 DEFAULT_CATALOGUE = DATA_DIR / "categories.csv"
 COLUMNS = ("code", "name_zh", "name_en", "group_code", "group_zh", "group_en",
@@ -24,7 +24,8 @@ def read_catalogue(path=DEFAULT_CATALOGUE):
         for n, rec in enumerate(reader, start=2):
             limit = rec["limit_value"].strip()
             if limit and not limit.isdigit():
-                raise InputError(f"{path.name}: row {n}: limit_value {limit!r} is not a whole number")
+                raise InputError(f"{path.name}: row {n}: limit_value {excerpt(limit)} is not "
+                                 "a whole number")
             rows.append(tuple(rec[c].strip() or None for c in COLUMNS[:-2])
                         + (int(limit) if limit else None, rec["limit_unit"].strip()))
     return rows

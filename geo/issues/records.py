@@ -8,6 +8,7 @@ import pandas as pd
 from geo.issues import catalogue
 from geo.io import intake
 from geo.io import readers
+from geo.errors import excerpt
 
 SOURCES = ("leader", "joint", "patrol", "sweep", "citizen", "city", "other")
 STATUSES = ("reported", "filed", "dispatched", "processing", "fed_back", "checking",
@@ -51,7 +52,7 @@ def _parse(table, tx):
         codes = catalogue.normalise_codes(frame["category"], catalogue.lookup(tx))
         for i in np.flatnonzero(codes.isna().to_numpy())[:50]:
             value = frame["category"].iat[i]
-            reason = "category is missing" if not value else f"unknown category {value!r}"
+            reason = "category is missing" if not value else f"unknown category {excerpt(value)}"
             problems.append(f"{table.where(i, 'ref')}: {reason}")
         out["category"] = codes
     out["source"], p = intake.choice(table, "source", SOURCES, default="other")
