@@ -56,6 +56,16 @@ def test_pages_render_in_chinese_with_local_assets(client, url):
     local_assets_only(client, html)
 
 
+
+def test_favicon_is_served_and_linked(client):
+    """No 404 for the icon: /favicon.ico (asked for by every browser) and the linked SVG."""
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert icon.get_data(as_text=True).lstrip().startswith("<svg")
+    html = client.get("/toilets/").get_data(as_text=True)
+    linked = re.search(r"""<link rel="icon"[^>]* href="([^"]+)">""", html).group(1)
+    assert client.get(linked).get_data() == icon.get_data()
+
 def test_english_by_parameter_and_by_browser(client):
     html = client.get("/?lang=en").get_data(as_text=True)
     assert '<html lang="en">' in html and "Grid management" in html and "网格总览" not in html
