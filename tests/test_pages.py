@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+import shapely
 
 from geo import settings as settings_mod
 from geo.io import export
@@ -178,6 +179,34 @@ def test_api_grids_and_stats(client, sample):
     assert counted == in_box["numberMatched"]
     heat = client.get("/api/v1/heat?cell=200").get_json()
     assert sum(b[2] for b in heat["bins"]) == stats.count_issues(sample["db"], IssueFilter())
+
+
+@pytest.mark.parametrize("query", [
+    {}, {"level": "community"}, {"level": "grid", "q": "社区"}, {"q": "150102002"},
+    {"bbox": "111.66,40.85,111.69,40.87"}, {"level": "grid", "bbox": "111.66,40.85,111.69,40.87",
+                                            "limit": 7, "offset": 5},
+    {"level": "grid", "limit": 10, "offset": 100_000}, {"version": 1, "level": "street"}])
+def test_api_grids_filters_and_pages_like_shapely(client, sample, query):
+    """/api/v1/grids against the whole version filtered here with pandas and shapely."""
+    frame = export.frame(sample["db"], "grids", query.get("version"))
+    if "level" in query:
+        frame = frame[frame["level"] == query["level"]]
+    if "q" in query:
+        frame = frame[frame["code"].str.startswith(query["q"])
+                      | frame["name"].str.contains(query["q"], regex=False)]
+    if "bbox" in query:
+        frame = frame[frame.intersects(shapely.box(*map(float, query["bbox"].split(","))))]
+    offset, limit = query.get("offset", 0), query.get("limit", 1000)
+    data = client.get("/api/v1/grids", query_string=query).get_json()
+    assert data["numberMatched"] == len(frame) > 0
+    assert [f["id"] for f in data["features"]] == list(frame["code"])[offset:offset + limit]
+    assert data["numberReturned"] == len(data["features"])
+    if data["features"]:
+        first = data["features"][0]
+        row = frame.iloc[offset]
+        assert first["properties"]["departments"] == row["departments"]
+        assert first["properties"]["area_m2"] == row["area_m2"]
+        assert shapely.geometry.shape(first["geometry"]).equals(row.geometry)
 
 
 API_400 = [
