@@ -1,8 +1,6 @@
 """The toilet-renovation office's pages (厕所革命): coverage map, figures, records, exports."""
 
 import io
-import tempfile
-from pathlib import Path
 
 from flask import (Blueprint, redirect, render_template, request, send_file, url_for)
 from flask_babel import gettext as _
@@ -33,9 +31,8 @@ def overview():
     if colour_by not in ("progress", "density"):
         raise InputError("parameter 'colour': use progress or density")
     k = parse_int(request.args, "sites", 0, 0, 20)
-    cov = coverage.compute_coverage(db, radius, target)
+    cov, sites = coverage_sites.coverage_and_sites(db, radius, target, k)
     records = export.frame(db, "toilets")
-    sites = coverage_sites.suggest_sites(db, k=k, radius_m=radius) if k else None
     fmap = toilet_maps.coverage_map(settings(), cov, records, colour_by, sites)
     return render_template("toilets.html", title=_("Toilet renovation"), cov=cov,
                            d=cov.district, behind=cov.behind_target(), radius=radius,
@@ -45,30 +42,29 @@ def overview():
 
 @bp.get("/progress.png")
 def progress_png():
+    """The progress chart, drawn in memory and shown inline (the page embeds it)."""
     progress = coverage_progress.progress_over_time(get_db(), request.args.get("area") or None)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = coverage_chart.progress_chart(progress, Path(tmp) / "progress.png")
-        data = Path(path).read_bytes()
-    return send_file(io.BytesIO(data), mimetype="image/png", download_name="progress.png")
+    buffer = io.BytesIO()
+    coverage_chart.progress_chart(progress, buffer)
+    buffer.seek(0)
+    return send_file(buffer, mimetype="image/png", download_name="progress.png")
 
 
 @bp.get("/ledger.xlsx")
 def ledger_xlsx():
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "ledger.xlsx"
-        ledger.write_ledger(get_db(), path, request.args.get("area") or None)
-        data = path.read_bytes()
-    return send_file(io.BytesIO(data), download_name="厕所台账.xlsx", mimetype=(
+    """The Excel ledger, written in memory, as a download."""
+    buffer = io.BytesIO()
+    ledger.write_ledger(get_db(), buffer, request.args.get("area") or None)
+    buffer.seek(0)
+    return send_file(buffer, as_attachment=True, download_name="厕所台账.xlsx", mimetype=(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 
 
 @bp.get("/toilets.geojson")
 def toilets_geojson():
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "toilets.geojson"
-        export.export(get_db(), "toilets", "geojson", path)
-        data = path.read_bytes()
-    return send_file(io.BytesIO(data), mimetype="application/geo+json",
+    """Every record as GeoJSON, written in memory, as a download."""
+    data = export.export_bytes(get_db(), "toilets", "geojson")
+    return send_file(io.BytesIO(data), as_attachment=True, mimetype="application/geo+json",
                      download_name="toilets.geojson")
 
 
