@@ -6,6 +6,7 @@ import re
 
 import pytest
 import shapely
+from markupsafe import escape
 
 from geo import settings as settings_mod
 from geo.io import export
@@ -67,11 +68,35 @@ def test_favicon_is_served_and_linked(client):
     linked = re.search(r"""<link rel="icon"[^>]* href="([^"]+)">""", html).group(1)
     assert client.get(linked).get_data() == icon.get_data()
 
+
 def test_english_by_parameter_and_by_browser(client):
     html = client.get("/?lang=en").get_data(as_text=True)
     assert '<html lang="en">' in html and "Grid management" in html and "网格总览" not in html
     html = client.get("/issues", headers={"Accept-Language": "en-GB,en;q=0.8"}).get_data(as_text=True)
     assert "Issues" in html and "问题类别" not in html
+
+
+def test_issue_popups_name_the_category_in_the_pages_language(client, sample):
+    """The issue markers' popups (Folium HTML in the map script) on the grid and issue pages."""
+    with sample["db"].transaction() as tx:
+        rows = {i: rest for i, *rest in tx.fetchall(
+            "SELECT i.id, c.code, c.name_zh, c.name_en FROM issues i"
+            " JOIN categories c ON c.code = i.category JOIN grids g ON g.id = i.grid_id"
+            " WHERE g.code = %s AND i.status NOT IN ('closed', 'void')", (sample["grid"],))}
+    for lang, column, other in [("en", 2, 1), ("zh", 1, 2)]:
+        html = client.get(f"/grids/{sample['grid']}?lang={lang}").get_data(as_text=True)
+        popups = re.findall(r"<table class='cg-popup'>.*?</table>\s*<a href='/issues/(\d+)'",
+                            html)
+        assert popups and set(map(int, popups)) <= set(rows)
+        for table, issue_id in re.findall(
+                r"(<table class='cg-popup'>.*?</table>)\s*<a href='/issues/(\d+)'", html):
+            category = rows[int(issue_id)]
+            assert f"{category[0]} {escape(category[column])}" in table
+            assert f"{category[0]} {escape(category[other])}" not in table
+    issue_id, category = next(iter(rows.items()))
+    html = client.get(f"/issues/{issue_id}?lang=en").get_data(as_text=True)
+    table = re.search(r"<table class='cg-popup'>.*?</table>", html).group(0)
+    assert f"<th>Category</th><td>{category[0]} {escape(category[2])}</td>" in table
 
 
 def test_grid_page_and_search(client, sample):

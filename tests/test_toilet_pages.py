@@ -73,9 +73,13 @@ def test_downloads_are_attachments_with_a_filename(client, demo_url, tmp_path):
     """The ledger and GeoJSON download under their names; the chart shows inline.
     The GeoJSON written in memory holds what `civgrid export` writes to a file."""
     xlsx = client.get("/toilets/ledger.xlsx")
-    assert xlsx.headers["Content-Disposition"].startswith("attachment;")
-    assert "filename*=UTF-8''%E5%8E%95%E6%89%80%E5%8F%B0%E8%B4%A6.xlsx" in \
-        xlsx.headers["Content-Disposition"]  # 厕所台账.xlsx
+    assert xlsx.headers["Content-Disposition"] == (  # 一户一档.xlsx, ASCII for old browsers
+        "attachment; filename=toilet-ledger.xlsx;"
+        " filename*=UTF-8''%E4%B8%80%E6%88%B7%E4%B8%80%E6%A1%A3.xlsx")
+    english = client.get("/toilets/ledger.xlsx?lang=en")
+    assert english.headers["Content-Disposition"] == 'attachment; filename="Toilet ledger.xlsx"'
+    assert openpyxl.load_workbook(io.BytesIO(english.data)).sheetnames == [
+        "Toilet ledger", "About"]
     resp = client.get("/toilets/toilets.geojson")
     assert resp.headers["Content-Disposition"] == "attachment; filename=toilets.geojson"
     assert resp.mimetype == "application/geo+json"

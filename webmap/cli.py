@@ -199,9 +199,10 @@ def export_cmd(kind, fmt, output, version):
         if kind != "toilets":
             raise click.UsageError("--format xlsx is the toilets' ledger: use it with toilets")
         from geo.toilets import ledger
+        from webmap.i18n import translator
 
         with export.replacing(output, "xlsx") as tmp:
-            n = ledger.write_ledger(_db(), tmp)
+            n = ledger.write_ledger(_db(), tmp, translate=translator())
     else:
         n = export.export(_db(), kind, fmt, output, version)
     click.echo(f"wrote {n} {kind} to {output}")
@@ -324,12 +325,14 @@ def toilets_coverage(radius, target, chart):
     """Print coverage and renovation figures of the district and its grids."""
     from geo.toilets import chart as coverage_chart
     from geo.toilets import progress as coverage_progress
+    from webmap.i18n import translator
 
     db = _db()
     click.echo(str(coverage.coverage_report(db, _settings(), radius_m=radius, target_pct=target)))
     if chart:
         with export.replacing(chart, "png") as tmp:
-            coverage_chart.progress_chart(coverage_progress.progress_over_time(db), tmp)
+            coverage_chart.progress_chart(coverage_progress.progress_over_time(db), tmp,
+                                          translate=translator())
         click.echo(f"progress chart written to {chart}")
 
 

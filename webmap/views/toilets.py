@@ -1,6 +1,7 @@
 """The toilet-renovation office's pages (厕所革命): coverage map, figures, records, exports."""
 
 import io
+from urllib.parse import quote
 
 from flask import (Blueprint, redirect, render_template, request, send_file, url_for)
 from flask_babel import gettext as _
@@ -45,19 +46,24 @@ def progress_png():
     """The progress chart, drawn in memory and shown inline (the page embeds it)."""
     progress = coverage_progress.progress_over_time(get_db(), request.args.get("area") or None)
     buffer = io.BytesIO()
-    coverage_chart.progress_chart(progress, buffer)
+    coverage_chart.progress_chart(progress, buffer, translate=_)
     buffer.seek(0)
     return send_file(buffer, mimetype="image/png", download_name="progress.png")
 
 
 @bp.get("/ledger.xlsx")
 def ledger_xlsx():
-    """The Excel ledger, written in memory, as a download."""
+    """The Excel ledger in the page's language, written in memory, as a download."""
     buffer = io.BytesIO()
-    ledger.write_ledger(get_db(), buffer, request.args.get("area") or None)
+    ledger.write_ledger(get_db(), buffer, request.args.get("area") or None, translate=_)
     buffer.seek(0)
-    return send_file(buffer, as_attachment=True, download_name="厕所台账.xlsx", mimetype=(
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    name = f"{_(ledger.SHEET)}.xlsx"  # 一户一档.xlsx
+    resp = send_file(buffer, as_attachment=True, download_name=name,
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    if not name.isascii():  # Werkzeug's ASCII fallback would be a bare ".xlsx"
+        resp.headers["Content-Disposition"] = (
+            f"attachment; filename=toilet-ledger.xlsx; filename*=UTF-8''{quote(name)}")
+    return resp
 
 
 @bp.get("/toilets.geojson")
