@@ -141,3 +141,22 @@ def test_empty_ledger(db, settings, tmp_path):
     assert ledger.write_ledger(db, tmp_path / "e.xlsx", translate=ZH) == 0
     header, rows, n = _read(tmp_path / "e.xlsx")
     assert list(header) == HEADERS and n == 0
+
+
+@pytest.mark.parametrize("lang,sheets,header", [("zh_CN.UTF-8", ("一户一档", "说明"), HEADERS),
+                                               ("en_US.UTF-8", ("Toilet ledger", "About"),
+                                                HEADERS_EN)])
+def test_command_line_ledger_in_the_environments_language(db, settings, loaded, tmp_path,
+                                                          monkeypatch, lang, sheets, header):
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    monkeypatch.setenv("CIVGRID_DATABASE_URL", settings.database_url)
+    out = CliRunner().invoke(main, ["export", "toilets", "--format", "xlsx", "-o",
+                                    str(tmp_path / "l.xlsx")],
+                             env={"LC_ALL": None, "LC_MESSAGES": None, "LANG": lang})
+    assert out.exit_code == 0, out.output
+    got, rows, n = _read(tmp_path / "l.xlsx", sheets)
+    assert list(got) == header and n == 3
+    assert rows["CS-1"][header[8]] == ("已验收" if lang.startswith("zh") else "accepted")
