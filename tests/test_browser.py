@@ -73,6 +73,26 @@ def test_overview_zoomed_in_shows_clusters_and_issues(page, live):
     assert_clean(page)
 
 
+def test_english_overview_popup_names_the_category_in_english(page, live, demo_url):
+    p = page.open(live.url + "/?lang=en")
+    p.wait_for_selector(".leaflet-overlay-pane path.leaflet-interactive")
+    p.evaluate("""() => { const m = Object.values(window).find(v => v instanceof L.Map);
+                          m.setView([40.862, 111.68], 17); }""")
+    single = p.locator(".leaflet-overlay-pane path.leaflet-interactive[fill='#e67e22']") \
+        .filter(visible=True)
+    single.first.wait_for(timeout=10_000)
+    central = next(m for m in single.all()
+                   if (lambda b: 400 < b["x"] < 1000 and 200 < b["y"] < 600)(m.bounding_box()))
+    central.click(force=True)
+    p.wait_for_selector(".leaflet-popup-content table.cg-popup tr", timeout=5_000)
+    row = p.locator(".leaflet-popup-content tr").first
+    assert row.locator("th").inner_text() == "Category"
+    code, name = row.locator("td").inner_text().split(" ", 1)
+    db = geo_db.connect(settings_mod.Settings(database_url=demo_url))
+    with db.transaction() as tx:
+        assert tx.fetchval("SELECT name_en FROM categories WHERE code = %s", (code,)) == name
+    assert_clean(page)
+
 def test_heatmap_animation_steps(page, live):
     p = page.open(live.url + "/heatmap?period=week", screenshot="page-heatmap.png")
     p.wait_for_selector(".cg-player")

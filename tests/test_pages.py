@@ -5,6 +5,8 @@ import json
 import re
 
 import pytest
+import shapely
+from markupsafe import escape
 
 from geo import settings as settings_mod
 from geo.io import export
@@ -56,11 +58,45 @@ def test_pages_render_in_chinese_with_local_assets(client, url):
     local_assets_only(client, html)
 
 
+
+def test_favicon_is_served_and_linked(client):
+    """No 404 for the icon: /favicon.ico (asked for by every browser) and the linked SVG."""
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert icon.get_data(as_text=True).lstrip().startswith("<svg")
+    html = client.get("/toilets/").get_data(as_text=True)
+    linked = re.search(r"""<link rel="icon"[^>]* href="([^"]+)">""", html).group(1)
+    assert client.get(linked).get_data() == icon.get_data()
+
+
 def test_english_by_parameter_and_by_browser(client):
     html = client.get("/?lang=en").get_data(as_text=True)
     assert '<html lang="en">' in html and "Grid management" in html and "网格总览" not in html
     html = client.get("/issues", headers={"Accept-Language": "en-GB,en;q=0.8"}).get_data(as_text=True)
     assert "Issues" in html and "问题类别" not in html
+
+
+def test_issue_popups_name_the_category_in_the_pages_language(client, sample):
+    """The issue markers' popups (Folium HTML in the map script) on the grid and issue pages."""
+    with sample["db"].transaction() as tx:
+        rows = {i: rest for i, *rest in tx.fetchall(
+            "SELECT i.id, c.code, c.name_zh, c.name_en FROM issues i"
+            " JOIN categories c ON c.code = i.category JOIN grids g ON g.id = i.grid_id"
+            " WHERE g.code = %s AND i.status NOT IN ('closed', 'void')", (sample["grid"],))}
+    for lang, column, other in [("en", 2, 1), ("zh", 1, 2)]:
+        html = client.get(f"/grids/{sample['grid']}?lang={lang}").get_data(as_text=True)
+        popups = re.findall(r"<table class='cg-popup'>.*?</table>\s*<a href='/issues/(\d+)'",
+                            html)
+        assert popups and set(map(int, popups)) <= set(rows)
+        for table, issue_id in re.findall(
+                r"(<table class='cg-popup'>.*?</table>)\s*<a href='/issues/(\d+)'", html):
+            category = rows[int(issue_id)]
+            assert f"{category[0]} {escape(category[column])}" in table
+            assert f"{category[0]} {escape(category[other])}" not in table
+    issue_id, category = next(iter(rows.items()))
+    html = client.get(f"/issues/{issue_id}?lang=en").get_data(as_text=True)
+    table = re.search(r"<table class='cg-popup'>.*?</table>", html).group(0)
+    assert f"<th>Category</th><td>{category[0]} {escape(category[2])}</td>" in table
 
 
 def test_grid_page_and_search(client, sample):
@@ -168,6 +204,34 @@ def test_api_grids_and_stats(client, sample):
     assert counted == in_box["numberMatched"]
     heat = client.get("/api/v1/heat?cell=200").get_json()
     assert sum(b[2] for b in heat["bins"]) == stats.count_issues(sample["db"], IssueFilter())
+
+
+@pytest.mark.parametrize("query", [
+    {}, {"level": "community"}, {"level": "grid", "q": "社区"}, {"q": "150102002"},
+    {"bbox": "111.66,40.85,111.69,40.87"}, {"level": "grid", "bbox": "111.66,40.85,111.69,40.87",
+                                            "limit": 7, "offset": 5},
+    {"level": "grid", "limit": 10, "offset": 100_000}, {"version": 1, "level": "street"}])
+def test_api_grids_filters_and_pages_like_shapely(client, sample, query):
+    """/api/v1/grids against the whole version filtered here with pandas and shapely."""
+    frame = export.frame(sample["db"], "grids", query.get("version"))
+    if "level" in query:
+        frame = frame[frame["level"] == query["level"]]
+    if "q" in query:
+        frame = frame[frame["code"].str.startswith(query["q"])
+                      | frame["name"].str.contains(query["q"], regex=False)]
+    if "bbox" in query:
+        frame = frame[frame.intersects(shapely.box(*map(float, query["bbox"].split(","))))]
+    offset, limit = query.get("offset", 0), query.get("limit", 1000)
+    data = client.get("/api/v1/grids", query_string=query).get_json()
+    assert data["numberMatched"] == len(frame) > 0
+    assert [f["id"] for f in data["features"]] == list(frame["code"])[offset:offset + limit]
+    assert data["numberReturned"] == len(data["features"])
+    if data["features"]:
+        first = data["features"][0]
+        row = frame.iloc[offset]
+        assert first["properties"]["departments"] == row["departments"]
+        assert first["properties"]["area_m2"] == row["area_m2"]
+        assert shapely.geometry.shape(first["geometry"]).equals(row.geometry)
 
 
 API_400 = [

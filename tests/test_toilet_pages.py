@@ -1,6 +1,8 @@
 """The toilet office's pages: coverage map, figures, exports, create and edit with history."""
 
 import io
+import json
+import logging
 import re
 
 import openpyxl
@@ -8,6 +10,7 @@ import pytest
 
 from geo import settings as settings_mod
 from geo.toilets import coverage
+from geo.toilets import sites as coverage_sites
 from geo.store import db as geo_db
 from geo.grids import importer as grids
 from tests import browser as br
@@ -31,6 +34,22 @@ def test_coverage_page_shows_the_core_figures(client, demo_url):
     assert f"{cov500.district['served_pct']:.1f} %" in html500
 
 
+
+def test_coverage_page_builds_the_layers_once(client, demo_url, caplog):
+    """Figures and site suggestions share one build of the service areas per request;
+    the sites are those a separate suggestion finds."""
+    caplog.set_level(logging.DEBUG, logger="geo.toilets.coverage")
+    html = client.get("/toilets/?sites=2&radius=500").get_data(as_text=True)
+    built = [r for r in caplog.records if r.getMessage().startswith("coverage layers built")]
+    assert len(built) == 1 and "radius 500 m" in built[0].getMessage()
+    db = geo_db.connect(settings_mod.Settings(database_url=demo_url))
+    alone = coverage_sites.suggest_sites(db, k=2, radius_m=500)
+    for site in alone.sites:
+        assert f"+{site['gain_m2']:,.0f} m²" in html
+    caplog.clear()
+    client.get("/toilets/")
+    assert sum(r.getMessage().startswith("coverage layers built") for r in caplog.records) == 1
+
 @pytest.mark.parametrize("url,param", [("/toilets/?radius=abc", "radius"),
                                        ("/toilets/?target=120", "target"),
                                        ("/toilets/?colour=pink", "colour"),
@@ -48,6 +67,29 @@ def test_exports(client):
     assert sheet.max_row == 1 + 680  # header + one row per toilet of the demo
     geojson = client.get("/toilets/toilets.geojson").get_json()
     assert len(geojson["features"]) == 680
+
+
+def test_downloads_are_attachments_with_a_filename(client, demo_url, tmp_path):
+    """The ledger and GeoJSON download under their names; the chart shows inline.
+    The GeoJSON written in memory holds what `civgrid export` writes to a file."""
+    xlsx = client.get("/toilets/ledger.xlsx")
+    assert xlsx.headers["Content-Disposition"] == (  # 一户一档.xlsx, ASCII for old browsers
+        "attachment; filename=toilet-ledger.xlsx;"
+        " filename*=UTF-8''%E4%B8%80%E6%88%B7%E4%B8%80%E6%A1%A3.xlsx")
+    english = client.get("/toilets/ledger.xlsx?lang=en")
+    assert english.headers["Content-Disposition"] == 'attachment; filename="Toilet ledger.xlsx"'
+    assert openpyxl.load_workbook(io.BytesIO(english.data)).sheetnames == [
+        "Toilet ledger", "About"]
+    resp = client.get("/toilets/toilets.geojson")
+    assert resp.headers["Content-Disposition"] == "attachment; filename=toilets.geojson"
+    assert resp.mimetype == "application/geo+json"
+    assert "attachment" not in client.get("/toilets/progress.png").headers.get(
+        "Content-Disposition", "")
+    from geo.io import export
+    db = geo_db.connect(settings_mod.Settings(database_url=demo_url))
+    export.export(db, "toilets", "geojson", tmp_path / "t.geojson")
+    on_disk = json.loads((tmp_path / "t.geojson").read_text(encoding="utf-8"))
+    assert resp.get_json()["features"] == on_disk["features"]
 
 
 def test_create_and_edit_keep_history(db, settings, tmp_path):

@@ -240,6 +240,18 @@ def test_the_same_draft_activated_twice_at_once(db, settings, layout):
     assert any(isinstance(o, str) and "already active" in o for o in outcome)
 
 
+def test_moving_points_are_placed_where_the_files_put_them(db, settings, points):
+    draft = versions.create_draft(db)
+    versions.set_geometry(db, settings, draft, code(2), ubox(2, 2, 4.5, 4))
+    report = versions.diff(db, draft, settings)
+    moves = report.moves["issues"] + report.moves["toilets"]
+    assert report.moves["issues"] and report.moves["toilets"]
+    placed = versions.move_locations(db, moves)
+    assert [m for _lat, _lon, m in placed] == moves
+    for lat, lon, m in placed:
+        i = int(m.label[1:]) + (1200 if m.kind == "toilets" else 0)
+        assert (lon, lat) == pytest.approx(tuple(map(float, points[i])), abs=1e-9)
+
 def test_diff_previews_moves_and_workload(db, settings, points):
     draft = versions.create_draft(db)
     versions.merge_grids(db, settings, draft, [code(2), code(1)])

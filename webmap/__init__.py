@@ -35,4 +35,10 @@ def create_app(test_config=None):
     app.register_blueprint(api.bp)
     app.register_blueprint(toilet_pages.bp)
     app.register_blueprint(planner.bp)
+
+    @app.get("/favicon.ico")
+    def favicon():
+        """Browsers ask for /favicon.ico whatever the page links: the same SVG icon."""
+        return app.send_static_file("favicon.svg")
+
     return app

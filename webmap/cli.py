@@ -210,7 +210,7 @@ def export_cmd(kind, fmt, output, version):
         from geo.toilets import ledger
 
         with export.replacing(output, "xlsx") as tmp:
-            n = ledger.write_ledger(_db(), tmp)
+            n = ledger.write_ledger(_db(), tmp, translate=environment_gettext())
     else:
         n = export.export(_db(), kind, fmt, output, version)
     click.echo(f"wrote {n} {kind} to {output}")
@@ -339,7 +339,8 @@ def toilets_coverage(radius, target, chart):
                                               target_pct=target)))
     if chart:
         with export.replacing(chart, "png") as tmp:
-            coverage_chart.progress_chart(coverage_progress.progress_over_time(db), tmp)
+            coverage_chart.progress_chart(coverage_progress.progress_over_time(db), tmp,
+                                          translate=environment_gettext())
         _ = environment_gettext()
         click.echo(_("progress chart written to %(path)s") % {"path": chart})
 

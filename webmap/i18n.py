@@ -6,6 +6,8 @@ A chosen ``?lang=`` is remembered in a cookie.
 
 The core's errors, problems and reports are data (:mod:`geo.errors`): pages
 render them with :func:`tr`, the command line with :func:`environment_gettext`.
+Coded values (statuses, sources, toilet kinds…) get their labels from
+:mod:`geo.vocabulary`, translated here.
 """
 
 import os
@@ -16,6 +18,9 @@ from babel.support import NullTranslations, Translations
 from flask import request
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
+
+from geo import vocabulary
+from geo.vocabulary import label
 
 LANGUAGES = ("zh_CN", "en")
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -94,22 +99,13 @@ def is_english():
 
 
 def status_name(code):
-    names = {
-        "reported": _("reported"), "filed": _("filed"), "dispatched": _("dispatched"),
-        "processing": _("processing"), "fed_back": _("fed back"), "checking": _("checking"),
-        "closed": _("closed"), "void": _("void"), "rework": _("rework"),
-        "returned": _("returned"), "suspended": _("suspended"), "open": _("open (not closed)"),
-    }
-    return names.get(code, code)
+    """An issue status in the page's language."""
+    return label(vocabulary.ISSUE_STATUSES, code, _)
 
 
 def source_name(code):
-    names = {
-        "leader": _("leaders' supervision"), "joint": _("joint inspection"),
-        "patrol": _("department patrol"), "sweep": _("territorial sweep"),
-        "citizen": _("citizen message"), "city": _("city feedback"), "other": _("other"),
-    }
-    return names.get(code, code)
+    """An issue's reporting channel in the page's language."""
+    return label(vocabulary.ISSUE_SOURCES, code, _)
 
 
 def category_name(row):
@@ -118,46 +114,19 @@ def category_name(row):
 
 
 def method_name(code):
-    """How a point found its grid (docs/domain.md, *Assignment rule*)."""
-    names = {"inside": _("inside the grid"), "boundary": _("on a shared boundary: smallest code"),
-             "nearest": _("nearest grid within the tolerance"), "none": _("unassigned")}
-    return names.get(code, code)
+    """How a point found its grid, in the page's language."""
+    return label(vocabulary.ASSIGN_METHODS, code, _)
 
 
 def history_action_name(code):
-    names = {"created": _("created"), "edited": _("edited"), "reassigned": _("re-assigned")}
-    return names.get(code, code)
+    return label(vocabulary.HISTORY_ACTIONS, code, _)
 
 
 def toilet_label(field, code):
     """A toilet record's coded value (kind, original type, action, status, sanitary type)."""
-    names = _TOILET_LABELS[field]() if field in _TOILET_LABELS else {}
-    return names.get(code, code or "")
-
-
-_TOILET_LABELS = {  # built on use, in the request's language
-    "kind": lambda: {"household": _("household"), "public": _("public")},
-    "original_type": lambda: {"dry_latrine": _("dry latrine"), "flush": _("flush toilet"),
-                              "none": _("no toilet")},
-    "action": lambda: {"demolish": _("demolish"), "convert": _("convert"),
-                       "new_build": _("new build")},
-    "status": lambda: {"planned": _("planned"), "in_progress": _("in progress"),
-                       "accepted": _("accepted")},
-    "sanitary_type": lambda: {
-        "three_compartment": _("three-compartment septic tank"), "double_urn": _("double urn"),
-        "biogas": _("biogas digester"), "urine_diverting": _("urine-diverting"),
-        "double_pit": _("double pit"), "sewer_flush": _("flush to sewer")},
-}
+    return label(vocabulary.TOILET_VALUES.get(field, {}), code, _)
 
 
 def toilet_field_name(name):
-    names = {
-        "code": _("Code"), "name": _("Name"), "kind": _("Kind"), "address": _("Address"),
-        "lon": _("Longitude"), "lat": _("Latitude"), "original_type": _("Original type"),
-        "action": _("Action"), "status": _("Status"), "planned_at": _("Planned"),
-        "started_at": _("Started"), "accepted_at": _("Accepted"), "heating": _("heating"),
-        "power": _("power"), "water": _("water"), "sewage": _("sewage"),
-        "ventilation": _("ventilation"), "sanitary_type": _("Sanitary type"),
-        "photos": _("Photos"),
-    }
-    return names.get(name, name)
+    """A toilet record's field name in the page's language."""
+    return label(vocabulary.TOILET_FIELDS, name, _)

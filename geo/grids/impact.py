@@ -182,6 +182,29 @@ def diff(db, draft_id, settings, against=None, as_of=None):
     return report
 
 
+def move_locations(db, moves):
+    """Where the moving points are: ``[(lat, lon, move), …]`` in the order of ``moves``.
+
+    ``moves`` are :class:`Move` s of :func:`diff` (issues and toilets); a point
+    deleted since is left out. Coordinates are EPSG:4490 lon/lat, as stored.
+
+    Examples
+    --------
+    >>> report = diff(db, 7, settings)  # doctest: +SKIP
+    >>> move_locations(db, report.moves["issues"][:1])  # doctest: +SKIP
+    [(40.8612, 111.6803, Move(kind='issues', id=17, …))]
+    """
+    ids = {table: [m.id for m in moves if m.kind == table] for table in assign.ASSIGNED_TABLES}
+    where = {}
+    with db.transaction() as tx:
+        for table, keys in ids.items():
+            if keys:
+                for i, x, y in tx.fetchall(f"SELECT id, ST_X(geom), ST_Y(geom) FROM {table}"
+                                           " WHERE id = ANY(%s)", (keys,)):
+                    where[(table, i)] = (y, x)
+    return [(*where[(m.kind, m.id)], m) for m in moves if (m.kind, m.id) in where]
+
+
 def _workload(report, after, before, current, moved):
     counts = {c: list(v) for c, v in current.items()}
     for _id, _label, old, new, _om, _nm, is_open, is_recent in moved:

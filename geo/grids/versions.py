@@ -13,7 +13,8 @@ The planner's cycle, every step a function of this module:
    :func:`split_grid`, :func:`merge_grids`, :func:`set_attributes`, or let
    :func:`suggest_balance` draw a balanced draft;
 3. check it — :func:`validate` (errors block activation, warnings do not) and
-   :func:`diff` (which points change grid, the workload per grid after the change);
+   :func:`diff` (which points change grid, the workload per grid after the change;
+   :func:`move_locations` places the moving points on a map);
 4. :func:`activate` it (only the points in the changed area are re-assigned), or
    :func:`delete_draft`; :func:`rollback` returns to the previous version exactly.
 
@@ -30,7 +31,7 @@ from geo.errors import ConflictError, InputError, NotFound
 from geo.grids.activation import ActivationReport, activate, rollback  # noqa: F401
 from geo.grids.balance import BalanceReport, default_units, suggest_balance  # noqa: F401
 from geo.grids.validation import Finding, ValidationReport, validate_in
-from geo.grids.impact import DiffReport, diff  # noqa: F401
+from geo.grids.impact import DiffReport, diff, move_locations  # noqa: F401
 from geo.grids.editing import (  # noqa: F401
     EditReport, merge_grids, set_attributes, set_geometry, split_grid)
 from geo.grids.store import new_draft, version_row
@@ -38,7 +39,8 @@ from geo.grids.store import new_draft, version_row
 __all__ = [
     "ActivationReport", "BalanceReport", "DiffReport", "EditReport", "Finding",
     "ValidationReport", "activate", "assignment_history", "create_draft", "default_units",
-    "delete_draft", "diff", "grid_at", "list_versions", "load_district", "merge_grids", "rollback",
+    "delete_draft", "diff", "grid_at", "list_versions", "load_district", "merge_grids",
+    "move_locations", "rollback",
     "set_attributes", "set_geometry", "split_grid", "suggest_balance", "validate",
 ]
 

@@ -1,5 +1,6 @@
 """Export grids, issues and toilets as GeoJSON, GeoPackage or CSV (README, *Input files*)."""
 
+import io
 import os
 import tempfile
 from contextlib import contextmanager
@@ -81,17 +82,39 @@ def export(db, kind, fmt, path, version=None):
         raise InputError(f"version: only grids have versions, not {kind}")
     gdf = frame(db, kind, version)
     with replacing(path, fmt) as tmp:
-        if fmt == "csv":
-            out = pd.DataFrame(gdf.drop(columns="geometry"))
-            if kind == "grids":
-                out["wkt"] = shapely.to_wkt(gdf.geometry.to_numpy(), rounding_precision=-1)
-            out.to_csv(tmp, index=False, encoding="utf-8-sig")
-        elif fmt == "geojson":
-            gdf.to_file(tmp, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=9,
-                        WRITE_NON_FINITE_VALUES="NO")
-        else:
-            gdf.to_file(tmp, driver="GPKG", layer=kind, engine="pyogrio")
+        _write(gdf, kind, fmt, tmp)
     return len(gdf)
+
+
+def export_bytes(db, kind, fmt, version=None):
+    """``kind`` in ``fmt`` as bytes, written in memory (a web download needs no file).
+
+    Examples
+    --------
+    >>> data = export_bytes(db, "toilets", "geojson")  # doctest: +SKIP
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if version is not None and kind != "grids":
+        raise InputError(f"version: only grids have versions, not {kind}")
+    buffer = io.BytesIO()
+    _write(frame(db, kind, version), kind, fmt, buffer)
+    return buffer.getvalue()
+
+
+def _write(gdf, kind, fmt, target):
+    """Write ``gdf`` to ``target`` (a path, or a binary buffer: its layer is ``kind``)."""
+    in_memory = hasattr(target, "write")
+    if fmt == "csv":
+        out = pd.DataFrame(gdf.drop(columns="geometry"))
+        if kind == "grids":
+            out["wkt"] = shapely.to_wkt(gdf.geometry.to_numpy(), rounding_precision=-1)
+        out.to_csv(target, index=False, encoding="utf-8-sig")
+    elif fmt == "geojson":
+        gdf.to_file(target, driver="GeoJSON", engine="pyogrio", COORDINATE_PRECISION=9,
+                    WRITE_NON_FINITE_VALUES="NO", **({"layer": kind} if in_memory else {}))
+    else:
+        gdf.to_file(target, driver="GPKG", layer=kind, engine="pyogrio")
 
 
 @contextmanager

@@ -1,11 +1,14 @@
-"""Look-ups behind the list and detail pages: issues, one issue, one grid, grid search."""
+"""Look-ups behind the list and detail pages: issues, one issue, grids, one grid, grid search."""
 
 import shapely
 
 from geo.grids import assign
+from geo.grids.store import version_row
 from geo.issues import stats
-from geo.errors import NotFound
+from geo.errors import InputError, NotFound
 from geo.issues.query import IssueFilter, like_literal
+
+GRID_LEVELS = ("street", "community", "grid")
 
 # Traffic light (docs/domain.md, *Deadlines and the traffic light*): green below 80 % of the
 # limit used, yellow 80–100 %, red overdue.
@@ -94,3 +97,62 @@ def search_grids(db, q, limit=20):
             " ORDER BY (name = %(q)s) DESC, code LIMIT %(limit)s",
             {"prefix": like_literal(q) + "%", "contains": "%" + like_literal(q) + "%", "q": q,
              "limit": limit})
+
+
+def list_grids(db, version=None, level=None, q=None, bbox=None, limit=1000, offset=0):
+    """Grids of a version, filtered and paged in PostGIS: ``(rows as dicts, total count)``.
+
+    Parameters
+    ----------
+    db : geo.db.Database
+    version : int, optional
+        A grid version (default: the active one; :class:`~geo.errors.NotFound`
+        when it does not exist, or when there are no grids yet).
+    level : {"street", "community", "grid"}, optional
+    q : str, optional
+        Keeps grids whose code starts with ``q`` or whose name contains it.
+    bbox : (minlon, minlat, maxlon, maxlat), optional
+        Keeps grids whose polygon intersects the box (EPSG:4490).
+    limit, offset : int
+        The page, in code order; ``total`` counts every match.
+
+    Each row holds ``code name level parent_code leader departments population
+    area_m2 grid_version`` (departments joined with 、, area rounded to 0.1 m²,
+    as exports write them) and ``geometry`` (shapely, EPSG:4490).
+
+    Examples
+    --------
+    >>> rows, total = list_grids(db, level="grid", q="新华", limit=10)  # doctest: +SKIP
+    """
+    if level not in (None,) + GRID_LEVELS:
+        raise InputError(f"level must be one of {', '.join(GRID_LEVELS)}, not {level!r}")
+    conditions, params = ["g.version_id = %(version)s"], {"limit": limit, "offset": offset}
+    if level:
+        conditions.append("g.level = %(level)s")
+        params["level"] = level
+    if q:
+        conditions.append("(starts_with(g.code, %(q)s) OR strpos(g.name, %(q)s) > 0)")
+        params["q"] = q
+    if bbox:
+        conditions.append("ST_Intersects(g.geom, ST_MakeEnvelope(%(x1)s, %(y1)s, %(x2)s,"
+                          " %(y2)s, 4490))")
+        params.update(zip(("x1", "y1", "x2", "y2"), map(float, bbox)))
+    where = " AND ".join(conditions)
+    with db.transaction() as tx:
+        if version is None:
+            version = assign.active_version(tx)
+            if version is None:
+                raise NotFound("there are no grids yet: import some first")
+        else:
+            version_row(tx, version)  # NotFound names it
+        params["version"] = version
+        rows = tx.fetchdicts(
+            "SELECT g.code, g.name, g.level, g.parent_code, g.leader,"
+            " array_to_string(g.departments, '、') AS departments, g.population,"
+            " round(g.area_m2::numeric, 1)::float8 AS area_m2, g.version_id AS grid_version,"
+            f" ST_AsBinary(g.geom) AS wkb FROM grids g WHERE {where}"
+            " ORDER BY g.code LIMIT %(limit)s OFFSET %(offset)s", params)
+        total = tx.fetchval(f"SELECT count(*) FROM grids g WHERE {where}", params)
+    for row in rows:
+        row["geometry"] = shapely.from_wkb(bytes(row.pop("wkb")))
+    return rows, total

@@ -44,6 +44,7 @@ Examples
 """
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 
@@ -58,6 +59,8 @@ from geo.io import crs as crs_mod
 from geo.store import db as db_mod
 from geo.errors import N_, InputError, NotFound, Problem, Text
 from geo.toilets.records import ACTIONS, FACILITIES
+
+log = logging.getLogger(__name__)
 
 DEFAULT_RADIUS_M = 300.0
 #: Service radii (docs/domain.md, *Toilets*): urban workplaces and crowded places, evaluators' walk.
@@ -136,6 +139,9 @@ def build_layers(tx, radius_m):
     tx.execute(db_mod.sql("coverage_layers").format(classes=classes_sql("public_toilets")),
                {"version": version, "srid": srid, "radius": radius_m, "residential": residential,
                 "buffer_style": f"quad_segs={QUAD_SEGS}"})
+    # The costliest step of a coverage page: build it once per transaction (see
+    # geo.toilets.sites.coverage_and_sites); this line lets that be checked.
+    log.debug("coverage layers built: version %s, radius %g m, EPSG:%s", version, radius_m, srid)
     return version, srid
 
 
@@ -235,22 +241,28 @@ def compute_coverage(db, radius_m=DEFAULT_RADIUS_M, target_pct=DEFAULT_TARGET_PC
     target_pct = check_target(target_pct)
     with db.transaction() as tx:
         version, srid = build_layers(tx, radius_m)
-        grid_rows = tx.fetchall(
-            "SELECT c.id, c.code, c.name, c.population, c.area_m2, u.area_m2, c.grid_area_m2,"
-            " ST_AsBinary(g.geom) FROM _cov_grids AS c JOIN _cov_unserved AS u USING (id)"
-            " JOIN grids AS g ON g.id = c.id ORDER BY c.code")
-        unserved_rows = tx.fetchall(
-            "SELECT c.code, c.name, u.area_m2, ST_AsBinary(ST_Transform(u.geom, 4490))"
-            " FROM _cov_unserved AS u JOIN _cov_grids AS c USING (id)"
-            " WHERE NOT ST_IsEmpty(u.geom) ORDER BY c.code")
-        area_wkb = tx.fetchval("SELECT ST_AsBinary(ST_Transform(geom, 4490)) FROM _cov_union")
-        residential = bool(tx.fetchval("SELECT EXISTS (SELECT 1 FROM landuse WHERE residential)"))
-        point_rows = tx.fetchall(
-            "SELECT p.code, p.name, g.code, p.heating, p.power, p.water, p.sewage,"
-            " p.ventilation, p.lon, p.lat FROM _cov_points AS p"
-            " LEFT JOIN _cov_grids AS g ON g.id = p.grid_id ORDER BY p.code")
-        count_rows = tx.fetchall(
-            db_mod.sql("coverage_counts").format(classes=classes_sql("toilet_groups")))
+        return coverage_from_layers(tx, version, srid, radius_m, target_pct)
+
+
+def coverage_from_layers(tx, version, srid, radius_m, target_pct):
+    """The :class:`Coverage` read from the ``_cov_*`` tables :func:`build_layers` filled
+    in ``tx`` (``radius_m`` and ``target_pct`` already checked)."""
+    grid_rows = tx.fetchall(
+        "SELECT c.id, c.code, c.name, c.population, c.area_m2, u.area_m2, c.grid_area_m2,"
+        " ST_AsBinary(g.geom) FROM _cov_grids AS c JOIN _cov_unserved AS u USING (id)"
+        " JOIN grids AS g ON g.id = c.id ORDER BY c.code")
+    unserved_rows = tx.fetchall(
+        "SELECT c.code, c.name, u.area_m2, ST_AsBinary(ST_Transform(u.geom, 4490))"
+        " FROM _cov_unserved AS u JOIN _cov_grids AS c USING (id)"
+        " WHERE NOT ST_IsEmpty(u.geom) ORDER BY c.code")
+    area_wkb = tx.fetchval("SELECT ST_AsBinary(ST_Transform(geom, 4490)) FROM _cov_union")
+    residential = bool(tx.fetchval("SELECT EXISTS (SELECT 1 FROM landuse WHERE residential)"))
+    point_rows = tx.fetchall(
+        "SELECT p.code, p.name, g.code, p.heating, p.power, p.water, p.sewage,"
+        " p.ventilation, p.lon, p.lat FROM _cov_points AS p"
+        " LEFT JOIN _cov_grids AS g ON g.id = p.grid_id ORDER BY p.code")
+    count_rows = tx.fetchall(
+        db_mod.sql("coverage_counts").format(classes=classes_sql("toilet_groups")))
     counts = {row[0]: dict(zip(_COUNTS, map(int, row[1:]))) for row in count_rows}
     grids = _grid_frame(grid_rows, counts, target_pct)
     district = _district(grids, counts, version, srid, radius_m, target_pct)

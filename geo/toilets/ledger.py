@@ -1,18 +1,24 @@
 """The toilet office's Excel ledger (一户一档): one row per toilet, every attribute.
 
-Headers and coded values are in Chinese, as the office files them; dates are
-Excel dates, the five facilities 是/否, coordinates CGCS2000 lon/lat. Each row
-names the toilet's grid and that grid's community and street (of the grid
-version it was assigned under). Rows are ordered by grid code, then toilet
-code; toilets in no grid come last. A second sheet (说明) records when and for
-what area the ledger was made.
+Headers and coded values are in the language of ``translate`` (a gettext
+function: the web page's language, or the command line's, see
+``webmap.i18n.environment_gettext``), with the labels of :mod:`geo.vocabulary` that the
+pages use; without ``translate`` they are English. Dates are Excel dates, the
+five facilities yes/no, coordinates CGCS2000 lon/lat. Each row names the
+toilet's grid and that grid's community and street (of the grid version it was
+assigned under). Rows are ordered by grid code, then toilet code; toilets in no
+grid come last. A second sheet records when and for what area the ledger was
+made.
 
 Written with openpyxl's write-only mode, so memory stays flat for any number
 of rows.
 
 Examples
 --------
->>> write_ledger(db, "一户一档.xlsx")  # doctest: +SKIP
+>>> write_ledger(db, "ledger.xlsx")  # English  # doctest: +SKIP
+680
+>>> from webmap.i18n import catalogue  # doctest: +SKIP
+>>> write_ledger(db, "一户一档.xlsx", translate=catalogue("zh").gettext)  # doctest: +SKIP
 680
 >>> write_ledger(db, "街道.xlsx", area_code="150102004000000")  # one street  # doctest: +SKIP
 """
@@ -20,66 +26,50 @@ Examples
 import datetime as dt
 from pathlib import Path
 
+from geo import vocabulary as vocab
 from geo.grids import assign
 from geo.toilets import progress as coverage_progress
 from geo.store import db as db_mod
 from geo.errors import N_, NotFound
 
-SHEET = "一户一档"
+SHEET = N_("Toilet ledger")
+ABOUT_SHEET = N_("About")
 
-KIND_ZH = {"household": "户厕", "public": "公厕"}
-ORIGINAL_TYPE_ZH = {"dry_latrine": "旱厕", "flush": "水冲厕", "none": "无"}
-ACTION_ZH = {"demolish": "拆除", "convert": "改造", "new_build": "新建"}
-STATUS_ZH = {"planned": "计划", "in_progress": "施工中", "accepted": "已验收"}
-SANITARY_TYPE_ZH = {  # GB 19379 household sanitary toilet types
-    "three_compartment": "三格化粪池式", "double_urn": "双瓮漏斗式",
-    "biogas": "三联通沼气池式", "urine_diverting": "粪尿分集式",
-    "double_pit": "双坑交替式", "sewer_flush": "完整下水道水冲式",
-}
-METHOD_ZH = {"inside": "网格内", "boundary": "边界(取编码最小)", "nearest": "就近归属",
-             "none": "未归属"}
-YES_NO = {True: "是", False: "否"}
-
-#: (header, query column, how to show the value, column width)
+#: (query column, header, vocabulary of its coded values, column width)
 COLUMNS = [
-    ("编号", "code", None, 18),
-    ("类别", "kind", KIND_ZH, 6),
-    ("名称", "name", None, 20),
-    ("地址", "address", None, 28),
-    ("经度", "lon", None, 12),
-    ("纬度", "lat", None, 12),
-    ("原厕所类型", "original_type", ORIGINAL_TYPE_ZH, 10),
-    ("改造方式", "action", ACTION_ZH, 8),
-    ("状态", "status", STATUS_ZH, 8),
-    ("计划日期", "planned_at", None, 11),
-    ("开工日期", "started_at", None, 11),
-    ("验收日期", "accepted_at", None, 11),
-    ("取暖", "heating", YES_NO, 5),
-    ("供电", "power", YES_NO, 5),
-    ("供水", "water", YES_NO, 5),
-    ("排污", "sewage", YES_NO, 5),
-    ("通风", "ventilation", YES_NO, 5),
-    ("卫生厕所类型", "sanitary_type", SANITARY_TYPE_ZH, 16),
-    ("照片", "photos", None, 30),
-    ("街道", "street_name", None, 12),
-    ("社区", "community_name", None, 14),
-    ("网格编码", "grid_code", None, 17),
-    ("网格名称", "grid_name", None, 14),
-    ("归属方式", "assign_method", METHOD_ZH, 10),
-    ("网格版本", "grid_version", None, 8),
-    ("原始X", "raw_x", None, 14),
-    ("原始Y", "raw_y", None, 14),
-    ("原始坐标系", "raw_crs", None, 11),
-    ("录入时间", "created_at", None, 19),
+    (field, vocab.TOILET_FIELDS[field],
+     vocab.YES_NO if field in vocab.FACILITIES else vocab.TOILET_VALUES.get(field), width)
+    for field, width in [
+        ("code", 18), ("kind", 6), ("name", 20), ("address", 28), ("lon", 12), ("lat", 12),
+        ("original_type", 10), ("action", 8), ("status", 8), ("planned_at", 11),
+        ("started_at", 11), ("accepted_at", 11), ("heating", 5), ("power", 5), ("water", 5),
+        ("sewage", 5), ("ventilation", 5), ("sanitary_type", 16), ("photos", 30)]
+] + [
+    ("street_name", N_("Street"), None, 12),
+    ("community_name", N_("Community"), None, 14),
+    ("grid_code", N_("Grid code"), None, 17),
+    ("grid_name", N_("Grid name"), None, 14),
+    ("assign_method", N_("Assignment method"), vocab.ASSIGN_METHODS, 10),
+    ("grid_version", N_("Grid version"), None, 8),
+    ("raw_x", N_("Raw X"), None, 14),
+    ("raw_y", N_("Raw Y"), None, 14),
+    ("raw_crs", N_("Raw CRS"), None, 11),
+    ("created_at", N_("Recorded at"), None, 19),
 ]
 
 
-def ledger_rows(db, area_code=None):
-    """The ledger's rows as dicts keyed by the Chinese headers of :data:`COLUMNS`.
+def _identity(text):
+    return text
+
+
+def ledger_rows(db, area_code=None, translate=None):
+    """The ledger's rows as dicts keyed by the headers of :data:`COLUMNS`, coded
+    values as labels, both through ``translate`` (default: English).
 
     ``area_code`` keeps the toilets of one grid, community or street of the
     active version (raises :class:`~geo.errors.NotFound` when it names none).
     """
+    translate = translate or _identity
     condition, params = coverage_progress.area_filter(area_code)
     with db.transaction() as tx:
         version = assign.active_version(tx)
@@ -95,15 +85,15 @@ def ledger_rows(db, area_code=None):
             scope = ("t.grid_id IN (SELECT g.id FROM grids AS g"
                      f" WHERE g.version_id = %(version)s AND {condition})")
         rows = tx.fetchdicts(db_mod.sql("toilet_ledger").format(scope=scope), params)
-    return [{header: _cell(row[col], shown) for header, col, shown, _ in COLUMNS}
-            for row in rows]
+    return [{translate(header): _cell(row[col], shown, translate)
+             for col, header, shown, _ in COLUMNS} for row in rows]
 
 
-def _cell(value, shown):
+def _cell(value, shown, translate):
     if value is None:
         return None
     if shown is not None:
-        return shown.get(value, value)
+        return vocab.label(shown, value, translate)
     if isinstance(value, list):
         return ";".join(value)
     if isinstance(value, dt.datetime):
@@ -111,7 +101,7 @@ def _cell(value, shown):
     return value
 
 
-def write_ledger(db, path, area_code=None):
+def write_ledger(db, path, area_code=None, translate=None):
     """Write the ledger to ``path`` (.xlsx); return the number of toilets written.
 
     Parameters
@@ -120,33 +110,38 @@ def write_ledger(db, path, area_code=None):
     path : str, Path or binary file object (e.g. ``io.BytesIO`` for a web response)
     area_code : str, optional
         A grid, community or street code of the active version: only its toilets.
+    translate : callable, optional
+        A gettext function for headers, labels and sheet names (default: English).
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    rows = ledger_rows(db, area_code)
+    translate = translate or _identity
+    rows = ledger_rows(db, area_code, translate)
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(SHEET)
-    for i, (_, _, _, width) in enumerate(COLUMNS, start=1):
+    ws = wb.create_sheet(translate(SHEET))
+    for i, (*_, width) in enumerate(COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "B2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
     bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
     header = []
-    for title, *_ in COLUMNS:
-        cell = WriteOnlyCell(ws, value=title)
+    for _col, title, *_ in COLUMNS:
+        cell = WriteOnlyCell(ws, value=translate(title))
         cell.font, cell.fill, cell.alignment = bold, fill, Alignment(horizontal="center")
         header.append(cell)
     ws.append(header)
     for row in rows:  # dates get Excel date formats from openpyxl itself
         ws.append(list(row.values()))
-    about = wb.create_sheet("说明")
-    about.append(["台账", "厕所革命一户一档"])
-    about.append(["范围", area_code or "全区"])
-    about.append(["记录数", len(rows)])
-    about.append(["生成时间", dt.datetime.now().replace(microsecond=0)])
-    about.append(["坐标", "CGCS2000 经纬度 (EPSG:4490)"])
+    about = wb.create_sheet(translate(ABOUT_SHEET))
+    for key, value in [
+            (N_("Ledger"), translate(N_("Toilet renovation: one record per toilet"))),
+            (N_("Scope"), area_code or translate(N_("whole district"))),
+            (N_("Records"), len(rows)),
+            (N_("Made at"), dt.datetime.now().replace(microsecond=0)),
+            (N_("Coordinates"), translate(N_("CGCS2000 longitude/latitude (EPSG:4490)")))]:
+        about.append([translate(key), value])
     wb.save(path if hasattr(path, "write") else Path(path))
     return len(rows)

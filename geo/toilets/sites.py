@@ -162,18 +162,55 @@ def suggest_sites(db, k=5, radius_m=coverage.DEFAULT_RADIUS_M, objective="area",
     k, radius_m, spacing_m = _check(k, radius_m, objective, spacing_m)
     with db.transaction() as tx:
         version, srid = coverage.build_layers(tx, radius_m)
-        grid_rows = tx.fetchall(
-            "SELECT code, name, coalesce(population, 0), area_m2, ST_AsBinary(geom)"
-            " FROM _cov_grids ORDER BY code")
-        piece_rows = tx.fetchall(
-            "SELECT g.code, ST_AsBinary(p.geom) FROM _cov_unserved AS u"
-            " JOIN _cov_grids AS g USING (id)"
-            " CROSS JOIN LATERAL ST_Subdivide(u.geom, %s) AS p (geom)"
-            " ORDER BY g.code", (_PIECE_VERTICES,))
-        served_before, served_pop_before = tx.fetchone(
-            "SELECT coalesce(sum(g.area_m2 - u.area_m2), 0),"
-            " coalesce(sum(coalesce(g.population, 0) * (g.area_m2 - u.area_m2) / g.area_m2), 0)"
-            " FROM _cov_grids AS g JOIN _cov_unserved AS u USING (id)")
+        layers = _read_layers(tx)
+    return _suggest(layers, version, srid, k, radius_m, objective, spacing_m)
+
+
+def coverage_and_sites(db, radius_m=coverage.DEFAULT_RADIUS_M,
+                       target_pct=coverage.DEFAULT_TARGET_PCT, k=0):
+    """Coverage figures and ``k`` suggested sites (by area) from one build of the layers.
+
+    :func:`geo.toilets.coverage.compute_coverage` and :func:`suggest_sites` each
+    build the service areas and unserved parts in PostGIS, the costliest step; a
+    page that shows both asks here and builds them once. Returns
+    ``(Coverage, SiteSuggestion or None)`` — None when ``k`` is 0.
+
+    Examples
+    --------
+    >>> cov, sites = coverage_and_sites(db, radius_m=500, k=3)  # doctest: +SKIP
+    """
+    radius_m = coverage.check_radius(radius_m)
+    target_pct = coverage.check_target(target_pct)
+    if k:
+        k, radius_m, spacing_m = _check(k, radius_m, "area", None)
+    with db.transaction() as tx:
+        version, srid = coverage.build_layers(tx, radius_m)
+        cov = coverage.coverage_from_layers(tx, version, srid, radius_m, target_pct)
+        layers = _read_layers(tx) if k else None
+    sites = _suggest(layers, version, srid, k, radius_m, "area", spacing_m) if k else None
+    return cov, sites
+
+
+def _read_layers(tx):
+    """What the greedy choice needs of the ``_cov_*`` tables: grids, unserved pieces,
+    what is served already."""
+    grid_rows = tx.fetchall(
+        "SELECT code, name, coalesce(population, 0), area_m2, ST_AsBinary(geom)"
+        " FROM _cov_grids ORDER BY code")
+    piece_rows = tx.fetchall(
+        "SELECT g.code, ST_AsBinary(p.geom) FROM _cov_unserved AS u"
+        " JOIN _cov_grids AS g USING (id)"
+        " CROSS JOIN LATERAL ST_Subdivide(u.geom, %s) AS p (geom)"
+        " ORDER BY g.code", (_PIECE_VERTICES,))
+    served = tx.fetchone(
+        "SELECT coalesce(sum(g.area_m2 - u.area_m2), 0),"
+        " coalesce(sum(coalesce(g.population, 0) * (g.area_m2 - u.area_m2) / g.area_m2), 0)"
+        " FROM _cov_grids AS g JOIN _cov_unserved AS u USING (id)")
+    return grid_rows, piece_rows, served
+
+
+def _suggest(layers, version, srid, k, radius_m, objective, spacing_m):
+    grid_rows, piece_rows, (served_before, served_pop_before) = layers
     codes = [r[0] for r in grid_rows]
     grid_geoms = shapely.from_wkb([bytes(r[4]) for r in grid_rows])
     area = np.array([r[3] for r in grid_rows], dtype=float)

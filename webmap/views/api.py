@@ -12,7 +12,6 @@ from flask import Blueprint, jsonify, request
 
 from geo.issues import browse
 from geo.io import crs as crs_mod
-from geo.io import export
 from geo.issues import stats
 from geo.errors import InputError, NotFound
 from geo.issues.query import MAX_PAGE, IssueFilter, parse_bbox, parse_int
@@ -136,26 +135,20 @@ def grids():
     """Grids of the active version (or ``version``) as GeoJSON."""
     _known_params({"bbox", "level", "q", "version", "limit", "offset", "lang"})
     level = request.args.get("level")
-    if level not in (None, "street", "community", "grid"):
-        raise InputError(f"parameter 'level': {level!r} is not one of street, community, grid")
+    if level not in (None, *browse.GRID_LEVELS):
+        raise InputError(f"parameter 'level': {level!r} is not one of "
+                         f"{', '.join(browse.GRID_LEVELS)}")
     bbox = parse_bbox(request.args)
     limit = parse_int(request.args, "limit", 1000, 1, 5000)
     offset = parse_int(request.args, "offset", 0, 0, 10**9)
     version = parse_int(request.args, "version", None, 1, 10**9)
-    frame = export.frame(get_db(), "grids", version)
-    if level:
-        frame = frame[frame["level"] == level]
-    q = request.args.get("q")
-    if q:
-        frame = frame[frame["code"].str.startswith(q) | frame["name"].str.contains(q, regex=False)]
-    if bbox:
-        frame = frame[frame.intersects(shapely.box(*bbox))]
-    total = len(frame)
-    frame = frame.iloc[offset:offset + limit]
+    rows, total = browse.list_grids(get_db(), version, level, request.args.get("q") or None,
+                                    bbox, limit, offset)
     features = [
-        {"type": "Feature", "id": r["code"], "geometry": shapely.geometry.mapping(r.geometry),
-         "properties": {k: _json_value(v) for k, v in r.items() if k != "geometry"}}
-        for _i, r in frame.iterrows()
+        {"type": "Feature", "id": r["code"],
+         "geometry": shapely.geometry.mapping(r.pop("geometry")),
+         "properties": {k: _json_value(v) for k, v in r.items()}}
+        for r in rows
     ]
     return _feature_collection(features, numberMatched=total, numberReturned=len(features))
 

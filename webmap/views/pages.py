@@ -11,7 +11,7 @@ from geo.issues import browse
 from geo.issues import stats
 from geo.issues.query import IssueFilter, parse_int
 from webmap import assets
-from webmap.maps import base as maps
+from webmap.maps import issues as maps
 from webmap.db import get_db, settings
 
 bp = Blueprint("pages", __name__)

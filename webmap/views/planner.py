@@ -4,26 +4,20 @@ import json
 import tempfile
 from pathlib import Path
 
-import folium
-import folium.plugins
 import shapely
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from markupsafe import escape
 
 from geo.grids import importer
 from geo.grids.codes import split_departments
 from geo.grids import versions
 from geo.errors import ConflictError, InputError, NotFound
-from webmap.maps import base as maps
+from webmap.maps import planner as planner_maps
 from webmap.db import get_db, settings
 from webmap.i18n import tr
 from webmap.views.pages import map_parts
 
 bp = Blueprint("planner", __name__, url_prefix="/planner")
-
-CHANGE_COLOURS = {"reshaped": "#e67e22", "added": "#27ae60", "attributes": "#8e44ad"}
-
 
 def _actor():
     return (request.form.get("actor") or "").strip() or None
@@ -81,83 +75,6 @@ def _int(value):
         raise InputError(f"{value!r} is not a version number") from None
 
 
-def draft_map(version, report, impact, frame, edit_code):
-    """The draft's grids (changed ones highlighted), validation findings, moved points."""
-    fmap = maps.base_map(settings(), frame.total_bounds if len(frame) else None)
-    changes = impact.grids if impact else {}
-    data = frame[frame["level"] == "grid"][["code", "name", "leader", "geometry"]].copy()
-    data["geometry"] = [maps._display_geom(g, settings()) for g in data.geometry]
-    data["change"] = [changes.get(c, "") for c in data["code"]]
-    data["popup"] = [maps.table_html([(_("Grid code"), r.code), (_("Grid"), r.name),
-                                      (_("Leader"), r.leader), (_("Change"), r.change)])
-                     for r in data.itertuples()]
-    folium.GeoJson(
-        data.to_json(), name=_("Draft grids"),
-        style_function=lambda f: {
-            "fillColor": CHANGE_COLOURS.get(f["properties"]["change"], "#95a5a6"),
-            "color": "#2c3e50", "weight": 1,
-            "fillOpacity": 0.5 if f["properties"]["change"] else 0.15},
-        tooltip=folium.GeoJsonTooltip(["code", "name"], aliases=[_("Code"), _("Grid")]),
-        popup=folium.GeoJsonPopup(["popup"], labels=False),
-    ).add_to(fmap)
-    if report and report.findings:
-        layer = folium.FeatureGroup(name=_("Validation findings")).add_to(fmap)
-        for f in report.findings:
-            geom = f.geometry
-            if geom is None and f.location:
-                geom = shapely.Point(f.location)
-            if geom is None or geom.is_empty:
-                continue
-            folium.GeoJson(
-                shapely.geometry.mapping(maps._display_geom(geom, settings())),
-                style_function=lambda _f, err=f.severity == "error": {
-                    "color": "#c0392b" if err else "#f39c12", "weight": 3,
-                    "fillColor": "#c0392b" if err else "#f39c12", "fillOpacity": 0.5},
-                marker=folium.CircleMarker(radius=7),
-                tooltip=escape(f.message),
-            ).add_to(layer)
-    if impact:
-        moved = [m for kind in impact.moves.values() for m in kind][:2000]
-        if moved:
-            layer = folium.FeatureGroup(name=_("Points that change grid")).add_to(fmap)
-            pts = _moved_points(moved)
-            for (lat, lon, m) in maps._display_points(pts, settings()):
-                folium.CircleMarker(
-                    (lat, lon), radius=4, color="#c0392b", weight=1, fill=True,
-                    fill_color="#e74c3c", fill_opacity=0.9,
-                    tooltip=escape(f"{m.kind} {m.label or m.id}: {m.old_code or '—'} → "
-                                   f"{m.new_code or '—'}")).add_to(layer)
-    editable = folium.FeatureGroup(name=_("Shape being edited")).add_to(fmap)
-    if edit_code:
-        row = frame[frame["code"] == edit_code]
-        if len(row):
-            folium.GeoJson(shapely.geometry.mapping(row.geometry.iloc[0])).add_to(editable)
-    folium.plugins.Draw(
-        export=False, feature_group=editable, position="topleft",
-        draw_options={"polyline": True, "polygon": True, "rectangle": False, "circle": False,
-                      "circlemarker": False, "marker": False},
-        edit_options={"edit": True, "remove": False},
-    ).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    maps.attach_script(fmap, "civgridDrawTo({map}, 'drawn-geometry');")
-    return fmap
-
-
-def _moved_points(moves):
-    """``[(lat, lon, move)]`` for moved issues and toilets."""
-    db = get_db()
-    ids = {"issues": [m.id for m in moves if m.kind == "issues"],
-           "toilets": [m.id for m in moves if m.kind == "toilets"]}
-    where = {}
-    with db.transaction() as tx:
-        for table, keys in ids.items():
-            if keys:
-                for i, x, y in tx.fetchall(f"SELECT id, ST_X(geom), ST_Y(geom) FROM {table}"
-                                           " WHERE id = ANY(%s)", (keys,)):
-                    where[(table, i)] = (y, x)
-    return [(*where[(m.kind, m.id)], m) for m in moves if (m.kind, m.id) in where]
-
-
 def finding_labels():
     """Names of the validation findings' kinds (geo.version_checks) for people."""
     return {"invalid_geometry": _("Invalid geometry"), "overlap": _("Overlap"),
@@ -206,7 +123,9 @@ def draft(version_id):
     from geo.io import export
 
     frame = export.frame(db, "grids", version_id)
-    fmap = draft_map(version, report, impact, frame, request.args.get("edit"))
+    moved = versions.move_locations(db, planner_maps.moved_sample(impact))
+    fmap = planner_maps.draft_map(settings(), frame, report, impact, moved,
+                                  request.args.get("edit"))
     codes = sorted(frame[frame["level"] == "grid"]["code"])
     return render_template("planner_draft.html", title=_("Draft %(n)s", n=version_id),
                            version=version, report=report, impact=impact, codes=codes,

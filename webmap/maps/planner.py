@@ -1,0 +1,100 @@
+"""The planner's map of a draft: its grids (changed ones coloured), validation findings,
+the points that would change grid, and the shape being edited with Leaflet.draw."""
+
+import folium
+import folium.plugins
+import shapely
+from flask_babel import gettext as _
+from markupsafe import escape
+
+from webmap.maps.base import attach_script, base_map, display_geom, display_points, table_html
+
+CHANGE_COLOURS = {"reshaped": "#e67e22", "added": "#27ae60", "attributes": "#8e44ad"}
+#: At most this many moving points are drawn (the count matrix has them all).
+MAX_MOVED_POINTS = 2000
+
+
+def draft_map(settings, frame, report=None, impact=None, moved=(), edit_code=None):
+    """The draft's grids (changed ones highlighted), validation findings, moved points.
+
+    Parameters
+    ----------
+    settings : geo.settings.Settings
+    frame : GeoDataFrame
+        The draft's rows (:func:`geo.io.export.frame` of ``grids``).
+    report : geo.grids.validation.ValidationReport, optional
+        Its findings are drawn (errors red, warnings orange).
+    impact : geo.grids.impact.DiffReport, optional
+        Colours the changed grids.
+    moved : list of ``(lat, lon, Move)``
+        The points that would change grid (:func:`geo.grids.impact.move_locations`).
+    edit_code : str, optional
+        The grid whose shape is loaded into the drawing layer.
+    """
+    fmap = base_map(settings, frame.total_bounds if len(frame) else None)
+    changes = impact.grids if impact else {}
+    data = frame[frame["level"] == "grid"][["code", "name", "leader", "geometry"]].copy()
+    data["geometry"] = [display_geom(g, settings) for g in data.geometry]
+    data["change"] = [changes.get(c, "") for c in data["code"]]
+    data["popup"] = [table_html([(_("Grid code"), r.code), (_("Grid"), r.name),
+                                 (_("Leader"), r.leader), (_("Change"), r.change)])
+                     for r in data.itertuples()]
+    folium.GeoJson(
+        data.to_json(), name=_("Draft grids"),
+        style_function=lambda f: {
+            "fillColor": CHANGE_COLOURS.get(f["properties"]["change"], "#95a5a6"),
+            "color": "#2c3e50", "weight": 1,
+            "fillOpacity": 0.5 if f["properties"]["change"] else 0.15},
+        tooltip=folium.GeoJsonTooltip(["code", "name"], aliases=[_("Code"), _("Grid")]),
+        popup=folium.GeoJsonPopup(["popup"], labels=False),
+    ).add_to(fmap)
+    if report and report.findings:
+        _findings(fmap, report.findings, settings)
+    if moved:
+        layer = folium.FeatureGroup(name=_("Points that change grid")).add_to(fmap)
+        for (lat, lon, m) in display_points(list(moved), settings):
+            folium.CircleMarker(
+                (lat, lon), radius=4, color="#c0392b", weight=1, fill=True,
+                fill_color="#e74c3c", fill_opacity=0.9,
+                tooltip=escape(f"{m.kind} {m.label or m.id}: {m.old_code or '—'} → "
+                               f"{m.new_code or '—'}")).add_to(layer)
+    editable = folium.FeatureGroup(name=_("Shape being edited")).add_to(fmap)
+    if edit_code:
+        row = frame[frame["code"] == edit_code]
+        if len(row):
+            folium.GeoJson(shapely.geometry.mapping(row.geometry.iloc[0])).add_to(editable)
+    folium.plugins.Draw(
+        export=False, feature_group=editable, position="topleft",
+        draw_options={"polyline": True, "polygon": True, "rectangle": False, "circle": False,
+                      "circlemarker": False, "marker": False},
+        edit_options={"edit": True, "remove": False},
+    ).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    attach_script(fmap, "civgridDrawTo({map}, 'drawn-geometry');")
+    return fmap
+
+
+def moved_sample(impact):
+    """The moves of ``impact`` to draw: issues first, then toilets, at most
+    :data:`MAX_MOVED_POINTS`."""
+    if not impact:
+        return []
+    return [m for kind in impact.moves.values() for m in kind][:MAX_MOVED_POINTS]
+
+
+def _findings(fmap, findings, settings):
+    layer = folium.FeatureGroup(name=_("Validation findings")).add_to(fmap)
+    for f in findings:
+        geom = f.geometry
+        if geom is None and f.location:
+            geom = shapely.Point(f.location)
+        if geom is None or geom.is_empty:
+            continue
+        folium.GeoJson(
+            shapely.geometry.mapping(display_geom(geom, settings)),
+            style_function=lambda _f, err=f.severity == "error": {
+                "color": "#c0392b" if err else "#f39c12", "weight": 3,
+                "fillColor": "#c0392b" if err else "#f39c12", "fillOpacity": 0.5},
+            marker=folium.CircleMarker(radius=7),
+            tooltip=escape(f.message),
+        ).add_to(layer)
