@@ -83,7 +83,7 @@ def refused(call, path, *fragments):
     """``call()`` raises an InputError naming ``path``'s file, never its folder or the secret."""
     with pytest.raises(InputError) as err:
         call()
-    text = "\n".join(err.value.problems)
+    text = "\n".join(str(p) for p in err.value.problems)
     assert text.startswith(path.name + ":"), text
     assert SECRET not in text and str(path.parent) not in text
     for fragment in fragments:
