@@ -51,13 +51,24 @@ def _display_points(latlons, settings):
 def base_map(settings, bounds=None, zoom=12):
     """An empty map with the configured tile source (or a plain background)."""
     fmap = folium.Map(location=DEFAULT_CENTRE, zoom_start=zoom, tiles=None, control_scale=True)
+    add_base_layer(fmap, settings)
+    if bounds is not None:
+        xmin, ymin, xmax, ymax = bounds
+        fmap.fit_bounds([[ymin, xmin], [ymax, xmax]])
+    return fmap
+
+
+def add_base_layer(fmap, settings):
+    """Add the configured tile source (``settings.tiles``/``tiles_attr``) to ``fmap``.
+
+    Every map draws its tiles here, so all of them share one source, attribution,
+    zoom limit and layer name. A tile setting of ``none`` (or empty) leaves the
+    plain background: the map then works offline.
+    """
     tiles = settings.tiles
     if tiles and tiles.lower() != "none":
         folium.TileLayer(tiles=tiles, attr=settings.tiles_attr, name=_("Base map"),
                          max_zoom=19).add_to(fmap)
-    if bounds is not None:
-        xmin, ymin, xmax, ymax = bounds
-        fmap.fit_bounds([[ymin, xmin], [ymax, xmax]])
     return fmap
 
 
@@ -264,8 +275,7 @@ def _status(code):
 def issue_map(settings, issue, grid_geom):
     lat, lon, _r = _display_points([(issue["lat"], issue["lon"], None)], settings)[0]
     fmap = folium.Map(location=(lat, lon), zoom_start=16, tiles=None, control_scale=True)
-    if settings.tiles and settings.tiles.lower() != "none":
-        folium.TileLayer(tiles=settings.tiles, attr=settings.tiles_attr, max_zoom=19).add_to(fmap)
+    add_base_layer(fmap, settings)
     if grid_geom is not None:
         folium.GeoJson(shapely.geometry.mapping(_display_geom(grid_geom, settings)),
                        style_function=lambda f: {"color": "#c0392b", "weight": 2,

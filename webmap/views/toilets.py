@@ -211,8 +211,7 @@ def record(code):
     rec = toilets_mod.get_toilet(db, code)  # NotFound → 404 in webmap.errors
     history = toilets_mod.toilet_history(db, code)
     fmap = folium.Map(location=(rec["lat"], rec["lon"]), zoom_start=17, tiles=None)
-    if settings().tiles.lower() != "none":
-        folium.TileLayer(tiles=settings().tiles, attr=settings().tiles_attr).add_to(fmap)
+    maps.add_base_layer(fmap, settings())
     (lat, lon, _x), = maps._display_points([(rec["lat"], rec["lon"], None)], settings())
     folium.CircleMarker((lat, lon), radius=8, color="#2c3e50",
                         fill_color=STATUS_COLOURS.get(rec["status"]), fill_opacity=0.9,
