@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from geo.grids import assign
+from geo.issues import statuses
 from geo.layers import blocks
 from geo.store import db as db_mod
 from geo.errors import InputError, NotFound
@@ -44,7 +45,7 @@ from geo.grids.store import (
     refresh_parents, version_row)
 
 METRICS = {
-    "open_issues": "i.status NOT IN ('closed', 'void')",
+    "open_issues": statuses.open_sql("i.status"),
     "recent_issues": "i.reported_at >= %(since)s",
     "issues": "true",
     "area": None,

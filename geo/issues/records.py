@@ -6,12 +6,11 @@ import numpy as np
 import pandas as pd
 
 from geo.issues import catalogue
+from geo.issues.statuses import STATUSES
 from geo.io import intake
 from geo.io import readers
 
 SOURCES = ("leader", "joint", "patrol", "sweep", "citizen", "city", "other")
-STATUSES = ("reported", "filed", "dispatched", "processing", "fed_back", "checking",
-            "closed", "void", "rework", "returned", "suspended")
 TEXT_COLUMNS = ("ref", "description", "address")
 
 _INSERT = """

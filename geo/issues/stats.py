@@ -16,10 +16,11 @@ import pandas as pd
 import shapely
 
 from geo.grids import assign
+from geo.issues import statuses
 from geo.issues.query import IssueFilter
 
 MEASURES = ("open", "density", "overdue", "total")
-_OPEN = "i.status NOT IN ('closed', 'void')"
+_OPEN = statuses.open_sql("i.status")
 LATTICE = 512  # heat cells per degree, fixed by the tallies (migration 0007)
 ANIMATION_LATTICE = 256  # coarser for the heatmap over time: about its blur radius
 
