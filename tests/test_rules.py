@@ -2,13 +2,18 @@
 
 "An open issue" is defined in :mod:`geo.issues.statuses` and rendered into SQL; the
 database holds two copies written by migrations (the status CHECK and the predicate of
-the open-deadline index), checked here against the Python rule.
+the open-deadline index), checked here against the Python rule. "Metres per degree" is
+defined in :mod:`geo.io.units` and checked against pyproj's geodesics.
 """
 
 import re
 
+import numpy as np
 import pytest
+from pyproj import Geod
 
+from geo.io import units
+from geo.io.points import Extent
 from geo.issues import statuses
 from geo.issues import stats
 from geo.issues.query import IssueFilter
@@ -84,3 +89,47 @@ def test_a_different_open_rule_could_not_use_the_index(db):
 def _with_deadline(where_params):
     where, params = where_params
     return f"{where} AND i.deadline < now()", params
+
+
+# -- metres and degrees -------------------------------------------------------------------
+
+GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid, to 0.1 mm
+
+
+@pytest.mark.parametrize("lat", [0.0, 22.5, 40.8, 53.5, 80.0])
+def test_metres_per_degree_agrees_with_geodesics(lat):
+    step = 0.001  # degrees: short enough that a geodesic is a straight line to 1e-9
+    lon_m, lat_m = units.metres_per_degree(lat)
+    east = GEOD.inv(111.0, lat, 111.0 + step, lat)[2] / step
+    north = GEOD.inv(111.0, lat - step / 2, 111.0, lat + step / 2)[2] / step
+    assert lon_m == pytest.approx(east, rel=1e-6)
+    assert lat_m == pytest.approx(north, rel=1e-6)
+
+
+def test_a_degree_of_longitude_in_the_district():
+    lon_m, _lat_m = units.metres_per_degree(40.8)
+    assert lon_m == pytest.approx(84_400, abs=50)
+    whole_degree = GEOD.inv(111.0, 40.8, 112.0, 40.8)[2]
+    assert lon_m == pytest.approx(whole_degree, rel=1e-4)
+
+
+@pytest.mark.parametrize("lat", [2.0, 40.8, -33.9, 70.0])
+def test_metres_to_degrees_covers_the_distance_every_way(lat):
+    deg = units.metres_to_degrees(50.0, lat)
+    east = GEOD.inv(0.0, lat, deg, lat)[2]
+    north = GEOD.inv(0.0, lat, 0.0, lat + deg)[2]
+    assert min(east, north) == pytest.approx(50.0, rel=1e-4)
+    assert min(east, north) >= 50.0 * (1 - 1e-6)
+
+
+def test_extent_distances_agree_with_geodesics():
+    box = Extent(111.5, 40.7, 111.9, 40.9)
+    lon = np.array([111.7, 112.0, 111.7, 111.3])
+    lat = np.array([40.8, 40.8, 41.0, 40.65])
+    want = [0.0, GEOD.inv(111.9, 40.8, 112.0, 40.8)[2], GEOD.inv(111.7, 40.9, 111.7, 41.0)[2],
+            None]
+    got = box.outside_m(lon, lat)
+    assert got[:3] == pytest.approx(want[:3], rel=1e-3)
+    # diagonal: a local flat approximation, within 0.5 % at a couple of kilometres
+    corner = GEOD.inv(111.5, 40.7, 111.3, 40.65)[2]
+    assert got[3] == pytest.approx(corner, rel=5e-3)

@@ -16,6 +16,7 @@ from geo.toilets import chart as coverage_chart
 from geo.toilets import progress as coverage_progress
 from geo.toilets import sites as coverage_sites
 from geo.io import export
+from geo.io.units import NOMINAL_M_PER_DEGREE
 from geo.toilets import ledger
 from geo.toilets import records as toilets_mod
 from geo.errors import InputError
@@ -28,7 +29,7 @@ from webmap.views.pages import map_parts
 bp = Blueprint("toilets", __name__, url_prefix="/toilets")
 
 #: Display simplification (about 3 m): figures are computed on the full geometry.
-SIMPLIFY_DEG = 3 / 111_000
+SIMPLIFY_DEG = 3 / NOMINAL_M_PER_DEGREE
 STATUS_COLOURS = {"planned": "#e74c3c", "in_progress": "#f39c12", "accepted": "#27ae60"}
 
 
