@@ -8,10 +8,8 @@ same SQL as every other assignment (:mod:`geo.assign`). Edits are recorded in
 the append-only ``toilet_history``.
 """
 
-import datetime as dt
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,8 +17,8 @@ import pandas as pd
 from geo.grids import assign
 from geo.io import crs as crs_mod
 from geo.store import db as db_mod
+from geo.io import forms
 from geo.io import intake
-from geo.io import readers
 from geo.errors import InputError, NotFound
 from geo.io.points import convert_and_check
 
@@ -155,7 +153,6 @@ FIELDS = ("code", "kind", "name", "address", "lon", "lat", "original_type", "act
 EDITABLE = ("kind", "name", "address", "original_type", "action", "status") + DATES \
     + FACILITIES + ("sanitary_type", "photos")
 _REQUIRED_CHOICES = ("kind", "original_type", "status")
-_FORM = Path("form")
 
 
 def get_toilet(db, code):
@@ -204,10 +201,10 @@ def create_toilet(db, settings, fields, actor=None, crs=None):
     ...               "lat": 40.86, "original_type": "flush", "status": "accepted",
     ...               "heating": True}, actor="张三")  # doctest: +SKIP
     """
-    values = _form_values(fields, "fields")
+    values = forms.form_values(fields, FIELDS, "fields")
     for col in ("lon", "lat"):
         values.setdefault(col, "")
-    table = _form_table(values, crs_mod.parse_crs(crs))
+    table = forms.form_table(values, crs, "the toilet")
 
     def record(tx, report):
         tx.execute(
@@ -243,7 +240,7 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
     ...               {"status": "accepted", "accepted_at": "2026-05-20"},
     ...               actor="李四")  # doctest: +SKIP
     """
-    values = _form_values(changes, "changes")
+    values = forms.form_values(changes, FIELDS, "changes")
     problems = []
     if "code" in values and values.pop("code") != code:
         problems.append(f"form: code cannot be changed (toilet {code}); create a new record")
@@ -254,11 +251,11 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
     if moved and not ("lon" in values and "lat" in values):
         problems.append("form: give both lon and lat to move a toilet")
     if problems:
-        raise InputError(problems, source=_FORM)
+        raise InputError(problems, source=forms.FORM)
     with db.transaction() as tx:
         old = _record(tx, code, lock=True)
         merged = {**_as_form_values(old), **values}
-        table = _form_table(merged, crs_mod.parse_crs(crs) if moved else None)
+        table = forms.form_table(merged, crs if moved else None, "the toilet")
         frame, problems = _parse(table, tx)
         location = None
         if moved:
@@ -269,7 +266,7 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
                 location = (float(lon[0]), float(lat[0]), float(table.x[0]), float(table.y[0]),
                             crs_mod.crs_label(table.crs))
         if problems:
-            raise InputError(problems, source=_FORM)
+            raise InputError(problems, source=forms.FORM)
         new = _typed(frame.iloc[0])
         diff = {k: {"from": old[k], "to": new[k]} for k in EDITABLE if new[k] != old[k]}
         if location:
@@ -300,52 +297,9 @@ def _record(tx, code, lock=False):
     return row
 
 
-def _form_values(fields, what):
-    """A form's fields as the strings an import file would hold; unknown names refused."""
-    if not isinstance(fields, dict):
-        raise InputError(f"form: {what} must map field names to values, "
-                         f"not {type(fields).__name__}")
-    values, problems = {}, []
-    for key, value in fields.items():
-        name = str(key).strip().lower()
-        name = readers.ALIASES.get(name, name)
-        if name not in FIELDS:
-            problems.append(f"form: unknown field {key!r}; known fields: {', '.join(FIELDS)}")
-        elif name in values:
-            problems.append(f"form: {key!r} and another field both mean {name!r}")
-        else:
-            values[name] = _form_text(value)
-    if problems:
-        raise InputError(problems, source=_FORM)
-    return values
-
-
-def _form_text(value):
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, dt.date):
-        return value.isoformat()[:10]
-    if isinstance(value, (list, tuple)):
-        return ";".join(str(v).strip() for v in value if str(v).strip())
-    if isinstance(value, float):
-        return repr(value)
-    return str(value).strip()
-
-
-def _form_table(values, crs):
-    frame = pd.DataFrame([values], dtype=object)
-    x = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float) \
-        if "lon" in frame.columns else np.array([np.nan])
-    y = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float) \
-        if "lat" in frame.columns else np.array([np.nan])
-    return readers.Table(_FORM, frame, ["the toilet"], crs, x, y)
-
-
 def _as_form_values(record):
     """A stored record as the strings of an import file (the inverse of :func:`_typed`)."""
-    values = {k: _form_text(record[k]) for k in EDITABLE}
+    values = {k: forms.form_text(record[k]) for k in EDITABLE}
     values.update(code=record["code"], lon=repr(record["lon"]), lat=repr(record["lat"]))
     return values
 
