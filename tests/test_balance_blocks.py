@@ -19,6 +19,7 @@ from geo import demo
 from geo.layers import blocks
 from geo.grids import importer as grids
 from geo.issues import records as issues
+from geo.issues import statuses
 from geo.grids import versions
 from geo.errors import InputError
 from tests.layouts import code, ubox
@@ -239,7 +240,7 @@ def test_demo_balance_on_blocks(db, settings):
     with db.transaction() as tx:
         active = tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'")
         pts = tx.fetchall("SELECT ST_X(geom), ST_Y(geom) FROM issues"
-                          " WHERE status NOT IN ('closed', 'void')")
+                          f" WHERE {statuses.open_sql('status')}")
     for shapes in (draft_shapes(db, active), draft_shapes(db, report.draft_id)):
         tree = shapely.STRtree(list(shapes.values()))
         for block in layer:

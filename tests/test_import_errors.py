@@ -389,3 +389,51 @@ def test_killed_import_leaves_database_as_it_was(db, settings, loaded, tmp_path)
     assert proc.returncode == -signal.SIGKILL, "the import finished before it could be killed"
     time.sleep(0.5)
     assert table_snapshot(db) == loaded
+
+
+def test_a_form_with_an_unknown_field_is_refused_naming_it(db, settings, loaded):
+    lon, lat = xy(1, 1)
+    fields = {"category": "06010", "lon": lon, "lat": lat,
+              "reported_at": "2026-11-02T10:00:00", "colour": "red", "Priority": "high"}
+    with pytest.raises(InputError) as err:
+        issues.create_issue(db, settings, fields)
+    text = str(err.value)
+    assert "unknown field 'colour'" in text and "unknown field 'Priority'" in text
+    assert len(err.value.problems) == 2
+    with pytest.raises(InputError, match="'经度' and another field both mean 'lon'"):
+        issues.create_issue(db, settings, {"category": "06010", "lon": lon, "经度": lon,
+                                           "lat": lat, "reported_at": "2026-11-02T10:00:00"})
+    assert table_snapshot(db) == loaded
+
+
+def stored_point(db, issue_id):
+    with db.transaction() as tx:
+        return tx.fetchone("SELECT ST_X(geom), ST_Y(geom), raw_crs FROM issues WHERE id = %s",
+                           (issue_id,))
+
+
+def test_a_form_in_gcj02_stores_the_wgs84_point(db, settings, loaded):
+    import prcoords
+    from pyproj import Geod
+
+    lon, lat = xy(3, 3)
+    shifted = prcoords.wgs_gcj(prcoords.Coords(lat, lon))  # what a Chinese web map shows
+    issue_id = issues.create_issue(db, settings, {
+        "category": "06010", "经度": shifted.lon, "纬度": shifted.lat,
+        "reported_at": "2026-11-02T10:00:00"}, crs="GCJ-02")
+    got_lon, got_lat, raw_crs = stored_point(db, issue_id)
+    assert raw_crs == "gcj02"
+    assert Geod(ellps="GRS80").inv(got_lon, got_lat, lon, lat)[2] < 0.05  # metres
+
+
+def test_a_form_in_a_projected_crs_stores_lon_lat(db, settings, loaded):
+    from pyproj import Transformer
+
+    lon, lat = xy(1, 3)
+    x, y = Transformer.from_crs(4490, 4546, always_xy=True).transform(lon, lat)
+    issue_id = issues.create_issue(db, settings, {
+        "category": "06010", "lon": x, "lat": y, "reported_at": "2026-11-02T10:00:00"},
+        crs=4546)
+    got_lon, got_lat, raw_crs = stored_point(db, issue_id)
+    assert raw_crs == "EPSG:4546"
+    assert (got_lon, got_lat) == pytest.approx((lon, lat), abs=1e-8)

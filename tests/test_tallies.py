@@ -13,6 +13,7 @@ from geo.grids import assign
 from geo.io import intake
 from geo.issues import records as issues
 from geo.issues import stats
+from geo.issues import statuses
 from geo.grids import versions
 from geo.errors import InputError
 from geo.issues.query import IssueFilter
@@ -66,7 +67,7 @@ def issue_frame(db):
     frame["week"] = (day - pd.to_timedelta(day.dt.day_of_week, unit="D")).dt.date
     frame["x256"] = np.floor(frame["lon"] * 256).astype(int)
     frame["y256"] = np.floor(frame["lat"] * 256).astype(int)
-    frame["open"] = ~frame["status"].isin(["closed", "void"])
+    frame["open"] = frame["status"].map(statuses.is_open)
     return frame
 
 

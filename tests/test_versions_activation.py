@@ -14,6 +14,7 @@ from shapely.geometry import LineString
 
 from geo.grids import assign
 from geo.issues import records as issues
+from geo.issues import statuses
 from geo.toilets import records as toilets
 from geo.grids import versions
 from geo.errors import ConflictError, NotFound
@@ -271,7 +272,7 @@ def test_diff_previews_moves_and_workload(db, settings, points):
     g = {w.code: w for w in report.workload}[code(2)]
     with db.transaction() as tx:
         open_now, recent_now = tx.fetchone(
-            "SELECT count(*) FILTER (WHERE status NOT IN ('closed', 'void')),"
+            f"SELECT count(*) FILTER (WHERE {statuses.open_sql('status')}),"
             " count(*) FILTER (WHERE reported_at >= %s) FROM issues i JOIN grids g"
             " ON g.id = i.grid_id WHERE g.code IN (%s, %s)",
             (as_of - timedelta(days=30), code(1), code(2)))

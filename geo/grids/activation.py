@@ -268,14 +268,18 @@ def _switch(tx, settings, src, dst, activation, actor, restore=None):
     tables = []
     for table in assign.ASSIGNED_TABLES:
         change = TableChange(table, dst)
+        log_changes = assign.log_changes_sql(table)
         if restore is not None:
-            tx.execute(db_mod.sql("version_restore").format(table=table), params)
+            tx.execute(db_mod.sql("version_restore").format(table=table, log_changes=log_changes),
+                       params)
             change.restored = tx.rowcount
         tx.execute(db_mod.sql("version_candidates").format(table=table), params)
         change.looked_at = tx.fetchval("SELECT count(*) FROM _candidates")
         assign.compute(tx, "_candidates", dst, tolerance, extent)
-        tx.execute(db_mod.sql("version_apply").format(table=table), params)
-        tx.execute(db_mod.sql("version_remap").format(table=table), params)
+        tx.execute(db_mod.sql("version_apply").format(table=table, log_changes=log_changes),
+                   params)
+        tx.execute(db_mod.sql("version_remap").format(table=table, log_changes=log_changes),
+                   params)
         change.remapped = tx.rowcount
         history, key = _HISTORY[table]
         change.written, change.moved, change.history = tx.fetchone(

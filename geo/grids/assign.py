@@ -119,6 +119,29 @@ def reassign_in(tx, settings, tables=ASSIGNED_TABLES, where="true", actor=None):
     return reports
 
 
+def log_changes_sql(table):
+    """SQL that writes the ``grid_assignment_log`` rows of an activation or rollback.
+
+    The log is what a rollback restores from: every point of ``table`` an activation
+    looked at, with its grid, version and method before and after. The returned text
+    ends a statement whose ``WITH`` defines ``changes (row_id, old_grid_id,
+    old_grid_version, old_method, new_grid_id, new_grid_version, new_method)``; it logs
+    each row under the activation ``%(activation)s`` (the statement's rowcount is then
+    the number of rows logged).
+
+    Examples
+    --------
+    >>> log_changes_sql("issues").split(" (")[0]
+    'INSERT INTO grid_assignment_log'
+    """
+    if table not in ASSIGNED_TABLES:
+        raise ValueError(f"table must be one of {ASSIGNED_TABLES}, not {table!r}")
+    return ("INSERT INTO grid_assignment_log (activation_id, kind, row_id, old_grid_id,"
+            " old_grid_version, old_method, new_grid_id, new_grid_version, new_method)"
+            f" SELECT %(activation)s, '{table}', row_id, old_grid_id, old_grid_version,"
+            " old_method, new_grid_id, new_grid_version, new_method FROM changes")
+
+
 def _record_changes(tx, table, changes, version, actor):
     history = {"issues": ("issue_history", "issue_id"), "toilets": ("toilet_history", "toilet_id")}
     hist_table, key = history[table]

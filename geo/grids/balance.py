@@ -36,15 +36,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from geo.grids import assign
+from geo.io import units as units_mod
+from geo.issues import statuses
 from geo.layers import blocks
 from geo.store import db as db_mod
 from geo.errors import InputError, NotFound
 from geo.grids.store import (
-    NOISE_M2, delete_grid, grid_rows, insert_grid, metres_to_degrees, new_draft,
+    NOISE_M2, delete_grid, grid_rows, insert_grid, new_draft,
     refresh_parents, version_row)
 
 METRICS = {
-    "open_issues": "i.status NOT IN ('closed', 'void')",
+    "open_issues": statuses.open_sql("i.status"),
     "recent_issues": "i.reported_at >= %(since)s",
     "issues": "true",
     "area": None,
@@ -199,9 +201,10 @@ def _make_units(tx, source, units, unit_m):
         return "blocks", False
     lat = tx.fetchval("SELECT ST_YMax(ST_Extent(geom)::geometry) FROM grids"
                       " WHERE version_id = %s", (source,)) or 45.0
+    lon_m, lat_m = units_mod.metres_per_degree(lat)
     tx.execute(db_mod.sql("version_balance_units"),
-               {"version": source, "dx": metres_to_degrees(unit_m, lat - 1.0),
-                "dy": unit_m / 110_574.0, "noise": NOISE_M2})
+               {"version": source, "dx": unit_m / float(lon_m), "dy": unit_m / float(lat_m),
+                "noise": NOISE_M2})
     return "lattice", not loaded
 
 

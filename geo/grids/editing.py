@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 
 import shapely
 
+from geo.io import units
 from geo.store import db as db_mod
 from geo.grids.codes import CODE_RE, lenient_level, split_departments
 from geo.errors import InputError
 from geo.grids.store import (
     NOISE_M2, SNAP_M, as_shape, check_text, delete_grid, grid_rows, insert_grid,
-    invalid_reason, metres_to_degrees, refresh_parents, require_draft)
+    invalid_reason, refresh_parents, require_draft)
 
 _UNSET = object()
 
@@ -64,13 +65,14 @@ def set_geometry(db, settings, draft_id, code, geometry, actor=None, snap_m=SNAP
     reason = invalid_reason(shape)
     if reason:
         raise InputError(f"the new shape of grid {code} is invalid: {reason}")
-    snap = metres_to_degrees(snap_m, shape.bounds[3])
+    lat = max(abs(shape.bounds[1]), abs(shape.bounds[3]))  # where a degree is shortest
+    snap = units.metres_to_degrees(snap_m, lat)
     report = EditReport(draft_id, f"moved the boundary of {code}")
     with db.transaction() as tx:
         require_draft(tx, draft_id)
         target = grid_rows(tx, draft_id, [code])[code]
         params = {"draft": draft_id, "target": target["id"], "snap": snap, "noise": NOISE_M2,
-                  "new": shapely.to_wkb(shape, hex=True), "eps": metres_to_degrees(0.01)}
+                  "new": shapely.to_wkb(shape, hex=True), "eps": units.metres_to_degrees(0.01, lat)}
         area, overlaps = tx.fetchone(
             "SELECT ST_Area(n::geography), ST_Relate(g.geom, n, '2********') FROM grids AS g,"
             " ST_GeomFromWKB(decode(%(new)s, 'hex'), 4490) AS n WHERE g.id = %(target)s",

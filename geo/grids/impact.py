@@ -4,7 +4,7 @@ The points are found exactly as activation finds them (:mod:`geo.version_activat
 only those within the 'nearest' tolerance of the changed area are re-assigned, here
 without writing anything. Workload figures per grid of the draft:
 
-* open issues (status not closed or void) and issues reported in the 30 days before
+* open issues (:func:`geo.issues.statuses.is_open`) and issues reported in the 30 days before
   ``as_of``, counted from the current assignments and moved as the preview says;
 * area (m²), population where known;
 * Polsby–Popper compactness 4πA/P² in the district's Gauss–Krüger zone
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from geo.grids import assign
+from geo.issues import statuses
 from geo.store import db as db_mod
 from geo.errors import InputError, NotFound
 from geo.grids.store import match_versions, metric_epsg, version_row
@@ -162,7 +163,7 @@ def diff(db, draft_id, settings, against=None, as_of=None):
             is_issue = table == "issues"
             rows = tx.fetchall(db_mod.sql("version_moves").format(
                 table=table, label=_LABEL[table],
-                open_expr="t.status NOT IN ('closed', 'void')" if is_issue else "false",
+                open_expr=statuses.open_sql("t.status") if is_issue else "false",
                 recent_expr="t.reported_at >= %(since)s" if is_issue else "false"),
                 {"since": since})
             report.moves[table] = [Move(table, *r[:6]) for r in rows]
@@ -172,8 +173,8 @@ def diff(db, draft_id, settings, against=None, as_of=None):
             report.matrix[table] = matrix
             if is_issue:
                 moved_issues = rows
-        current = {c: (o, r) for c, o, r in tx.fetchall(db_mod.sql("version_workload"),
-                                                         {"since": since})}
+        current = {c: (o, r) for c, o, r in tx.fetchall(db_mod.sql("version_workload").format(
+            open_expr=statuses.open_sql("i.status")), {"since": since})}
         epsg = metric_epsg(tx, draft_id)
         after = tx.fetchall(db_mod.sql("version_shapes"), {"version": draft_id, "epsg": epsg})
         before = {r[0]: r for r in tx.fetchall(db_mod.sql("version_shapes"),

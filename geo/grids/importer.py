@@ -14,6 +14,7 @@ from geo.grids import activation, assign
 from geo.grids.codes import CODE_RE, lenient_level, level_of, parent_of, split_departments
 from geo.io import crs as crs_mod
 from geo.io import readers
+from geo.io.imports import record_import
 from geo.io.polygons import describe_invalid
 from geo.errors import InputError, excerpt
 
@@ -200,11 +201,7 @@ def import_grids(db, settings, path, crs=None, dry_run=False, activate=False, ac
     with db.transaction() as tx:
         tx.execute("LOCK TABLE grid_versions IN SHARE ROW EXCLUSIVE MODE")
         active = assign.active_version(tx)
-        import_id = tx.fetchval(
-            "INSERT INTO imports (kind, source_file, rows, crs, imported_by)"
-            " VALUES ('grids', %s, %s, %s, coalesce(%s, current_user)) RETURNING id",
-            (str(path), len(rows), crs_mod.crs_label(table.crs), actor),
-        )
+        import_id = record_import(tx, "grids", table, len(rows), actor)
         version = tx.fetchval(
             "INSERT INTO grid_versions (label, import_id, parent_id, created_by)"
             " VALUES (%s, %s, %s, coalesce(%s, current_user)) RETURNING id",

@@ -21,7 +21,6 @@ NOISE_M2 = 0.01
 #: How far (m) a drawn vertex may lie from an existing vertex or edge and still be
 #: snapped onto it, so that a boundary drawn in the browser meets its neighbours.
 SNAP_M = 0.5
-_M_PER_DEG = 111_320.0
 
 
 def lock_versions(tx):
@@ -136,13 +135,6 @@ def metric_epsg(tx, version_id):
     if lon is None:
         raise NotFound(f"grid version {version_id} holds no grids")
     return crs_mod.gk_zone_epsg(lon)
-
-
-def metres_to_degrees(metres, lat=45.0):
-    """A distance in degrees that is at least ``metres`` anywhere up to latitude ``lat``."""
-    import math
-
-    return metres / (_M_PER_DEG * math.cos(math.radians(min(abs(lat) + 1.0, 89.0))))
 
 
 def as_shape(value, allowed, what):

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from geo.grids import assign
 from geo.io import crs as crs_mod
 from geo.io import readers
+from geo.io.imports import record_import
 from geo.errors import InputError, excerpt
 from geo.io.points import convert_and_check, spatial_order
 
@@ -106,11 +107,7 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
             problems = problems + coord_problems
             if problems:
                 raise InputError(sorted(problems, key=_row_number), source=table.path)
-            report.import_id = tx.fetchval(
-                "INSERT INTO imports (kind, source_file, rows, crs, imported_by)"
-                " VALUES (%s, %s, %s, %s, coalesce(%s, current_user)) RETURNING id",
-                (spec.kind, str(table.path), len(frame), report.crs, actor),
-            )
+            report.import_id = record_import(tx, spec.kind, table, len(frame), actor)
             _stage(tx, spec, frame, table, lon, lat, progress)
             _check_stored_keys(tx, spec, table)
             assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)

@@ -5,16 +5,13 @@ A point more than ``max_outside_m`` outside the district's extent is refused
 the message says which looks likelier.
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from geo.io import crs as crs_mod
 from geo.io import readers
-
-_M_PER_DEG_LAT = 110_574.0
-_M_PER_DEG_LON_EQ = 111_320.0
+from geo.io import units
 
 
 @dataclass(frozen=True)
@@ -32,13 +29,15 @@ class Extent:
         lat = np.asarray(lat, dtype=float)
         dx = np.maximum.reduce([self.xmin - lon, np.zeros_like(lon), lon - self.xmax])
         dy = np.maximum.reduce([self.ymin - lat, np.zeros_like(lat), lat - self.ymax])
-        coslat = np.cos(np.radians(np.clip(lat, -89.9, 89.9)))
-        return np.hypot(dx * _M_PER_DEG_LON_EQ * coslat, dy * _M_PER_DEG_LAT)
+        lon_m, lat_m = units.metres_per_degree(lat)
+        return np.hypot(dx * lon_m, dy * lat_m)
 
     def tolerance_degrees(self, metres):
         """A distance in degrees that is at least ``metres`` anywhere in the extent."""
-        lat = min(max(abs(self.ymin), abs(self.ymax)) + 1.0, 89.0)
-        return metres / (_M_PER_DEG_LON_EQ * math.cos(math.radians(lat))) * 1.1
+        # A degree of latitude to spare for points beyond the box, and 10 %: this only
+        # widens the bounding-box pre-filter of a search that measures exactly.
+        lat = max(abs(self.ymin), abs(self.ymax)) + 1.0
+        return units.metres_to_degrees(metres, lat) * 1.1
 
 
 def convert_and_check(table, extent, max_outside_m):

@@ -5,6 +5,7 @@ import shapely
 from geo.grids import assign
 from geo.grids.store import version_row
 from geo.issues import stats
+from geo.issues import statuses
 from geo.errors import InputError, NotFound
 from geo.issues.query import IssueFilter, like_literal
 
@@ -12,7 +13,7 @@ GRID_LEVELS = ("street", "community", "grid")
 
 # Traffic light (docs/domain.md, *Deadlines and the traffic light*): green below 80 % of the
 # limit used, yellow 80–100 %, red overdue.
-_LIGHT = """CASE WHEN i.status IN ('closed', 'void') OR i.deadline IS NULL THEN NULL
+_LIGHT = f"""CASE WHEN {statuses.closed_sql("i.status")} OR i.deadline IS NULL THEN NULL
                 WHEN now() > i.deadline THEN 'red'
                 WHEN now() - i.reported_at >= 0.8 * (i.deadline - i.reported_at) THEN 'yellow'
                 ELSE 'green' END"""

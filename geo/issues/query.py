@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 
 from geo.issues import records as issues_mod
+from geo.issues import statuses
 from geo.errors import InputError
 
-OPEN_EXCLUDED = ("closed", "void")
 CODE15 = re.compile(r"^[0-9]{15}$")
 MAX_PAGE = 1000
 
@@ -124,7 +124,7 @@ class IssueFilter:
                       if categories is not None else _many(args, "category"))
         f.group = (_choice_list(args, "group", sorted(groups))
                    if groups is not None else _many(args, "group"))
-        f.status = _choice_list(args, "status", ("open",) + issues_mod.STATUSES)
+        f.status = _choice_list(args, "status", ("open",) + statuses.STATUSES)
         f.source = _choice_list(args, "source", issues_mod.SOURCES)
         f.date_from, f.date_to = _date(args, "from"), _date(args, "to")
         if f.date_from and f.date_to and f.date_from > f.date_to:
@@ -149,13 +149,12 @@ class IssueFilter:
             parts.append(f"left({i}.category, 2) = ANY(%(f_group)s)")
             params["f_group"] = list(self.group)
         if self.status:
-            statuses = [s for s in self.status if s != "open"]
-            cond = [f"{i}.status = ANY(%(f_status)s)"] if statuses else []
+            named = [s for s in self.status if s != "open"]
+            cond = [f"{i}.status = ANY(%(f_status)s)"] if named else []
             if "open" in self.status:
-                cond.append(f"{i}.status <> ALL(%(f_closed)s)")
-                params["f_closed"] = list(OPEN_EXCLUDED)
+                cond.append(statuses.open_sql(f"{i}.status"))
             parts.append("(" + " OR ".join(cond) + ")")
-            params["f_status"] = statuses
+            params["f_status"] = named
         if self.source:
             parts.append(f"{i}.source = ANY(%(f_source)s)")
             params["f_source"] = list(self.source)

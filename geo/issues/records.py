@@ -1,19 +1,19 @@
 """Issues (problem points): import from files, create one, list unassigned (docs/domain.md)."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from geo.issues import catalogue
+from geo.issues.statuses import STATUSES
+from geo.io import forms
 from geo.io import intake
-from geo.io import readers
 from geo.errors import excerpt
 
 SOURCES = ("leader", "joint", "patrol", "sweep", "citizen", "city", "other")
-STATUSES = ("reported", "filed", "dispatched", "processing", "fed_back", "checking",
-            "closed", "void", "rework", "returned", "suspended")
 TEXT_COLUMNS = ("ref", "description", "address")
+#: Fields a form or API call may give (aliases of :data:`geo.io.readers.ALIASES` too).
+FIELDS = ("ref", "category", "lon", "lat", "reported_at", "source", "status", "closed_at",
+          "description", "address")
 
 _INSERT = """
 INSERT INTO issues (id, ref, category, source, status, reported_at, closed_at, deadline,
@@ -97,14 +97,21 @@ def import_issues(db, settings, path, crs=None, dry_run=False, actor=None, progr
 def create_issue(db, settings, fields, crs=None, actor=None):
     """Create one issue from a dict of fields (a form or API call); return its id.
 
-    The issue goes through exactly the checks and assignment of an import.
+    ``fields`` maps names of :data:`FIELDS` (or their import aliases, e.g. ``经度``) to
+    values; an unknown name is refused, naming it. ``crs`` is the coordinates' CRS
+    (an EPSG code, ``'gcj02'`` or ``'bd09'``; default lon/lat in EPSG:4490). The issue
+    goes through exactly the checks and assignment of an import; bad fields raise
+    :class:`~geo.errors.InputError` listing every problem, and nothing is stored.
+
+    Examples
+    --------
+    >>> create_issue(db, settings, {"category": "07001", "lon": 111.6861, "lat": 40.8159,
+    ...              "reported_at": "2026-11-02T09:30:00+08:00"}, crs="gcj02")  # doctest: +SKIP
     """
-    fields = {k: ("" if v is None else str(v)) for k, v in fields.items()}
-    frame = readers.normalise_columns(pd.DataFrame([fields]), Path("form"))
-    frame = frame.assign(**{c: "" for c in ("lon", "lat") if c not in frame.columns})
-    x = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
-    y = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
-    table = readers.Table(Path("form"), frame, ["the issue"], crs, x, y)
+    values = forms.form_values(fields, FIELDS)
+    for col in ("lon", "lat"):
+        values.setdefault(col, "")
+    table = forms.form_table(values, crs, "the issue")
 
     created = []
 

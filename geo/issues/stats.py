@@ -16,10 +16,12 @@ import pandas as pd
 import shapely
 
 from geo.grids import assign
+from geo.io.units import NOMINAL_M_PER_DEGREE
+from geo.issues import statuses
 from geo.issues.query import IssueFilter
 
 MEASURES = ("open", "density", "overdue", "total")
-_OPEN = "i.status NOT IN ('closed', 'void')"
+_OPEN = statuses.open_sql("i.status")
 LATTICE = 512  # heat cells per degree, fixed by the tallies (migration 0007)
 ANIMATION_LATTICE = 256  # coarser for the heatmap over time: about its blur radius
 
@@ -68,7 +70,7 @@ def grid_measures(db, flt=None, simplify_m=3.0, version=None):
         version = version or assign.active_version(tx)
         if version is None:
             return None
-        params.update(version=version, tol=simplify_m / 111_000)
+        params.update(version=version, tol=simplify_m / NOMINAL_M_PER_DEGREE)
         rows = tx.fetchall(
             f"""
             WITH counts AS (
@@ -102,7 +104,7 @@ def outlines(db, level="street", simplify_m=15.0):
         rows = tx.fetchall(
             "SELECT code, name, ST_AsBinary(ST_SimplifyPreserveTopology(geom, %s)) FROM grids"
             " WHERE level = %s AND version_id = (SELECT id FROM grid_versions"
-            " WHERE status = 'active') ORDER BY code", (simplify_m / 111_000, level))
+            " WHERE status = 'active') ORDER BY code", (simplify_m / NOMINAL_M_PER_DEGREE, level))
     return gpd.GeoDataFrame({"code": [r[0] for r in rows], "name": [r[1] for r in rows]},
                             geometry=shapely.from_wkb([bytes(r[2]) for r in rows]), crs=4490)
 
@@ -128,7 +130,7 @@ def heat_bins(db, flt=None, cell_m=None):
         params["cell"] = 1 / LATTICE
     else:
         frm, where, params, count = _issue_from(flt)
-        params["cell"] = cell_m / 111_000
+        params["cell"] = cell_m / NOMINAL_M_PER_DEGREE
         x, y = "floor(ST_X(i.geom) / %(cell)s)", "floor(ST_Y(i.geom) / %(cell)s)"
     # Grouping on two number keys (not on a snapped geometry) is about a third faster.
     with db.transaction() as tx:

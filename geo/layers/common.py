@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import shapely
 
 from geo.errors import N_, Place, Problem, Text
-from geo.io import crs as crs_mod
+from geo.io.imports import record_import
 from geo.io.polygons import describe_invalid
 
 
@@ -84,10 +84,7 @@ def replace_layer(db, kind, table, columns, rows, actor=None):
     names = ", ".join(name for name, _ in columns)
     casts = ", ".join(f"%s::{sql_type}" for _, sql_type in columns)
     with db.transaction() as tx:
-        import_id = tx.fetchval(
-            "INSERT INTO imports (kind, source_file, rows, crs, imported_by)"
-            " VALUES (%s, %s, %s, %s, coalesce(%s, current_user)) RETURNING id",
-            (kind, str(table.path), len(rows), crs_mod.crs_label(table.crs), actor))
+        import_id = record_import(tx, kind, table, len(rows), actor)
         tx.execute(f"DELETE FROM {kind}")
         tx.execute_values(
             f"INSERT INTO {kind} ({names}, geom, import_id) SELECT {names},"

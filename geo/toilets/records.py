@@ -8,7 +8,6 @@ same SQL as every other assignment (:mod:`geo.assign`). Edits are recorded in
 the append-only ``toilet_history``.
 """
 
-import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -19,6 +18,7 @@ import pandas as pd
 from geo.grids import assign
 from geo.io import crs as crs_mod
 from geo.store import db as db_mod
+from geo.io import forms
 from geo.io import intake
 from geo.io import readers
 from geo.errors import N_, InputError, NotFound, Place, Problem, Text
@@ -234,10 +234,10 @@ def create_toilet(db, settings, fields, actor=None, crs=None):
     ...               "lat": 40.86, "original_type": "flush", "status": "accepted",
     ...               "heating": True}, actor="张三")  # doctest: +SKIP
     """
-    values = _form_values(fields, "fields")
+    values = forms.form_values(fields, FIELDS, "fields")
     for col in ("lon", "lat"):
         values.setdefault(col, "")
-    table = _form_table(values, crs_mod.parse_crs(crs))
+    table = forms.form_table(values, crs, "the toilet")
 
     def record(tx, report):
         tx.execute(
@@ -273,7 +273,7 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
     ...               {"status": "accepted", "accepted_at": "2026-05-20"},
     ...               actor="李四")  # doctest: +SKIP
     """
-    values = _form_values(changes, "changes")
+    values = forms.form_values(changes, FIELDS, "changes")
     problems, form = [], Place(_FORM.name)
     if "code" in values and values.pop("code") != code:
         problems.append(Problem(
@@ -289,11 +289,11 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
         problems.append(Problem("toilets.move_needs_lon_lat",
                                 N_("give both lon and lat to move a toilet"), {}, form))
     if problems:
-        raise InputError(problems, source=_FORM)
+        raise InputError(problems, source=forms.FORM)
     with db.transaction() as tx:
         old = _record(tx, code, lock=True)
         merged = {**_as_form_values(old), **values}
-        table = _form_table(merged, crs_mod.parse_crs(crs) if moved else None)
+        table = forms.form_table(merged, crs if moved else None, "the toilet")
         frame, problems = _parse(table, tx)
         location = None
         if moved:
@@ -304,7 +304,7 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
                 location = (float(lon[0]), float(lat[0]), float(table.x[0]), float(table.y[0]),
                             crs_mod.crs_label(table.crs))
         if problems:
-            raise InputError(problems, source=_FORM)
+            raise InputError(problems, source=forms.FORM)
         new = _typed(frame.iloc[0])
         diff = {k: {"from": old[k], "to": new[k]} for k in EDITABLE if new[k] != old[k]}
         if location:
@@ -335,59 +335,9 @@ def _record(tx, code, lock=False):
     return row
 
 
-def _form_values(fields, what):
-    """A form's fields as the strings an import file would hold; unknown names refused."""
-    form = Place(_FORM.name)
-    if not isinstance(fields, dict):
-        raise InputError(Problem(
-            "toilets.fields_not_a_mapping",
-            N_("%(what)s must map field names to values, not %(type)s"),
-            {"what": what, "type": type(fields).__name__}, form))
-    values, problems = {}, []
-    for key, value in fields.items():
-        name = str(key).strip().lower()
-        name = readers.ALIASES.get(name, name)
-        if name not in FIELDS:
-            problems.append(Problem("toilets.unknown_field",
-                                    N_("unknown field %(field)r; known fields: %(known)s"),
-                                    {"field": _shown(key), "known": ", ".join(FIELDS)}, form))
-        elif name in values:
-            problems.append(Problem("toilets.same_field",
-                                    N_("%(field)r and another field both mean %(name)r"),
-                                    {"field": _shown(key), "name": name}, form))
-        else:
-            values[name] = _form_text(value)
-    if problems:
-        raise InputError(problems, source=_FORM)
-    return values
-
-
-def _form_text(value):
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, dt.date):
-        return value.isoformat()[:10]
-    if isinstance(value, (list, tuple)):
-        return ";".join(str(v).strip() for v in value if str(v).strip())
-    if isinstance(value, float):
-        return repr(value)
-    return str(value).strip()
-
-
-def _form_table(values, crs):
-    frame = pd.DataFrame([values], dtype=object)
-    x = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float) \
-        if "lon" in frame.columns else np.array([np.nan])
-    y = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float) \
-        if "lat" in frame.columns else np.array([np.nan])
-    return readers.Table(_FORM, frame, ["the toilet"], crs, x, y)
-
-
 def _as_form_values(record):
     """A stored record as the strings of an import file (the inverse of :func:`_typed`)."""
-    values = {k: _form_text(record[k]) for k in EDITABLE}
+    values = {k: forms.form_text(record[k]) for k in EDITABLE}
     values.update(code=record["code"], lon=repr(record["lon"]), lat=repr(record["lat"]))
     return values
 

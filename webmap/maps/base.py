@@ -56,13 +56,24 @@ def display_points(latlons, settings):
 def base_map(settings, bounds=None, zoom=12):
     """An empty map with the configured tile source (or a plain background)."""
     fmap = folium.Map(location=DEFAULT_CENTRE, zoom_start=zoom, tiles=None, control_scale=True)
+    add_base_layer(fmap, settings)
+    if bounds is not None:
+        xmin, ymin, xmax, ymax = bounds
+        fmap.fit_bounds([[ymin, xmin], [ymax, xmax]])
+    return fmap
+
+
+def add_base_layer(fmap, settings):
+    """Add the configured tile source (``settings.tiles``/``tiles_attr``) to ``fmap``.
+
+    Every map draws its tiles here, so all of them share one source, attribution,
+    zoom limit and layer name. A tile setting of ``none`` (or empty) leaves the
+    plain background: the map then works offline.
+    """
     tiles = settings.tiles
     if tiles and tiles.lower() != "none":
         folium.TileLayer(tiles=tiles, attr=settings.tiles_attr, name=_("Base map"),
                          max_zoom=19).add_to(fmap)
-    if bounds is not None:
-        xmin, ymin, xmax, ymax = bounds
-        fmap.fit_bounds([[ymin, xmin], [ymax, xmax]])
     return fmap
 
 

@@ -15,8 +15,8 @@ from markupsafe import escape
 
 from geo.issues import records as issues_mod
 from webmap.i18n import category_name, is_english, status_name
-from webmap.maps.base import (attach_script, base_map, display_geom, display_points, legend,
-                              ramp, table_html)
+from webmap.maps.base import (add_base_layer, attach_script, base_map, display_geom,
+                              display_points, legend, ramp, table_html)
 
 def measure_label(measure):
     return {"open": _("Open issues"), "density": _("Issues per km²"),
@@ -171,8 +171,7 @@ def issue_map(settings, issue, grid_geom):
     """One issue on the map, inside its grid's outline."""
     lat, lon, _r = display_points([(issue["lat"], issue["lon"], None)], settings)[0]
     fmap = folium.Map(location=(lat, lon), zoom_start=16, tiles=None, control_scale=True)
-    if settings.tiles and settings.tiles.lower() != "none":
-        folium.TileLayer(tiles=settings.tiles, attr=settings.tiles_attr, max_zoom=19).add_to(fmap)
+    add_base_layer(fmap, settings)
     if grid_geom is not None:
         folium.GeoJson(shapely.geometry.mapping(display_geom(grid_geom, settings)),
                        style_function=lambda f: {"color": "#c0392b", "weight": 2,

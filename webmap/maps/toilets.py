@@ -7,12 +7,13 @@ import shapely
 from flask_babel import gettext as _
 from markupsafe import escape
 
+from geo.io.units import NOMINAL_M_PER_DEGREE
 from webmap.i18n import toilet_label
-from webmap.maps.base import (attach_script, base_map, display_geom, display_points, ramp,
-                              table_html)
+from webmap.maps.base import (add_base_layer, attach_script, base_map, display_geom,
+                              display_points, ramp, table_html)
 
 #: Display simplification (about 3 m): figures are computed on the full geometry.
-SIMPLIFY_DEG = 3 / 111_000
+SIMPLIFY_DEG = 3 / NOMINAL_M_PER_DEGREE
 STATUS_COLOURS = {"planned": "#e74c3c", "in_progress": "#f39c12", "accepted": "#27ae60"}
 
 
@@ -125,8 +126,7 @@ def _blue(t):
 def record_map(settings, rec):
     """One toilet record (a dict of :func:`geo.toilets.records.get_toilet`), filled by status."""
     fmap = folium.Map(location=(rec["lat"], rec["lon"]), zoom_start=17, tiles=None)
-    if settings.tiles.lower() != "none":
-        folium.TileLayer(tiles=settings.tiles, attr=settings.tiles_attr).add_to(fmap)
+    add_base_layer(fmap, settings)
     (lat, lon, _x), = display_points([(rec["lat"], rec["lon"], None)], settings)
     folium.CircleMarker((lat, lon), radius=8, color="#2c3e50",
                         fill_color=STATUS_COLOURS.get(rec["status"]), fill_opacity=0.9,

@@ -8,7 +8,9 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from geo.issues import browse
+from geo.issues import records
 from geo.issues import stats
+from geo.issues import statuses
 from geo.issues.query import IssueFilter, parse_int
 from webmap import assets
 from webmap.maps import issues as maps
@@ -44,6 +46,7 @@ def filter_context(flt, cats):
     for c in cats:
         groups.setdefault(c["group_code"], c)
     return {"flt": flt, "categories": cats, "groups": list(groups.values()),
+            "statuses": ("open",) + statuses.STATUSES, "sources": records.SOURCES,
             "places": stats.streets_and_communities(get_db())}
 
 

@@ -1,5 +1,6 @@
 -- Write the assignment computed in _assigned onto the candidates of {table} and log
--- every candidate's assignment before and after under activation %(activation)s.
+-- every candidate's assignment before and after under activation %(activation)s
+-- (the log: geo.grids.assign.log_changes_sql).
 WITH computed AS (
     SELECT c.key AS id, a.grid_id, coalesce(a.method, 'none') AS method
     FROM _candidates AS c
@@ -15,9 +16,10 @@ WITH computed AS (
       AND (t.grid_id IS DISTINCT FROM c.grid_id OR t.grid_version IS DISTINCT FROM %(version)s
            OR t.assign_method <> c.method)
     RETURNING t.id
+), changes AS (
+    SELECT o.id AS row_id, o.grid_id AS old_grid_id, o.grid_version AS old_grid_version,
+           o.assign_method AS old_method, c.grid_id AS new_grid_id,
+           %(version)s AS new_grid_version, c.method AS new_method
+    FROM old AS o JOIN computed AS c ON c.id = o.id
 )
-INSERT INTO grid_assignment_log (activation_id, kind, row_id, old_grid_id, old_grid_version,
-                                 old_method, new_grid_id, new_grid_version, new_method)
-SELECT %(activation)s, '{table}', o.id, o.grid_id, o.grid_version, o.assign_method,
-       c.grid_id, %(version)s, c.method
-FROM old AS o JOIN computed AS c ON c.id = o.id;
+{log_changes};

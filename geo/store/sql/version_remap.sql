@@ -1,6 +1,6 @@
 -- Points of {table} outside the changed area assigned to a grid whose row is replaced
 -- (same code, new shape elsewhere or new attributes): same grid, same method, the new
--- row. Logged under activation %(activation)s.
+-- row. Logged under activation %(activation)s (the log: geo.grids.assign.log_changes_sql).
 WITH old AS (
     SELECT t.id, t.grid_id, t.grid_version, t.assign_method, m.dst_id
     FROM _match AS m
@@ -14,9 +14,10 @@ WITH old AS (
     UPDATE {table} AS t SET grid_id = o.dst_id, grid_version = %(version)s
     FROM old AS o WHERE t.id = o.id
     RETURNING t.id
+), changes AS (
+    SELECT o.id AS row_id, o.grid_id AS old_grid_id, o.grid_version AS old_grid_version,
+           o.assign_method AS old_method, o.dst_id AS new_grid_id,
+           %(version)s AS new_grid_version, o.assign_method AS new_method
+    FROM old AS o
 )
-INSERT INTO grid_assignment_log (activation_id, kind, row_id, old_grid_id, old_grid_version,
-                                 old_method, new_grid_id, new_grid_version, new_method)
-SELECT %(activation)s, '{table}', o.id, o.grid_id, o.grid_version, o.assign_method,
-       o.dst_id, %(version)s, o.assign_method
-FROM old AS o;
+{log_changes};

@@ -1,7 +1,7 @@
--- Issues per grid code under the current assignments: open ones (not closed or void) and
--- those reported since %(since)s.
+-- Issues per grid code under the current assignments: open ones ({open_expr}, filled in
+-- from geo.issues.statuses) and those reported since %(since)s.
 SELECT g.code,
-       count(*) FILTER (WHERE i.status NOT IN ('closed', 'void')) AS open_issues,
+       count(*) FILTER (WHERE {open_expr}) AS open_issues,
        count(*) FILTER (WHERE i.reported_at >= %(since)s) AS recent_issues
 FROM issues AS i
 JOIN grids AS g ON g.id = i.grid_id
