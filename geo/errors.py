@@ -80,7 +80,7 @@ class Place:
     'form'
     """
 
-    file: str | None = None
+    file: "str | Text | None" = None
     row: int | None = None
     feature: int | None = None
     key: str | None = None
@@ -96,12 +96,15 @@ class Place:
         if self.value not in (None, ""):
             parts.append(f"({self.key} {self.value})")
         text = " ".join(parts)
-        if self.file and text:
-            return f"{self.file}: {text}"
-        return self.file or text
+        # A form's place is a phrase (``Text(N_("form: the issue"))``), not a file name.
+        file = self.file.render(translate) if hasattr(self.file, "render") else self.file
+        if file and text:
+            return f"{file}: {text}"
+        return file or text
 
     def as_dict(self):
-        return {k: v for k, v in (("file", self.file), ("row", self.row),
+        file = str(self.file) if self.file is not None else None
+        return {k: v for k, v in (("file", file), ("row", self.row),
                                   ("feature", self.feature), ("key", self.key),
                                   ("ref", self.value)) if v is not None}
 

@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 
 from geo.io import crs as crs_mod
-from geo.errors import InputError
+from geo.errors import N_, InputError, Place, Problem, Text
 
 POINT_SUFFIXES = {".csv", ".txt", ".geojson", ".json", ".gpkg", ".zip", ".shp"}
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".shp"}
@@ -35,6 +35,14 @@ ALIASES = {
     "reported_a": "reported_at", "descriptio": "description", "department": "departments",
     "original_t": "original_type", "accepted_a": "accepted_at", "sanitary_t": "sanitary_type",
     "ventilatio": "ventilation",
+}
+
+
+#: What a required column may be called or hold, for the problem of its absence.
+COLUMN_HINTS = {
+    "lon": N_("accepted: lon/lat, longitude/latitude, x/y, 经度/纬度"),
+    "lat": N_("accepted: lon/lat, longitude/latitude, x/y, 经度/纬度"),
+    "kind": N_("e.g. residential, R2, 居住用地"),
 }
 
 
@@ -65,24 +73,79 @@ class Table:
         if problems:
             raise InputError(problems[:50], source=self.path)
 
-    def no_column(self, column):
-        """The problem of a missing column: the file's, or a form's missing field."""
-        if isinstance(self.labels, RowLabels):
-            return f"{self.path.name}: no {column!r} column"
-        return f"{self.where(0)}: {column} is missing"
+    def require(self, columns):
+        """The problems of the ``columns`` this table lacks (empty: it has them all).
 
-    def where(self, i, key=None):
-        """'issues.csv: row 5 (ref XC-1)' for row index ``i``.
+        The one definition of "a required column is missing": a CSV lacks a column, a
+        polygon or point file an attribute, a form a field. :data:`COLUMN_HINTS` says
+        what some columns may be called or hold.
+
+        >>> table = Table(Path("a.csv"), pd.DataFrame({"ref": ["A"]}), RowLabels(1), None)
+        >>> [p.render() for p in table.require(["ref", "category"])]
+        ['a.csv: no category column']
+        """
+        missing = [c for c in columns if c not in self.frame.columns]
+        hints = {c: Text(COLUMN_HINTS[c]) for c in missing if c in COLUMN_HINTS}
+        if not isinstance(self.labels, RowLabels):  # a form: a field was not filled in
+            return [Problem("io.no_column", N_("%(column)s is missing"), {"column": c},
+                            self.place(0)) for c in missing]
+        feature = self.labels.word == "feature"
+        messages = {(False, False): N_("no %(column)s column"),
+                    (False, True): N_("no %(column)s column (%(hint)s)"),
+                    (True, False): N_("no %(column)s attribute"),
+                    (True, True): N_("no %(column)s attribute (%(hint)s)")}
+        return [Problem("io.no_column", messages[feature, c in hints],
+                        {"column": c, **({"hint": hints[c]} if c in hints else {})},
+                        Place(self.path.name)) for c in missing]
+
+    def no_column(self, column):
+        """The problem of a missing column (see :meth:`require`)."""
+        return self.require([column])[0]
+
+    def place(self, i, key=None):
+        """Where row ``i`` is: the file, its row or feature number and the value of its key.
 
         ``key`` names the identifying column; by default ``ref`` or ``code``.
+
+        >>> table = Table(Path("issues.csv"), pd.DataFrame({"ref": ["XC-1"]}), RowLabels(1), None)
+        >>> table.place(0).render()
+        'issues.csv: row 2 (ref XC-1)'
         """
-        text = f"{self.path.name}: {self.labels[i]}"
+        labels = self.labels
+        if not isinstance(labels, RowLabels):  # a form holds one record, named by its label
+            label = labels[i]
+            return Place(label if hasattr(label, "render") else f"{self.path.name}: {label}")
+        number = {labels.word: labels.number(i)}
         for col in (key,) if key else ("ref", "code"):
             if col in self.frame.columns:
                 value = self.frame[col].iat[i]
                 if value:
-                    return f"{text} ({col} {value})"
-        return text
+                    return Place(self.path.name, key=col, value=shown(value), **number)
+        return Place(self.path.name, **number)
+
+    def where(self, i, key=None):
+        """'issues.csv: row 5 (ref XC-1)' in English: :meth:`place` rendered.
+
+        Kept for callers that still glue sentences; new code uses :meth:`place`.
+        """
+        return self.place(i, key).render()
+
+
+#: Longest quotation of a user's value in a message.
+SHOWN_CHARS = 40
+
+
+def shown(value, limit=SHOWN_CHARS):
+    r"""A user's value as a message quotes it: control characters escaped, cut to ``limit``.
+
+    >>> shown("坏\x00数据")
+    '坏\\x00数据'
+    >>> shown("X" * 50)
+    'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX…'
+    """
+    text = str(value)
+    text = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def normalise_columns(frame, path):
@@ -112,7 +175,11 @@ class RowLabels:
         return self.n
 
     def __getitem__(self, i):
-        return f"{self.word} {self.numbers[i] if self.numbers else i + self.first}"
+        return f"{self.word} {self.number(i)}"
+
+    def number(self, i):
+        """The row or feature number of record ``i``."""
+        return int(self.numbers[i]) if self.numbers else int(i) + self.first
 
 
 def _decode(path):
@@ -284,14 +351,12 @@ def read_points(path, crs=None):
     crs = crs_mod.parse_crs(crs)
     if path.suffix.lower() in {".csv", ".txt"}:
         frame, labels = read_csv(path)
-        for col in ("lon", "lat"):
-            if col not in frame.columns:
-                raise InputError(
-                    f"{path.name}: no {col} column (accepted: lon/lat, longitude/latitude, "
-                    "x/y, 经度/纬度)"
-                )
-        x, y = to_float(frame["lon"]), to_float(frame["lat"])
-        return Table(path, frame, labels, crs, x, y)
+        table = Table(path, frame, labels, crs)
+        missing = table.require(["lon", "lat"])
+        if missing:
+            raise InputError(missing, source=path)
+        table.x, table.y = to_float(frame["lon"]), to_float(frame["lat"])
+        return table
     gdf = read_vector(path)
     labels = RowLabels(len(gdf), "feature", first=1)
     table = Table(path, _attributes(gdf, path), labels, crs or gdf.crs)

@@ -32,9 +32,9 @@ def import_blocks(db, settings, path, crs=None, dry_run=False, actor=None):
     frame = table.frame
     problems, rows = [], []
     for i, geom in enumerate(table.geometry):
-        problem = layers.polygon_problem(table.where(i, "ref"), geom)
+        problem = layers.polygon_problems(geom, table.place(i, "ref"))
         if problem:
-            problems.append(problem)
+            problems.extend(problem)
             continue
         rows.append(tuple((frame[col].iat[i] or None) if col in frame.columns else None
                           for col in ("ref", "name")) + (layers.hex_wkb(geom),))

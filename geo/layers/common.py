@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import shapely
 
 from geo.io import crs as crs_mod
-from geo.io.polygons import describe_invalid
+from geo.io.polygons import polygon_problems  # noqa: F401  (the layers' check)
 
 
 @dataclass
@@ -28,21 +28,6 @@ class LayerReport:
     def __str__(self):
         head = "would import" if self.dry_run else "imported"
         return f"{head} {self.counted()} from {self.path}; the layer replaces the previous one"
-
-
-def polygon_problem(where, geom):
-    """Why ``geom`` cannot be stored as a polygon of a layer, or None when it can.
-
-    >>> polygon_problem("a.geojson: feature 1", shapely.Point(0, 0))
-    'a.geojson: feature 1: geometry is Point, expected a Polygon or MultiPolygon'
-    """
-    if geom is None or geom.is_empty:
-        return f"{where}: has no geometry"
-    if geom.geom_type not in ("Polygon", "MultiPolygon"):
-        return f"{where}: geometry is {geom.geom_type}, expected a Polygon or MultiPolygon"
-    if not geom.is_valid:
-        return f"{where}: invalid geometry: {describe_invalid(shapely.is_valid_reason(geom))}"
-    return None
 
 
 def hex_wkb(geom):

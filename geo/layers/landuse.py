@@ -38,16 +38,16 @@ def import_landuse(db, settings, path, crs=None, dry_run=False, actor=None):
     table = readers.read_polygons(path, crs)
     frame = table.frame
     if "kind" not in frame.columns:
-        raise InputError(f"{table.path.name}: no 'kind' attribute (e.g. residential, R2, 居住用地)")
+        raise InputError(table.require(["kind"]), source=table.path)
     problems, rows = [], []
     for i, geom in enumerate(table.geometry):
         where = table.where(i, "kind")
         kind = frame["kind"].iat[i]
         if not kind:
             problems.append(f"{where}: kind is empty")
-        problem = layers.polygon_problem(where, geom)
+        problem = layers.polygon_problems(geom, table.place(i, "kind"))
         if problem:
-            problems.append(problem)
+            problems.extend(problem)
         else:
             name = frame["name"].iat[i] if "name" in frame.columns else None
             rows.append((kind, name or None, is_residential(kind), layers.hex_wkb(geom)))
