@@ -37,6 +37,21 @@ def N_(message):
     return message
 
 
+#: Longest quotation of a user's value in a message.
+SHOWN_CHARS = 40
+
+
+def shown(value, limit=SHOWN_CHARS):
+    """A user's value as a message quotes it (with ``%(name)r``, which escapes it): cut to
+    ``limit`` characters.
+
+    >>> shown("X" * 50)
+    'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX…'
+    """
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _english(message):
     return message
 
@@ -127,7 +142,7 @@ class Problem:
     def as_dict(self, translate=_english):
         """The problem for the JSON API: code, rendered message, raw params, place."""
         body = {"code": self.code, "message": self.render(translate),
-                "params": {k: str(v) if hasattr(v, "render") else v
+                "params": {k: v.render(translate) if hasattr(v, "render") else v
                            for k, v in self.params.items()}}
         if self.place:
             body.update(self.place.as_dict())

@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 
 from geo.io import crs as crs_mod
-from geo.errors import N_, InputError, Place, Problem, Text
+from geo.errors import N_, InputError, Place, Problem, Text, shown
 
 POINT_SUFFIXES = {".csv", ".txt", ".geojson", ".json", ".gpkg", ".zip", ".shp"}
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".shp"}
@@ -67,9 +67,10 @@ class Table:
                 continue
             bad = values.str.contains("\x00", regex=False, na=False).to_numpy(dtype=bool)
             for i in np.flatnonzero(bad)[:50]:
-                where = self.where(i).replace("\x00", "\\x00")
-                problems.append(f"{where}: {col} contains a NUL character (0x00), which"
-                                " cannot be stored as text (a binary or UTF-16 file?)")
+                problems.append(Problem(
+                    "io.nul_character", N_("%(column)s contains a NUL character (0x00), which "
+                                           "cannot be stored as text (a binary or UTF-16 file?)"),
+                    {"column": col}, self.place(i)))
         if problems:
             raise InputError(problems[:50], source=self.path)
 
@@ -87,8 +88,7 @@ class Table:
         missing = [c for c in columns if c not in self.frame.columns]
         hints = {c: Text(COLUMN_HINTS[c]) for c in missing if c in COLUMN_HINTS}
         if not isinstance(self.labels, RowLabels):  # a form: a field was not filled in
-            return [Problem("io.no_column", N_("%(column)s is missing"), {"column": c},
-                            self.place(0)) for c in missing]
+            return [missing_value(self, 0, c) for c in missing]
         feature = self.labels.word == "feature"
         messages = {(False, False): N_("no %(column)s column"),
                     (False, True): N_("no %(column)s column (%(hint)s)"),
@@ -105,7 +105,8 @@ class Table:
     def place(self, i, key=None):
         """Where row ``i`` is: the file, its row or feature number and the value of its key.
 
-        ``key`` names the identifying column; by default ``ref`` or ``code``.
+        ``key`` names the identifying column; by default ``ref`` or ``code``; ``False``:
+        none (when the key's value is what is wrong with the row).
 
         >>> table = Table(Path("issues.csv"), pd.DataFrame({"ref": ["XC-1"]}), RowLabels(1), None)
         >>> table.place(0).render()
@@ -116,11 +117,11 @@ class Table:
             label = labels[i]
             return Place(label if hasattr(label, "render") else f"{self.path.name}: {label}")
         number = {labels.word: labels.number(i)}
-        for col in (key,) if key else ("ref", "code"):
+        for col in (key,) if key else () if key is False else ("ref", "code"):
             if col in self.frame.columns:
                 value = self.frame[col].iat[i]
                 if value:
-                    return Place(self.path.name, key=col, value=shown(value), **number)
+                    return Place(self.path.name, key=col, value=printable(value), **number)
         return Place(self.path.name, **number)
 
     def where(self, i, key=None):
@@ -131,21 +132,13 @@ class Table:
         return self.place(i, key).render()
 
 
-#: Longest quotation of a user's value in a message.
-SHOWN_CHARS = 40
+def printable(value, limit=40):
+    r"""A user's value shown without quotes (a row's key): control characters escaped, cut.
 
-
-def shown(value, limit=SHOWN_CHARS):
-    r"""A user's value as a message quotes it: control characters escaped, cut to ``limit``.
-
-    >>> shown("坏\x00数据")
+    >>> printable("坏\x00数据")
     '坏\\x00数据'
-    >>> shown("X" * 50)
-    'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX…'
     """
-    text = str(value)
-    text = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return shown(re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(value)), limit)
 
 
 def normalise_columns(frame, path):
@@ -154,7 +147,9 @@ def normalise_columns(frame, path):
         key = str(col).strip().lstrip("\ufeff")
         canon = ALIASES.get(key.lower(), key.lower())
         if canon in renamed.values():
-            raise InputError(f"{path.name}: columns {col!r} and another both mean {canon!r}")
+            raise InputError(Problem(
+                "io.duplicate_column", N_("columns %(column)r and another both mean %(meaning)r"),
+                {"column": shown(col), "meaning": canon}, Place(path.name)))
         renamed[col] = canon
     return frame.rename(columns=renamed)
 
@@ -197,10 +192,10 @@ def _decode(path):
     except UnicodeDecodeError:
         pass
     line = data[: utf8_error.start].count(b"\n") + 1
-    raise InputError(
-        f"{path.name}: row {line}: text is neither UTF-8 nor GBK "
-        f"(undecodable byte 0x{data[utf8_error.start]:02x} at offset {utf8_error.start})"
-    )
+    raise InputError(Problem(
+        "io.encoding", N_("text is neither UTF-8 nor GBK (undecodable byte 0x%(byte)02x at "
+                          "offset %(offset)d)"),
+        {"byte": data[utf8_error.start], "offset": utf8_error.start}, Place(path.name, row=line)))
 
 
 def read_csv(path):
@@ -217,7 +212,7 @@ def read_csv(path):
 
     data = _decode(path)
     if not data.strip():
-        raise InputError(f"{path.name}: the file is empty")
+        raise InputError(Problem("io.empty_file", N_("the file is empty"), {}, Place(path.name)))
     if b"\n" not in data:  # classic Mac line ends (CR only)
         data = data.replace(b"\r", b"\n")
     header = next(csv.reader(io.StringIO(data[: data.find(b"\n") + 1 or len(data)].decode())))
@@ -248,14 +243,16 @@ def read_csv(path):
             invalid.clear()
             table = parse(len(data) + 1)  # ... but a row longer than a block needs one block
     except pa.ArrowInvalid as exc:
-        raise InputError(f"{path.name}: cannot parse CSV ({exc}); is the file truncated "
-                         "or a quote left open?") from None
+        raise InputError(Problem(
+            "io.unreadable", N_("cannot parse CSV (%(reason)s); is the file truncated or a "
+                                "quote left open?"), {"reason": str(exc)}, Place(path.name))) from None
     if invalid:
         raise InputError(_short_rows(path, data, len(header)), source=path)
     import pyarrow.compute as pc
 
     if table.num_rows == 0:
-        raise InputError(f"{path.name}: the file holds no rows, only a header")
+        raise InputError(Problem("io.no_rows", N_("the file holds no rows, only a header"), {},
+                                 Place(path.name)))
     table = pa.table([pc.utf8_trim_whitespace(col) for col in table.columns], names=header)
     frame = normalise_columns(table.to_pandas(), path)
     blank = re.search(rb"\n\r?\n.", data, re.S)  # not just at the end
@@ -282,12 +279,16 @@ def _short_rows(path, data, width):
     problems = []
     for number, row in enumerate(reader, start=2):  # a blank line is a row too
         if row and len(row) != width:
-            hint = "file truncated?" if len(row) < width else "an unquoted comma?"
-            problems.append(f"{path.name}: row {number}: has {len(row)} fields, the header has "
-                            f"{width} ({hint})")
+            message = (N_("has %(fields)d fields, the header has %(width)d (file truncated?)")
+                       if len(row) < width else
+                       N_("has %(fields)d fields, the header has %(width)d (an unquoted comma?)"))
+            problems.append(Problem("io.field_count", message,
+                                    {"fields": len(row), "width": width},
+                                    Place(path.name, row=number)))
             if len(problems) >= 50:
                 break
-    return problems or [f"{path.name}: some rows do not match the header"]
+    return problems or [Problem("io.field_count", N_("some rows do not match the header"), {},
+                                Place(path.name))]
 
 
 def read_vector(path):
@@ -300,34 +301,36 @@ def read_vector(path):
     try:
         layers = pyogrio.list_layers(target)
         if len(layers) > 1:  # read_file would take the first and drop the rest unsaid
-            raise InputError(f"{path.name}: holds {len(layers)} layers ("
-                             + ", ".join(str(name) for name in layers[:, 0])
-                             + "); put one layer in each file")
+            raise InputError(Problem(
+                "io.many_layers", N_("holds %(n)d layers (%(layers)s); put one layer in each file"),
+                {"n": len(layers), "layers": ", ".join(shown(name) for name in layers[:, 0])},
+                Place(path.name)))
         frame = gpd.read_file(target, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         # GDAL names the file by its full path (a temporary folder for uploads) and
         # suggests driver prefixes; say neither.
         reason = str(exc).replace(target, path.name).split("; It might help")[0].rstrip(".")
-        raise InputError(
-            f"{path.name}: cannot read it as GeoJSON, GeoPackage or Shapefile ({reason}); "
-            "is the file truncated or of another format?"
-        ) from None
+        raise InputError(Problem(
+            "io.unreadable", N_("cannot read it as GeoJSON, GeoPackage or Shapefile (%(reason)s); "
+                                "is the file truncated or of another format?"),
+            {"reason": reason}, Place(path.name))) from None
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path.name}: undecodable text ({exc})") from None
+        raise InputError(Problem("io.encoding", N_("undecodable text (%(reason)s)"),
+                                 {"reason": str(exc)}, Place(path.name))) from None
     if len(frame) == 0:
-        raise InputError(f"{path.name}: the file holds no features")
+        raise InputError(Problem("io.no_rows", N_("the file holds no features"), {},
+                                 Place(path.name)))
     return frame
 
 
 def _check_suffix(path, allowed):
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(Problem("io.no_such_file", N_("no such file"), {}, Place(str(path))))
     if path.suffix.lower() not in allowed:
-        raise InputError(
-            f"{path.name}: unsupported file type {path.suffix!r}; use one of "
-            + ", ".join(sorted(allowed))
-        )
+        raise InputError(Problem(
+            "io.file_type", N_("unsupported file type %(suffix)r; use one of %(allowed)s"),
+            {"suffix": path.suffix, "allowed": ", ".join(sorted(allowed))}, Place(path.name)))
     return path
 
 
@@ -364,13 +367,20 @@ def read_points(path, crs=None):
     problems = []
     for i, g in enumerate(geoms):
         if g is None or g.is_empty:
-            problems.append(f"{table.where(i)}: has no geometry")
+            problems.append(Problem("geometry.missing", N_("has no geometry"), {}, table.place(i)))
         elif g.geom_type != "Point":
-            problems.append(f"{table.where(i)}: geometry is {g.geom_type}, expected Point")
+            problems.append(Problem("geometry.wrong_type", N_("geometry is %(type)s, expected Point"),
+                                    {"type": g.geom_type}, table.place(i)))
     if problems:
         raise InputError(problems, source=path)
     table.x, table.y = shapely.get_x(geoms), shapely.get_y(geoms)
     return table
+
+
+def missing_value(table, i, column, key=None):
+    """The problem of row ``i`` leaving the required ``column`` empty."""
+    return Problem("io.missing_value", N_("%(column)s is missing"), {"column": column},
+                   table.place(i, key))
 
 
 def to_float(series):
@@ -392,8 +402,9 @@ def numeric_problems(table):
         raw = table.frame[col] if col in table.frame.columns else None
         for i in np.flatnonzero(~np.isfinite(values))[:50]:
             text = "" if raw is None else raw.iat[i]
-            what = "is missing" if text == "" else f"{text!r} is not a number"
-            problems.append(f"{table.where(i, 'ref')}: {col} {what}")
+            problems.append(missing_value(table, i, col, "ref") if text == "" else Problem(
+                "io.not_a_number", N_("%(column)s %(value)r is not a number"),
+                {"column": col, "value": shown(text)}, table.place(i, "ref")))
     return problems
 
 
@@ -425,10 +436,13 @@ def _check_in_china(table):
                     & (b[:, 1] >= CHINA_LAT[0]) & (b[:, 3] <= CHINA_LAT[1]))
     outside &= ~shapely.is_missing(table.geometry) & ~shapely.is_empty(table.geometry)
     label = crs_mod.crs_label(table.crs)
-    problems = [
-        f"{table.where(i)}: lies outside China (lon {b[i, 0]:.10g} to {b[i, 2]:.10g}, "
-        f"lat {b[i, 1]:.10g} to {b[i, 3]:.10g} in CGCS2000): wrong CRS ({label} assumed; "
-        "--crs sets it) or swapped coordinates?" for i in np.flatnonzero(outside)[:50]]
+    problems = [Problem(
+        "io.outside_china",
+        N_("lies outside China (lon %(xmin).10g to %(xmax).10g, lat %(ymin).10g to %(ymax).10g "
+           "in CGCS2000): wrong CRS (%(crs)s assumed; --crs sets it) or swapped coordinates?"),
+        {"xmin": float(b[i, 0]), "xmax": float(b[i, 2]), "ymin": float(b[i, 1]),
+         "ymax": float(b[i, 3]), "crs": label}, table.place(i))
+        for i in np.flatnonzero(outside)[:50]]
     if problems:
         raise InputError(problems, source=table.path)
 

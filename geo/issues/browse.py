@@ -4,7 +4,7 @@ import shapely
 
 from geo.grids import assign
 from geo.issues import stats
-from geo.errors import NotFound
+from geo.errors import N_, NotFound, shown
 from geo.issues.query import IssueFilter, like_literal
 
 # Traffic light (DESIGN.md §6): green below 80 % of the limit used, yellow 80–100 %, red overdue.
@@ -40,7 +40,8 @@ def issue_detail(db, issue_id):
         rows = tx.fetchdicts(f"SELECT {_ISSUE_COLUMNS} FROM {_ISSUE_FROM} WHERE i.id = %s",
                              (issue_id,))
         if not rows:
-            raise NotFound(f"issue {issue_id} does not exist")
+            raise NotFound(N_("issue %(id)s does not exist"), {"id": issue_id},
+                           code="issues.not_found")
         issue = rows[0]
         issue["history"] = tx.fetchdicts(
             "SELECT at, actor, action, from_status, to_status, note, data FROM issue_history"
@@ -62,7 +63,8 @@ def grid_detail(db, code):
             "  AND p.code = g.parent_code) AS parent_name"
             " FROM grids g WHERE g.version_id = %s AND g.code = %s", (version, code))
         if not rows:
-            raise NotFound(f"grid {code} does not exist in the active version")
+            raise NotFound(N_("grid %(code)s does not exist in the active version"),
+                           {"code": shown(code)}, code="grids.not_found")
         grid = rows[0]
         grid["geometry"] = shapely.from_wkb(bytes(grid.pop("wkb")))
         grid["neighbours"] = [

@@ -8,6 +8,7 @@ import pandas as pd
 from geo.issues import catalogue
 from geo.io import intake
 from geo.io import readers
+from geo.errors import N_, Problem, Text, shown
 
 SOURCES = ("leader", "joint", "patrol", "sweep", "citizen", "city", "other")
 STATUSES = ("reported", "filed", "dispatched", "processing", "fed_back", "checking",
@@ -51,8 +52,10 @@ def _parse(table, tx):
         codes = catalogue.normalise_codes(frame["category"], catalogue.lookup(tx))
         for i in np.flatnonzero(codes.isna().to_numpy())[:50]:
             value = frame["category"].iat[i]
-            reason = "category is missing" if not value else f"unknown category {value!r}"
-            problems.append(f"{table.where(i, 'ref')}: {reason}")
+            problems.append(readers.missing_value(table, i, "category", "ref") if not value
+                            else Problem("issues.unknown_category",
+                                         N_("unknown category %(category)r"),
+                                         {"category": shown(value)}, table.place(i, "ref")))
         out["category"] = codes
     out["source"], p = intake.choice(table, "source", SOURCES, default="other")
     problems += p
@@ -65,7 +68,10 @@ def _parse(table, tx):
     if n and not p:
         early = (out["closed_at"] < out["reported_at"]).to_numpy()
         for i in np.flatnonzero(early)[:50]:
-            problems.append(f"{table.where(i, 'ref')}: closed_at is before reported_at")
+            problems.append(Problem("issues.date_order",
+                                    N_("%(later)s is before %(earlier)s"),
+                                    {"later": "closed_at", "earlier": "reported_at"},
+                                    table.place(i, "ref")))
     if problems:
         return None, problems
     return out, problems
@@ -103,7 +109,7 @@ def create_issue(db, settings, fields, crs=None, actor=None):
     frame = frame.assign(**{c: "" for c in ("lon", "lat") if c not in frame.columns})
     x = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
-    table = readers.Table(Path("form"), frame, ["the issue"], crs, x, y)
+    table = readers.Table(Path("form"), frame, [Text(N_("form: the issue"))], crs, x, y)
 
     created = []
 
