@@ -356,7 +356,8 @@ MAX_KEY_CHARS = 200
 def too_long(table, column, limit=MAX_KEY_CHARS):
     """Problems for values of ``column`` longer than ``limit`` characters."""
     lengths = table.frame[column].str.len().to_numpy()
-    return [Problem("io.too_long", N_("%(column)s is %(length)d characters long (at most %(limit)d)"),
+    return [Problem("io.too_long",
+                    N_("%(column)s is %(length)d characters long (at most %(limit)d)"),
                     {"column": column, "length": int(lengths[i]), "limit": limit},
                     table.place(i, key=False))
             for i in np.flatnonzero(lengths > limit)[:50]]

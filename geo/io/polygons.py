@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import shapely
 
-from geo.errors import N_, Place, Problem, Text
+from geo.errors import N_, Place, Problem, Text  # noqa: F401 (Place: the doctests)
 
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
 

@@ -245,7 +245,8 @@ def read_csv(path):
     except pa.ArrowInvalid as exc:
         raise InputError(Problem(
             "io.unreadable", N_("cannot parse CSV (%(reason)s); is the file truncated or a "
-                                "quote left open?"), {"reason": str(exc)}, Place(path.name))) from None
+                                "quote left open?"),
+            {"reason": str(exc)}, Place(path.name))) from None
     if invalid:
         raise InputError(_short_rows(path, data, len(header)), source=path)
     import pyarrow.compute as pc
@@ -369,7 +370,8 @@ def read_points(path, crs=None):
         if g is None or g.is_empty:
             problems.append(Problem("geometry.missing", N_("has no geometry"), {}, table.place(i)))
         elif g.geom_type != "Point":
-            problems.append(Problem("geometry.wrong_type", N_("geometry is %(type)s, expected Point"),
+            problems.append(Problem("geometry.wrong_type",
+                                    N_("geometry is %(type)s, expected Point"),
                                     {"type": g.geom_type}, table.place(i)))
     if problems:
         raise InputError(problems, source=path)

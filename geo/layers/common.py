@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import shapely
 
 from geo.io import crs as crs_mod
-from geo.io.polygons import polygon_problems  # noqa: F401  (the layers' check)
+# The layers' polygon check (blocks and land use call layers.polygon_problems).
+from geo.io.polygons import polygon_problems  # noqa: F401
 
 
 @dataclass

@@ -180,7 +180,8 @@ def grid_stats(code):
     g = browse.grid_detail(get_db(), code)
     if g["figures"] is None:
         raise NotFound(N_("%(code)s is a %(level)s, not a grid: statistics are per grid"),
-                       {"code": code, "level": Text(LEVEL_NAMES[g["level"]])}, code="grids.not_a_grid")
+                       {"code": code, "level": Text(LEVEL_NAMES[g["level"]])},
+                       code="grids.not_a_grid")
     return jsonify({"code": code, "name": g["name"], **g["figures"]})
 
 
