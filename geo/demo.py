@@ -7,6 +7,7 @@ from geo.issues import records as issues
 from geo.toilets import records as toilets
 from geo.grids import versions
 from geo.datafiles import DATA_DIR
+from geo.errors import N_, Text
 
 DEMO_DIR = DATA_DIR / "demo"
 
@@ -19,15 +20,16 @@ def is_loaded(db):
 def load(db, settings, demo_dir=DEMO_DIR):
     """Import the demo grids, blocks, issues and toilets into an empty database.
 
-    Yields one line of progress per step. A database that already has grids
-    is left alone (the demo never mixes with real data).
+    Yields the progress of each step as data: a :class:`~geo.errors.Text` or an import's
+    report, which the command line renders in its user's language. A database that
+    already has grids is left alone (the demo never mixes with real data).
     """
     if is_loaded(db):
-        yield "the database already holds grids: demo data not loaded again"
+        yield Text(N_("the database already holds grids: demo data not loaded again"))
         return
-    yield str(grids.import_grids(db, settings, demo_dir / "grids.geojson", actor="demo"))
+    yield grids.import_grids(db, settings, demo_dir / "grids.geojson", actor="demo")
     codes = versions.load_district(db, demo_dir / "district.geojson", actor="demo")
-    yield f"district boundary stored: {', '.join(codes)}"
-    yield str(blocks.import_blocks(db, settings, demo_dir / "blocks.geojson", actor="demo"))
-    yield str(issues.import_issues(db, settings, demo_dir / "issues.csv", actor="demo"))
-    yield str(toilets.import_toilets(db, settings, demo_dir / "toilets.csv", actor="demo"))
+    yield Text(N_("district boundary stored: %(codes)s"), {"codes": ", ".join(codes)})
+    yield blocks.import_blocks(db, settings, demo_dir / "blocks.geojson", actor="demo")
+    yield issues.import_issues(db, settings, demo_dir / "issues.csv", actor="demo")
+    yield toilets.import_toilets(db, settings, demo_dir / "toilets.csv", actor="demo")

@@ -37,6 +37,21 @@ def N_(message):
     return message
 
 
+#: Longest quotation of a user's value in a message.
+SHOWN_CHARS = 40
+
+
+def shown(value, limit=SHOWN_CHARS):
+    """A user's value as a message quotes it (with ``%(name)r``, which escapes it): cut to
+    ``limit`` characters.
+
+    >>> shown("X" * 50)
+    'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX…'
+    """
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _english(message):
     return message
 
@@ -80,7 +95,7 @@ class Place:
     'form'
     """
 
-    file: str | None = None
+    file: "str | Text | None" = None
     row: int | None = None
     feature: int | None = None
     key: str | None = None
@@ -96,12 +111,15 @@ class Place:
         if self.value not in (None, ""):
             parts.append(f"({self.key} {self.value})")
         text = " ".join(parts)
-        if self.file and text:
-            return f"{self.file}: {text}"
-        return self.file or text
+        # A form's place is a phrase (``Text(N_("form: the issue"))``), not a file name.
+        file = self.file.render(translate) if hasattr(self.file, "render") else self.file
+        if file and text:
+            return f"{file}: {text}"
+        return file or text
 
     def as_dict(self):
-        return {k: v for k, v in (("file", self.file), ("row", self.row),
+        file = str(self.file) if self.file is not None else None
+        return {k: v for k, v in (("file", file), ("row", self.row),
                                   ("feature", self.feature), ("key", self.key),
                                   ("ref", self.value)) if v is not None}
 
@@ -124,7 +142,7 @@ class Problem:
     def as_dict(self, translate=_english):
         """The problem for the JSON API: code, rendered message, raw params, place."""
         body = {"code": self.code, "message": self.render(translate),
-                "params": {k: str(v) if hasattr(v, "render") else v
+                "params": {k: v.render(translate) if hasattr(v, "render") else v
                            for k, v in self.params.items()}}
         if self.place:
             body.update(self.place.as_dict())

@@ -56,14 +56,17 @@ def _float(env, name, default):
     raw = env.get(name)
     if raw in (None, ""):
         return default
-    from geo.errors import ConfigError
+    from geo.errors import N_, ConfigError, shown
 
+    params = {"name": name, "value": shown(raw)}
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
+        raise ConfigError(N_("%(name)s=%(value)r is not a number"), params,
+                          code="config.not_a_number") from None
     if not 0 <= value < float("inf"):  # also refuses nan: every such setting is a size
-        raise ConfigError(f"{name}={raw!r} must be a number ≥ 0")
+        raise ConfigError(N_("%(name)s=%(value)r must be a number ≥ 0"), params,
+                          code="config.out_of_range")
     return value
 
 
@@ -81,21 +84,25 @@ def max_unzipped_mb(env=None):
 
 
 def _tiles(env):
-    from geo.errors import ConfigError
+    from geo.errors import N_, ConfigError, shown
 
     value = env.get("CIVGRID_TILES") or "osm"
     url, attr, datum = TILE_PRESETS.get(value.lower(), (value, "", "wgs84"))
     if "{key}" in url:
         key = env.get("CIVGRID_TIANDITU_KEY")
         if not key:
-            raise ConfigError("CIVGRID_TILES=tianditu needs CIVGRID_TIANDITU_KEY")
+            raise ConfigError(N_("CIVGRID_TILES=tianditu needs CIVGRID_TIANDITU_KEY"),
+                              code="config.tiles")
         url = url.replace("{key}", key)
     if url != "none" and not all(p in url for p in ("{x}", "{y}", "{z}")):
-        raise ConfigError(f"CIVGRID_TILES={value!r} is neither a preset "
-                          f"({', '.join(TILE_PRESETS)}) nor a URL template with {{x}}, {{y}}, {{z}}")
+        raise ConfigError(N_("CIVGRID_TILES=%(value)r is neither a preset (%(presets)s) nor a "
+                             "URL template with {x}, {y}, {z}"),
+                          {"value": shown(value, 80), "presets": ", ".join(TILE_PRESETS)},
+                          code="config.tiles")
     datum = (env.get("CIVGRID_TILES_CRS") or datum).lower()
     if datum not in ("wgs84", "gcj02"):
-        raise ConfigError(f"CIVGRID_TILES_CRS={datum!r}: use wgs84 or gcj02")
+        raise ConfigError(N_("CIVGRID_TILES_CRS=%(value)r: use wgs84 or gcj02"),
+                          {"value": shown(datum)}, code="config.tiles")
     return {"tiles": url, "tiles_attr": env.get("CIVGRID_TILES_ATTR") or attr,
             "tiles_crs": datum}
 

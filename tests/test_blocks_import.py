@@ -47,7 +47,7 @@ def test_bad_blocks_are_named_and_change_nothing(db, settings, tmp_path):
     assert [str(p) for p in err.value.problems] == [
         "bad.geojson: feature 2 (ref K2): invalid geometry: self-intersection at lon "
         f"{(a + c) / 2:.6f}, lat {(b + d) / 2:.6f}",
-        "bad.geojson: feature 3 (ref K3): geometry is Point, expected a Polygon or MultiPolygon",
+        "bad.geojson: feature 3 (ref K3): geometry is Point, expected Polygon or MultiPolygon",
     ]
     assert table_snapshot(db) == before and blocks_rows(db) == layer
     metres = {"type": "Polygon", "coordinates": [[[37560000, 4523000], [37560100, 4523000],

@@ -28,6 +28,8 @@ def data_dir():
 def civgrid(data_dir, *args):
     env = {k: v for k, v in os.environ.items() if k != "CIVGRID_DATABASE_URL"}
     env["CIVGRID_DATA_DIR"] = str(data_dir)
+    env.pop("LC_ALL", None), env.pop("LC_MESSAGES", None)
+    env["LANG"] = "C.UTF-8"  # the assertions read English
     return subprocess.run([sys.executable, "-m", "webmap.cli", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
 

@@ -254,7 +254,7 @@ def test_api_bad_parameters_are_400_naming_the_parameter(client, url, param):
     resp = client.get(url)
     assert resp.status_code == 400
     body = resp.get_json()
-    assert body["error"].startswith("input") and f"'{param}'" in body["message"]
+    assert body["error"].startswith("parameter.") and f"'{param}'" in body["message"]
 
 
 def test_api_not_found(client):

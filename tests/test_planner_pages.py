@@ -85,7 +85,7 @@ def test_split_with_a_drawn_line(planner):
         assert tx.fetchone("SELECT leader, departments FROM grids WHERE version_id = %s"
                            " AND code = %s", (draft, code(1))) == ("新领导", ["区水务局"])
     upload = client.post("/planner/upload", data={"file": (io.BytesIO(b"{}"), "..")})
-    assert upload.status_code == 400 and "unsupported file type" in upload.get_data(as_text=True)
+    assert upload.status_code == 400 and "不支持的文件类型" in upload.get_data(as_text=True)
 
 
 def test_every_finding_kind_has_a_name(planner):

@@ -19,16 +19,18 @@ from geo.layers import landuse
 from geo import settings
 from geo.toilets import coverage
 from geo.toilets import records as toilets
-from geo.errors import CivgridError, InputError
+from geo.errors import N_, CivgridError, InputError, Text
 from webmap.i18n import environment_gettext
+
 
 def import_district(db, _settings, path, crs=None, dry_run=False, actor=None):
     """The district boundary that validation checks gaps and parts outside against."""
     from geo.grids import versions
 
     codes = versions.load_district(db, path, crs=crs, actor=actor, dry_run=dry_run)
-    return f"{'would store' if dry_run else 'stored'} the district boundary {', '.join(codes)}" \
-        f" from {path}"
+    message = (N_("would store the district boundary %(codes)s from %(path)s") if dry_run
+               else N_("stored the district boundary %(codes)s from %(path)s"))
+    return Text(message, {"codes": ", ".join(codes), "path": str(path)})
 
 
 IMPORTERS = {"grids": grids.import_grids, "issues": issues.import_issues,
@@ -58,11 +60,12 @@ def _fail_cleanly(func):
     return wrapper
 
 
-def _said(report):
-    """A core report in the environment's language (one without ``render`` as its ``str``)."""
-    if hasattr(report, "render"):
-        return report.render(environment_gettext())
-    return str(report)
+def _say(item, err=False):
+    """Print a core result in the environment's language: a report (its ``lines()``), a
+    :class:`~geo.errors.Text` or :class:`~geo.errors.Problem`, or (not yet data) a string."""
+    _ = environment_gettext()
+    for line in item.lines() if hasattr(item, "lines") else [item]:
+        click.echo(line.render(_) if hasattr(line, "render") else str(line), err=err)
 
 
 def _settings():
@@ -87,8 +90,8 @@ def main():
 def demo_cmd(host, port, no_serve):
     """Load the demo district (into an empty database) and serve the map."""
     db = _db()
-    for line in demo.load(db, _settings()):
-        click.echo(line)
+    for step in demo.load(db, _settings()):
+        _say(step)
     if not no_serve:
         _serve(host, port, debug=False)
 
@@ -128,14 +131,15 @@ def db_status():
     """Where the database is, whether it runs, and its schema version."""
     s = _settings()
     if s.database_url:
-        click.echo(f"database: {s.database_url} (CIVGRID_DATABASE_URL)")
+        _say(Text(N_("database: %(url)s (CIVGRID_DATABASE_URL)"), {"url": s.database_url}))
     else:
-        click.echo(str(cluster.Cluster(s.data_dir).status()))
+        _say(cluster.Cluster(s.data_dir).status())
         if not cluster.Cluster(s.data_dir).status().running:
             return
     db = geo_db.Database(geo_db.resolve_dsn(s))
     known = max(m[0] for m in geo_db.migrations())
-    click.echo(f"schema version {db.schema_version()} (civgrid knows {known})")
+    _say(Text(N_("schema version %(version)d (civgrid knows %(known)d)"),
+              {"version": db.schema_version(), "known": known}))
     db.close()
 
 
@@ -147,7 +151,7 @@ def db_start():
     if s.database_url:
         raise click.UsageError("CIVGRID_DATABASE_URL is set: civgrid does not run that server")
     cluster.Cluster(s.data_dir).ensure_running()
-    click.echo(str(cluster.Cluster(s.data_dir).status()))
+    _say(cluster.Cluster(s.data_dir).status())
 
 
 @db_group.command("stop")
@@ -158,7 +162,7 @@ def db_stop():
     if s.database_url:
         raise click.UsageError("CIVGRID_DATABASE_URL is set: civgrid does not run that server")
     stopped = cluster.Cluster(s.data_dir).stop()
-    click.echo("stopped" if stopped else "was not running")
+    _say(Text(N_("stopped") if stopped else N_("was not running")))
 
 
 @db_group.command("upgrade")
@@ -168,8 +172,8 @@ def db_upgrade():
     db = geo_db.Database(geo_db.resolve_dsn(_settings()))
     applied = db.upgrade()
     for number, name in applied:
-        click.echo(f"applied {number:04d} {name}")
-    click.echo(f"schema version {db.schema_version()}")
+        _say(Text(N_("applied %(number)04d %(name)s"), {"number": number, "name": name}))
+    _say(Text(N_("schema version %(version)d"), {"version": db.schema_version()}))
     db.close()
 
 
@@ -190,8 +194,7 @@ def import_cmd(kind, path, crs, dry_run, activate):
         raise click.UsageError("--activate applies to grids only")
     elif kind in POINT_IMPORTS:
         kwargs["progress"] = True
-    report = IMPORTERS[kind](_db(), _settings(), path, **kwargs)
-    click.echo(_said(report))
+    _say(IMPORTERS[kind](_db(), _settings(), path, **kwargs))
 
 
 @main.command("export")
@@ -335,8 +338,7 @@ def toilets_coverage(radius, target, chart):
     from geo.toilets import progress as coverage_progress
 
     db = _db()
-    click.echo(_said(coverage.coverage_report(db, _settings(), radius_m=radius,
-                                              target_pct=target)))
+    _say(coverage.coverage_report(db, _settings(), radius_m=radius, target_pct=target))
     if chart:
         with export.replacing(chart, "png") as tmp:
             coverage_chart.progress_chart(coverage_progress.progress_over_time(db), tmp,
@@ -356,8 +358,7 @@ def toilets_sites(k, radius, objective):
     """Suggest K sites for new public toilets covering the most unserved area or people."""
     from geo.toilets import sites as coverage_sites
 
-    click.echo(_said(coverage_sites.suggest_sites(_db(), k=k, radius_m=radius,
-                                                  objective=objective)))
+    _say(coverage_sites.suggest_sites(_db(), k=k, radius_m=radius, objective=objective))
 
 
 if __name__ == "__main__":

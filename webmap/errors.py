@@ -44,17 +44,20 @@ def init_app(app):
     def core_error(exc):
         """The error's code, its message in the request's language, its raw
         parameters and (for bad input) every problem with its place."""
-        problems = None
+        problems, params = None, exc.params
         if isinstance(exc, errors.InputError):
             problems = [p.as_dict(_) for p in exc.problems]
-        params = {k: str(v) if hasattr(v, "render") else v for k, v in exc.params.items()}
+            if len(exc.problems) == 1:  # a bad parameter: its params are the error's
+                params = exc.problems[0].params
+        params = {k: v.render(_) if hasattr(v, "render") else v for k, v in params.items()}
         return _answer(status_for(exc), exc.code, exc.render(_), problems, params)
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
         if isinstance(exc, BadRequestKeyError) and exc.args:  # request.form["x"] without x
-            message = _("parameter %(name)s is missing", name=repr(exc.args[0]))
-            return _answer(400, exc.name, message)
+            return core_error(errors.InputError(errors.Problem(
+                "parameter.missing", errors.N_("parameter %(name)s is missing"),
+                {"name": repr(errors.shown(exc.args[0]))})))
         return _answer(exc.code, exc.name, exc.description)
 
     @app.before_request
@@ -65,6 +68,7 @@ def init_app(app):
                    for v in vs]
         for key, value in values:
             if "\x00" in str(key) or "\x00" in str(value):
-                raise errors.InputError(
-                    _("parameter %(name)s contains a NUL character (0x00)",
-                      name=repr(str(key).replace("\x00", "\\x00"))))
+                raise errors.InputError(errors.Problem(
+                    "parameter.nul_character",
+                    errors.N_("parameter %(name)s contains a NUL character (0x00)"),
+                    {"name": repr(errors.shown(key))}))

@@ -15,7 +15,7 @@ from geo.grids.codes import CODE_RE, lenient_level, level_of, parent_of, split_d
 from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io.imports import record_import
-from geo.io.polygons import describe_invalid
+from geo.io.polygons import polygon_problems
 from geo.errors import InputError, excerpt
 
 @dataclass
@@ -43,10 +43,7 @@ def validate_grid_table(table, sliver_m2):
     population, wkb)`` for each feature.
     """
     frame = table.frame
-    problems = []
-    for col in ("code", "name"):
-        if col not in frame.columns:
-            problems.append(f"{table.path.name}: no {col!r} attribute")
+    problems = table.require(["code", "name"])
     if problems:
         raise InputError(problems, source=table.path)
     seen = {}
@@ -72,7 +69,7 @@ def validate_grid_table(table, sliver_m2):
         if not name:
             problems.append(f"{where}: name is empty")
         geom = geoms[i]
-        problems.extend(_geometry_problems(where, geom, areas[i], sliver_m2))
+        problems.extend(polygon_problems(geom, table.place(i, "code"), sliver_m2, areas[i]))
         population = _population(frame, i, where, problems)
         rows.append((
             code, name, level, parent,
@@ -98,23 +95,6 @@ def _part_areas(geoms):
         parts = gpd.GeoSeries(list(shapely.get_parts(g)), crs=crs_mod.STORAGE_EPSG).to_crs(zone)
         out.append(list(parts.area))
     return out
-
-
-def _geometry_problems(where, geom, part_areas, sliver_m2):
-    if geom is None or geom.is_empty:
-        return [f"{where}: has no geometry"]
-    if geom.geom_type not in ("Polygon", "MultiPolygon"):
-        return [f"{where}: geometry is {geom.geom_type}, expected Polygon or MultiPolygon"]
-    if not geom.is_valid:
-        return [f"{where}: invalid geometry: {describe_invalid(shapely.is_valid_reason(geom))}"]
-    problems = []
-    for k, area in enumerate(part_areas):
-        if area < sliver_m2:
-            part = f"part {k + 1} " if len(part_areas) > 1 else ""
-            problems.append(
-                f"{where}: {part}is a sliver of {area:.1f} m² (below {sliver_m2:g} m²)"
-            )
-    return problems
 
 
 #: More people than any grid (or city) holds: a larger number is a typo.

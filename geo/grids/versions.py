@@ -27,6 +27,7 @@ object whose ``str()`` is meant for a terminal.
 
 from geo.grids import assign
 from geo.io import readers
+from geo.io.polygons import polygon_problems
 from geo.errors import ConflictError, InputError, NotFound
 from geo.grids.activation import ActivationReport, activate, rollback  # noqa: F401
 from geo.grids.balance import BalanceReport, default_units, suggest_balance  # noqa: F401
@@ -121,20 +122,15 @@ def load_district(db, path, crs=None, actor=None, dry_run=False):
 
     table = readers.read_polygons(path, crs)
     frame = table.frame
-    problems = [f"{table.path.name}: no {c!r} attribute" for c in ("code", "name")
-                if c not in frame.columns]
+    problems = table.require(["code", "name"])
     if problems:
         raise InputError(problems, source=table.path)
     parts = {}
     for i, geom in enumerate(table.geometry):
         where = table.where(i, "code")
-        if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
-            problems.append(f"{where}: expected a Polygon or MultiPolygon")
-        elif not geom.is_valid:
-            from geo.io.polygons import describe_invalid
-
-            problems.append(f"{where}: invalid geometry: "
-                            f"{describe_invalid(shapely.is_valid_reason(geom))}")
+        invalid = polygon_problems(geom, table.place(i, "code"))
+        if invalid:
+            problems.extend(invalid)
         elif not frame["code"].iat[i]:
             problems.append(f"{where}: code is empty")
         else:

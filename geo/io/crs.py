@@ -21,7 +21,7 @@ Examples
 import numpy as np
 from pyproj import CRS, Transformer
 
-from geo.errors import InputError
+from geo.errors import N_, InputError, Problem, shown
 
 STORAGE_EPSG = 4490
 #: EPSG codes treated as the storage CRS without transformation.
@@ -40,7 +40,10 @@ def gk_zone_epsg(lon):
     """
     cm = int(round(float(lon) / 3.0)) * 3
     if not 75 <= cm <= 135:
-        raise InputError(f"longitude {lon} is outside China's Gauss–Krüger zones (75°E–135°E)")
+        raise InputError(Problem(
+            "io.outside_gauss_kruger",
+            N_("longitude %(lon)s is outside China's Gauss–Krüger zones (75°E–135°E)"),
+            {"lon": lon}))
     return 4534 + (cm - 75) // 3
 
 
@@ -63,9 +66,12 @@ def parse_crs(value):
         try:
             CRS.from_epsg(int(text))
         except Exception:
-            raise InputError(f"unknown CRS EPSG:{text}") from None
+            raise InputError(Problem("io.unknown_crs", N_("unknown CRS EPSG:%(epsg)s"),
+                                     {"epsg": text})) from None
         return f"EPSG:{int(text)}"
-    raise InputError(f"unknown CRS {value!r}: give an EPSG code (e.g. 4490), gcj02 or bd09")
+    raise InputError(Problem(
+        "io.unknown_crs", N_("unknown CRS %(crs)r: give an EPSG code (e.g. 4490), gcj02 or bd09"),
+        {"crs": shown(value)}))
 
 
 def crs_label(crs):
@@ -180,3 +186,4 @@ def gcj02_to_wgs84(lon, lat):
 def bd09_to_gcj02(lon, lat):
     """Invert BD-09 to GCJ-02 to well under a millimetre."""
     return _invert(gcj02_to_bd09, lon, lat)
+

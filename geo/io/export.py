@@ -12,7 +12,7 @@ import shapely
 
 from geo.grids import assign
 from geo.grids import store as version_store
-from geo.errors import InputError, NotFound
+from geo.errors import N_, InputError, NotFound, Place, Problem, shown
 
 FORMATS = ("geojson", "gpkg", "csv")
 KINDS = ("grids", "issues", "toilets")
@@ -48,12 +48,15 @@ _QUERIES = {
 def frame(db, kind, version=None):
     """The rows of ``kind`` as a GeoDataFrame in EPSG:4490."""
     if kind not in KINDS:
-        raise InputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        raise InputError(Problem("parameter.not_one_of",
+                                 N_("kind must be one of %(allowed)s, not %(value)r"),
+                                 {"allowed": ", ".join(KINDS), "value": shown(kind)}))
     with db.transaction() as tx:
         if kind == "grids" and version is None:
             version = assign.active_version(tx)
             if version is None:
-                raise NotFound("there are no grids yet: import some first")
+                raise NotFound(N_("there are no grids yet: import some first"),
+                               code="grids.none_yet")
         rows = tx.fetchall(_QUERIES[kind], {"version": version})
         columns = tx.columns()
         if kind == "grids" and not rows:  # a version always has grids: is there one?
@@ -77,9 +80,13 @@ def export(db, kind, fmt, path, version=None):
     The file appears whole or not at all (see :func:`replacing`).
     """
     if fmt not in FORMATS:
-        raise InputError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise InputError(Problem("parameter.not_one_of",
+                                 N_("format must be one of %(allowed)s, not %(value)r"),
+                                 {"allowed": ", ".join(FORMATS), "value": shown(fmt)}))
     if version is not None and kind != "grids":
-        raise InputError(f"version: only grids have versions, not {kind}")
+        raise InputError(Problem("export.version_of_points",
+                                 N_("version: only grids have versions, not %(kind)s"),
+                                 {"kind": kind}))
     gdf = frame(db, kind, version)
     with replacing(path, fmt) as tmp:
         _write(gdf, kind, fmt, tmp)
@@ -128,16 +135,23 @@ def replacing(path, fmt):
     import pyogrio
 
     path = Path(path)
+    place = Place(str(path))
     if path.suffix.lower() not in SUFFIXES[fmt]:
-        raise InputError(f"{path}: a {fmt} file's name ends in {' or '.join(SUFFIXES[fmt])}")
+        raise InputError(Problem("export.file_name", N_("a %(format)s file's name ends in "
+                                                        "%(suffixes)s"),
+                                 {"format": fmt, "suffixes": " / ".join(SUFFIXES[fmt])}, place))
     if not path.parent.is_dir():
-        raise InputError(f"{path}: the folder {path.parent} does not exist")
+        raise InputError(Problem("export.no_folder", N_("the folder %(folder)s does not exist"),
+                                 {"folder": str(path.parent)}, place))
     if path.exists() and not path.is_file():
-        raise InputError(f"{path}: exists and is not a file")
+        raise InputError(Problem("export.not_a_file", N_("exists and is not a file"), {}, place))
     try:
         fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     except OSError as exc:
-        raise InputError(f"{path}: cannot write in {path.parent} ({exc.strerror})") from None
+        raise InputError(Problem("export.cannot_write",
+                                 N_("cannot write in %(folder)s (%(reason)s)"),
+                                 {"folder": str(path.parent), "reason": exc.strerror},
+                                 place)) from None
     os.close(fd)
     os.unlink(name)  # the writers create it themselves (GDAL will not open an empty file)
     tmp = Path(name)
@@ -145,7 +159,9 @@ def replacing(path, fmt):
         yield tmp
         os.replace(tmp, path)
     except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise InputError(f"{path}: cannot write it ({getattr(exc, 'strerror', None) or exc});"
-                         " nothing was changed") from None
+        raise InputError(Problem("export.cannot_write",
+                                 N_("cannot write it (%(reason)s); nothing was changed"),
+                                 {"reason": str(getattr(exc, "strerror", None) or exc)},
+                                 place)) from None
     finally:
         tmp.unlink(missing_ok=True)

@@ -28,7 +28,7 @@ from geo.grids import assign
 from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io.imports import record_import
-from geo.errors import InputError, excerpt
+from geo.errors import N_, InputError, Problem, Text
 from geo.io.points import convert_and_check, spatial_order
 
 CHUNK_ROWS = 100_000
@@ -63,8 +63,31 @@ class PointSpec:
     tallied: bool = False  # the table has the tally triggers of migration 0007
 
 
+#: The summary of an import (``False``) and of a dry run (``True``) of each point table.
+SUMMARIES = {
+    ("issues", False): N_("imported %(rows)d issues from %(path)s (%(crs)s); grids: %(methods)s"),
+    ("issues", True): N_("would import %(rows)d issues from %(path)s (%(crs)s); "
+                         "grids: %(methods)s"),
+    ("toilets", False): N_("imported %(rows)d toilets from %(path)s (%(crs)s); "
+                           "grids: %(methods)s"),
+    ("toilets", True): N_("would import %(rows)d toilets from %(path)s (%(crs)s); "
+                          "grids: %(methods)s"),
+}
+#: How points found their grid (:data:`geo.grids.assign.METHODS`), as a summary names them.
+METHOD_NAMES = {"inside": N_("inside"), "boundary": N_("boundary"), "nearest": N_("nearest"),
+                "none": N_("none")}
+
+
 @dataclass
 class ImportReport:
+    """What a point import did (with ``dry_run``: would do): data, rendered by the CLI
+    (:meth:`lines`) in its user's language.
+
+    >>> report = ImportReport("issues", "a.csv", 3, {"inside": 2, "none": 1}, crs="EPSG:4490")
+    >>> str(report)
+    'imported 3 issues from a.csv (EPSG:4490); grids: inside 2, boundary 0, nearest 0, none 1'
+    """
+
     kind: str
     path: str
     rows: int = 0
@@ -73,10 +96,27 @@ class ImportReport:
     import_id: int | None = None
     crs: str = ""
 
+    def lines(self):
+        """The summary as translatable lines (one here)."""
+        methods = [Text(N_("%(method)s %(n)d"), {"method": Text(METHOD_NAMES.get(m, m)),
+                                                  "n": self.by_method.get(m, 0)})
+                   for m in assign.METHODS]
+        return [Text(SUMMARIES[self.kind, self.dry_run],
+                     {"rows": self.rows, "path": self.path, "crs": self.crs,
+                      "methods": _Joined(methods)})]
+
     def __str__(self):
-        head = "would import" if self.dry_run else "imported"
-        methods = ", ".join(f"{m} {self.by_method.get(m, 0)}" for m in assign.METHODS)
-        return f"{head} {self.rows} {self.kind} from {self.path} ({self.crs}); grids: {methods}"
+        return "\n".join(line.render() for line in self.lines())
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """Phrases joined by commas, each rendered in the reader's language."""
+
+    parts: list
+
+    def render(self, translate=None):
+        return ", ".join(p.render(translate) if translate else p.render() for p in self.parts)
 
 
 def import_points(db, settings, spec, path, crs=None, dry_run=False, actor=None,
@@ -278,8 +318,9 @@ def _check_stored_keys(tx, spec, table):
     )
     if clashes:
         raise InputError(
-            [f"{table.where(int(k), spec.key)}: this {spec.key} is already stored"
-             f" ({spec.kind} id {i})"
+            [Problem("io.already_stored", N_("this %(key)s is already stored (%(kind)s id %(id)d)"),
+                     {"key": spec.key, "kind": spec.kind, "id": i},
+                     table.place(int(k), spec.key))
              for k, v, i in clashes],
             source=table.path,
         )
@@ -296,8 +337,10 @@ def duplicates(table, column):
     for i in np.flatnonzero(dup.to_numpy()):
         v = values.iat[i]
         if v in first:
-            problems.append(f"{table.where(i)}: duplicate {column} {excerpt(v)} "
-                            f"(also {table.labels[first[v]]})")
+            problems.append(Problem(
+                "io.duplicate", N_("duplicate %(column)s %(value)r (also %(other)s)"),
+                {"column": column, "value": readers.shown(v), "other": _label(table, first[v])},
+                table.place(i)))
         else:
             first[v] = i
     return problems[:50]
@@ -310,8 +353,21 @@ MAX_KEY_CHARS = 200
 def too_long(table, column, limit=MAX_KEY_CHARS):
     """Problems for values of ``column`` longer than ``limit`` characters."""
     lengths = table.frame[column].str.len().to_numpy()
-    return [f"{table.path.name}: {table.labels[i]}: {column} is {lengths[i]} characters long"
-            f" (at most {limit})" for i in np.flatnonzero(lengths > limit)[:50]]
+    return [Problem("io.too_long",
+                    N_("%(column)s is %(length)d characters long (at most %(limit)d)"),
+                    {"column": column, "length": int(lengths[i]), "limit": limit},
+                    table.place(i, key=False))
+            for i in np.flatnonzero(lengths > limit)[:50]]
+
+
+def _label(table, i):
+    """'row 5' / 'feature 3' of record ``i``, translatable."""
+    labels = table.labels
+    if isinstance(labels, readers.RowLabels):
+        if labels.word == "feature":
+            return Text(N_("feature %(feature)s"), {"feature": labels.number(i)})
+        return Text(N_("row %(row)s"), {"row": labels.number(i)})
+    return labels[i]
 
 
 def choice(table, column, allowed, default=None):
@@ -332,12 +388,12 @@ def choice(table, column, allowed, default=None):
     problems = []
     for i in np.flatnonzero(bad)[:50]:
         if empty[i]:
-            problems.append(f"{table.where(i)}: {column} is missing")
+            problems.append(readers.missing_value(table, i, column))
         else:
-            problems.append(
-                f"{table.where(i)}: {column} {excerpt(frame[column].iat[i])} is not one of "
-                + ", ".join(sorted(a for a in allowed if a))
-            )
+            problems.append(Problem(
+                "io.not_one_of", N_("%(column)s %(value)r is not one of %(allowed)s"),
+                {"column": column, "value": readers.shown(frame[column].iat[i]),
+                 "allowed": ", ".join(sorted(a for a in allowed if a))}, table.place(i)))
     return values, problems
 
 
@@ -382,10 +438,11 @@ def timestamps(table, column, required=False):
         parsed[naive] = utc.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
         shifted[naive] = (local.notna() & utc.isna()).to_numpy()
     problems = date_problems(table, column, raw, parsed, lambda i: (
-        "happened twice or never in Asia/Shanghai (summer time): give its UTC offset, "
-        "e.g. +08:00" if shifted[i] else "is not an ISO 8601 time"))
+        ("io.summer_time", N_("%(column)s %(value)r happened twice or never in Asia/Shanghai "
+                              "(summer time): give its UTC offset, e.g. +08:00"))
+        if shifted[i] else ("io.not_a_time", N_("%(column)s %(value)r is not an ISO 8601 time"))))
     if required:
-        problems += [f"{table.where(i)}: {column} is missing" for i in np.flatnonzero(empty)[:50]]
+        problems += [readers.missing_value(table, i, column) for i in np.flatnonzero(empty)[:50]]
     return parsed, problems
 
 
@@ -399,14 +456,31 @@ def matches(values, pattern):
 
 
 def date_problems(table, column, raw, parsed, reason):
-    """Problems for non-empty values that did not parse (``reason(i)`` says why) or whose
-    year is outside :data:`YEARS`."""
+    """Problems for non-empty values that did not parse or whose year is outside
+    :data:`YEARS`. ``reason(i)`` gives the ``(code, template)`` of a value that did not
+    parse; the template has ``%(column)s`` and ``%(value)r``."""
     filled = (raw != "").to_numpy()
     failed = filled & parsed.isna().to_numpy()
-    problems = [f"{table.where(i)}: {column} {excerpt(raw.iat[i])} {reason(i)}"
-                for i in np.flatnonzero(failed)[:50]]
+    problems = [Problem(*_coded(reason(i)), {"column": column, "value": readers.shown(raw.iat[i])},
+                        table.place(i)) for i in np.flatnonzero(failed)[:50]]
     year = parsed.dt.year.to_numpy(dtype=float, na_value=np.nan)
     odd = filled & ~failed & ((year < YEARS[0]) | (year > YEARS[1]))
-    problems += [f"{table.where(i)}: {column} {excerpt(raw.iat[i])} is outside the years "
-                 f"{YEARS[0]}–{YEARS[1]}" for i in np.flatnonzero(odd)[:50]]
+    problems += [Problem("io.year_range",
+                         N_("%(column)s %(value)r is outside the years %(first)d–%(last)d"),
+                         {"column": column, "value": readers.shown(raw.iat[i]),
+                          "first": YEARS[0], "last": YEARS[1]}, table.place(i))
+                 for i in np.flatnonzero(odd)[:50]]
     return problems
+
+
+def _coded(reason):
+    """``(code, template)`` from a date reason. A bare English phrase is what callers not
+    yet converted pass: the one known becomes its template, another stays English."""
+    if isinstance(reason, tuple):
+        return reason
+    if reason == "is not a date (YYYY-MM-DD)":
+        return "io.not_a_date", N_("%(column)s %(value)r is not a date (YYYY-MM-DD)")
+    return _UNCODED, "%(column)s %(value)r " + reason.replace("%", "%%")
+
+
+_UNCODED = "input.invalid"

@@ -12,6 +12,7 @@ import numpy as np
 from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io import units
+from geo.errors import N_, Problem, Text
 
 
 @dataclass(frozen=True)
@@ -54,29 +55,37 @@ def convert_and_check(table, extent, max_outside_m):
         out_of_range = (np.abs(x) > 180) | (np.abs(y) > 90)
         invalid |= out_of_range
         for i in np.flatnonzero(out_of_range)[:50]:
-            hint = " — are lon and lat swapped?" if abs(x[i]) <= 90 < abs(y[i]) <= 180 else ""
-            problems.append(
-                f"{table.where(i, 'ref')}: lon {x[i]:g}, lat {y[i]:g} is not a valid "
-                f"longitude/latitude in {label}{hint}"
-            )
+            message = (N_("lon %(lon)g, lat %(lat)g is not a valid longitude/latitude in "
+                          "%(crs)s — are lon and lat swapped?")
+                       if abs(x[i]) <= 90 < abs(y[i]) <= 180 else
+                       N_("lon %(lon)g, lat %(lat)g is not a valid longitude/latitude in %(crs)s"))
+            problems.append(Problem("io.not_lonlat", message,
+                                    {"lon": float(x[i]), "lat": float(y[i]), "crs": label},
+                                    table.place(i, "ref")))
     lon, lat = crs_mod.to_storage(np.where(invalid, 0.0, x), np.where(invalid, 0.0, y), table.crs)
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     unconvertible = ~(np.isfinite(lon) & np.isfinite(lat)) & ~invalid
     for i in np.flatnonzero(unconvertible)[:50]:
-        problems.append(f"{table.where(i, 'ref')}: {x[i]:g}, {y[i]:g} cannot be converted from {label}")
+        problems.append(Problem("io.unconvertible",
+                                N_("%(x)g, %(y)g cannot be converted from %(crs)s"),
+                                {"x": float(x[i]), "y": float(y[i]), "crs": label},
+                                table.place(i, "ref")))
     if extent is None:
         return lon, lat, problems
     far = extent.outside_m(lon, lat)
     swapped_far = extent.outside_m(lat, lon) if geographic_input else np.full_like(far, np.inf)
     for i in np.flatnonzero((far > max_outside_m) & ~invalid & ~unconvertible)[:50]:
         if swapped_far[i] <= max_outside_m:
-            reason = "lon and lat look swapped (swapped, the point falls in the district)"
+            reason = Text(N_("lon and lat look swapped (swapped, the point falls in the "
+                             "district)"))
         else:
-            reason = f"wrong CRS ({label} assumed) or swapped columns?"
-        problems.append(
-            f"{table.where(i, 'ref')}: point {x[i]:g}, {y[i]:g} lies {far[i] / 1000:.1f} km "
-            f"outside the district's extent (limit {max_outside_m / 1000:g} km): {reason}"
-        )
+            reason = Text(N_("wrong CRS (%(crs)s assumed) or swapped columns?"), {"crs": label})
+        problems.append(Problem(
+            "io.outside_district",
+            N_("point %(x)g, %(y)g lies %(km).1f km outside the district's extent "
+               "(limit %(limit)g km): %(reason)s"),
+            {"x": float(x[i]), "y": float(y[i]), "km": float(far[i] / 1000),
+             "limit": max_outside_m / 1000, "reason": reason}, table.place(i, "ref")))
     return lon, lat, problems
 
 

@@ -17,7 +17,7 @@ import shapely
 
 from geo.io import crs as crs_mod
 from geo.io import gdal_env  # noqa: F401  (GDAL: our drivers only, no network)
-from geo.errors import InputError, excerpt
+from geo.errors import N_, InputError, Place, Problem, Text, excerpt, shown
 
 POINT_SUFFIXES = {".csv", ".txt", ".geojson", ".json", ".gpkg", ".zip", ".shp"}
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".zip", ".shp"}
@@ -36,6 +36,14 @@ ALIASES = {
     "reported_a": "reported_at", "descriptio": "description", "department": "departments",
     "original_t": "original_type", "accepted_a": "accepted_at", "sanitary_t": "sanitary_type",
     "ventilatio": "ventilation",
+}
+
+
+#: What a required column may be called or hold, for the problem of its absence.
+COLUMN_HINTS = {
+    "lon": N_("accepted: lon/lat, longitude/latitude, x/y, 经度/纬度"),
+    "lat": N_("accepted: lon/lat, longitude/latitude, x/y, 经度/纬度"),
+    "kind": N_("e.g. residential, R2, 居住用地"),
 }
 
 
@@ -60,30 +68,78 @@ class Table:
                 continue
             bad = values.str.contains("\x00", regex=False, na=False).to_numpy(dtype=bool)
             for i in np.flatnonzero(bad)[:50]:
-                where = self.where(i).replace("\x00", "\\x00")
-                problems.append(f"{where}: {col} contains a NUL character (0x00), which"
-                                " cannot be stored as text (a binary or UTF-16 file?)")
+                problems.append(Problem(
+                    "io.nul_character", N_("%(column)s contains a NUL character (0x00), which "
+                                           "cannot be stored as text (a binary or UTF-16 file?)"),
+                    {"column": col}, self.place(i)))
         if problems:
             raise InputError(problems[:50], source=self.path)
 
-    def no_column(self, column):
-        """The problem of a missing column: the file's, or a form's missing field."""
-        if isinstance(self.labels, RowLabels):
-            return f"{self.path.name}: no {column!r} column"
-        return f"{self.where(0)}: {column} is missing"
+    def require(self, columns):
+        """The problems of the ``columns`` this table lacks (empty: it has them all).
 
-    def where(self, i, key=None):
-        """'issues.csv: row 5 (ref XC-1)' for row index ``i``.
+        The one definition of "a required column is missing": a CSV lacks a column, a
+        polygon or point file an attribute, a form a field. :data:`COLUMN_HINTS` says
+        what some columns may be called or hold.
 
-        ``key`` names the identifying column; by default ``ref`` or ``code``.
+        >>> table = Table(Path("a.csv"), pd.DataFrame({"ref": ["A"]}), RowLabels(1), None)
+        >>> [p.render() for p in table.require(["ref", "category"])]
+        ['a.csv: no category column']
         """
-        text = f"{self.path.name}: {self.labels[i]}"
-        for col in (key,) if key else ("ref", "code"):
+        missing = [c for c in columns if c not in self.frame.columns]
+        hints = {c: Text(COLUMN_HINTS[c]) for c in missing if c in COLUMN_HINTS}
+        if not isinstance(self.labels, RowLabels):  # a form: a field was not filled in
+            return [missing_value(self, 0, c) for c in missing]
+        feature = self.labels.word == "feature"
+        messages = {(False, False): N_("no %(column)s column"),
+                    (False, True): N_("no %(column)s column (%(hint)s)"),
+                    (True, False): N_("no %(column)s attribute"),
+                    (True, True): N_("no %(column)s attribute (%(hint)s)")}
+        return [Problem("io.no_column", messages[feature, c in hints],
+                        {"column": c, **({"hint": hints[c]} if c in hints else {})},
+                        Place(self.path.name)) for c in missing]
+
+    def no_column(self, column):
+        """The problem of a missing column (see :meth:`require`)."""
+        return self.require([column])[0]
+
+    def place(self, i, key=None):
+        """Where row ``i`` is: the file, its row or feature number and the value of its key.
+
+        ``key`` names the identifying column; by default ``ref`` or ``code``; ``False``:
+        none (when the key's value is what is wrong with the row).
+
+        >>> table = Table(Path("issues.csv"), pd.DataFrame({"ref": ["XC-1"]}), RowLabels(1), None)
+        >>> table.place(0).render()
+        'issues.csv: row 2 (ref XC-1)'
+        """
+        labels = self.labels
+        if not isinstance(labels, RowLabels):  # a form holds one record, named by its label
+            label = labels[i]
+            return Place(label if hasattr(label, "render") else f"{self.path.name}: {label}")
+        number = {labels.word: labels.number(i)}
+        for col in (key,) if key else () if key is False else ("ref", "code"):
             if col in self.frame.columns:
                 value = self.frame[col].iat[i]
                 if value:
-                    return f"{text} ({col} {excerpt(value, quote=False)})"
-        return text
+                    return Place(self.path.name, key=col, value=printable(value), **number)
+        return Place(self.path.name, **number)
+
+    def where(self, i, key=None):
+        """'issues.csv: row 5 (ref XC-1)' in English: :meth:`place` rendered.
+
+        Kept for callers that still glue sentences; new code uses :meth:`place`.
+        """
+        return self.place(i, key).render()
+
+
+def printable(value, limit=40):
+    r"""A user's value shown without quotes (a row's key): control characters escaped, cut.
+
+    >>> printable("坏\x00数据")
+    '坏\\x00数据'
+    """
+    return shown(re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(value)), limit)
 
 
 def normalise_columns(frame, path):
@@ -92,8 +148,9 @@ def normalise_columns(frame, path):
         key = str(col).strip().lstrip("\ufeff")
         canon = ALIASES.get(key.lower(), key.lower())
         if canon in renamed.values():
-            raise InputError(f"{path.name}: columns {excerpt(col)} and another both mean "
-                             f"{excerpt(canon)}")
+            raise InputError(Problem(
+                "io.duplicate_column", N_("columns %(column)r and another both mean %(meaning)r"),
+                {"column": shown(col), "meaning": canon}, Place(path.name)))
         renamed[col] = canon
     return frame.rename(columns=renamed)
 
@@ -114,7 +171,11 @@ class RowLabels:
         return self.n
 
     def __getitem__(self, i):
-        return f"{self.word} {self.numbers[i] if self.numbers else i + self.first}"
+        return f"{self.word} {self.number(i)}"
+
+    def number(self, i):
+        """The row or feature number of record ``i``."""
+        return int(self.numbers[i]) if self.numbers else int(i) + self.first
 
 
 def _decode(path):
@@ -132,10 +193,10 @@ def _decode(path):
     except UnicodeDecodeError:
         pass
     line = data[: utf8_error.start].count(b"\n") + 1
-    raise InputError(
-        f"{path.name}: row {line}: text is neither UTF-8 nor GBK "
-        f"(undecodable byte 0x{data[utf8_error.start]:02x} at offset {utf8_error.start})"
-    )
+    raise InputError(Problem(
+        "io.encoding", N_("text is neither UTF-8 nor GBK (undecodable byte 0x%(byte)02x at "
+                          "offset %(offset)d)"),
+        {"byte": data[utf8_error.start], "offset": utf8_error.start}, Place(path.name, row=line)))
 
 
 def read_csv(path):
@@ -152,7 +213,7 @@ def read_csv(path):
 
     data = _decode(path)
     if not data.strip():
-        raise InputError(f"{path.name}: the file is empty")
+        raise InputError(Problem("io.empty_file", N_("the file is empty"), {}, Place(path.name)))
     if b"\n" not in data:  # classic Mac line ends (CR only)
         data = data.replace(b"\r", b"\n")
     header = next(csv.reader(io.StringIO(data[: data.find(b"\n") + 1 or len(data)].decode())))
@@ -183,14 +244,17 @@ def read_csv(path):
             invalid.clear()
             table = parse(len(data) + 1)  # ... but a row longer than a block needs one block
     except pa.ArrowInvalid as exc:
-        raise InputError(f"{path.name}: cannot parse CSV ({exc}); is the file truncated "
-                         "or a quote left open?") from None
+        raise InputError(Problem(
+            "io.unreadable", N_("cannot parse CSV (%(reason)s); is the file truncated or a "
+                                "quote left open?"),
+            {"reason": str(exc)}, Place(path.name))) from None
     if invalid:
         raise InputError(_short_rows(path, data, len(header)), source=path)
     import pyarrow.compute as pc
 
     if table.num_rows == 0:
-        raise InputError(f"{path.name}: the file holds no rows, only a header")
+        raise InputError(Problem("io.no_rows", N_("the file holds no rows, only a header"), {},
+                                 Place(path.name)))
     table = pa.table([pc.utf8_trim_whitespace(col) for col in table.columns], names=header)
     frame = normalise_columns(table.to_pandas(), path)
     blank = re.search(rb"\n\r?\n.", data, re.S)  # not just at the end
@@ -217,12 +281,16 @@ def _short_rows(path, data, width):
     problems = []
     for number, row in enumerate(reader, start=2):  # a blank line is a row too
         if row and len(row) != width:
-            hint = "file truncated?" if len(row) < width else "an unquoted comma?"
-            problems.append(f"{path.name}: row {number}: has {len(row)} fields, the header has "
-                            f"{width} ({hint})")
+            message = (N_("has %(fields)d fields, the header has %(width)d (file truncated?)")
+                       if len(row) < width else
+                       N_("has %(fields)d fields, the header has %(width)d (an unquoted comma?)"))
+            problems.append(Problem("io.field_count", message,
+                                    {"fields": len(row), "width": width},
+                                    Place(path.name, row=number)))
             if len(problems) >= 50:
                 break
-    return problems or [f"{path.name}: some rows do not match the header"]
+    return problems or [Problem("io.field_count", N_("some rows do not match the header"), {},
+                                Place(path.name))]
 
 
 def read_vector(path, max_unzipped_mb=None):
@@ -498,9 +566,11 @@ def _read_gdal(path, target, driver, hide=None):
     try:
         layers = pyogrio.list_layers(source)
         if len(layers) > 1:  # read_file would take the first and drop the rest unsaid
-            raise InputError(f"{path.name}: holds {len(layers)} layers ("
-                             + ", ".join(excerpt(name, quote=False) for name in layers[:10, 0])
-                             + "); put one layer in each file")
+            raise InputError(Problem(
+                "io.many_layers", N_("holds %(n)d layers (%(layers)s); put one layer in each file"),
+                {"n": len(layers), "layers": ", ".join(excerpt(name, quote=False)
+                                                       for name in layers[:10, 0])},
+                Place(path.name)))
         frame = gpd.read_file(source, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         # GDAL names the file by its full path (a temporary folder for uploads) and
@@ -511,23 +581,25 @@ def _read_gdal(path, target, driver, hide=None):
                 reason = reason.replace(str(secret), path.name)
         _refuse(path, driver, excerpt(reason, limit=200, quote=False))
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path.name}: undecodable text ({exc})") from None
+        raise InputError(Problem("io.encoding", N_("undecodable text (%(reason)s)"),
+                                 {"reason": str(exc)}, Place(path.name))) from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
-        raise InputError(f"{path.name}: the layer has no geometry", source=path)
+        raise InputError(Problem("io.no_geometry", N_("the layer has no geometry"), {},
+                                 Place(path.name)), source=path)
     if len(frame) == 0:
-        raise InputError(f"{path.name}: the file holds no features")
+        raise InputError(Problem("io.no_rows", N_("the file holds no features"), {},
+                                 Place(path.name)))
     return frame
 
 
 def _check_suffix(path, allowed):
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError(Problem("io.no_such_file", N_("no such file"), {}, Place(str(path))))
     if path.suffix.lower() not in allowed:
-        raise InputError(
-            f"{path.name}: unsupported file type {excerpt(path.suffix)}; use one of "
-            + ", ".join(sorted(allowed))
-        )
+        raise InputError(Problem(
+            "io.file_type", N_("unsupported file type %(suffix)r; use one of %(allowed)s"),
+            {"suffix": path.suffix, "allowed": ", ".join(sorted(allowed))}, Place(path.name)))
     return path
 
 
@@ -551,14 +623,12 @@ def read_points(path, crs=None):
     crs = crs_mod.parse_crs(crs)
     if path.suffix.lower() in {".csv", ".txt"}:
         frame, labels = read_csv(path)
-        for col in ("lon", "lat"):
-            if col not in frame.columns:
-                raise InputError(
-                    f"{path.name}: no {col} column (accepted: lon/lat, longitude/latitude, "
-                    "x/y, 经度/纬度)"
-                )
-        x, y = to_float(frame["lon"]), to_float(frame["lat"])
-        return Table(path, frame, labels, crs, x, y)
+        table = Table(path, frame, labels, crs)
+        missing = table.require(["lon", "lat"])
+        if missing:
+            raise InputError(missing, source=path)
+        table.x, table.y = to_float(frame["lon"]), to_float(frame["lat"])
+        return table
     gdf = read_vector(path)
     labels = RowLabels(len(gdf), "feature", first=1)
     table = Table(path, _attributes(gdf, path), labels, crs or gdf.crs)
@@ -566,13 +636,21 @@ def read_points(path, crs=None):
     problems = []
     for i, g in enumerate(geoms):
         if g is None or g.is_empty:
-            problems.append(f"{table.where(i)}: has no geometry")
+            problems.append(Problem("geometry.missing", N_("has no geometry"), {}, table.place(i)))
         elif g.geom_type != "Point":
-            problems.append(f"{table.where(i)}: geometry is {g.geom_type}, expected Point")
+            problems.append(Problem("geometry.wrong_type",
+                                    N_("geometry is %(type)s, expected Point"),
+                                    {"type": g.geom_type}, table.place(i)))
     if problems:
         raise InputError(problems, source=path)
     table.x, table.y = shapely.get_x(geoms), shapely.get_y(geoms)
     return table
+
+
+def missing_value(table, i, column, key=None):
+    """The problem of row ``i`` leaving the required ``column`` empty."""
+    return Problem("io.missing_value", N_("%(column)s is missing"), {"column": column},
+                   table.place(i, key))
 
 
 def to_float(series):
@@ -594,8 +672,9 @@ def numeric_problems(table):
         raw = table.frame[col] if col in table.frame.columns else None
         for i in np.flatnonzero(~np.isfinite(values))[:50]:
             text = "" if raw is None else raw.iat[i]
-            what = "is missing" if text == "" else f"{excerpt(text)} is not a number"
-            problems.append(f"{table.where(i, 'ref')}: {col} {what}")
+            problems.append(missing_value(table, i, col, "ref") if text == "" else Problem(
+                "io.not_a_number", N_("%(column)s %(value)r is not a number"),
+                {"column": col, "value": shown(text)}, table.place(i, "ref")))
     return problems
 
 
@@ -627,10 +706,13 @@ def _check_in_china(table):
                     & (b[:, 1] >= CHINA_LAT[0]) & (b[:, 3] <= CHINA_LAT[1]))
     outside &= ~shapely.is_missing(table.geometry) & ~shapely.is_empty(table.geometry)
     label = crs_mod.crs_label(table.crs)
-    problems = [
-        f"{table.where(i)}: lies outside China (lon {b[i, 0]:.10g} to {b[i, 2]:.10g}, "
-        f"lat {b[i, 1]:.10g} to {b[i, 3]:.10g} in CGCS2000): wrong CRS ({label} assumed; "
-        "--crs sets it) or swapped coordinates?" for i in np.flatnonzero(outside)[:50]]
+    problems = [Problem(
+        "io.outside_china",
+        N_("lies outside China (lon %(xmin).10g to %(xmax).10g, lat %(ymin).10g to %(ymax).10g "
+           "in CGCS2000): wrong CRS (%(crs)s assumed; --crs sets it) or swapped coordinates?"),
+        {"xmin": float(b[i, 0]), "xmax": float(b[i, 2]), "ymin": float(b[i, 1]),
+         "ymax": float(b[i, 3]), "crs": label}, table.place(i))
+        for i in np.flatnonzero(outside)[:50]]
     if problems:
         raise InputError(problems, source=table.path)
 

@@ -6,7 +6,7 @@ from geo.grids import assign
 from geo.grids.store import version_row
 from geo.issues import stats
 from geo.issues import statuses
-from geo.errors import InputError, NotFound
+from geo.errors import N_, InputError, NotFound, shown
 from geo.issues.query import IssueFilter, like_literal
 
 GRID_LEVELS = ("street", "community", "grid")
@@ -45,7 +45,8 @@ def issue_detail(db, issue_id):
         rows = tx.fetchdicts(f"SELECT {_ISSUE_COLUMNS} FROM {_ISSUE_FROM} WHERE i.id = %s",
                              (issue_id,))
         if not rows:
-            raise NotFound(f"issue {issue_id} does not exist")
+            raise NotFound(N_("issue %(id)s does not exist"), {"id": issue_id},
+                           code="issues.not_found")
         issue = rows[0]
         issue["history"] = tx.fetchdicts(
             "SELECT at, actor, action, from_status, to_status, note, data FROM issue_history"
@@ -67,7 +68,8 @@ def grid_detail(db, code):
             "  AND p.code = g.parent_code) AS parent_name"
             " FROM grids g WHERE g.version_id = %s AND g.code = %s", (version, code))
         if not rows:
-            raise NotFound(f"grid {code} does not exist in the active version")
+            raise NotFound(N_("grid %(code)s does not exist in the active version"),
+                           {"code": shown(code)}, code="grids.not_found")
         grid = rows[0]
         grid["geometry"] = shapely.from_wkb(bytes(grid.pop("wkb")))
         grid["neighbours"] = [

@@ -5,7 +5,7 @@ import csv
 from pathlib import Path
 
 from geo.datafiles import DATA_DIR
-from geo.errors import InputError, excerpt
+from geo.errors import N_, InputError, Place, Problem, shown
 
 DEFAULT_CATALOGUE = DATA_DIR / "categories.csv"
 COLUMNS = ("code", "name_zh", "name_en", "group_code", "group_zh", "group_en",
@@ -20,12 +20,14 @@ def read_catalogue(path=DEFAULT_CATALOGUE):
         reader = csv.DictReader(fh)
         missing = set(COLUMNS) - set(reader.fieldnames or ())
         if missing:
-            raise InputError(f"{path.name}: missing columns {', '.join(sorted(missing))}")
+            raise InputError([Problem("io.no_column", N_("no %(column)s column"), {"column": c},
+                                      Place(path.name)) for c in sorted(missing)])
         for n, rec in enumerate(reader, start=2):
             limit = rec["limit_value"].strip()
             if limit and not limit.isdigit():
-                raise InputError(f"{path.name}: row {n}: limit_value {excerpt(limit)} is not "
-                                 "a whole number")
+                raise InputError(Problem(
+                    "io.not_a_whole_number", N_("%(column)s %(value)r is not a whole number"),
+                    {"column": "limit_value", "value": shown(limit)}, Place(path.name, row=n)))
             rows.append(tuple(rec[c].strip() or None for c in COLUMNS[:-2])
                         + (int(limit) if limit else None, rec["limit_unit"].strip()))
     return rows

@@ -12,10 +12,37 @@ from dataclasses import dataclass, field
 
 from geo.issues import records as issues_mod
 from geo.issues import statuses
-from geo.errors import InputError
+from geo.errors import N_, InputError, Problem, shown
 
 CODE15 = re.compile(r"^[0-9]{15}$")
 MAX_PAGE = 1000
+
+
+# -- the problems of a request parameter (the JSON API's 400 answers) -----------------
+
+def bad_parameter(code, message, name, **params):
+    """The :class:`InputError` of request parameter ``name``: ``code`` is
+    ``parameter.<what>``; ``message`` an English template with ``%(name)r`` and ``params``."""
+    return InputError(Problem(code, message, {"name": name, **params}))
+
+
+def not_one_of(name, value, allowed):
+    """``parameter 'status': 'done' is not one of open, reported, …``."""
+    return bad_parameter("parameter.not_one_of",
+                         N_("parameter %(name)r: %(value)r is not one of %(allowed)s"),
+                         name, value=shown(value), allowed=", ".join(allowed))
+
+
+def required(name):
+    """``parameter 'bbox' is required``."""
+    return bad_parameter("parameter.missing", N_("parameter %(name)r is required"), name)
+
+
+def unknown(name, allowed):
+    """A parameter the endpoint does not take."""
+    return bad_parameter("parameter.unknown",
+                         N_("parameter %(name)r is not understood here; use %(allowed)s"),
+                         shown(name), allowed=", ".join(sorted(allowed)))
 
 
 def _many(args, name):
@@ -31,7 +58,9 @@ def _many(args, name):
 def _one(args, name):
     values = _many(args, name)
     if len(values) > 1:
-        raise InputError(f"parameter {name!r}: give one value, not {len(values)}")
+        raise bad_parameter("parameter.many_values",
+                            N_("parameter %(name)r: give one value, not %(n)d"), name,
+                            n=len(values))
     return values[0] if values else None
 
 
@@ -39,7 +68,7 @@ def _choice_list(args, name, allowed):
     values = _many(args, name)
     bad = [v for v in values if v not in allowed]
     if bad:
-        raise InputError(f"parameter {name!r}: {bad[0]!r} is not one of {', '.join(allowed)}")
+        raise not_one_of(name, bad[0], allowed)
     return values
 
 
@@ -52,20 +81,24 @@ def _date(args, name):
             raise ValueError  # fromisoformat also takes 20261101 and 2026-W44
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"parameter {name!r}: {value!r} is not a date (YYYY-MM-DD)") from None
+        raise bad_parameter("parameter.not_a_date",
+                            N_("parameter %(name)r: %(value)r is not a date (YYYY-MM-DD)"), name,
+                            value=shown(value)) from None
 
 
 def parse_int(args, name, default, lo, hi):
     """An integer parameter within [lo, hi]."""
-    return _parse_number(args, name, default, lo, hi, int, "a whole number")
+    return _parse_number(args, name, default, lo, hi, int,
+                         N_("parameter %(name)r: %(value)r is not a whole number"))
 
 
 def parse_float(args, name, default, lo, hi):
     """A number parameter within [lo, hi]."""
-    return _parse_number(args, name, default, lo, hi, float, "a number")
+    return _parse_number(args, name, default, lo, hi, float,
+                         N_("parameter %(name)r: %(value)r is not a number"))
 
 
-def _parse_number(args, name, default, lo, hi, kind, what):
+def _parse_number(args, name, default, lo, hi, kind, not_a_number):
     value = _one(args, name)
     if value is None:
         return default
@@ -74,9 +107,12 @@ def _parse_number(args, name, default, lo, hi, kind, what):
             raise ValueError  # int() and float() also take '1_0', '١٢٣' and 'nan'
         number = kind(value)
     except ValueError:
-        raise InputError(f"parameter {name!r}: {value!r} is not {what}") from None
+        raise bad_parameter("parameter.not_a_number", not_a_number, name,
+                            value=shown(value)) from None
     if not lo <= number <= hi:
-        raise InputError(f"parameter {name!r}: {number:g} is outside {lo:g}…{hi:g}")
+        raise bad_parameter("parameter.out_of_range",
+                            N_("parameter %(name)r: %(value)g is outside %(lo)g…%(hi)g"), name,
+                            value=number, lo=lo, hi=hi)
     return number
 
 
@@ -93,7 +129,9 @@ def parse_bbox(args, name="bbox"):
     if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]) \
             or not all(-180 <= box[i] <= 180 for i in (0, 2)) \
             or not all(-90 <= box[i] <= 90 for i in (1, 3)):
-        raise InputError(f"parameter {name!r}: {text!r} is not minlon,minlat,maxlon,maxlat")
+        raise bad_parameter("parameter.not_a_bbox",
+                            N_("parameter %(name)r: %(value)r is not minlon,minlat,maxlon,maxlat"),
+                            name, value=shown(text))
     return box
 
 
@@ -128,11 +166,15 @@ class IssueFilter:
         f.source = _choice_list(args, "source", issues_mod.SOURCES)
         f.date_from, f.date_to = _date(args, "from"), _date(args, "to")
         if f.date_from and f.date_to and f.date_from > f.date_to:
-            raise InputError("parameter 'from': it is after 'to'")
+            raise bad_parameter("parameter.date_order",
+                                N_("parameter %(name)r: it is after %(other)r"), "from",
+                                other="to")
         for name in ("street", "community", "grid"):
             value = _one(args, name)
             if value is not None and not CODE15.match(value):
-                raise InputError(f"parameter {name!r}: {value!r} is not a 15-digit grid code")
+                raise bad_parameter("parameter.not_a_code",
+                                    N_("parameter %(name)r: %(value)r is not a 15-digit grid code"),
+                                    name, value=shown(value))
             setattr(f, name, value)
         f.q = _one(args, "q")
         f.bbox = parse_bbox(args)

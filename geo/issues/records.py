@@ -7,7 +7,8 @@ from geo.issues import catalogue
 from geo.issues.statuses import STATUSES
 from geo.io import forms
 from geo.io import intake
-from geo.errors import excerpt
+from geo.io import readers
+from geo.errors import N_, Problem, Text, shown
 
 SOURCES = ("leader", "joint", "patrol", "sweep", "citizen", "city", "other")
 TEXT_COLUMNS = ("ref", "description", "address")
@@ -52,8 +53,10 @@ def _parse(table, tx):
         codes = catalogue.normalise_codes(frame["category"], catalogue.lookup(tx))
         for i in np.flatnonzero(codes.isna().to_numpy())[:50]:
             value = frame["category"].iat[i]
-            reason = "category is missing" if not value else f"unknown category {excerpt(value)}"
-            problems.append(f"{table.where(i, 'ref')}: {reason}")
+            problems.append(readers.missing_value(table, i, "category", "ref") if not value
+                            else Problem("issues.unknown_category",
+                                         N_("unknown category %(category)r"),
+                                         {"category": shown(value)}, table.place(i, "ref")))
         out["category"] = codes
     out["source"], p = intake.choice(table, "source", SOURCES, default="other")
     problems += p
@@ -66,7 +69,10 @@ def _parse(table, tx):
     if n and not p:
         early = (out["closed_at"] < out["reported_at"]).to_numpy()
         for i in np.flatnonzero(early)[:50]:
-            problems.append(f"{table.where(i, 'ref')}: closed_at is before reported_at")
+            problems.append(Problem("issues.date_order",
+                                    N_("%(later)s is before %(earlier)s"),
+                                    {"later": "closed_at", "earlier": "reported_at"},
+                                    table.place(i, "ref")))
     if problems:
         return None, problems
     return out, problems
@@ -111,7 +117,7 @@ def create_issue(db, settings, fields, crs=None, actor=None):
     values = forms.form_values(fields, FIELDS)
     for col in ("lon", "lat"):
         values.setdefault(col, "")
-    table = forms.form_table(values, crs, "the issue")
+    table = forms.form_table(values, crs, Text(N_("form: the issue")))
 
     created = []
 

@@ -10,6 +10,7 @@ with its grid.
 
 from geo.layers import common as layers
 from geo.io import readers
+from geo.io.polygons import polygon_problems
 from geo.errors import N_, InputError, Place, Problem, Text
 
 
@@ -33,9 +34,9 @@ def import_blocks(db, settings, path, crs=None, dry_run=False, actor=None):
     frame = table.frame
     problems, rows = [], []
     for i, geom in enumerate(table.geometry):
-        problem = layers.polygon_problem(layers.feature_place(table, i, "ref"), geom)
+        problem = polygon_problems(geom, table.place(i, "ref"))
         if problem:
-            problems.append(problem)
+            problems.extend(problem)
             continue
         rows.append(tuple((frame[col].iat[i] or None) if col in frame.columns else None
                           for col in ("ref", "name")) + (layers.hex_wkb(geom),))

@@ -1,6 +1,6 @@
 """Optional polygon layers that an import replaces whole: land use and blocks.
 
-Both read a polygon file with :func:`geo.readers.read_polygons`, name every bad feature
+Both read a polygon file with :func:`geo.io.readers.read_polygons`, name every bad feature
 (file, feature, reason) and then swap the table's rows in one transaction, recorded in
 ``imports``; a failed check changes nothing.
 """
@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 import shapely
 
-from geo.errors import N_, Place, Problem, Text
+from geo.errors import N_, Text
 from geo.io.imports import record_import
-from geo.io.polygons import describe_invalid
 
 
 @dataclass
@@ -43,31 +42,6 @@ class LayerReport:
 
     def __str__(self):
         return self.render()
-
-
-def feature_place(table, i, key):
-    """Where feature ``i`` (from 0) of a polygon file is: its number from 1 and its ``key``."""
-    value = table.frame[key].iat[i] if key in table.frame.columns else None
-    return Place(table.path.name, feature=i + 1, key=key, value=value or None)
-
-
-def polygon_problem(place, geom):
-    """Why ``geom`` cannot be stored as a polygon of a layer (a :class:`~geo.errors.Problem`
-    at ``place``), or None when it can.
-
-    >>> str(polygon_problem(Place("a.geojson", feature=1), shapely.Point(0, 0)))
-    'a.geojson: feature 1: geometry is Point, expected a Polygon or MultiPolygon'
-    """
-    if geom is None or geom.is_empty:
-        return Problem("geometry.missing", N_("has no geometry"), {}, place)
-    if geom.geom_type not in ("Polygon", "MultiPolygon"):
-        return Problem("geometry.not_polygon",
-                       N_("geometry is %(type)s, expected a Polygon or MultiPolygon"),
-                       {"type": geom.geom_type}, place)
-    if not geom.is_valid:
-        return Problem("geometry.invalid", N_("invalid geometry: %(reason)s"),
-                       {"reason": describe_invalid(shapely.is_valid_reason(geom))}, place)
-    return None
 
 
 def hex_wkb(geom):

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from geo.layers import common as layers
 from geo.io import readers
-from geo.errors import N_, InputError, Place, Problem, Text
+from geo.io.polygons import polygon_problems
+from geo.errors import N_, InputError, Problem, Text
 
 _RESIDENTIAL = re.compile(r"^(residential|居住用地|居住|R\d*)$", re.IGNORECASE)
 
@@ -38,20 +39,16 @@ def import_landuse(db, settings, path, crs=None, dry_run=False, actor=None):
     table = readers.read_polygons(path, crs)
     frame = table.frame
     if "kind" not in frame.columns:
-        raise InputError(Problem(
-            "io.missing_column",
-            N_("no %(column)r attribute (e.g. residential, R2, 居住用地)"), {"column": "kind"},
-            Place(table.path.name)))
+        raise InputError(table.require(["kind"]), source=table.path)
     problems, rows = [], []
     for i, geom in enumerate(table.geometry):
-        place = layers.feature_place(table, i, "kind")
         kind = frame["kind"].iat[i]
         if not kind:
             problems.append(Problem("io.missing_value", N_("%(column)s is empty"),
-                                    {"column": "kind"}, place))
-        problem = layers.polygon_problem(place, geom)
+                                    {"column": "kind"}, table.place(i, "kind")))
+        problem = polygon_problems(geom, table.place(i, "kind"))
         if problem:
-            problems.append(problem)
+            problems.extend(problem)
         else:
             name = frame["name"].iat[i] if "name" in frame.columns else None
             rows.append((kind, name or None, is_residential(kind), layers.hex_wkb(geom)))

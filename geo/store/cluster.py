@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from geo.errors import ConfigError, DatabaseError
+from geo.errors import N_, ConfigError, DatabaseError, Text
 
 DB_NAME = "civgrid"
 DB_USER = "civgrid"
@@ -57,10 +57,9 @@ def find_bindir():
         if (vdir / "bin" / "initdb").exists() and control.exists():
             return vdir / "bin"
     raise ConfigError(
-        "no PostgreSQL server with PostGIS found under /usr/lib/postgresql: install "
-        "postgresql and postgresql-<version>-postgis-3 (`make install` does), "
-        "or set CIVGRID_DATABASE_URL to a PostGIS server"
-    )
+        N_("no PostgreSQL server with PostGIS found under /usr/lib/postgresql: install "
+           "postgresql and postgresql-<version>-postgis-3 (`make install` does), "
+           "or set CIVGRID_DATABASE_URL to a PostGIS server"), code="config.no_postgis")
 
 
 @dataclass
@@ -71,10 +70,19 @@ class ClusterStatus:
     socket_dir: Path
     pid: int | None = None
 
+    def lines(self):
+        """The status as translatable lines (one), for the command line."""
+        state = (N_("running") if self.running
+                 else N_("stopped") if self.initialised else N_("not created"))
+        params = {"state": Text(state), "data": str(self.data_dir),
+                  "socket": str(self.socket_dir)}
+        if self.pid:
+            return [Text(N_("private cluster %(state)s (pid %(pid)d): data %(data)s, "
+                            "socket %(socket)s"), {**params, "pid": self.pid})]
+        return [Text(N_("private cluster %(state)s: data %(data)s, socket %(socket)s"), params)]
+
     def __str__(self):
-        state = "running" if self.running else ("stopped" if self.initialised else "not created")
-        pid = f" (pid {self.pid})" if self.pid else ""
-        return f"private cluster {state}{pid}: data {self.data_dir}, socket {self.socket_dir}"
+        return "\n".join(line.render() for line in self.lines())
 
 
 class Cluster:
@@ -133,9 +141,10 @@ class Cluster:
             self.root.mkdir(parents=True, exist_ok=True)
             fh = open(self.root / ".cluster.lock", "w")
         except OSError as exc:
-            raise ConfigError(f"CIVGRID_DATA_DIR={self.root}: cannot use it as civgrid's data "
-                              f"directory ({exc.strerror}); point it at a writable folder") \
-                from None
+            raise ConfigError(N_("CIVGRID_DATA_DIR=%(path)s: cannot use it as civgrid's data "
+                                 "directory (%(reason)s); point it at a writable folder"),
+                              {"path": str(self.root), "reason": exc.strerror},
+                              code="config.data_dir") from None
         with fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
@@ -152,10 +161,9 @@ class Cluster:
             pwd.getpwnam(name)
         except KeyError:
             raise ConfigError(
-                f"running as root, but the unprivileged account {name!r} that must run "
-                "PostgreSQL does not exist (PostgreSQL refuses root); create it or set "
-                "CIVGRID_PG_USER"
-            ) from None
+                N_("running as root, but the unprivileged account %(user)r that must run "
+                   "PostgreSQL does not exist (PostgreSQL refuses root); create it or set "
+                   "CIVGRID_PG_USER"), {"user": name}, code="config.server_user") from None
         return name
 
     def _run(self, args, check=True):
@@ -164,11 +172,14 @@ class Cluster:
             [str(a) for a in args], user=user, cwd="/", capture_output=True, text=True
         )
         if check and proc.returncode != 0:
-            raise DatabaseError(
-                f"{Path(str(args[0])).name} failed ({proc.returncode}): "
-                f"{(proc.stderr or proc.stdout).strip()}"
-                + (f"\nserver log: {self.log}" if self.log.exists() else "")
-            )
+            params = {"program": Path(str(args[0])).name, "status": proc.returncode,
+                      "output": (proc.stderr or proc.stdout).strip()}
+            if self.log.exists():
+                raise DatabaseError(N_("%(program)s failed (%(status)d): %(output)s\n"
+                                       "server log: %(log)s"), {**params, "log": str(self.log)},
+                                    code="database.server_command")
+            raise DatabaseError(N_("%(program)s failed (%(status)d): %(output)s"), params,
+                                code="database.server_command")
         return proc
 
     def _own(self, path, mode):
@@ -187,15 +198,16 @@ class Cluster:
         probe = subprocess.run(["test", "-x", str(self.root)], user=user, cwd="/")
         if probe.returncode != 0:
             raise ConfigError(
-                f"the account {user!r} that runs PostgreSQL cannot enter {self.root}: "
-                "give the parent directories search permission (chmod o+x) or set "
-                "CIVGRID_DATA_DIR elsewhere"
-            )
+                N_("the account %(user)r that runs PostgreSQL cannot enter %(path)s: "
+                   "give the parent directories search permission (chmod o+x) or set "
+                   "CIVGRID_DATA_DIR elsewhere"), {"user": user, "path": str(self.root)},
+                code="config.data_dir")
 
     def _initdb(self):
         self._check_reachable()
         if self.pgdata.exists() and any(self.pgdata.iterdir()):
-            raise DatabaseError(f"{self.pgdata} exists but holds no PostgreSQL cluster")
+            raise DatabaseError(N_("%(path)s exists but holds no PostgreSQL cluster"),
+                                {"path": str(self.pgdata)}, code="database.not_a_cluster")
         self._own(self.pgdata, 0o700)
         self._run(
             [self._bin("initdb"), "-D", self.pgdata, "-U", DB_USER, "--auth=trust",

@@ -22,7 +22,8 @@ import psycopg2.pool
 
 from geo import settings as settings_mod
 from geo.store.cluster import Cluster
-from geo.errors import ConfigError, ConflictError, DatabaseError, InputError, SchemaError
+from geo.errors import (N_, ConfigError, ConflictError, DatabaseError, InputError, Problem,
+                        SchemaError)
 
 _HERE = Path(__file__).resolve().parent
 MIGRATIONS_DIR = _HERE / "migrations"
@@ -58,11 +59,11 @@ class Tx:
         try:
             self._cur.execute(query, params)
         except psycopg2.errors.UniqueViolation as exc:
-            raise ConflictError(_pg_message(exc)) from exc
+            raise ConflictError(*_refusal(exc), code="database.unique") from exc
         except psycopg2.errors.SerializationFailure as exc:
-            raise ConflictError(_pg_message(exc)) from exc
+            raise ConflictError(*_refusal(exc), code="database.serialization") from exc
         except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
-            raise InputError(_pg_message(exc)) from exc
+            raise InputError(Problem("database.refused", *_refusal(exc))) from exc
         return self
 
     def execute_values(self, query, rows, template=None, page_size=1000):
@@ -95,7 +96,7 @@ class Tx:
         try:
             self._cur.copy_expert(f"COPY {table} ({cols}) FROM STDIN{fmt}", buffer, size=1 << 18)
         except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
-            raise InputError(_pg_message(exc)) from exc
+            raise InputError(Problem("database.refused", *_refusal(exc))) from exc
 
     def copy_raw(self, statement, file):
         """Run a ``COPY … FROM STDIN`` or ``COPY … TO STDOUT`` statement with ``file``."""
@@ -107,6 +108,11 @@ class Tx:
     @property
     def rowcount(self):
         return self._cur.rowcount
+
+
+def _refusal(exc):
+    """``(template, params)`` of the server's refusal; PostgreSQL's own words are English."""
+    return N_("the database refused it: %(reason)s"), {"reason": _pg_message(exc)}
 
 
 def _pg_message(exc):
@@ -126,9 +132,11 @@ class Database:
             self._pool = psycopg2.pool.ThreadedConnectionPool(1, maxconn, dsn)
         except psycopg2.ProgrammingError as exc:  # libpq could not parse it
             reason = str(exc).strip()
-            raise ConfigError(f"CIVGRID_DATABASE_URL is not a PostgreSQL URL ({reason})") from None
+            raise ConfigError(N_("CIVGRID_DATABASE_URL is not a PostgreSQL URL (%(reason)s)"),
+                              {"reason": reason}, code="config.database_url") from None
         except psycopg2.OperationalError as exc:
-            raise DatabaseError(f"cannot connect to the database: {exc}".strip()) from exc
+            raise DatabaseError(N_("cannot connect to the database: %(reason)s"),
+                                {"reason": str(exc).strip()}, code="database.connect") from exc
         self._lock = threading.Lock()
 
     def close(self):
@@ -140,7 +148,7 @@ class Database:
         conn = self._pool.getconn()
         try:
             if conn.closed:
-                raise DatabaseError("connection closed")
+                raise DatabaseError(N_("connection closed"), code="database.closed")
             if isolation == "serializable":
                 conn.set_session(isolation_level="SERIALIZABLE")
             tx = Tx(conn)
@@ -216,18 +224,18 @@ class Database:
         pending = self.pending_migrations()
         if current > known:
             raise SchemaError(
-                f"the database schema is at version {current}, newer than this civgrid "
-                f"knows ({known}): upgrade civgrid before using this database"
-            )
+                N_("the database schema is at version %(current)d, newer than this civgrid "
+                   "knows (%(known)d): upgrade civgrid before using this database"),
+                {"current": current, "known": known}, code="database.schema_newer")
         if current == 0 and auto_create:
             self.upgrade()
             return
         elif pending and not allow_pending:
             names = ", ".join(f"{n:04d}_{name}" for n, name, _ in pending)
             raise SchemaError(
-                f"the database lacks migrations {names} (schema at version {current}): "
-                "run `civgrid db upgrade`"
-            )
+                N_("the database lacks migrations %(names)s (schema at version %(current)d): "
+                   "run `civgrid db upgrade`"),
+                {"names": names, "current": current}, code="database.schema_older")
 
 
 def text_buffer(rows):

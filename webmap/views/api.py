@@ -13,12 +13,15 @@ from flask import Blueprint, jsonify, request
 from geo.issues import browse
 from geo.io import crs as crs_mod
 from geo.issues import stats
-from geo.errors import InputError, NotFound
-from geo.issues.query import MAX_PAGE, IssueFilter, parse_bbox, parse_int
+from geo.errors import N_, NotFound, Text
+from geo.issues.query import (MAX_PAGE, IssueFilter, not_one_of, parse_bbox, parse_int,
+                              required, unknown)
 from webmap.db import get_db
 from webmap.views.openapi import spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+#: The levels of the grid hierarchy, as a message names them.
+LEVEL_NAMES = {"street": N_("street"), "community": N_("community"), "grid": N_("grid")}
 
 
 def _json_value(v):
@@ -32,7 +35,7 @@ def _json_value(v):
 def _display_crs():
     value = request.args.get("crs", "cgcs2000")
     if value not in ("cgcs2000", "gcj02"):
-        raise InputError(f"parameter 'crs': {value!r} is not one of cgcs2000, gcj02")
+        raise not_one_of("crs", value, ("cgcs2000", "gcj02"))
     return value
 
 
@@ -61,10 +64,9 @@ def _feature_collection(features, **extra):
 
 
 def _known_params(allowed):
-    unknown = sorted(set(request.args) - set(allowed))
-    if unknown:
-        raise InputError(f"parameter {unknown[0]!r} is not understood here; "
-                         f"use {', '.join(sorted(allowed))}")
+    names = sorted(set(request.args) - set(allowed))
+    if names:
+        raise unknown(names[0], allowed)
 
 
 ISSUE_PARAMS = set(IssueFilter.PARAMS) | {"limit", "offset", "crs", "lang"}
@@ -107,10 +109,10 @@ def clusters():
     _known_params((ISSUE_PARAMS | {"zoom"}) - {"limit", "offset"})
     flt = _filter()
     if flt.bbox is None:
-        raise InputError("parameter 'bbox' is required")
+        raise required("bbox")
     zoom = parse_int(request.args, "zoom", None, 0, 22)
     if zoom is None:
-        raise InputError("parameter 'zoom' is required")
+        raise required("zoom")
     rows = stats.clusters(get_db(), flt, zoom)
     coords = _points([(lon, lat) for lat, lon, _n, _id in rows])
     return _feature_collection([
@@ -136,8 +138,7 @@ def grids():
     _known_params({"bbox", "level", "q", "version", "limit", "offset", "lang"})
     level = request.args.get("level")
     if level not in (None, *browse.GRID_LEVELS):
-        raise InputError(f"parameter 'level': {level!r} is not one of "
-                         f"{', '.join(browse.GRID_LEVELS)}")
+        raise not_one_of("level", level, browse.GRID_LEVELS)
     bbox = parse_bbox(request.args)
     limit = parse_int(request.args, "limit", 1000, 1, 5000)
     offset = parse_int(request.args, "offset", 0, 0, 10**9)
@@ -170,7 +171,9 @@ def grid_stats(code):
     _known_params({"lang"})
     g = browse.grid_detail(get_db(), code)
     if g["figures"] is None:
-        raise NotFound(f"{code} is a {g['level']}, not a grid: statistics are per grid")
+        raise NotFound(N_("%(code)s is a %(level)s, not a grid: statistics are per grid"),
+                       {"code": code, "level": Text(LEVEL_NAMES[g["level"]])},
+                       code="grids.not_a_grid")
     return jsonify({"code": code, "name": g["name"], **g["figures"]})
 
 

@@ -3,7 +3,7 @@
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -11,7 +11,7 @@ from geo.issues import browse
 from geo.issues import records
 from geo.issues import stats
 from geo.issues import statuses
-from geo.issues.query import IssueFilter, parse_int
+from geo.issues.query import IssueFilter, not_one_of, parse_int
 from webmap import assets
 from webmap.maps import issues as maps
 from webmap.db import get_db, settings
@@ -56,7 +56,7 @@ def overview():
     flt, cats = page_filter()
     measure = request.args.get("measure", "open")
     if measure not in stats.MEASURES:
-        abort(400, f"measure must be one of {', '.join(stats.MEASURES)}")
+        raise not_one_of("measure", measure, stats.MEASURES)
     grids = stats.grid_measures(db, flt)
     heat = stats.heat_bins(db, flt)
     fmap = maps.overview_map(settings(), grids, heat, measure, urlencode(flt.as_args()))
@@ -72,7 +72,7 @@ def heatmap():
     flt, cats = page_filter()
     period = request.args.get("period", "week")
     if period not in ("day", "week"):
-        abort(400, "period must be day or week")
+        raise not_one_of("period", period, ("day", "week"))
     if period == "day" and not (flt.date_from or flt.date_to):
         last = stats.latest_day(db)  # a day-by-day film of the last weeks, unless asked
         if last:
