@@ -15,10 +15,18 @@ from geo.grids.codes import CODE_RE, lenient_level, level_of, parent_of, split_d
 from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io.polygons import describe_invalid
-from geo.errors import InputError
+from geo.errors import N_, InputError, Place, Problem, Text
+from geo.grids.messages import LEVELS, VERSION_STATUS, Lines, quoted, term
 
 @dataclass
-class GridImportReport:
+class GridImportReport(Lines):
+    """What an import of a grid file did (or, with ``dry_run``, would do).
+
+    ``by_level`` counts the rows of each level; ``reassigned`` holds one
+    :class:`geo.grids.activation.TableChange` per point table when the import was
+    activated.
+    """
+
     path: str
     version_id: int | None = None
     status: str = "draft"
@@ -26,13 +34,19 @@ class GridImportReport:
     dry_run: bool = False
     reassigned: list = field(default_factory=list)
 
-    def __str__(self):
-        levels = ", ".join(f"{k} {v}" for k, v in sorted(self.by_level.items()))
-        head = "would import" if self.dry_run else "imported"
-        text = f"{head} {sum(self.by_level.values())} rows ({levels}) from {self.path}"
-        if not self.dry_run:
-            text += f" as grid version {self.version_id} ({self.status})"
-        return text + "".join(f"\n  {r}" for r in self.reassigned)
+    def lines(self):
+        levels = [Text(N_("%(level)s %(n)d"), {"level": term(LEVELS, k), "n": v})
+                  for k, v in sorted(self.by_level.items())]
+        params = {"n": sum(self.by_level.values()), "path": self.path,
+                  "levels": Text(", ".join(f"%(l{k})s" for k in range(len(levels))),
+                                 {f"l{k}": level for k, level in enumerate(levels)}),
+                  "version": self.version_id, "status": term(VERSION_STATUS, self.status)}
+        if self.dry_run:
+            head = Text(N_("would import %(n)d rows (%(levels)s) from %(path)s"), params)
+        else:
+            head = Text(N_("imported %(n)d rows (%(levels)s) from %(path)s as grid version "
+                           "%(version)s (%(status)s)"), params)
+        return [(0, head)] + [(1, change.text()) for change in self.reassigned]
 
 
 def validate_grid_table(table, sliver_m2):
@@ -42,10 +56,7 @@ def validate_grid_table(table, sliver_m2):
     population, wkb)`` for each feature.
     """
     frame = table.frame
-    problems = []
-    for col in ("code", "name"):
-        if col not in frame.columns:
-            problems.append(f"{table.path.name}: no {col!r} attribute")
+    problems = _missing_attributes(table)
     if problems:
         raise InputError(problems, source=table.path)
     seen = {}
@@ -53,23 +64,28 @@ def validate_grid_table(table, sliver_m2):
     geoms = table.geometry
     areas = _part_areas(geoms)
     for i in range(len(frame)):
-        where = table.where(i, "code")
+        where = _place(table, i)
         code = frame["code"].iat[i]
         if not CODE_RE.match(code):
-            problems.append(f"{where}: code {code!r} is not 15 digits")
+            problems.append(_not_15_digits(code, where))
             level = parent = None
         else:
             try:
                 level, parent = level_of(code), parent_of(code)
-            except ValueError as exc:
-                problems.append(f"{where}: {exc}")
+            except ValueError:
+                problems.append(Problem("grids.malformed_code",
+                                        N_("code %(code)s has no street part"),
+                                        {"code": code}, where))
                 level = parent = None
             if code in seen:
-                problems.append(f"{where}: duplicate code {code} (also {table.labels[seen[code]]})")
+                problems.append(Problem("grids.duplicate_code",
+                                        N_("duplicate code %(code)s (also %(other)s)"),
+                                        {"code": code, "other": Place(feature=seen[code] + 1)},
+                                        where))
             seen.setdefault(code, i)
         name = frame["name"].iat[i]
         if not name:
-            problems.append(f"{where}: name is empty")
+            problems.append(Problem("grids.name_empty", N_("name is empty"), {}, where))
         geom = geoms[i]
         problems.extend(_geometry_problems(where, geom, areas[i], sliver_m2))
         population = _population(frame, i, where, problems)
@@ -81,6 +97,23 @@ def validate_grid_table(table, sliver_m2):
             None if problems else shapely.to_wkb(shapely.force_2d(geom), hex=True),
         ))
     return rows, problems
+
+
+def _place(table, i):
+    """Where feature ``i`` of a grid file is: file, feature number, its code."""
+    value = table.frame["code"].iat[i] if "code" in table.frame.columns else None
+    return Place(table.path.name, feature=i + 1, key="code", value=value)
+
+
+def _missing_attributes(table):
+    return [Problem("io.missing_column", N_("no %(column)r attribute"), {"column": col},
+                    Place(table.path.name))
+            for col in ("code", "name") if col not in table.frame.columns]
+
+
+def _not_15_digits(code, where):
+    return Problem("grids.malformed_code", N_("code %(code)s is not 15 digits"),
+                   {"code": quoted(code)}, where)
 
 
 def _part_areas(geoms):
@@ -101,18 +134,23 @@ def _part_areas(geoms):
 
 def _geometry_problems(where, geom, part_areas, sliver_m2):
     if geom is None or geom.is_empty:
-        return [f"{where}: has no geometry"]
+        return [Problem("geometry.missing", N_("has no geometry"), {}, where)]
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
-        return [f"{where}: geometry is {geom.geom_type}, expected Polygon or MultiPolygon"]
+        return [Problem("geometry.not_polygon",
+                        N_("geometry is %(type)s, expected Polygon or MultiPolygon"),
+                        {"type": geom.geom_type}, where)]
     if not geom.is_valid:
-        return [f"{where}: invalid geometry: {describe_invalid(shapely.is_valid_reason(geom))}"]
+        return [Problem("geometry.invalid", N_("invalid geometry: %(reason)s"),
+                        {"reason": describe_invalid(shapely.is_valid_reason(geom))}, where)]
     problems = []
     for k, area in enumerate(part_areas):
         if area < sliver_m2:
-            part = f"part {k + 1} " if len(part_areas) > 1 else ""
-            problems.append(
-                f"{where}: {part}is a sliver of {area:.1f} m² (below {sliver_m2:g} m²)"
-            )
+            params = {"part": k + 1, "area": area, "limit": sliver_m2}
+            if len(part_areas) > 1:
+                message = N_("part %(part)d is a sliver of %(area).1f m² (below %(limit)g m²)")
+            else:
+                message = N_("is a sliver of %(area).1f m² (below %(limit)g m²)")
+            problems.append(Problem("geometry.sliver", message, params, where))
     return problems
 
 
@@ -126,8 +164,10 @@ def _population(frame, i, where, problems):
     if not value:
         return None
     if not re.fullmatch(r"[0-9]+", value) or int(value) > MAX_POPULATION:
-        problems.append(f"{where}: population {value!r} is not a whole number from 0 to "
-                        f"{MAX_POPULATION:,}")
+        problems.append(Problem(
+            "grids.population_invalid",
+            N_("population %(value)s is not a whole number from 0 to %(max)s"),
+            {"value": quoted(value), "max": f"{MAX_POPULATION:,}"}, where))
         return None
     return int(value)
 
@@ -141,20 +181,18 @@ def draft_grid_rows(table):
     where :func:`geo.versions.validate` reports them.
     """
     frame = table.frame
-    problems = [f"{table.path.name}: no {col!r} attribute" for col in ("code", "name")
-                if col not in frame.columns]
+    problems = _missing_attributes(table)
     if problems:
         raise InputError(problems, source=table.path)
     rows = []
     for i in range(len(frame)):
-        where = table.where(i, "code")
+        where = _place(table, i)
         code = frame["code"].iat[i]
         geom = table.geometry[i]
         if not CODE_RE.match(code):
-            problems.append(f"{where}: code {code!r} is not 15 digits")
+            problems.append(_not_15_digits(code, where))
         if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
-            kind = "no geometry" if geom is None or geom.is_empty else geom.geom_type
-            problems.append(f"{where}: geometry is {kind}, expected Polygon or MultiPolygon")
+            problems.extend(_geometry_problems(where, geom, [], 0))
             continue
         population = _population(frame, i, where, problems)
         level, parent = lenient_level(code)
