@@ -19,7 +19,7 @@ from geo.layers import landuse
 from geo import settings
 from geo.toilets import coverage
 from geo.toilets import records as toilets
-from geo.errors import CivgridError, InputError
+from geo.errors import N_, CivgridError, InputError, Text
 from webmap.i18n import environment_gettext
 
 def import_district(db, _settings, path, crs=None, dry_run=False, actor=None):
@@ -27,8 +27,16 @@ def import_district(db, _settings, path, crs=None, dry_run=False, actor=None):
     from geo.grids import versions
 
     codes = versions.load_district(db, path, crs=crs, actor=actor, dry_run=dry_run)
-    return f"{'would store' if dry_run else 'stored'} the district boundary {', '.join(codes)}" \
-        f" from {path}"
+    message = (N_("would store the district boundary %(codes)s from %(path)s") if dry_run
+               else N_("stored the district boundary %(codes)s from %(path)s"))
+    return Text(message, {"codes": ", ".join(codes), "path": str(path)})
+
+
+def _said(report):
+    """A core report (or message) in the command line's language; other values as str()."""
+    if hasattr(report, "render"):
+        return report.render(environment_gettext())
+    return str(report)
 
 
 IMPORTERS = {"grids": grids.import_grids, "issues": issues.import_issues,
@@ -184,7 +192,7 @@ def import_cmd(kind, path, crs, dry_run, activate):
     elif kind in POINT_IMPORTS:
         kwargs["progress"] = True
     report = IMPORTERS[kind](_db(), _settings(), path, **kwargs)
-    click.echo(str(report))
+    click.echo(_said(report))
 
 
 @main.command("export")
@@ -214,7 +222,7 @@ def export_cmd(kind, fmt, output, version):
 def assign_cmd():
     """Re-assign every issue and toilet to the active grids."""
     for report in assign.reassign(_db(), _settings(), actor=getpass.getuser()):
-        click.echo(str(report))
+        click.echo(_said(report))
 
 
 @main.group("grids")
@@ -227,10 +235,14 @@ def grids_group():
 def grids_list():
     """List grid versions, newest first."""
     from geo.grids import versions
+    from geo.grids.messages import VERSION_STATUS, term
 
     for v in versions.list_versions(_db()):
-        click.echo(f"{v['id']:>4}  {v['status']:<8} {v['grids']:>5} grids  {v['label']}"
-                   f"  created {v['created_at']:%Y-%m-%d %H:%M} by {v['created_by']}")
+        click.echo(_said(Text(
+            N_("%(id)4d  %(status)s  %(grids)5d grids  %(label)s  created %(created)s by %(by)s"),
+            {"id": v["id"], "status": term(VERSION_STATUS, v["status"]), "grids": v["grids"],
+             "label": v["label"], "created": f"{v['created_at']:%Y-%m-%d %H:%M}",
+             "by": v["created_by"]})))
 
 
 @grids_group.command("draft")
@@ -241,7 +253,8 @@ def grids_draft(label):
     from geo.grids import versions
 
     draft = versions.create_draft(_db(), label=label, actor=getpass.getuser())
-    click.echo(f"draft {draft} created from the active version")
+    click.echo(_said(Text(N_("draft %(draft)s created from the active version"),
+                          {"draft": draft})))
 
 
 @grids_group.command("validate")
@@ -252,7 +265,7 @@ def grids_validate(version):
     from geo.grids import versions
 
     report = versions.validate(_db(), version, _settings())
-    click.echo(str(report))
+    click.echo(_said(report))
     if not report.ok:
         sys.exit(1)
 
@@ -264,7 +277,7 @@ def grids_diff(draft):
     """Preview a draft: points that would change grid, workload per grid after the change."""
     from geo.grids import versions
 
-    click.echo(str(versions.diff(_db(), draft, _settings())))
+    click.echo(_said(versions.diff(_db(), draft, _settings())))
 
 
 @grids_group.command("activate")
@@ -276,8 +289,9 @@ def grids_activate(version, expect_active):
     """Make VERSION active, re-assigning only the points in the changed area."""
     from geo.grids import versions
 
-    click.echo(str(versions.activate(_db(), _settings(), version, expected_active=expect_active,
-                                     actor=getpass.getuser())))
+    click.echo(_said(versions.activate(_db(), _settings(), version,
+                                       expected_active=expect_active,
+                                       actor=getpass.getuser())))
 
 
 @grids_group.command("rollback")
@@ -288,8 +302,8 @@ def grids_rollback(expect_active):
     """Return to the previous version, restoring every assignment exactly."""
     from geo.grids import versions
 
-    click.echo(str(versions.rollback(_db(), _settings(), actor=getpass.getuser(),
-                                     expected_active=expect_active)))
+    click.echo(_said(versions.rollback(_db(), _settings(), actor=getpass.getuser(),
+                                       expected_active=expect_active)))
 
 
 @grids_group.command("balance")
@@ -305,8 +319,8 @@ def grids_balance(metric, units, max_moves):
     """Suggest boundary moves that even out METRIC, as a new draft."""
     from geo.grids import versions
 
-    click.echo(str(versions.suggest_balance(_db(), _settings(), metric=metric, units=units,
-                                            max_moves=max_moves, actor=getpass.getuser())))
+    click.echo(_said(versions.suggest_balance(_db(), _settings(), metric=metric, units=units,
+                                              max_moves=max_moves, actor=getpass.getuser())))
 
 
 @main.group("toilets")

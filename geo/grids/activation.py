@@ -34,7 +34,7 @@ from geo.grids import assign
 from geo.store import db as db_mod
 from geo.grids import validation as version_checks
 from geo.errors import N_, ConflictError, InputError, NotFound, Problem, Text
-from geo.grids.messages import CHANGES, Lines, term
+from geo.grids.messages import CHANGES, Joined, Lines, term
 from geo.grids.store import lock_versions, match_versions, version_row
 
 _HISTORY = {"issues": ("issue_history", "issue_id"), "toilets": ("toilet_history", "toilet_id")}
@@ -72,8 +72,7 @@ class TableChange:
         if self.restored:
             parts.append(Text(N_(", %(restored)d restored exactly"), params))
         parts.append(Text(N_("; %(written)d rows written"), params))
-        return Text("%(a)s" + "".join(f"%(p{k})s" for k in range(1, len(parts))),
-                    {"a": parts[0], **{f"p{k}": p for k, p in enumerate(parts) if k}})
+        return Joined(parts, "")
 
     def __str__(self):
         return self.text().render()
@@ -113,14 +112,10 @@ class ActivationReport(Lines):
         if self.grids:
             changes = [Text(N_("%(change)s %(n)d"), {"change": term(CHANGES, k), "n": v})
                        for k, v in sorted(self.grids.items())]
-            parts.append(Text(N_("; grids: %(changes)s"), {"changes": Text(
-                ", ".join(f"%(c{k})s" for k in range(len(changes))),
-                {f"c{k}": c for k, c in enumerate(changes)})}))
+            parts.append(Text(N_("; grids: %(changes)s"), {"changes": Joined(changes)}))
         if self.full_reassignment:
             parts.append(Text(N_("; first version: every point assigned")))
-        head = Text("".join(f"%(p{k})s" for k in range(len(parts))),
-                    {f"p{k}": p for k, p in enumerate(parts)})
-        lines = [(0, head)] + [(1, t.text()) for t in self.tables]
+        lines = [(0, Joined(parts, ""))] + [(1, t.text()) for t in self.tables]
         if self.warnings:
             lines.append((1, Text(N_("%(n)d warning(s) of the validation:"),
                                   {"n": len(self.warnings)})))

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 
 from geo.errors import N_, Text
+from geo.grids.messages import Joined
 from geo.store import db as db_mod
 from geo.io.points import Extent
 
@@ -95,9 +96,9 @@ class AssignReport:
         pending, done = _ASSIGNED[self.table]
         if self.version_id is None:
             return Text(pending, {"total": self.total})
-        methods = Text(", ".join(f"%({m})s %({m}_n)d" for m in METHODS),
-                       {**{m: Text(METHOD_WORDS[m]) for m in METHODS},
-                        **{f"{m}_n": self.by_method.get(m, 0) for m in METHODS}})
+        methods = Joined([Text(N_("%(method)s %(n)d"), {"method": Text(METHOD_WORDS[m]),
+                                                        "n": self.by_method.get(m, 0)})
+                          for m in METHODS])
         return Text(done, {"total": self.total, "version": self.version_id, "methods": methods,
                            "changed": self.changed})
 

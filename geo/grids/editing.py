@@ -14,7 +14,7 @@ import shapely
 from geo.store import db as db_mod
 from geo.grids.codes import CODE_RE, lenient_level, split_departments
 from geo.errors import N_, InputError, Problem, Text
-from geo.grids.messages import FIELDS, Lines, codes_text, quoted
+from geo.grids.messages import FIELDS, Joined, Lines, codes_text, quoted
 from geo.grids.store import (
     NOISE_M2, SNAP_M, as_shape, check_text, delete_grid, grid_rows, insert_grid,
     invalid_reason, metres_to_degrees, refresh_parents, require_draft)
@@ -45,9 +45,7 @@ class EditReport(Lines):
                                (N_("removed %(codes)s"), self.removed)):
             if codes:
                 head.append(Text(message, {"codes": codes_text(codes)}))
-        first = Text("; ".join(f"%(p{k})s" for k in range(len(head))),
-                     {f"p{k}": part for k, part in enumerate(head)})
-        return [(0, first)] + [(1, note) for note in self.notes]
+        return [(0, Joined(head, N_("; ")))] + [(1, note) for note in self.notes]
 
 
 def set_geometry(db, settings, draft_id, code, geometry, actor=None, snap_m=SNAP_M):
@@ -348,8 +346,7 @@ def set_attributes(db, draft_id, code, name=_UNSET, leader=_UNSET, departments=_
         raise InputError(Problem(
             "grids.nothing_to_change",
             N_("nothing to change: give name, leader, departments or population")))
-    fields = Text(", ".join(f"%({k})s" for k in changes),
-                  {k: Text(FIELDS[k]) for k in changes})
+    fields = Joined([Text(FIELDS[k]) for k in changes])
     report = EditReport(draft_id, Text(N_("changed %(fields)s of %(code)s"),
                                        {"fields": fields, "code": code}))
     with db.transaction() as tx:

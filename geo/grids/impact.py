@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from geo.grids import assign
 from geo.store import db as db_mod
 from geo.errors import N_, InputError, NotFound, Problem, Text
-from geo.grids.messages import CHANGES, TABLES, Lines, codes_text, term
+from geo.grids.messages import CHANGES, TABLES, Joined, Lines, codes_text, term
 from geo.grids.store import match_versions, metric_epsg, version_row
 
 METRICS = ("open_issues", "recent_issues", "area_m2", "population", "compactness")
@@ -114,9 +114,7 @@ class DiffReport(Lines):
             kinds.setdefault(change, []).append(code)
         counts = [Text(N_("%(n)d %(change)s"), {"n": len(v), "change": term(CHANGES, k)})
                   for k, v in sorted(kinds.items())]
-        summary = (Text(", ".join(f"%(c{k})s" for k in range(len(counts))),
-                        {f"c{k}": c for k, c in enumerate(counts)}) if counts
-                   else Text(N_("no grid changes")))
+        summary = Joined(counts) if counts else Text(N_("no grid changes"))
         lines = [(0, Text(N_("draft %(draft)s against active version %(base)s: %(summary)s"),
                           {"draft": self.draft_id, "base": self.base_id, "summary": summary}))]
         for change, codes in sorted(kinds.items()):

@@ -16,7 +16,7 @@ from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io.polygons import describe_invalid
 from geo.errors import N_, InputError, Place, Problem, Text
-from geo.grids.messages import LEVELS, VERSION_STATUS, Lines, quoted, term
+from geo.grids.messages import LEVELS, VERSION_STATUS, Joined, Lines, quoted, term
 
 @dataclass
 class GridImportReport(Lines):
@@ -38,8 +38,7 @@ class GridImportReport(Lines):
         levels = [Text(N_("%(level)s %(n)d"), {"level": term(LEVELS, k), "n": v})
                   for k, v in sorted(self.by_level.items())]
         params = {"n": sum(self.by_level.values()), "path": self.path,
-                  "levels": Text(", ".join(f"%(l{k})s" for k in range(len(levels))),
-                                 {f"l{k}": level for k, level in enumerate(levels)}),
+                  "levels": Joined(levels),
                   "version": self.version_id, "status": term(VERSION_STATUS, self.status)}
         if self.dry_run:
             head = Text(N_("would import %(n)d rows (%(levels)s) from %(path)s"), params)

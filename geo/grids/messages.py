@@ -18,6 +18,8 @@ Coded values inside messages (a version's status, a grid's level, a field's name
 translated through the vocabularies below, as :class:`~geo.errors.Text`.
 """
 
+from dataclasses import dataclass
+
 from geo.errors import N_, Text
 
 #: How long a value quoted from user input may be in a message.
@@ -39,6 +41,26 @@ class Lines:
         """The report as text in the language of ``translate``, sub-lines indented."""
         return "\n".join("  " * depth + message.render(translate)
                          for depth, message in self.lines())
+
+    def __str__(self):
+        return self.render()
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Messages said one after another, with a separator in the reader's language.
+
+    >>> Joined([Text(N_("added %(codes)s"), {"codes": "a"}), "b"]).render()
+    'added a, b'
+    """
+
+    items: tuple
+    separator: str = N_(", ")
+
+    def render(self, translate=_english):
+        return translate(self.separator).join(
+            item.render(translate) if hasattr(item, "render") else str(item)
+            for item in self.items)
 
     def __str__(self):
         return self.render()

@@ -183,12 +183,15 @@ class ValidationReport(Lines):
                      "verdict": Text(N_("can be activated") if self.ok
                                      else N_("cannot be activated"))})
 
+    def checked_against(self):
+        """What gaps and parts outside were checked against, as a :class:`Text`."""
+        return Text(N_("checked against %(boundary)s"), {"boundary": self.boundary})
+
     def lines(self):
         head = Text(N_("grid version %(version)s (%(status)s, %(grids)d grids): %(verdict)s"),
                     {"version": self.version_id, "status": term(VERSION_STATUS, self.status),
                      "grids": self.grids, "verdict": self.verdict()})
-        lines = [(0, head), (1, Text(N_("checked against %(boundary)s"),
-                                     {"boundary": self.boundary}))]
+        lines = [(0, head), (1, self.checked_against())]
         return lines + [(1, Text(N_("%(severity)s: %(finding)s"),
                                  {"severity": f.severity_label, "finding": f}))
                         for f in self.findings]
