@@ -220,7 +220,8 @@ def test_planner_page_offers_the_units(db, settings, layout, tmp_path):
     [version] = [v for v in versions.list_versions(db) if v["id"] == draft]
     assert version["status"] == "draft" and version["note"].endswith("area on lattice")
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
-    assert "200 米方格" in page and "lattice cells of 200 m" in page
+    # The view names the units, and so does the report, both in the page's language.
+    assert "调整单元：" in page and "个 200 米方格为调整单元" in page
     assert client.post("/planner/balance", data={"units": "hexagons"}).status_code == 400
 
 

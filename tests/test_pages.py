@@ -192,7 +192,8 @@ def test_api_grids_and_stats(client, sample):
     one = client.get(f"/api/v1/grids/{sample['grid']}").get_json()
     assert one["properties"]["name"] == sample["grid_name"]
     missing = client.get("/api/v1/grids?version=999")
-    assert missing.status_code == 404 and "grid version 999" in missing.get_json()["message"]
+    assert missing.status_code == 404 and missing.get_json()["error"] == "grids.version_not_found"
+    assert missing.get_json()["message"] == "网格版本 999 不存在"  # the request's language
     figures = client.get(f"/api/v1/grids/{sample['grid']}/stats").get_json()
     total = client.get(f"/api/v1/issues?grid={sample['grid']}&limit=1").get_json()["numberMatched"]
     assert figures["total"] == total

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from geo.grids import importer as grids
+from geo.grids import versions
 from geo.issues import records as issues
 from tests import browser as br, layouts
 from tests.layouts import code, xy
@@ -72,7 +73,7 @@ def test_split_with_a_drawn_line(planner):
     for geometry in ("{", "[1, 2]", '"a string"'):
         bad = client.post(f"/planner/{draft}/split", data={"code": code(2), "geometry": geometry},
                           follow_redirects=True)
-        assert bad.status_code == 200 and "not a GeoJSON geometry" in bad.get_data(as_text=True)
+        assert bad.status_code == 200 and "不是 GeoJSON 几何图形" in bad.get_data(as_text=True)
     missing = client.post(f"/planner/{draft}/attributes", data={"leader": "x"})
     assert missing.status_code == 400 and "code" in missing.get_data(as_text=True)
     nul = client.post("/planner/drafts", data={"label": "a\x00b"})
@@ -88,29 +89,60 @@ def test_split_with_a_drawn_line(planner):
     assert upload.status_code == 400 and "不支持的文件类型" in upload.get_data(as_text=True)
 
 
-def test_every_finding_kind_has_a_name(planner):
+def test_every_finding_kind_has_a_name():
     from geo.grids import validation as version_checks
-    from webmap.views.planner import finding_labels
 
-    app, _db = planner
-    with app.test_request_context("/?lang=en"):
-        assert set(finding_labels()) == set(version_checks.SEVERITY)
+    assert set(version_checks.KIND_NAMES) == set(version_checks.SEVERITY)
 
 
 def test_findings_are_said_in_the_page_language(planner):
     from geo.grids.validation import Finding
-    from webmap.views.planner import finding_text
+    from webmap.i18n import tr
 
     app, _db = planner
-    overlap = Finding("overlap", "grids A and B overlap by 12.5 m² near …", (code(1), code(2)),
-                      None, 12.5, (111.5, 40.75))
+    overlap = Finding("overlap", "grids %(a)s and %(b)s overlap by %(area).1f m² near lon "
+                      "%(lon).6f, lat %(lat).6f",
+                      {"a": code(1), "b": code(2), "area": 12.5, "lon": 111.5, "lat": 40.75},
+                      (code(1), code(2)), None, 12.5, (111.5, 40.75))
     with app.test_request_context("/?lang=en"):
-        assert finding_text(overlap) == overlap.message
+        assert tr(overlap) == (f"grids {code(1)} and {code(2)} overlap by 12.5 m² near lon "
+                               "111.500000, lat 40.750000")
+        assert tr(overlap.label) == "Overlap"
     with app.test_request_context("/?lang=zh"):
-        assert finding_text(overlap) == (f"网格 {code(1)}、{code(2)}；面积 12.5 m²；"
-                                         "位置 经度 111.500000，纬度 40.750000")
-        note = finding_text(Finding("fallback_boundary", "no district boundary is stored"))
-        assert "civgrid import district PATH" in note and "辖区边界" in note
+        assert tr(overlap) == (f"网格 {code(1)} 与 {code(2)} 重叠 12.5 平方米，位置 经度 "
+                               "111.500000，纬度 40.750000")
+        assert tr(overlap.label) == "重叠"
+
+
+def test_the_draft_page_says_a_finding_in_chinese_and_english(planner):
+    """A draft with a grid without leader: the warning is said in the page's language."""
+    app, db = planner
+    client = app.test_client()
+    draft = int(client.post("/planner/drafts").headers["Location"].rstrip("/").split("/")[-1])
+    versions.set_attributes(db, draft, code(2), leader=None)
+    page = client.get(f"/planner/{draft}").get_data(as_text=True)
+    assert f"网格 {code(2)} 没有包片领导" in page  # the finding, said from its parameters
+    assert "比对范围：启用版本 1 的外轮廓" in page
+    english = client.get(f"/planner/{draft}?lang=en").get_data(as_text=True)
+    assert f"grid {code(2)} has no leader (包片领导)" in english
+    assert "checked against the outline of the active version 1" in english
+
+
+def test_planner_reports_are_flashed_in_the_page_language(planner):
+    """The edit, activation and rollback reports appear above the page, in Chinese."""
+    app, db = planner
+    client = app.test_client()
+    first = active_version(db)
+    draft = int(client.post("/planner/drafts").headers["Location"].rstrip("/").split("/")[-1])
+    page = client.post(f"/planner/{draft}/merge", data={"code_list": f"{code(2)};{code(1)}"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert f"草稿 {draft}：将 {code(2)}, {code(1)} 合并为 {code(2)}；" in page
+    page = client.post(f"/planner/{draft}/activate", data={"expected_active": first},
+                       follow_redirects=True).get_data(as_text=True)
+    assert f"已启用网格版本 {draft}（原为 {first}" in page and "问题：" in page
+    page = client.post("/planner/rollback?lang=en", data={"expected_active": draft},
+                       follow_redirects=True).get_data(as_text=True)
+    assert f"rolled back to grid version {first} (was {draft})" in page
 
 
 @pytest.mark.browser

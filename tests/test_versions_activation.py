@@ -336,8 +336,9 @@ def test_nothing_to_roll_back_in_an_empty_database(db, settings):
 
 
 def test_conflict_message_for_a_draft_of_no_active_version():
+    from geo.errors import render_template
     from geo.grids.activation import _conflict_message
 
     active = [{"activated_by": "张三", "activated_at": datetime(2026, 11, 1, 9, 0)}]
-    text = _conflict_message(1, 3, None, active, by_parent=True)
+    text = render_template(*_conflict_message(1, 3, None, active, by_parent=True))
     assert "grid version 1 was not made from the active version" in text and "None" not in text

@@ -224,7 +224,7 @@ def export_cmd(kind, fmt, output, version):
 def assign_cmd():
     """Re-assign every issue and toilet to the active grids."""
     for report in assign.reassign(_db(), _settings(), actor=getpass.getuser()):
-        click.echo(str(report))
+        _say(report)
 
 
 @main.group("grids")
@@ -237,10 +237,14 @@ def grids_group():
 def grids_list():
     """List grid versions, newest first."""
     from geo.grids import versions
+    from geo.grids.messages import VERSION_STATUS, term
 
     for v in versions.list_versions(_db()):
-        click.echo(f"{v['id']:>4}  {v['status']:<8} {v['grids']:>5} grids  {v['label']}"
-                   f"  created {v['created_at']:%Y-%m-%d %H:%M} by {v['created_by']}")
+        _say(Text(
+            N_("%(id)4d  %(status)s  %(grids)5d grids  %(label)s  created %(created)s by %(by)s"),
+            {"id": v["id"], "status": term(VERSION_STATUS, v["status"]), "grids": v["grids"],
+             "label": v["label"], "created": f"{v['created_at']:%Y-%m-%d %H:%M}",
+             "by": v["created_by"]}))
 
 
 @grids_group.command("draft")
@@ -251,7 +255,7 @@ def grids_draft(label):
     from geo.grids import versions
 
     draft = versions.create_draft(_db(), label=label, actor=getpass.getuser())
-    click.echo(f"draft {draft} created from the active version")
+    _say(Text(N_("draft %(draft)s created from the active version"), {"draft": draft}))
 
 
 @grids_group.command("validate")
@@ -262,7 +266,7 @@ def grids_validate(version):
     from geo.grids import versions
 
     report = versions.validate(_db(), version, _settings())
-    click.echo(str(report))
+    _say(report)
     if not report.ok:
         sys.exit(1)
 
@@ -274,7 +278,7 @@ def grids_diff(draft):
     """Preview a draft: points that would change grid, workload per grid after the change."""
     from geo.grids import versions
 
-    click.echo(str(versions.diff(_db(), draft, _settings())))
+    _say(versions.diff(_db(), draft, _settings()))
 
 
 @grids_group.command("activate")
@@ -286,8 +290,9 @@ def grids_activate(version, expect_active):
     """Make VERSION active, re-assigning only the points in the changed area."""
     from geo.grids import versions
 
-    click.echo(str(versions.activate(_db(), _settings(), version, expected_active=expect_active,
-                                     actor=getpass.getuser())))
+    _say(versions.activate(_db(), _settings(), version,
+                                       expected_active=expect_active,
+                                       actor=getpass.getuser()))
 
 
 @grids_group.command("rollback")
@@ -298,8 +303,8 @@ def grids_rollback(expect_active):
     """Return to the previous version, restoring every assignment exactly."""
     from geo.grids import versions
 
-    click.echo(str(versions.rollback(_db(), _settings(), actor=getpass.getuser(),
-                                     expected_active=expect_active)))
+    _say(versions.rollback(_db(), _settings(), actor=getpass.getuser(),
+                                       expected_active=expect_active))
 
 
 @grids_group.command("balance")
@@ -315,8 +320,8 @@ def grids_balance(metric, units, max_moves):
     """Suggest boundary moves that even out METRIC, as a new draft."""
     from geo.grids import versions
 
-    click.echo(str(versions.suggest_balance(_db(), _settings(), metric=metric, units=units,
-                                            max_moves=max_moves, actor=getpass.getuser())))
+    _say(versions.suggest_balance(_db(), _settings(), metric=metric, units=units,
+                                              max_moves=max_moves, actor=getpass.getuser()))
 
 
 @main.group("toilets")

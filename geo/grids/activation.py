@@ -33,10 +33,21 @@ from dataclasses import dataclass, field
 from geo.grids import assign
 from geo.store import db as db_mod
 from geo.grids import validation as version_checks
-from geo.errors import ConflictError, InputError, NotFound
+from geo.errors import N_, ConflictError, InputError, NotFound, Problem, Text
+from geo.grids.messages import CHANGES, Joined, Lines, term
 from geo.grids.store import lock_versions, match_versions, version_row
 
 _HISTORY = {"issues": ("issue_history", "issue_id"), "toilets": ("toilet_history", "toilet_id")}
+
+
+#: What a switch did to one point table, said per table (the counting words differ).
+_TABLE_CHANGE = {
+    "issues": N_("issues: %(moved)d changed grid; %(looked_at)d in the changed area "
+                 "re-assigned under version %(version)s, %(remapped)d kept their grid (new row)"),
+    "toilets": N_("toilets: %(moved)d changed grid; %(looked_at)d in the changed area "
+                  "re-assigned under version %(version)s, %(remapped)d kept their grid "
+                  "(new row)"),
+}
 
 
 @dataclass
@@ -52,18 +63,28 @@ class TableChange:
     moved: int = 0
     history: int = 0
 
-    def __str__(self):
-        text = (f"{self.table}: {self.moved} changed grid; {self.looked_at} in the changed "
-                f"area re-assigned under version {self.version_id}, {self.remapped} kept "
-                f"their grid (new row)")
+    def text(self):
+        """What the switch did to the table, as a :class:`~geo.errors.Text`."""
+        params = {"moved": self.moved, "looked_at": self.looked_at, "version": self.version_id,
+                  "remapped": self.remapped, "restored": self.restored,
+                  "written": self.written}
+        parts = [Text(_TABLE_CHANGE[self.table], params)]
         if self.restored:
-            text += f", {self.restored} restored exactly"
-        return text + f"; {self.written} rows written"
+            parts.append(Text(N_(", %(restored)d restored exactly"), params))
+        parts.append(Text(N_("; %(written)d rows written"), params))
+        return Joined(parts, "")
+
+    def __str__(self):
+        return self.text().render()
 
 
 @dataclass
-class ActivationReport:
-    """Result of :func:`activate` or :func:`rollback`."""
+class ActivationReport(Lines):
+    """Result of :func:`activate` or :func:`rollback`.
+
+    ``tables`` holds a :class:`TableChange` per point table, ``warnings`` the validation's
+    warnings (:class:`~geo.grids.validation.Finding`).
+    """
 
     action: str
     version_id: int
@@ -76,21 +97,32 @@ class ActivationReport:
     full_reassignment: bool = False
     seconds: float = 0.0
 
-    def __str__(self):
-        verb = "activated" if self.action == "activate" else "rolled back to"
-        head = f"{verb} grid version {self.version_id}"
-        if self.previous_id is not None:
-            head += f" (was {self.previous_id})"
-        head += f" by {self.actor} in {self.seconds:.2f} s"
+    def lines(self):
+        params = {"version": self.version_id, "previous": self.previous_id,
+                  "actor": self.actor, "seconds": self.seconds}
+        if self.action == "activate":
+            verb = (N_("activated grid version %(version)s by %(actor)s in %(seconds).2f s")
+                    if self.previous_id is None else
+                    N_("activated grid version %(version)s (was %(previous)s) by %(actor)s in "
+                       "%(seconds).2f s"))
+        else:
+            verb = N_("rolled back to grid version %(version)s (was %(previous)s) by %(actor)s "
+                      "in %(seconds).2f s")
+        parts = [Text(verb, params)]
         if self.grids:
-            head += "; grids: " + ", ".join(f"{k} {v}" for k, v in sorted(self.grids.items()))
+            changes = [Text(N_("%(change)s %(n)d"), {"change": term(CHANGES, k), "n": v})
+                       for k, v in sorted(self.grids.items())]
+            parts.append(Text(N_("; grids: %(changes)s"), {"changes": Joined(changes)}))
         if self.full_reassignment:
-            head += "; first version: every point assigned"
-        lines = [head] + [f"  {t}" for t in self.tables]
+            parts.append(Text(N_("; first version: every point assigned")))
+        lines = [(0, Joined(parts, ""))] + [(1, t.text()) for t in self.tables]
         if self.warnings:
-            lines.append(f"  {len(self.warnings)} warning(s) of the validation:")
-            lines += [f"    {w}" for w in self.warnings[:20]]
-        return "\n".join(lines)
+            lines.append((1, Text(N_("%(n)d warning(s) of the validation:"),
+                                  {"n": len(self.warnings)})))
+            lines += [(2, Text(N_("%(severity)s: %(finding)s"),
+                               {"severity": w.severity_label, "finding": w}))
+                      for w in self.warnings[:20]]
+        return lines
 
 
 def activate(db, settings, draft_id, expected_active=None, actor=None):
@@ -131,19 +163,23 @@ def activate_in(tx, settings, draft_id, expected_active=None, actor=None):
     lock_versions(tx)
     draft = version_row(tx, draft_id, lock=True)
     if draft["status"] == "active":
-        raise ConflictError(f"grid version {draft_id} is already active")
+        raise ConflictError(N_("grid version %(version)s is already active"),
+                            {"version": draft_id}, code="grids.already_active")
     active = tx.fetchdicts("SELECT id, activated_by, activated_at FROM grid_versions"
                            " WHERE status = 'active' FOR UPDATE")
     current = active[0]["id"] if active else None
     expected = expected_active if expected_active is not None else draft["parent_id"]
     if current != expected:
-        raise ConflictError(_conflict_message(draft_id, current, expected, active,
-                                              expected_active is None))
+        raise ConflictError(*_conflict_message(draft_id, current, expected, active,
+                                               expected_active is None),
+                            code="grids.activation_conflict")
     validation = version_checks.validate_in(tx, settings, draft_id)
     if not validation.ok:
-        raise InputError([f"grid version {draft_id} cannot be activated: "
-                          f"{len(validation.errors)} error(s)"]
-                         + [f.message for f in validation.errors])
+        raise InputError(
+            [Problem("grids.activation_refused",
+                     N_("grid version %(version)s cannot be activated: %(n)d error(s)"),
+                     {"version": draft_id, "n": len(validation.errors)})]
+            + [f.as_problem() for f in validation.errors], code="grids.activation_refused")
     activation = _record(tx, draft_id, current, actor, "activate", None, validation)
     report = ActivationReport("activate", draft_id, current, activation, actor or _user(tx),
                               warnings=validation.warnings)
@@ -181,25 +217,32 @@ def rollback(db, settings, actor=None, expected_active=None):
         lock_versions(tx)
         current = tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active' FOR UPDATE")
         if expected_active is not None and current != expected_active:
-            raise ConflictError(f"grid version {current} is active now, not {expected_active}: "
-                                "someone else activated or rolled back meanwhile; nothing was "
-                                "rolled back")
+            raise ConflictError(
+                N_("grid version %(current)s is active now, not %(expected)s: someone else "
+                   "activated or rolled back meanwhile; nothing was rolled back"),
+                {"current": current, "expected": expected_active},
+                code="grids.rollback_conflict")
         last = tx.fetchdicts(
             "SELECT a.id, a.version_id, a.previous_version_id FROM grid_activations a"
             " WHERE a.action = 'activate' AND NOT EXISTS"
             " (SELECT 1 FROM grid_activations r WHERE r.undoes = a.id)"
             " ORDER BY a.id DESC LIMIT 1")
         if not last or current is None:
-            raise NotFound("there is no activation to roll back")
+            raise NotFound(N_("there is no activation to roll back"),
+                           code="grids.nothing_to_roll_back")
         last = last[0]
         if last["version_id"] != current:
-            raise ConflictError(f"the active version {current} was not made active by the "
-                                f"latest activation ({last['id']}, version "
-                                f"{last['version_id']}): nothing was rolled back")
+            raise ConflictError(
+                N_("the active version %(current)s was not made active by the latest "
+                   "activation (%(activation)s, version %(version)s): nothing was rolled back"),
+                {"current": current, "activation": last["id"], "version": last["version_id"]},
+                code="grids.rollback_conflict")
         previous = last["previous_version_id"]
         if previous is None:
-            raise ConflictError(f"grid version {current} was the first active version: there "
-                                "is no earlier version to roll back to")
+            raise ConflictError(
+                N_("grid version %(current)s was the first active version: there is no "
+                   "earlier version to roll back to"), {"current": current},
+                code="grids.rollback_first_version")
         activation = _record(tx, previous, current, actor, "rollback", last["id"], None)
         report = ActivationReport("rollback", previous, current, activation,
                                   actor or _user(tx))
@@ -215,25 +258,29 @@ def _user(tx):
 
 
 def _conflict_message(draft_id, current, expected, active, by_parent):
+    """``(template, params)`` of the conflict: who activated what, and what to do now."""
     if current is None:
-        return (f"no grid version is active any more (expected {expected}): nothing was "
-                "activated")
-    who = f"by {active[0]['activated_by']} at {active[0]['activated_at']:%Y-%m-%d %H:%M:%S}"
+        return (N_("no grid version is active any more (expected %(expected)s): nothing was "
+                   "activated"), {"expected": expected})
+    params = {"draft": draft_id, "current": current, "expected": expected,
+              "who": active[0]["activated_by"],
+              "when": f"{active[0]['activated_at']:%Y-%m-%d %H:%M:%S}"}
     if not by_parent:
-        base = f"you expected version {expected} to be active"
+        base = Text(N_("you expected version %(expected)s to be active"), params)
     elif expected is None:  # an uploaded draft, or one of a retired version
-        base = f"grid version {draft_id} was not made from the active version"
+        base = Text(N_("grid version %(draft)s was not made from the active version"), params)
     else:
-        base = f"grid version {draft_id} was made from version {expected}"
-    return (f"grid version {current} was activated {who}; {base}. Nothing was activated: "
-            f"review the changes against version {current} (diff) and activate again "
-            f"expecting version {current}")
+        base = Text(N_("grid version %(draft)s was made from version %(expected)s"), params)
+    return (N_("grid version %(current)s was activated by %(who)s at %(when)s; %(base)s. "
+               "Nothing was activated: review the changes against version %(current)s (diff) "
+               "and activate again expecting version %(current)s"), {**params, "base": base})
 
 
 def _record(tx, version_id, previous, actor, action, undoes, validation):
     summary = None
     if validation is not None:
-        summary = json.dumps({"boundary": validation.boundary, "counts": validation.counts()})
+        summary = json.dumps({"boundary": str(validation.boundary),
+                              "counts": validation.counts()})
     return tx.fetchval(
         "INSERT INTO grid_activations (version_id, activated_by, activated_at, action,"
         " previous_version_id, undoes, validation)"

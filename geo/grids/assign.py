@@ -19,11 +19,25 @@ names a relation of ``(key, geom)`` rows and reads the temp table
 import json
 from dataclasses import dataclass, field
 
+from geo.errors import N_, Text
+from geo.grids.messages import Joined
 from geo.store import db as db_mod
 from geo.io.points import Extent
 
 ASSIGNED_TABLES = ("issues", "toilets")
 METHODS = ("inside", "boundary", "nearest", "none")
+#: The methods in a count ("inside 9, boundary 0, …"), for people.
+METHOD_WORDS = {"inside": N_("inside"), "boundary": N_("boundary"), "nearest": N_("nearest"),
+                "none": N_("none")}
+#: What a re-assignment did, per point table (the counting words differ).
+_ASSIGNED = {
+    "issues": (N_("issues: %(total)d rows, no grids to assign them to yet"),
+               N_("issues: %(total)d assigned under grid version %(version)s (%(methods)s); "
+                  "%(changed)d changed")),
+    "toilets": (N_("toilets: %(total)d rows, no grids to assign them to yet"),
+                N_("toilets: %(total)d assigned under grid version %(version)s (%(methods)s); "
+                   "%(changed)d changed")),
+}
 
 
 def active_version(tx, lock=False):
@@ -73,14 +87,26 @@ class AssignReport:
     changed: int = 0
     by_method: dict = field(default_factory=dict)
 
-    def __str__(self):
-        methods = ", ".join(f"{m} {self.by_method.get(m, 0)}" for m in METHODS)
+    def text(self):
+        """What the re-assignment did to the table, as a :class:`~geo.errors.Text`.
+
+        >>> AssignReport("issues", 3, 10, 2, {"inside": 9, "nearest": 1}).text().render()
+        'issues: 10 assigned under grid version 3 (inside 9, boundary 0, nearest 1, none 0); 2 changed'
+        """
+        pending, done = _ASSIGNED[self.table]
         if self.version_id is None:
-            return f"{self.table}: {self.total} rows, no grids to assign them to yet"
-        return (
-            f"{self.table}: {self.total} assigned under grid version {self.version_id} "
-            f"({methods}); {self.changed} changed"
-        )
+            return Text(pending, {"total": self.total})
+        methods = Joined([Text(N_("%(method)s %(n)d"), {"method": Text(METHOD_WORDS[m]),
+                                                        "n": self.by_method.get(m, 0)})
+                          for m in METHODS])
+        return Text(done, {"total": self.total, "version": self.version_id, "methods": methods,
+                           "changed": self.changed})
+
+    def render(self, translate=lambda message: message):
+        return self.text().render(translate)
+
+    def __str__(self):
+        return self.render()
 
 
 def reassign(db, settings, tables=ASSIGNED_TABLES, where="true", actor=None):

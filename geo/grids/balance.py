@@ -40,7 +40,8 @@ from geo.io import units as units_mod
 from geo.issues import statuses
 from geo.layers import blocks
 from geo.store import db as db_mod
-from geo.errors import InputError, NotFound
+from geo.errors import N_, InputError, NotFound, Problem, Text
+from geo.grids.messages import Lines, codes_text, quoted
 from geo.grids.store import (
     NOISE_M2, delete_grid, grid_rows, insert_grid, new_draft,
     refresh_parents, version_row)
@@ -54,10 +55,13 @@ METRICS = {
 
 
 UNIT_KINDS = ("blocks", "lattice")
+#: What is balanced, for people.
+METRIC_NAMES = {"open_issues": N_("open issues"), "recent_issues": N_("issues of the last 30 days"),
+                "issues": N_("all issues"), "area": N_("area")}
 
 
 @dataclass
-class BalanceReport:
+class BalanceReport(Lines):
     """The suggested draft and what the greedy did.
 
     ``unit_kind`` is ``'blocks'`` (the blocks layer) or ``'lattice'`` (cells of
@@ -78,30 +82,53 @@ class BalanceReport:
     changed: list = field(default_factory=list)
 
     def units_text(self):
-        """Which building units were used, for people."""
+        """Which building units were used, as a :class:`~geo.errors.Text`."""
+        params = {"n": self.units, "m": self.unit_m}
         if self.unit_kind == "blocks":
-            return f"{self.units} blocks of the blocks layer as building units"
-        text = f"{self.units} lattice cells of {self.unit_m:g} m as building units"
+            return Text(N_("%(n)d blocks of the blocks layer as building units"), params)
         if self.fallback:
-            text += " — no blocks layer is loaded (`civgrid import blocks PATH`)"
-        return text
+            return Text(N_("%(n)d lattice cells of %(m)g m as building units — no blocks layer "
+                           "is loaded (`civgrid import blocks PATH`)"), params)
+        return Text(N_("%(n)d lattice cells of %(m)g m as building units"), params)
 
-    def __str__(self):
-        head = (f"balance of {self.metric} over the grids of version {self.source_id} "
-                f"({self.units_text()}): standard deviation {self.before['sd']:.1f} → "
-                f"{self.after['sd']:.1f}, max − min {self.before['range']:.0f} → "
-                f"{self.after['range']:.0f}")
+    def lines(self):
+        head = Text(N_("balance of %(metric)s over the grids of version %(version)s (%(units)s): "
+                       "standard deviation %(sd_before).1f → %(sd_after).1f, max − min "
+                       "%(range_before).0f → %(range_after).0f"),
+                    {"metric": Text(METRIC_NAMES[self.metric]), "version": self.source_id,
+                     "units": self.units_text(), "sd_before": self.before["sd"],
+                     "sd_after": self.after["sd"], "range_before": self.before["range"],
+                     "range_after": self.after["range"]})
         if self.draft_id is None:
-            return head + "\n  no move lowers the spread: no draft made"
-        noun = "block" if self.unit_kind == "blocks" else "unit"
+            return [(0, head), (1, Text(N_("no move lowers the spread: no draft made")))]
+        blocks_moved = self.unit_kind == "blocks"
         carried = sum(len(m["with"]) for m in self.moves)
-        lines = [head, f"  {len(self.moves)} {noun}(s) moved"
-                       + (f" with {carried} empty {noun}(s) on their way" if carried else "")
-                       + f"; draft {self.draft_id} re-draws {', '.join(self.changed)}"]
-        lines += [f"  {m.get('block') or noun} ({m['load']:g}) from {m['from']} to {m['to']}"
-                  + (f" with {len(m['with'])} empty {noun}(s)" if m["with"] else "")
-                  + f" near lon {m['lon']:.6f}, lat {m['lat']:.6f}" for m in self.moves[:30]]
-        return "\n".join(lines)
+        params = {"n": len(self.moves), "carried": carried, "draft": self.draft_id,
+                  "codes": codes_text(self.changed)}
+        if blocks_moved:
+            moved = (N_("%(n)d block(s) moved with %(carried)d empty block(s) on their way; "
+                        "draft %(draft)s re-draws %(codes)s") if carried else
+                     N_("%(n)d block(s) moved; draft %(draft)s re-draws %(codes)s"))
+        else:
+            moved = (N_("%(n)d unit(s) moved with %(carried)d empty unit(s) on their way; "
+                        "draft %(draft)s re-draws %(codes)s") if carried else
+                     N_("%(n)d unit(s) moved; draft %(draft)s re-draws %(codes)s"))
+        lines = [(0, head), (1, Text(moved, params))]
+        for m in self.moves[:30]:
+            params = {"unit": m.get("block") or Text(N_("block") if blocks_moved else N_("unit")),
+                      "load": m["load"], "from": m["from"], "to": m["to"],
+                      "empty": len(m["with"]), "lon": m["lon"], "lat": m["lat"]}
+            if not m["with"]:
+                message = N_("%(unit)s (%(load)g) from %(from)s to %(to)s near lon %(lon).6f, "
+                             "lat %(lat).6f")
+            elif blocks_moved:
+                message = N_("%(unit)s (%(load)g) from %(from)s to %(to)s with %(empty)d empty "
+                             "block(s) near lon %(lon).6f, lat %(lat).6f")
+            else:
+                message = N_("%(unit)s (%(load)g) from %(from)s to %(to)s with %(empty)d empty "
+                             "unit(s) near lon %(lon).6f, lat %(lat).6f")
+            lines.append((1, Text(message, params)))
+        return lines
 
 
 def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
@@ -131,24 +158,28 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
     balance of open_issues over the grids of version 3 (1878 blocks of the blocks layer …
     """
     if metric not in METRICS:
-        raise InputError(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+        raise InputError(_not_one_of("metric", METRICS, metric))
     if units is not None and units not in UNIT_KINDS:
-        raise InputError(f"units must be one of {', '.join(UNIT_KINDS)}, not {units!r}")
+        raise InputError(_not_one_of("units", UNIT_KINDS, units))
     if not unit_m or unit_m <= 0:
-        raise InputError(f"unit_m must be a positive number of metres, not {unit_m!r}")
+        raise InputError(Problem("parameter.not_positive",
+                                 N_("%(name)s must be a positive number of metres, not %(value)s"),
+                                 {"name": "unit_m", "value": quoted(unit_m)}))
     as_of = as_of or datetime.now(timezone.utc)
     with db.transaction() as tx:
         tx.execute("SET LOCAL jit = off")
         if source is None:
             source = assign.active_version(tx)
             if source is None:
-                raise NotFound("there is no active grid version to balance")
+                raise NotFound(N_("there is no active grid version to balance"),
+                               code="grids.no_active_version")
         version_row(tx, source)
         kind, fallback = _make_units(tx, source, units, unit_m)
         unit_rows = {u: (code, grid, area) for u, code, grid, area in tx.fetchall(
             "SELECT unit_id, code, grid_id, area_m2 FROM _units")}
         if not unit_rows:
-            raise NotFound(f"grid version {source} holds no grids")
+            raise NotFound(N_("grid version %(version)s holds no grids"), {"version": source},
+                           code="grids.no_grids")
         movable = {u for (u,) in tx.fetchall("SELECT unit_id FROM _units WHERE movable")}
         unit_load, base = _loads(tx, metric, unit_rows, as_of)
         touch = tx.fetchall(db_mod.sql("version_balance_touch"))
@@ -180,6 +211,11 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
     return report
 
 
+def _not_one_of(name, allowed, value):
+    return Problem("parameter.not_one_of", N_("%(name)s must be one of %(allowed)s, not %(value)s"),
+                   {"name": name, "allowed": ", ".join(allowed), "value": quoted(value)})
+
+
 def default_units(db):
     """The units :func:`suggest_balance` uses when not told: ``'blocks'`` when a blocks
     layer is loaded, else ``'lattice'``."""
@@ -194,8 +230,10 @@ def _make_units(tx, source, units, unit_m):
     """
     loaded = blocks.is_loaded(tx)
     if units == "blocks" and not loaded:
-        raise InputError("units 'blocks': no blocks layer is loaded (import one with "
-                         "`civgrid import blocks PATH`), or use the lattice")
+        raise InputError(Problem(
+            "grids.no_blocks_layer",
+            N_("units 'blocks': no blocks layer is loaded (import one with `civgrid import "
+               "blocks PATH`), or use the lattice")))
     if units == "blocks" or (units is None and loaded):
         tx.execute(db_mod.sql("version_balance_blocks"), {"version": source})
         return "blocks", False

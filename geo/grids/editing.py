@@ -14,7 +14,8 @@ import shapely
 from geo.io import units
 from geo.store import db as db_mod
 from geo.grids.codes import CODE_RE, lenient_level, split_departments
-from geo.errors import InputError
+from geo.errors import N_, InputError, Problem, Text
+from geo.grids.messages import FIELDS, Joined, Lines, codes_text, quoted
 from geo.grids.store import (
     NOISE_M2, SNAP_M, as_shape, check_text, delete_grid, grid_rows, insert_grid,
     invalid_reason, refresh_parents, require_draft)
@@ -23,23 +24,29 @@ _UNSET = object()
 
 
 @dataclass
-class EditReport:
-    """What an edit did to a draft: the codes whose rows were replaced, added, removed."""
+class EditReport(Lines):
+    """What an edit did to a draft: the codes whose rows were replaced, added, removed.
+
+    ``action`` says what was done and ``notes`` what the planner should know, both as
+    :class:`~geo.errors.Text`.
+    """
 
     version_id: int
-    action: str
+    action: Text
     changed: list = field(default_factory=list)
     added: list = field(default_factory=list)
     removed: list = field(default_factory=list)
     notes: list = field(default_factory=list)
 
-    def __str__(self):
-        parts = [f"{self.action} in draft {self.version_id}"]
-        for word, codes in (("changed", self.changed), ("added", self.added),
-                            ("removed", self.removed)):
+    def lines(self):
+        head = [Text(N_("%(action)s in draft %(version)s"),
+                     {"action": self.action, "version": self.version_id})]
+        for message, codes in ((N_("changed %(codes)s"), self.changed),
+                               (N_("added %(codes)s"), self.added),
+                               (N_("removed %(codes)s"), self.removed)):
             if codes:
-                parts.append(f"{word} {', '.join(codes)}")
-        return "; ".join(parts) + "".join(f"\n  {n}" for n in self.notes)
+                head.append(Text(message, {"codes": codes_text(codes)}))
+        return [(0, Joined(head, N_("; ")))] + [(1, note) for note in self.notes]
 
 
 def set_geometry(db, settings, draft_id, code, geometry, actor=None, snap_m=SNAP_M):
@@ -61,13 +68,15 @@ def set_geometry(db, settings, draft_id, code, geometry, actor=None, snap_m=SNAP
     --------
     >>> set_geometry(db, settings, 7, "150102001002003", new_polygon)  # doctest: +SKIP
     """
-    shape = as_shape(geometry, ("Polygon", "MultiPolygon"), "the new shape")
+    shape = as_shape(geometry, ("Polygon", "MultiPolygon"), Text(N_("the new shape")))
     reason = invalid_reason(shape)
     if reason:
-        raise InputError(f"the new shape of grid {code} is invalid: {reason}")
+        raise InputError(Problem("geometry.invalid",
+                                 N_("the new shape of grid %(code)s is invalid: %(reason)s"),
+                                 {"code": code, "reason": reason}))
     lat = max(abs(shape.bounds[1]), abs(shape.bounds[3]))  # where a degree is shortest
     snap = units.metres_to_degrees(snap_m, lat)
-    report = EditReport(draft_id, f"moved the boundary of {code}")
+    report = EditReport(draft_id, Text(N_("moved the boundary of %(code)s"), {"code": code}))
     with db.transaction() as tx:
         require_draft(tx, draft_id)
         target = grid_rows(tx, draft_id, [code])[code]
@@ -78,27 +87,38 @@ def set_geometry(db, settings, draft_id, code, geometry, actor=None, snap_m=SNAP
             " ST_GeomFromWKB(decode(%(new)s, 'hex'), 4490) AS n WHERE g.id = %(target)s",
             params)
         if area < settings.sliver_m2:
-            raise InputError(f"geometry: the new shape of grid {code} is {area:.1f} m² "
-                             f"(below {settings.sliver_m2:g} m²)")
+            raise InputError(Problem(
+                "geometry.sliver",
+                N_("geometry: the new shape of grid %(code)s is %(area).1f m² "
+                   "(below %(limit)g m²)"),
+                {"code": code, "area": area, "limit": settings.sliver_m2}))
         if not overlaps:  # drawn in the wrong place, or meant for another grid
-            raise InputError(f"geometry: the new shape of grid {code} does not overlap its "
-                             "current one; a geometry edit moves a grid's boundary")
+            raise InputError(Problem(
+                "grids.shape_elsewhere",
+                N_("geometry: the new shape of grid %(code)s does not overlap its current "
+                   "one; a geometry edit moves a grid's boundary"), {"code": code}))
         tx.execute(db_mod.sql("version_edit_boundary"), params)
         stray = tx.fetchall(
             "SELECT f.area_m2, ST_X(p), ST_Y(p) FROM _edit_freed f"
             " CROSS JOIN LATERAL ST_PointOnSurface(f.geom) AS p"
             " WHERE f.k NOT IN (SELECT k FROM _edit_gift)")
         if stray:
-            raise InputError([
-                f"the new shape of grid {code} gives up {a:.1f} m² near lon {x:.6f}, lat "
-                f"{y:.6f} that border no other grid: it would become a gap" for a, x, y in stray])
+            raise InputError([Problem(
+                "grids.gap",
+                N_("the new shape of grid %(code)s gives up %(area).1f m² near lon %(lon).6f, "
+                   "lat %(lat).6f that border no other grid: it would become a gap"),
+                {"code": code, "area": a, "lon": x, "lat": y}) for a, x, y in stray])
         vanished = [c for (c,) in tx.fetchall("SELECT code FROM _edit_result WHERE ST_IsEmpty(geom)"
                                               " ORDER BY code")]
         if vanished:
-            raise InputError(f"the new shape of grid {code} covers all of grid "
-                             f"{', '.join(vanished)}: merge the grids instead")
+            raise InputError(Problem(
+                "grids.shape_covers_grid",
+                N_("the new shape of grid %(code)s covers all of grid %(covered)s: merge the "
+                   "grids instead"), {"code": code, "covered": codes_text(vanished)}))
         if tx.fetchval("SELECT ST_IsEmpty(geom) FROM _edit_new"):
-            raise InputError(f"the new shape of grid {code} is empty")
+            raise InputError(Problem("geometry.missing",
+                                     N_("the new shape of grid %(code)s is empty"),
+                                     {"code": code}))
         insert_grid(tx, draft_id, target, "(SELECT geom FROM _edit_new)")
         delete_grid(tx, target["id"])
         report.changed.append(code)
@@ -112,7 +132,8 @@ def set_geometry(db, settings, draft_id, code, geometry, actor=None, snap_m=SNAP
         for k, gift, area in tx.fetchall(
                 "SELECT gi.k, gi.code, f.area_m2 FROM _edit_gift gi JOIN _edit_freed f"
                 " ON f.k = gi.k ORDER BY gi.k"):
-            report.notes.append(f"{area:.0f} m² given up by {code} went to {gift}")
+            report.notes.append(Text(N_("%(area).0f m² given up by %(code)s went to %(other)s"),
+                                     {"area": area, "code": code, "other": gift}))
         refresh_parents(tx, draft_id, report.changed)
     return report
 
@@ -132,8 +153,8 @@ def split_grid(db, settings, draft_id, code, line, new_codes=None, names=None, a
     >>> line = "LINESTRING(111.60 40.80, 111.61 40.79)"
     >>> split_grid(db, settings, 7, "150102001002003", line)  # doctest: +SKIP
     """
-    blade = as_shape(line, ("LineString", "MultiLineString"), "the cutting line")
-    report = EditReport(draft_id, f"split {code}")
+    blade = as_shape(line, ("LineString", "MultiLineString"), Text(N_("the cutting line")))
+    report = EditReport(draft_id, Text(N_("split %(code)s"), {"code": code}))
     with db.transaction() as tx:
         require_draft(tx, draft_id)
         target = grid_rows(tx, draft_id, [code])[code]
@@ -146,19 +167,26 @@ def split_grid(db, settings, draft_id, code, line, new_codes=None, names=None, a
             (shapely.to_wkb(blade, hex=True), target["id"]))
         cut = [p for p in pieces if not p[2]]
         if len(cut) < 2:
-            raise InputError(f"the line does not cut grid {code} into pieces: draw it across "
-                             "the grid from one edge to another")
+            raise InputError(Problem(
+                "grids.split_no_cut",
+                N_("the line does not cut grid %(code)s into pieces: draw it across the grid "
+                   "from one edge to another"), {"code": code}))
         small = [p for p in cut if p[1] < settings.sliver_m2]
         if small:
-            raise InputError(f"the line cuts a sliver of {small[0][1]:.1f} m² off grid {code} "
-                             f"(below {settings.sliver_m2:g} m²)")
+            raise InputError(Problem(
+                "geometry.sliver",
+                N_("the line cuts a sliver of %(area).1f m² off grid %(code)s "
+                   "(below %(limit)g m²)"),
+                {"area": small[0][1], "code": code, "limit": settings.sliver_m2}))
         cut.sort(key=lambda p: -p[1])
         keep = [p[0] for p in pieces if p[2]] + [cut[0][0]]
         others = sorted(cut[1:], key=lambda p: (-round(p[4], 5), p[3]))
         codes = _new_codes(tx, draft_id, code, len(others), new_codes)
         if names is not None and len(names) != len(others):
-            raise InputError(f"names: {len(others)} new grid(s) need {len(others)} name(s), "
-                             f"got {len(names)}")
+            raise InputError(Problem(
+                "grids.split_names_count",
+                N_("names: %(n)d new grid(s) need %(n)d name(s), got %(given)d"),
+                {"n": len(others), "given": len(names)}))
         names = names or [f"{target['name']}-{k + 2}" for k in range(len(others))]
         base = {**target, "population": None}
         insert_grid(tx, draft_id, base, "ST_Union(ARRAY(SELECT ST_GeomFromWKB(w, 4490)"
@@ -169,8 +197,8 @@ def split_grid(db, settings, draft_id, code, line, new_codes=None, names=None, a
         delete_grid(tx, target["id"])
         report.changed.append(code)
         report.added.extend(codes)
-        report.notes.append("the population of the pieces is unknown: set it with "
-                            "set_attributes")
+        report.notes.append(Text(N_("the population of the pieces is unknown: set it with "
+                                    "set_attributes")))
         refresh_parents(tx, draft_id, [code] + codes)
     return report
 
@@ -179,21 +207,31 @@ def _new_codes(tx, draft_id, code, n, given):
     if given is not None:
         given = [str(c) for c in given]
         if len(given) != n:
-            raise InputError(f"new_codes: the cut makes {n} new grid(s), got {len(given)} code(s)")
+            raise InputError(Problem(
+                "grids.split_codes_count",
+                N_("new_codes: the cut makes %(n)d new grid(s), got %(given)d code(s)"),
+                {"n": n, "given": len(given)}))
         taken = {c for (c,) in tx.fetchall(
             "SELECT code FROM grids WHERE version_id = %s AND code = ANY(%s)", (draft_id, given))}
         for c in given:
             if not CODE_RE.match(c) or lenient_level(c)[0] != "grid":
-                raise InputError(f"new_codes: {c!r} is not a 15-digit grid code")
+                raise InputError(Problem(
+                    "grids.malformed_code", N_("new_codes: %(code)s is not a 15-digit grid code"),
+                    {"code": quoted(c)}))
             if c in taken or given.count(c) > 1:
-                raise InputError(f"new_codes: {c} is already used in draft {draft_id}")
+                raise InputError(Problem(
+                    "grids.duplicate_code", N_("new_codes: %(code)s is already used in draft "
+                                               "%(version)s"), {"code": c, "version": draft_id}))
         return given
     prefix = code[:12]
     top = tx.fetchval("SELECT max(right(code, 3)::int) FROM grids WHERE version_id = %s"
                       " AND left(code, 12) = %s AND code ~ '^[0-9]{15}$'", (draft_id, prefix))
     start = (top or 0) + 1
     if start + n - 1 > 999:
-        raise InputError(f"community {prefix}000 has no free grid numbers left: give new_codes")
+        raise InputError(Problem(
+            "grids.no_free_code",
+            N_("community %(community)s has no free grid numbers left: give new_codes"),
+            {"community": f"{prefix}000"}))
     return [f"{prefix}{k:03d}" for k in range(start, start + n)]
 
 
@@ -211,18 +249,24 @@ def merge_grids(db, settings, draft_id, codes, keep=None, name=None, actor=None)
     """
     codes = list(dict.fromkeys(str(c) for c in codes))
     if len(codes) < 2:
-        raise InputError("codes: give at least two different grids to merge")
+        raise InputError(Problem("grids.merge_too_few",
+                                 N_("codes: give at least two different grids to merge")))
     keep = str(keep) if keep is not None else codes[0]
     if keep not in codes:
-        raise InputError(f"keep: {keep} is not one of the grids to merge")
+        raise InputError(Problem("grids.merge_keep",
+                                 N_("keep: %(keep)s is not one of the grids to merge"),
+                                 {"keep": quoted(keep)}))
     # A grid's code names its community (digits 1-12): a merged grid must stay in one,
     # or the community and street outlines would silently change.
     other = [c for c in codes if c[:12] != keep[:12]]
     if other:
-        raise InputError(f"codes: {', '.join(other)} lie in another community than {keep}; "
-                         "merge grids of one community (or move the boundary with a "
-                         "geometry edit)")
-    report = EditReport(draft_id, f"merged {', '.join(codes)} into {keep}")
+        raise InputError(Problem(
+            "grids.merge_communities",
+            N_("codes: %(codes)s lie in another community than %(keep)s; merge grids of one "
+               "community (or move the boundary with a geometry edit)"),
+            {"codes": codes_text(other), "keep": keep}))
+    report = EditReport(draft_id, Text(N_("merged %(codes)s into %(keep)s"),
+                                       {"codes": codes_text(codes), "keep": keep}))
     with db.transaction() as tx:
         require_draft(tx, draft_id)
         rows = grid_rows(tx, draft_id, codes)
@@ -262,8 +306,10 @@ def _require_connected(codes, touching):
             todo.extend(linked[c] - seen)
     apart = [c for c in codes if c not in seen]
     if apart:
-        raise InputError(f"grid {', '.join(apart)} does not border the other grids to merge "
-                         "(a shared boundary line is needed, a corner is not enough)")
+        raise InputError(Problem(
+            "grids.merge_apart",
+            N_("grid %(codes)s does not border the other grids to merge (a shared boundary "
+               "line is needed, a corner is not enough)"), {"codes": codes_text(apart)}))
 
 
 def set_attributes(db, draft_id, code, name=_UNSET, leader=_UNSET, departments=_UNSET,
@@ -280,7 +326,7 @@ def set_attributes(db, draft_id, code, name=_UNSET, leader=_UNSET, departments=_
     changes = {}
     if name is not _UNSET:
         if not (name or "").strip():
-            raise InputError("name: a grid needs a name")
+            raise InputError(Problem("grids.name_empty", N_("name: a grid needs a name")))
         changes["name"] = name.strip()
         check_text("name", changes["name"])
     if leader is not _UNSET:
@@ -294,11 +340,17 @@ def set_attributes(db, draft_id, code, name=_UNSET, leader=_UNSET, departments=_
             check_text("departments", d)
     if population is not _UNSET:
         if population is not None and (not isinstance(population, int) or population < 0):
-            raise InputError(f"population: {population!r} is not a whole number ≥ 0")
+            raise InputError(Problem("grids.population_invalid",
+                                     N_("population: %(value)s is not a whole number ≥ 0"),
+                                     {"value": quoted(population)}))
         changes["population"] = population
     if not changes:
-        raise InputError("nothing to change: give name, leader, departments or population")
-    report = EditReport(draft_id, f"changed {', '.join(changes)} of {code}")
+        raise InputError(Problem(
+            "grids.nothing_to_change",
+            N_("nothing to change: give name, leader, departments or population")))
+    fields = Joined([Text(FIELDS[k]) for k in changes])
+    report = EditReport(draft_id, Text(N_("changed %(fields)s of %(code)s"),
+                                       {"fields": fields, "code": code}))
     with db.transaction() as tx:
         require_draft(tx, draft_id)
         row = grid_rows(tx, draft_id, [code])[code]

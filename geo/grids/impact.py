@@ -21,12 +21,16 @@ from datetime import datetime, timedelta, timezone
 from geo.grids import assign
 from geo.issues import statuses
 from geo.store import db as db_mod
-from geo.errors import InputError, NotFound
+from geo.errors import N_, InputError, NotFound, Problem, Text
+from geo.grids.messages import CHANGES, TABLES, Joined, Lines, codes_text, term
 from geo.grids.store import match_versions, metric_epsg, version_row
 
 METRICS = ("open_issues", "recent_issues", "area_m2", "population", "compactness")
 RECENT_DAYS = 30
 _LABEL = {"issues": "ref", "toilets": "code"}
+#: "N points would change grid", per point table (the counting words differ).
+_MOVING = {"issues": N_("%(n)d issues would change grid"),
+           "toilets": N_("%(n)d toilets would change grid")}
 
 
 @dataclass(frozen=True)
@@ -58,13 +62,18 @@ class GridWorkload:
     deviation: dict = field(default_factory=dict)
     relative: dict = field(default_factory=dict)
 
+    @property
+    def change_text(self):
+        """The kind of change, as a :class:`~geo.errors.Text`."""
+        return term(CHANGES, self.change)
+
     def to_dict(self):
         return {m: getattr(self, m) for m in ("code", "name", "change") + METRICS} | {
             "before": self.before, "deviation": self.deviation, "relative": self.relative}
 
 
 @dataclass
-class DiffReport:
+class DiffReport(Lines):
     """Result of :func:`diff`.
 
     ``grids`` maps every code that is not identical in both versions to its change
@@ -96,35 +105,52 @@ class DiffReport:
             "workload": [w.to_dict() for w in self.workload], "means": self.means,
             "spread": self.spread}
 
-    def __str__(self):
+    def kind_text(self, kind):
+        """A point table's name (``issues``, ``toilets``) as a :class:`~geo.errors.Text`."""
+        return term(TABLES, kind)
+
+    def lines(self):
         kinds = {}
         for code, change in self.grids.items():
             kinds.setdefault(change, []).append(code)
-        lines = [f"draft {self.draft_id} against active version {self.base_id}: "
-                 + (", ".join(f"{len(v)} {k}" for k, v in sorted(kinds.items()))
-                    or "no grid changes")]
+        counts = [Text(N_("%(n)d %(change)s"), {"n": len(v), "change": term(CHANGES, k)})
+                  for k, v in sorted(kinds.items())]
+        summary = Joined(counts) if counts else Text(N_("no grid changes"))
+        lines = [(0, Text(N_("draft %(draft)s against active version %(base)s: %(summary)s"),
+                          {"draft": self.draft_id, "base": self.base_id, "summary": summary}))]
         for change, codes in sorted(kinds.items()):
-            lines.append(f"  {change}: {', '.join(sorted(codes)[:30])}"
-                         + (" …" if len(codes) > 30 else ""))
+            lines.append((1, Text(N_("%(change)s: %(codes)s"),
+                                  {"change": term(CHANGES, change),
+                                   "codes": codes_text(sorted(codes), 30)})))
+        none = Text(N_("(none)"))
         for kind, moves in self.moves.items():
-            lines.append(f"{len(moves)} {kind} would change grid")
+            lines.append((0, Text(_MOVING.get(kind, "%(n)d"), {"n": len(moves)})))
             for (old, new), n in sorted(self.matrix[kind].items(), key=lambda kv: -kv[1])[:15]:
-                lines.append(f"  {old or '(none)'} → {new or '(none)'}: {n}")
+                lines.append((1, Text(N_("%(old)s → %(new)s: %(n)d"),
+                                      {"old": old or none, "new": new or none, "n": n})))
         sd = self.spread.get("open_issues")
         if sd:
-            lines.append(f"open issues per grid: mean {self.means['open_issues']:.1f}, standard "
-                         f"deviation {sd['before']:.1f} → {sd['after']:.1f}")
+            lines.append((0, Text(N_("open issues per grid: mean %(mean).1f, standard deviation "
+                                     "%(before).1f → %(after).1f"),
+                                  {"mean": self.means["open_issues"], "before": sd["before"],
+                                   "after": sd["after"]})))
         touched = [w for w in self.workload if w.change != "identical"]
         if touched:
-            lines.append("changed grids (value, deviation from the mean):")
+            lines.append((0, Text(N_("changed grids (value, deviation from the mean):"))))
             for w in touched[:40]:
-                lines.append(
-                    f"  {w.code} {w.change:<10} open {w.open_issues} "
-                    f"({w.deviation['open_issues']:+.1f})"
-                    f", 30 days {w.recent_issues} ({w.deviation['recent_issues']:+.1f})"
-                    f", {w.area_m2 / 1e4:.1f} ha ({w.relative['area_m2']:+.0%})"
-                    + (f", compactness {w.compactness:.2f}" if w.compactness is not None else ""))
-        return "\n".join(lines)
+                params = {"code": w.code, "change": w.change_text, "open": w.open_issues,
+                          "open_dev": w.deviation["open_issues"], "recent": w.recent_issues,
+                          "recent_dev": w.deviation["recent_issues"], "ha": w.area_m2 / 1e4,
+                          "area_pct": 100 * (w.relative["area_m2"] or 0),
+                          "compactness": w.compactness}
+                line = Text(N_("%(code)s %(change)s: open %(open)d (%(open_dev)+.1f), 30 days "
+                               "%(recent)d (%(recent_dev)+.1f), %(ha).1f ha (%(area_pct)+.0f%%)"),
+                            params)
+                if w.compactness is not None:
+                    line = Text(N_("%(line)s, compactness %(compactness).2f"),
+                                {"line": line, "compactness": w.compactness})
+                lines.append((1, line))
+        return lines
 
 
 def diff(db, draft_id, settings, against=None, as_of=None):
@@ -141,15 +167,20 @@ def diff(db, draft_id, settings, against=None, as_of=None):
     """
     as_of = as_of or datetime.now(timezone.utc)
     if as_of.tzinfo is None:
-        raise InputError("as_of: give a timezone-aware time")
+        raise InputError(Problem("parameter.naive_time",
+                                 N_("as_of: give a timezone-aware time")))
     with db.transaction() as tx:
         version_row(tx, draft_id)
         base = against if against is not None else assign.active_version(tx)
         if base is None:
-            raise NotFound("there is no active grid version to compare with")
+            raise NotFound(N_("there is no active grid version to compare with"),
+                           code="grids.no_active_version")
         version_row(tx, base)
         if base == draft_id:
-            raise InputError(f"grid version {draft_id} is the version it would be compared with")
+            raise InputError(Problem(
+                "grids.diff_with_itself",
+                N_("grid version %(version)s is the version it would be compared with"),
+                {"version": draft_id}))
         report = DiffReport(draft_id, base, as_of)
         tx.execute("SET LOCAL jit = off")
         _counts, band, extent = match_versions(tx, settings, base, draft_id)

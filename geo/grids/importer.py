@@ -16,10 +16,18 @@ from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io.imports import record_import
 from geo.io.polygons import polygon_problems
-from geo.errors import InputError, excerpt
+from geo.errors import N_, InputError, Place, Problem, Text
+from geo.grids.messages import LEVELS, VERSION_STATUS, Joined, Lines, quoted, term
 
 @dataclass
-class GridImportReport:
+class GridImportReport(Lines):
+    """What an import of a grid file did (or, with ``dry_run``, would do).
+
+    ``by_level`` counts the rows of each level; ``reassigned`` holds one
+    :class:`geo.grids.activation.TableChange` per point table when the import was
+    activated.
+    """
+
     path: str
     version_id: int | None = None
     status: str = "draft"
@@ -27,13 +35,18 @@ class GridImportReport:
     dry_run: bool = False
     reassigned: list = field(default_factory=list)
 
-    def __str__(self):
-        levels = ", ".join(f"{k} {v}" for k, v in sorted(self.by_level.items()))
-        head = "would import" if self.dry_run else "imported"
-        text = f"{head} {sum(self.by_level.values())} rows ({levels}) from {self.path}"
-        if not self.dry_run:
-            text += f" as grid version {self.version_id} ({self.status})"
-        return text + "".join(f"\n  {r}" for r in self.reassigned)
+    def lines(self):
+        levels = [Text(N_("%(level)s %(n)d"), {"level": term(LEVELS, k), "n": v})
+                  for k, v in sorted(self.by_level.items())]
+        params = {"n": sum(self.by_level.values()), "path": self.path,
+                  "levels": Joined(levels),
+                  "version": self.version_id, "status": term(VERSION_STATUS, self.status)}
+        if self.dry_run:
+            head = Text(N_("would import %(n)d rows (%(levels)s) from %(path)s"), params)
+        else:
+            head = Text(N_("imported %(n)d rows (%(levels)s) from %(path)s as grid version "
+                           "%(version)s (%(status)s)"), params)
+        return [(0, head)] + [(1, change.text()) for change in self.reassigned]
 
 
 def validate_grid_table(table, sliver_m2):
@@ -51,23 +64,28 @@ def validate_grid_table(table, sliver_m2):
     geoms = table.geometry
     areas = _part_areas(geoms)
     for i in range(len(frame)):
-        where = table.where(i, "code")
+        where = table.place(i, "code")
         code = frame["code"].iat[i]
         if not CODE_RE.match(code):
-            problems.append(f"{where}: code {excerpt(code)} is not 15 digits")
+            problems.append(_not_15_digits(code, where))
             level = parent = None
         else:
             try:
                 level, parent = level_of(code), parent_of(code)
-            except ValueError as exc:
-                problems.append(f"{where}: {exc}")
+            except ValueError:
+                problems.append(Problem("grids.malformed_code",
+                                        N_("code %(code)s has no street part"),
+                                        {"code": code}, where))
                 level = parent = None
             if code in seen:
-                problems.append(f"{where}: duplicate code {code} (also {table.labels[seen[code]]})")
+                problems.append(Problem("grids.duplicate_code",
+                                        N_("duplicate code %(code)s (also %(other)s)"),
+                                        {"code": code, "other": Place(feature=seen[code] + 1)},
+                                        where))
             seen.setdefault(code, i)
         name = frame["name"].iat[i]
         if not name:
-            problems.append(f"{where}: name is empty")
+            problems.append(Problem("grids.name_empty", N_("name is empty"), {}, where))
         geom = geoms[i]
         problems.extend(polygon_problems(geom, table.place(i, "code"), sliver_m2, areas[i]))
         population = _population(frame, i, where, problems)
@@ -79,6 +97,11 @@ def validate_grid_table(table, sliver_m2):
             None if problems else shapely.to_wkb(shapely.force_2d(geom), hex=True),
         ))
     return rows, problems
+
+
+def _not_15_digits(code, where):
+    return Problem("grids.malformed_code", N_("code %(code)s is not 15 digits"),
+                   {"code": quoted(code)}, where)
 
 
 def _part_areas(geoms):
@@ -107,8 +130,10 @@ def _population(frame, i, where, problems):
     if not value:
         return None
     if not re.fullmatch(r"[0-9]+", value) or int(value) > MAX_POPULATION:
-        problems.append(f"{where}: population {excerpt(value)} is not a whole number from 0 to "
-                        f"{MAX_POPULATION:,}")
+        problems.append(Problem(
+            "grids.population_invalid",
+            N_("population %(value)s is not a whole number from 0 to %(max)s"),
+            {"value": quoted(value), "max": f"{MAX_POPULATION:,}"}, where))
         return None
     return int(value)
 
@@ -122,20 +147,18 @@ def draft_grid_rows(table):
     where :func:`geo.versions.validate` reports them.
     """
     frame = table.frame
-    problems = [f"{table.path.name}: no {col!r} attribute" for col in ("code", "name")
-                if col not in frame.columns]
+    problems = table.require(["code", "name"])
     if problems:
         raise InputError(problems, source=table.path)
     rows = []
     for i in range(len(frame)):
-        where = table.where(i, "code")
+        where = table.place(i, "code")
         code = frame["code"].iat[i]
         geom = table.geometry[i]
         if not CODE_RE.match(code):
-            problems.append(f"{where}: code {excerpt(code)} is not 15 digits")
+            problems.append(_not_15_digits(code, where))
         if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
-            kind = "no geometry" if geom is None or geom.is_empty else geom.geom_type
-            problems.append(f"{where}: geometry is {kind}, expected Polygon or MultiPolygon")
+            problems.extend(polygon_problems(geom, where))
             continue
         population = _population(frame, i, where, problems)
         level, parent = lenient_level(code)

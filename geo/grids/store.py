@@ -13,7 +13,8 @@ from shapely.geometry import shape as geojson_shape
 from geo.io import crs as crs_mod
 from geo.grids.codes import lenient_level
 from geo.io.polygons import describe_invalid
-from geo.errors import ConflictError, InputError, NotFound
+from geo.errors import N_, ConflictError, InputError, NotFound, Problem
+from geo.grids.messages import FIELDS, LEVELS, VERSION_STATUS, codes_text, quoted, term
 
 #: Overlaps, gaps, parts and holes smaller than this (m²) are numerical debris of
 #: overlay operations (a 10 cm square), not planning errors.
@@ -36,13 +37,16 @@ def lock_versions(tx):
 def version_row(tx, version_id, lock=False):
     """The ``grid_versions`` row as a dict; :class:`NotFound` if there is none."""
     if not isinstance(version_id, int) or isinstance(version_id, bool):
-        raise InputError(f"version_id must be a whole number, not {version_id!r}")
+        raise InputError(Problem("parameter.not_whole_number",
+                                 N_("%(name)s must be a whole number, not %(value)s"),
+                                 {"name": "version_id", "value": quoted(version_id)}))
     rows = tx.fetchdicts(
         "SELECT id, label, status, parent_id, created_by, created_at, activated_by,"
         " activated_at, retired_at, note FROM grid_versions WHERE id = %s"
         + (" FOR UPDATE" if lock else ""), (version_id,))
     if not rows:
-        raise NotFound(f"grid version {version_id} does not exist")
+        raise NotFound(N_("grid version %(version)s does not exist"), {"version": version_id},
+                       code="grids.version_not_found")
     return rows[0]
 
 
@@ -52,8 +56,10 @@ def require_draft(tx, version_id):
     row = version_row(tx, version_id, lock=True)
     if row["status"] != "draft":
         raise ConflictError(
-            f"grid version {version_id} is {row['status']}: only drafts can be edited "
-            "(copy it into a new draft first)")
+            N_("grid version %(version)s is %(status)s: only drafts can be edited "
+               "(copy it into a new draft first)"),
+            {"version": version_id, "status": term(VERSION_STATUS, row["status"])},
+            code="grids.not_a_draft")
     return row
 
 
@@ -65,15 +71,21 @@ def grid_rows(tx, version_id, codes):
     found = {}
     for row in rows:
         if row["code"] in found:
-            raise InputError(f"code {row['code']} appears more than once in grid version "
-                             f"{version_id}: fix the duplicate first")
+            raise InputError(Problem(
+                "grids.duplicate_code", N_("code %(code)s appears more than once in grid "
+                                           "version %(version)s: fix the duplicate first"),
+                {"code": row["code"], "version": version_id}))
         found[row["code"]] = row
     missing = [c for c in codes if c not in found]
     if missing:
-        raise NotFound(f"grid version {version_id} has no grid {', '.join(missing)}")
+        raise NotFound(N_("grid version %(version)s has no grid %(codes)s"),
+                       {"version": version_id, "codes": codes_text(missing)},
+                       code="grids.not_found")
     for row in found.values():
         if row["level"] != "grid":
-            raise InputError(f"{row['code']} is a {row['level']}, not a grid: edit its grids")
+            raise InputError(Problem(
+                "grids.not_grid_level", N_("%(code)s is a %(level)s, not a grid: edit its grids"),
+                {"code": row["code"], "level": term(LEVELS, row["level"])}))
     return found
 
 
@@ -133,7 +145,8 @@ def metric_epsg(tx, version_id):
     if lon is None:
         lon = tx.fetchval("SELECT ST_X(ST_Centroid(ST_Extent(geom)::geometry)) FROM districts")
     if lon is None:
-        raise NotFound(f"grid version {version_id} holds no grids")
+        raise NotFound(N_("grid version %(version)s holds no grids"), {"version": version_id},
+                       code="grids.no_grids")
     return crs_mod.gk_zone_epsg(lon)
 
 
@@ -141,7 +154,7 @@ def as_shape(value, allowed, what):
     """A shapely geometry from shapely, WKT, WKB, a GeoJSON mapping or GeoJSON text.
 
     ``allowed`` names the accepted geometry types; ``what`` names the argument in
-    messages. Coordinates are lon/lat (EPSG:4490).
+    messages (a :class:`~geo.errors.Text`). Coordinates are lon/lat (EPSG:4490).
     """
     geom = value
     try:
@@ -154,15 +167,22 @@ def as_shape(value, allowed, what):
             geom = (geojson_shape(_geometry_of(json.loads(text))) if text.startswith("{")
                     else shapely.from_wkt(text))
     except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
-        raise InputError(f"{what}: not a geometry ({exc})") from None
+        raise InputError(Problem("geometry.unreadable", N_("%(what)s: not a geometry (%(reason)s)"),
+                                 {"what": what, "reason": str(exc)})) from None
     if not isinstance(geom, shapely.Geometry) or geom.is_empty:
-        raise InputError(f"{what}: an empty or missing geometry")
+        raise InputError(Problem("geometry.missing", N_("%(what)s: an empty or missing geometry"),
+                                 {"what": what}))
     if geom.geom_type not in allowed:
-        raise InputError(f"{what}: geometry is {geom.geom_type}, expected {' or '.join(allowed)}")
+        raise InputError(Problem("geometry.wrong_type",
+                                 N_("%(what)s: geometry is %(type)s, expected %(allowed)s"),
+                                 {"what": what, "type": geom.geom_type,
+                                  "allowed": " or ".join(allowed)}))
     geom = shapely.force_2d(geom)
     xmin, ymin, xmax, ymax = geom.bounds
     if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
-        raise InputError(f"{what}: coordinates are not lon/lat (EPSG:4490)")
+        raise InputError(Problem("geometry.not_lonlat",
+                                 N_("%(what)s: coordinates are not lon/lat (EPSG:4490)"),
+                                 {"what": what}))
     return geom
 
 
@@ -212,13 +232,20 @@ MAX_TEXT_CHARS = 200
 
 
 def check_text(field, value, limit=MAX_TEXT_CHARS):
-    """Refuse a one-line text field that is longer than ``limit`` or spans lines."""
+    """Refuse a one-line text field that is longer than ``limit`` or spans lines.
+
+    ``field`` is the field's name (``'label'``, ``'name'``, ``'leader'``, ``'departments'``).
+    """
     if value is None:
         return
     if len(value) > limit:
-        raise InputError(f"{field}: {len(value)} characters, at most {limit}")
+        raise InputError(Problem("text.too_long",
+                                 N_("%(field)s: %(length)d characters, at most %(limit)d"),
+                                 {"field": term(FIELDS, field), "length": len(value),
+                                  "limit": limit}))
     if "\n" in value or "\r" in value:
-        raise InputError(f"{field}: must be one line")
+        raise InputError(Problem("text.not_one_line", N_("%(field)s: must be one line"),
+                                 {"field": term(FIELDS, field)}))
 
 
 def new_draft(tx, source, label, actor=None, note=None):

@@ -27,6 +27,7 @@ flags, so a clean 1,000-grid draft validates in a fraction of a second.
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,8 @@ from shapely.geometry import mapping
 from geo.io import crs as crs_mod
 from geo.grids.codes import CODE_RE, level_of
 from geo.io.polygons import describe_invalid
+from geo.errors import N_, Problem, Text
+from geo.grids.messages import VERSION_STATUS, Lines, codes_text, term
 from geo.grids.store import NOISE_M2, version_row
 
 ERROR, WARNING, NOTE = "error", "warning", "note"
@@ -47,27 +50,72 @@ SEVERITY = {
     "fallback_boundary": NOTE,
 }
 _RANK = {ERROR: 0, WARNING: 1, NOTE: 2}
+#: The kinds and severities as people call them.
+KIND_NAMES = {
+    "invalid_geometry": N_("Invalid geometry"), "overlap": N_("Overlap"), "gap": N_("Gap"),
+    "outside": N_("Outside the district"), "sliver": N_("Sliver"),
+    "duplicate_code": N_("Duplicate code"), "malformed_code": N_("Malformed code"),
+    "no_grids": N_("No grids"), "multipart": N_("Grid in several parts"),
+    "no_leader": N_("No leader"), "no_departments": N_("No departments"),
+    "fallback_boundary": N_("No district boundary stored"),
+}
+SEVERITY_NAMES = {ERROR: N_("error"), WARNING: N_("warning"), NOTE: N_("note")}
 
 
 @dataclass(frozen=True)
 class Finding:
     """One problem of a version.
 
-    ``codes`` are the grid codes involved; ``wkt`` the problem's shape (the overlap, the
-    gap, the sliver, the spot of an invalid ring) in lon/lat; ``location`` a point on it
-    as ``(lon, lat)``; ``area_m2`` its area where it has one.
+    ``template`` is its English message with ``%(name)s`` placeholders and ``params`` the
+    values that fill it (areas in m², the spot's ``lon``/``lat``, grid codes), so that
+    :meth:`render` says it in any language. ``codes`` are the grid codes involved;
+    ``wkt`` the problem's shape (the overlap, the gap, the sliver, the spot of an invalid
+    ring) in lon/lat; ``location`` a point on it as ``(lon, lat)``; ``area_m2`` its area
+    where it has one.
+
+    >>> f = Finding("no_leader", N_("grid %(code)s has no leader (包片领导)"),
+    ...             {"code": "150102001001004"}, ("150102001001004",))
+    >>> f.code, f.severity, f.message
+    ('grids.no_leader', 'warning', 'grid 150102001001004 has no leader (包片领导)')
     """
 
     kind: str
-    message: str
+    template: str
+    params: Mapping = field(default_factory=dict)
     codes: tuple = ()
     wkt: str | None = None
     area_m2: float | None = None
     location: tuple | None = None
 
     @property
+    def code(self):
+        """The stable code of the finding's kind: ``grids.<kind>``."""
+        return f"grids.{self.kind}"
+
+    @property
     def severity(self):
         return SEVERITY[self.kind]
+
+    @property
+    def label(self):
+        """The kind's name, as a :class:`~geo.errors.Text`."""
+        return Text(KIND_NAMES[self.kind])
+
+    @property
+    def severity_label(self):
+        return Text(SEVERITY_NAMES[self.severity])
+
+    def as_problem(self):
+        return Problem(self.code, self.template, self.params)
+
+    def render(self, translate=lambda message: message):
+        """What the finding says, in the language of ``translate``."""
+        return self.as_problem().render(translate)
+
+    @property
+    def message(self):
+        """What the finding says, in English."""
+        return self.render()
 
     @property
     def geometry(self):
@@ -79,8 +127,11 @@ class Finding:
         return None if self.wkt is None else mapping(self.geometry)
 
     def to_dict(self):
-        return {"kind": self.kind, "severity": self.severity, "codes": list(self.codes),
-                "message": self.message, "area_m2": self.area_m2,
+        return {"kind": self.kind, "code": self.code, "severity": self.severity,
+                "codes": list(self.codes), "message": self.message,
+                "params": {k: str(v) if hasattr(v, "render") else v
+                           for k, v in self.params.items()},
+                "area_m2": self.area_m2,
                 "location": list(self.location) if self.location else None,
                 "geometry": self.geojson}
 
@@ -89,13 +140,17 @@ class Finding:
 
 
 @dataclass
-class ValidationReport:
-    """The findings for one version; ``ok`` when nothing blocks its activation."""
+class ValidationReport(Lines):
+    """The findings for one version; ``ok`` when nothing blocks its activation.
+
+    ``boundary`` says what gaps and parts outside were checked against, as a
+    :class:`~geo.errors.Text`.
+    """
 
     version_id: int
     status: str
     grids: int
-    boundary: str
+    boundary: Text
     findings: list = field(default_factory=list)
 
     @property
@@ -118,16 +173,29 @@ class ValidationReport:
 
     def to_dict(self):
         return {"version_id": self.version_id, "status": self.status, "grids": self.grids,
-                "boundary": self.boundary, "ok": self.ok, "errors": len(self.errors),
+                "boundary": str(self.boundary), "ok": self.ok, "errors": len(self.errors),
                 "warnings": len(self.warnings),
                 "findings": [f.to_dict() for f in self.findings]}
 
-    def __str__(self):
-        verdict = "can be activated" if self.ok else "cannot be activated"
-        head = (f"grid version {self.version_id} ({self.status}, {self.grids} grids): "
-                f"{len(self.errors)} error(s), {len(self.warnings)} warning(s) — {verdict}"
-                f"\n  checked against {self.boundary}")
-        return head + "".join(f"\n  {f}" for f in self.findings)
+    def verdict(self):
+        """``'… error(s), … warning(s) — can (not) be activated'`` as a :class:`Text`."""
+        return Text(N_("%(errors)d error(s), %(warnings)d warning(s) — %(verdict)s"),
+                    {"errors": len(self.errors), "warnings": len(self.warnings),
+                     "verdict": Text(N_("can be activated") if self.ok
+                                     else N_("cannot be activated"))})
+
+    def checked_against(self):
+        """What gaps and parts outside were checked against, as a :class:`Text`."""
+        return Text(N_("checked against %(boundary)s"), {"boundary": self.boundary})
+
+    def lines(self):
+        head = Text(N_("grid version %(version)s (%(status)s, %(grids)d grids): %(verdict)s"),
+                    {"version": self.version_id, "status": term(VERSION_STATUS, self.status),
+                     "grids": self.grids, "verdict": self.verdict()})
+        lines = [(0, head), (1, self.checked_against())]
+        return lines + [(1, Text(N_("%(severity)s: %(finding)s"),
+                                 {"severity": f.severity_label, "finding": f}))
+                        for f in self.findings]
 
 
 def validate_in(tx, settings, version_id):
@@ -138,11 +206,12 @@ def validate_in(tx, settings, version_id):
         " FROM grids WHERE version_id = %s ORDER BY code, id", (version_id,))
     district = tx.fetchall("SELECT code, name, ST_AsBinary(geom) FROM districts ORDER BY code")
     grid_level = [r for r in rows if r[1] == "grid"]
-    report = ValidationReport(version_id, version["status"], len(grid_level), "")
+    report = ValidationReport(version_id, version["status"], len(grid_level), Text(""))
     findings = _code_findings([r[0] for r in rows], [d[0] for d in district])
     if not grid_level:
-        findings.append(Finding("no_grids", f"grid version {version_id} holds no grids"))
-        report.boundary = "nothing (no grids)"
+        findings.append(Finding("no_grids", N_("grid version %(version)s holds no grids"),
+                                {"version": version_id}))
+        report.boundary = Text(N_("nothing (no grids)"))
         report.findings = _sorted(findings)
         return report
     codes = [r[0] for r in grid_level]
@@ -158,18 +227,20 @@ def validate_in(tx, settings, version_id):
     union = _union(work, suspect)
     boundary, report.boundary = _boundary(tx, version_id, union, district)
     if not district:
-        findings.append(Finding("fallback_boundary",
-                                f"no district boundary is stored: gaps and parts outside "
-                                f"were checked against {report.boundary} (store the district's "
-                                "boundary with `civgrid import district PATH`)"))
+        findings.append(Finding(
+            "fallback_boundary",
+            N_("no district boundary is stored: gaps and parts outside were checked against "
+               "%(boundary)s (store the district's boundary with `civgrid import district "
+               "PATH`)"), {"boundary": report.boundary}))
     findings += _boundary_findings(codes, work, union, boundary, metric)
     for code, _level, leader, departments, _wkb in grid_level:
         if not (leader or "").strip():
-            findings.append(Finding("no_leader", f"grid {code} has no leader (包片领导)", (code,)))
+            findings.append(Finding("no_leader", N_("grid %(code)s has no leader (包片领导)"),
+                                    {"code": code}, (code,)))
         if not departments:
-            findings.append(Finding("no_departments",
-                                    f"grid {code} has no responsible department (包联单位)",
-                                    (code,)))
+            findings.append(Finding(
+                "no_departments", N_("grid %(code)s has no responsible department (包联单位)"),
+                {"code": code}, (code,)))
     report.findings = _sorted(findings)
     return report
 
@@ -196,8 +267,9 @@ class _Metric:
 
 
 def _where(geom):
+    """A point on ``geom``: ``((lon, lat) rounded, {"lon": …, "lat": …})``."""
     p = geom.representative_point() if geom.geom_type != "Point" else geom
-    return (round(p.x, 7), round(p.y, 7)), f"near lon {p.x:.6f}, lat {p.y:.6f}"
+    return (round(p.x, 7), round(p.y, 7)), {"lon": p.x, "lat": p.y}
 
 
 def _wkt(geom):
@@ -213,34 +285,38 @@ def _code_findings(codes, district_codes):
         seen[code] = seen.get(code, 0) + 1
     for code, n in sorted(seen.items()):
         if n > 1:
-            findings.append(Finding("duplicate_code", f"code {code} is used by {n} rows",
-                                    (code,)))
+            findings.append(Finding("duplicate_code", N_("code %(code)s is used by %(n)d rows"),
+                                    {"code": code, "n": n}, (code,)))
     prefixes = {c[:6] for c in district_codes}
     if prefixes:
-        expected = "district " + " or ".join(sorted(prefixes))
+        expected = Text(N_("its district part %(part)s is not district %(expected)s"),
+                        {"expected": " or ".join(sorted(prefixes))})
     else:
         common = max(((sum(c[:6] == p for c in codes), p) for p in {c[:6] for c in codes}),
                      default=(0, None))[1]
         prefixes = {common} if common else set()
-        expected = f"district {common}, the part most codes use"
+        expected = Text(N_("its district part %(part)s is not district %(expected)s, the part "
+                           "most codes use"), {"expected": common})
     for code in sorted(seen):
         reason = _code_problem(code)
         if reason is None and prefixes and code[:6] not in prefixes:
-            reason = f"its district part {code[:6]} is not {expected}"
+            reason = Text(expected.message, {**expected.params, "part": code[:6]})
         if reason:
-            findings.append(Finding("malformed_code", f"code {code}: {reason}", (code,)))
+            findings.append(Finding("malformed_code", N_("code %(code)s: %(reason)s"),
+                                    {"code": code, "reason": reason}, (code,)))
     return findings
 
 
 def _code_problem(code):
+    """What is wrong with ``code`` on its own, as a :class:`Text`, or None."""
     if not CODE_RE.match(code):
-        return "not 15 digits"
+        return Text(N_("not 15 digits"))
     try:
         level = level_of(code)
-    except ValueError as exc:
-        return str(exc).replace(f"code {code} ", "")
+    except ValueError:
+        return Text(N_("has no street part"))
     if level == "grid" and code[9:12] == "000":
-        return "a grid code with no community part"
+        return Text(N_("a grid code with no community part"))
     return None
 
 
@@ -268,8 +344,9 @@ def _geometry_findings(codes, geoms, metric, sliver_m2):
         spot = shapely.Point(float(m.group(2)), float(m.group(3))) if m else geoms[i]
         location, _ = _where(spot)
         findings.append(Finding(
-            "invalid_geometry", f"grid {codes[i]}: invalid geometry: "
-            f"{describe_invalid(reason)}", (codes[i],), _wkt(spot), None, location))
+            "invalid_geometry", N_("grid %(code)s: invalid geometry: %(reason)s"),
+            {"code": codes[i], "reason": describe_invalid(reason)}, (codes[i],), _wkt(spot),
+            None, location))
     parts, index = shapely.get_parts(work, return_index=True)
     areas = metric.areas(parts) if len(parts) else np.array([])
     count = np.bincount(index, minlength=len(codes))
@@ -277,15 +354,18 @@ def _geometry_findings(codes, geoms, metric, sliver_m2):
         if area < sliver_m2:
             location, near = _where(part)
             findings.append(Finding(
-                "sliver", f"grid {codes[i]}: a part of {area:.1f} m² is a sliver (below "
-                f"{sliver_m2:g} m²) {near}", (codes[i],), _wkt(part), float(area), location))
+                "sliver", N_("grid %(code)s: a part of %(area).1f m² is a sliver (below "
+                             "%(limit)g m²) near lon %(lon).6f, lat %(lat).6f"),
+                {"code": codes[i], "area": float(area), "limit": sliver_m2, **near},
+                (codes[i],), _wkt(part), float(area), location))
     for i in np.flatnonzero(count > 1):
         mine = areas[index == i]
         location, near = _where(parts[index == i][int(np.argmin(mine))])
         findings.append(Finding(
-            "multipart", f"grid {codes[i]} has {count[i]} separate parts (smallest "
-            f"{mine.min():.0f} m² {near})", (codes[i],), _wkt(work[i]),
-            float(mine.sum()), location))
+            "multipart", N_("grid %(code)s has %(parts)d separate parts (smallest %(smallest).0f "
+                            "m² near lon %(lon).6f, lat %(lat).6f)"),
+            {"code": codes[i], "parts": int(count[i]), "smallest": float(mine.min()), **near},
+            (codes[i],), _wkt(work[i]), float(mine.sum()), location))
     return work, findings
 
 
@@ -314,9 +394,11 @@ def _overlap_findings(codes, work, metric, suspect):
             continue
         pair = tuple(sorted((codes[a], codes[b])))
         location, near = _where(overlap)
-        findings.append(Finding("overlap", f"grids {pair[0]} and {pair[1]} overlap by "
-                                           f"{area:.1f} m² {near}", pair, _wkt(overlap), area,
-                                location))
+        findings.append(Finding(
+            "overlap", N_("grids %(a)s and %(b)s overlap by %(area).1f m² near lon %(lon).6f, "
+                          "lat %(lat).6f"),
+            {"a": pair[0], "b": pair[1], "area": area, **near}, pair, _wkt(overlap), area,
+            location))
     return findings
 
 
@@ -337,20 +419,21 @@ def _outline(geoms):
 
 
 def _boundary(tx, version_id, union, district):
-    """The boundary to check against and a phrase saying what it is."""
+    """The boundary to check against and a phrase (:class:`Text`) saying what it is."""
     if district:
         geom = shapely.union_all(shapely.from_wkb([bytes(d[2]) for d in district]))
         names = ", ".join(f"{d[1]} ({d[0]})" for d in district)
-        return geom, f"the district boundary of {names}"
+        return geom, Text(N_("the district boundary of %(names)s"), {"names": names})
     active = tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'")
     if active is not None and active != version_id:
         rows = tx.fetchall("SELECT ST_AsBinary(geom) FROM grids WHERE version_id = %s"
                            " AND level = 'grid'", (active,))
         return (_outline(shapely.from_wkb([bytes(r[0]) for r in rows])),
-                f"the outline of the active version {active}")
+                Text(N_("the outline of the active version %(version)s"), {"version": active}))
     filled = shapely.union_all([shapely.Polygon(p.exterior) for p in shapely.get_parts(union)
                                 if p.geom_type == "Polygon"])
-    return filled, f"the outline of version {version_id} itself (only holes are gaps)"
+    return filled, Text(N_("the outline of version %(version)s itself (only holes are gaps)"),
+                        {"version": version_id})
 
 
 def _boundary_findings(codes, work, union, boundary, metric):
@@ -363,10 +446,12 @@ def _boundary_findings(codes, work, union, boundary, metric):
             continue
         around = tuple(sorted({codes[i] for i in tree.query(gap, predicate="intersects")}))
         location, near = _where(gap)
+        params = {"area": float(area), "codes": codes_text(around[:6]), **near}
         findings.append(Finding(
-            "gap", f"a gap of {area:.1f} m² in no grid {near}"
-            + (f" (between {', '.join(around[:6])})" if around else ""),
-            around, _wkt(gap), float(area), location))
+            "gap", N_("a gap of %(area).1f m² in no grid near lon %(lon).6f, lat %(lat).6f "
+                      "(between %(codes)s)") if around else
+            N_("a gap of %(area).1f m² in no grid near lon %(lon).6f, lat %(lat).6f"),
+            params, around, _wkt(gap), float(area), location))
     outside = [p for p in shapely.get_parts(shapely.difference(union, boundary))
                if p.geom_type == "Polygon"]
     for part, area in zip(outside, metric.areas(outside) if outside else []):
@@ -376,6 +461,8 @@ def _boundary_findings(codes, work, union, boundary, metric):
                               if shapely.intersection(work[i], part).area > 0))
         location, near = _where(part)
         findings.append(Finding(
-            "outside", f"{area:.1f} m² of grid {', '.join(owners) or '?'} lie outside the "
-            f"district boundary {near}", owners, _wkt(part), float(area), location))
+            "outside", N_("%(area).1f m² of grid %(codes)s lie outside the district boundary "
+                          "near lon %(lon).6f, lat %(lat).6f"),
+            {"area": float(area), "codes": codes_text(owners) or "?", **near}, owners,
+            _wkt(part), float(area), location))
     return findings

@@ -21,14 +21,16 @@ The planner's cycle, every step a function of this module:
 :func:`grid_at` answers "which grid owned this spot on 1 March?"; :func:`assignment_history`
 lists what every activation and rollback did to one issue or toilet.
 
-Every function takes the :class:`geo.db.Database` and returns plain data or a report
-object whose ``str()`` is meant for a terminal.
+Every function takes the :class:`geo.db.Database` and returns plain data or a report:
+data whose ``lines()`` the planner pages and the command line render in their user's
+language (:mod:`geo.grids.messages`); ``str()`` is English.
 """
 
 from geo.grids import assign
 from geo.io import readers
 from geo.io.polygons import polygon_problems
-from geo.errors import ConflictError, InputError, NotFound
+from geo.errors import N_, ConflictError, InputError, NotFound, Problem
+from geo.grids.messages import VERSION_STATUS, quoted, term
 from geo.grids.activation import ActivationReport, activate, rollback  # noqa: F401
 from geo.grids.balance import BalanceReport, default_units, suggest_balance  # noqa: F401
 from geo.grids.validation import Finding, ValidationReport, validate_in
@@ -89,7 +91,8 @@ def create_draft(db, source=None, label=None, actor=None, note=None):
         if source is None:
             source = assign.active_version(tx)
             if source is None:
-                raise NotFound("there is no active grid version to copy: import grids first")
+                raise NotFound(N_("there is no active grid version to copy: import grids first"),
+                               code="grids.no_active_version")
         return new_draft(tx, source, label or f"copy of version {source}", actor, note)
 
 
@@ -98,8 +101,10 @@ def delete_draft(db, draft_id):
     with db.transaction() as tx:
         row = version_row(tx, draft_id, lock=True)
         if row["status"] != "draft":
-            raise ConflictError(f"grid version {draft_id} is {row['status']}: only drafts can "
-                                "be deleted")
+            raise ConflictError(
+                N_("grid version %(version)s is %(status)s: only drafts can be deleted"),
+                {"version": draft_id, "status": term(VERSION_STATUS, row["status"])},
+                code="grids.not_a_draft")
         tx.execute("UPDATE grid_versions SET parent_id = %s WHERE parent_id = %s",
                    (row["parent_id"], draft_id))
         tx.execute("DELETE FROM grids WHERE version_id = %s", (draft_id,))
@@ -127,12 +132,13 @@ def load_district(db, path, crs=None, actor=None, dry_run=False):
         raise InputError(problems, source=table.path)
     parts = {}
     for i, geom in enumerate(table.geometry):
-        where = table.where(i, "code")
-        invalid = polygon_problems(geom, table.place(i, "code"))
+        place = table.place(i, "code")
+        invalid = polygon_problems(geom, place)
         if invalid:
             problems.extend(invalid)
         elif not frame["code"].iat[i]:
-            problems.append(f"{where}: code is empty")
+            problems.append(Problem("io.empty_value", N_("%(column)s is empty"),
+                                    {"column": "code"}, place))
         else:
             code = frame["code"].iat[i]
             parts.setdefault(code, (frame["name"].iat[i] or code, []))[1].append(geom)
@@ -166,7 +172,7 @@ def grid_at(db, settings, lon, lat, when=None):
     >>> grid_at(db, settings, 111.68, 40.82, "2026-03-01T12:00+08:00")  # doctest: +SKIP
     {'version_id': 3, 'code': '150102001002003', 'name': …, 'method': 'inside'}
     """
-    lon, lat = float(lon), float(lat)
+    lon, lat = _number("lon", lon), _number("lat", lat)
     with db.transaction() as tx:
         if when is None:
             version = assign.active_version(tx)
@@ -188,6 +194,16 @@ def grid_at(db, settings, lon, lat, when=None):
     return {"version_id": version, **found}
 
 
+def _number(name, value):
+    """``value`` as a float; an :class:`InputError` naming parameter ``name`` if it is none."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(Problem("parameter.not_a_number",
+                                 N_("%(name)s must be a number, not %(value)s"),
+                                 {"name": name, "value": quoted(value)})) from None
+
+
 def assignment_history(db, kind, row_id):
     """What every activation and rollback did to one issue or toilet, oldest first.
 
@@ -201,7 +217,10 @@ def assignment_history(db, kind, row_id):
     [{'action': 'activate', 'version_id': 7, 'old_code': '150102001002003', …}]
     """
     if kind not in assign.ASSIGNED_TABLES:
-        raise InputError(f"kind must be one of {', '.join(assign.ASSIGNED_TABLES)}, not {kind!r}")
+        raise InputError(Problem(
+            "parameter.not_one_of", N_("%(name)s must be one of %(allowed)s, not %(value)s"),
+            {"name": "kind", "allowed": ", ".join(assign.ASSIGNED_TABLES),
+             "value": quoted(kind)}))
     with db.transaction() as tx:
         return tx.fetchdicts(
             "SELECT a.id AS activation_id, a.action, a.activated_at AS at,"

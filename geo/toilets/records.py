@@ -20,7 +20,6 @@ from geo.io import crs as crs_mod
 from geo.store import db as db_mod
 from geo.io import forms
 from geo.io import intake
-from geo.io import readers
 from geo.errors import N_, InputError, NotFound, Place, Problem, Text
 from geo.io.points import convert_and_check
 
@@ -54,22 +53,6 @@ LEFT JOIN _assigned AS a ON a.key = s.key
 """.replace("{geom}", intake.STAGED_GEOM)
 
 
-def _place(table, i):
-    """Where row ``i`` of ``table`` is, named by its code: a file's row or feature, or a form.
-
-    The same :class:`~geo.errors.Place` as the readers give (file, row or feature
-    numbered as :class:`geo.io.readers.RowLabels` does, the row's ``code``).
-    """
-    labels = table.labels
-    number = None
-    if isinstance(labels, readers.RowLabels):
-        number = labels.numbers[i] if labels.numbers else i + labels.first
-    code = table.frame["code"].iat[i] if "code" in table.frame.columns else None
-    word = getattr(labels, "word", None)
-    return Place(table.path.name, row=number if word == "row" else None,
-                 feature=number if word == "feature" else None, key="code", value=code or None)
-
-
 def _shown(value, limit=40):
     """A value quoted from the input, cut short (messages show it with ``%r``)."""
     value = str(value)
@@ -84,7 +67,7 @@ def _flags(table, column):
     bad = ~values.isin(_TRUE | _FALSE)
     problems = [Problem("toilets.not_yes_no", N_("%(column)s %(value)r is not yes/no (1/0)"),
                         {"column": column, "value": _shown(frame[column].iat[i])},
-                        _place(table, i))
+                        table.place(i, "code"))
                 for i in np.flatnonzero(bad.to_numpy())[:50]]
     return values.isin(_TRUE), problems
 
@@ -115,7 +98,7 @@ def _parse(table, tx):
     else:
         empty = np.flatnonzero((frame["code"] == "").to_numpy())
         problems += [Problem("io.missing_value", N_("%(column)s is missing"),
-                             {"column": "code"}, _place(table, i)) for i in empty[:50]]
+                             {"column": "code"}, table.place(i, "code")) for i in empty[:50]]
         problems += intake.duplicates(table, "code") + intake.too_long(table, "code")
         out["code"] = frame["code"]
     for col in ("name", "address", "photos"):
@@ -152,7 +135,7 @@ def _date_order(table, parsed):
             continue
         for i in np.flatnonzero((b < a).to_numpy())[:50]:
             problems.append(Problem("toilets.date_order", N_("%(later)s is before %(earlier)s"),
-                                    {"later": later, "earlier": earlier}, _place(table, i)))
+                                    {"later": later, "earlier": earlier}, table.place(i, "code")))
     return problems
 
 

@@ -1,12 +1,15 @@
 """The planner's map of a draft: its grids (changed ones coloured), validation findings,
 the points that would change grid, and the shape being edited with Leaflet.draw."""
 
+import json
+
 import folium
 import folium.plugins
 import shapely
 from flask_babel import gettext as _
 from markupsafe import escape
 
+from webmap.i18n import tr
 from webmap.maps.base import attach_script, base_map, display_geom, display_points, table_html
 
 CHANGE_COLOURS = {"reshaped": "#e67e22", "added": "#27ae60", "attributes": "#8e44ad"}
@@ -52,17 +55,21 @@ def draft_map(settings, frame, report=None, impact=None, moved=(), edit_code=Non
         _findings(fmap, report.findings, settings)
     if moved:
         layer = folium.FeatureGroup(name=_("Points that change grid")).add_to(fmap)
+        kinds = {"issues": _("Issue"), "toilets": _("Toilet")}
         for (lat, lon, m) in display_points(list(moved), settings):
             folium.CircleMarker(
                 (lat, lon), radius=4, color="#c0392b", weight=1, fill=True,
                 fill_color="#e74c3c", fill_opacity=0.9,
-                tooltip=escape(f"{m.kind} {m.label or m.id}: {m.old_code or '—'} → "
-                               f"{m.new_code or '—'}")).add_to(layer)
+                tooltip=escape(f"{kinds.get(m.kind, m.kind)} {m.label or m.id}: "
+                               f"{m.old_code or '—'} → {m.new_code or '—'}")).add_to(layer)
     editable = folium.FeatureGroup(name=_("Shape being edited")).add_to(fmap)
     if edit_code:
         row = frame[frame["code"] == edit_code]
         if len(row):
             folium.GeoJson(shapely.geometry.mapping(row.geometry.iloc[0])).add_to(editable)
+    # Leaflet.draw reads L.drawLocal when its toolbar is built: set it first.
+    fmap.get_root().script.add_child(folium.Element(
+        "civgridDrawLocal(" + json.dumps(_draw_texts(), ensure_ascii=False) + ");"))
     folium.plugins.Draw(
         export=False, feature_group=editable, position="topleft",
         draw_options={"polyline": True, "polygon": True, "rectangle": False, "circle": False,
@@ -96,5 +103,46 @@ def _findings(fmap, findings, settings):
                 "color": "#c0392b" if err else "#f39c12", "weight": 3,
                 "fillColor": "#c0392b" if err else "#f39c12", "fillOpacity": 0.5},
             marker=folium.CircleMarker(radius=7),
-            tooltip=escape(f.message),
+            tooltip=escape(tr(f)),
         ).add_to(layer)
+
+
+def _draw_texts():
+    """Leaflet.draw's toolbar and tooltips in the page's language (``L.drawLocal``),
+    for the tools the planner offers: line, polygon and vertex editing."""
+    return {
+        "draw": {
+            "toolbar": {
+                "actions": {"title": _("Cancel drawing"), "text": _("Cancel")},
+                "finish": {"title": _("Finish drawing"), "text": _("Finish")},
+                "undo": {"title": _("Delete last point drawn"), "text": _("Delete last point")},
+                "buttons": {"polyline": _("Draw a line (to split a grid)"),
+                            "polygon": _("Draw a polygon")},
+            },
+            "handlers": {
+                "polygon": {"tooltip": {"start": _("Click to start drawing shape."),
+                                        "cont": _("Click to continue drawing shape."),
+                                        "end": _("Click first point to close this shape.")}},
+                "polyline": {"error": _("Shape edges cannot cross!"),
+                             "tooltip": {"start": _("Click to start drawing line."),
+                                         "cont": _("Click to continue drawing line."),
+                                         "end": _("Click last point to finish line.")}},
+            },
+        },
+        "edit": {
+            "toolbar": {
+                "actions": {"save": {"title": _("Save changes"), "text": _("Save")},
+                            "cancel": {"title": _("Cancel editing, discards all changes"),
+                                       "text": _("Cancel")},
+                            "clearAll": {"title": _("Clear all layers"), "text": _("Clear all")}},
+                "buttons": {"edit": _("Edit layers"), "editDisabled": _("No layers to edit"),
+                            "remove": _("Delete layers"),
+                            "removeDisabled": _("No layers to delete")},
+            },
+            "handlers": {
+                "edit": {"tooltip": {"text": _("Drag handles or markers to edit features."),
+                                     "subtext": _("Click cancel to undo changes.")}},
+                "remove": {"tooltip": {"text": _("Click on a feature to remove.")}},
+            },
+        },
+    }

@@ -143,3 +143,15 @@ function civgridDrawTo(map, inputId) {
   map.on("draw:created", function (e) { keep(e.layer); });
   map.on("draw:edited", function (e) { e.layers.eachLayer(keep); });
 }
+
+// Leaflet.draw's toolbar and tooltips in the page's language: merge the translated
+// texts into L.drawLocal before the draw control is built.
+function civgridDrawLocal(texts) {
+  function merge(into, from) {
+    Object.keys(from).forEach(function (k) {
+      if (from[k] && typeof from[k] === "object") merge(into[k] = into[k] || {}, from[k]);
+      else into[k] = from[k];
+    });
+  }
+  if (window.L && L.drawLocal) merge(L.drawLocal, texts);
+}

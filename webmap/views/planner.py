@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 from geo.grids import importer
 from geo.grids.codes import split_departments
 from geo.grids import versions
-from geo.errors import ConflictError, InputError, NotFound
+from geo.errors import N_, ConflictError, InputError, NotFound, Problem
+from geo.grids.messages import quoted
 from webmap.maps import planner as planner_maps
 from webmap.db import get_db, settings
 from webmap.i18n import tr
@@ -58,55 +59,32 @@ def upload():
         upload.save(path)
         report = importer.import_grids(get_db(), settings(), path,
                                         crs=request.form.get("crs") or None, actor=_actor())
+    flash(_said(report))
     return redirect(url_for("planner.draft", version_id=report.version_id))
 
 
 @bp.post("/rollback")
 def rollback():
-    versions.rollback(get_db(), settings(), actor=_actor(),
-                      expected_active=_int(request.form.get("expected_active")))
+    flash(_said(versions.rollback(get_db(), settings(), actor=_actor(),
+                                  expected_active=_int(request.form.get("expected_active")))))
     return redirect(url_for("planner.index"))
+
+
+def _said(report, shown=12):
+    """The first lines of a core report in the page's language, for a flash message
+    (which travels in the session cookie, so a long report is cut)."""
+    return "\n".join("  " * depth + tr(line) for depth, line in report.lines()[:shown])
 
 
 def _int(value):
     try:
         return int(value) if value not in (None, "") else None
     except ValueError:
-        raise InputError(f"{value!r} is not a version number") from None
+        raise InputError(Problem("parameter.not_whole_number",
+                                 N_("%(name)s must be a whole number, not %(value)s"),
+                                 {"name": "expected_active", "value": quoted(value)})) from None
 
 
-def finding_labels():
-    """Names of the validation findings' kinds (geo.version_checks) for people."""
-    return {"invalid_geometry": _("Invalid geometry"), "overlap": _("Overlap"),
-            "gap": _("Gap"), "outside": _("Outside the district"), "sliver": _("Sliver"),
-            "duplicate_code": _("Duplicate code"), "malformed_code": _("Malformed code"),
-            "no_grids": _("No grids"), "multipart": _("Grid in several parts"),
-            "no_leader": _("No leader"), "no_departments": _("No departments"),
-            "fallback_boundary": _("No district boundary stored")}
-
-
-def finding_text(finding):
-    """What a finding says, in the page's language.
-
-    The core writes its findings in English (``finding.message``); in Chinese the page
-    says the same from the finding's fields: grids, area and place.
-    """
-    from webmap.i18n import is_english
-
-    if is_english():
-        return finding.message
-    if finding.kind == "fallback_boundary":
-        return _("Gaps and parts outside were checked against the active version's outline; "
-                 "store the district boundary with `civgrid import district PATH`.")
-    parts = []
-    if finding.codes:
-        parts.append(_("grids %(codes)s", codes="、".join(finding.codes)))
-    if finding.area_m2 is not None:
-        parts.append(_("area %(area)s m²", area=f"{finding.area_m2:,.1f}"))
-    if finding.location:
-        parts.append(_("near lon %(lon)s, lat %(lat)s", lon=f"{finding.location[0]:.6f}",
-                       lat=f"{finding.location[1]:.6f}"))
-    return "；".join(parts) or finding.message
 
 
 @bp.get("/<int:version_id>")
@@ -129,13 +107,12 @@ def draft(version_id):
     codes = sorted(frame[frame["level"] == "grid"]["code"])
     return render_template("planner_draft.html", title=_("Draft %(n)s", n=version_id),
                            version=version, report=report, impact=impact, codes=codes,
-                           edit=request.args.get("edit"), kind_labels=finding_labels(),
-                           finding_text=finding_text, **map_parts(fmap))
+                           edit=request.args.get("edit"), **map_parts(fmap))
 
 
 def _edit(version_id, action):
     try:
-        action()
+        flash(_said(action()))
     except (InputError, ConflictError, NotFound) as exc:
         flash(tr(exc))
     return redirect(url_for("planner.draft", version_id=version_id))
@@ -148,7 +125,9 @@ def _drawn():
     try:
         return shapely.geometry.shape(json.loads(raw))
     except (ValueError, KeyError, TypeError, AttributeError, shapely.errors.GEOSException):
-        raise InputError("parameter 'geometry': not a GeoJSON geometry") from None
+        raise InputError(Problem("geometry.unreadable",
+                                 N_("parameter %(name)s: not a GeoJSON geometry"),
+                                 {"name": "'geometry'"})) from None
 
 
 @bp.post("/<int:version_id>/attributes")
@@ -194,7 +173,7 @@ def balance():
     else:
         flash(_("Building units: %(n)s lattice cells of %(m)s m.", n=report.units,
                 m=f"{report.unit_m:g}"))
-    flash(str(report))
+    flash(_said(report))
     if report.draft_id is None:
         return redirect(url_for("planner.index"))
     return redirect(url_for("planner.draft", version_id=report.draft_id))
@@ -203,12 +182,13 @@ def balance():
 @bp.post("/<int:version_id>/activate")
 def activate(version_id):
     try:
-        versions.activate(get_db(), settings(), version_id,
-                          expected_active=_int(request.form.get("expected_active")),
-                          actor=_actor())
+        report = versions.activate(get_db(), settings(), version_id,
+                                   expected_active=_int(request.form.get("expected_active")),
+                                   actor=_actor())
     except (InputError, ConflictError) as exc:
         flash(tr(exc))
         return redirect(url_for("planner.draft", version_id=version_id))
+    flash(_said(report))
     return redirect(url_for("planner.index"))
 
 
