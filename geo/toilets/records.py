@@ -20,7 +20,7 @@ from geo.io import crs as crs_mod
 from geo.store import db as db_mod
 from geo.io import forms
 from geo.io import intake
-from geo.errors import N_, InputError, NotFound, Place, Problem, Text
+from geo.errors import N_, InputError, NotFound, Place, Problem, Text, shown
 from geo.io.points import convert_and_check
 
 KINDS = ("household", "public")
@@ -53,12 +53,6 @@ LEFT JOIN _assigned AS a ON a.key = s.key
 """.replace("{geom}", intake.STAGED_GEOM)
 
 
-def _shown(value, limit=40):
-    """A value quoted from the input, cut short (messages show it with ``%r``)."""
-    value = str(value)
-    return value if len(value) <= limit else value[:limit - 1] + "…"
-
-
 def _flags(table, column):
     frame = table.frame
     if column not in frame.columns:
@@ -66,7 +60,7 @@ def _flags(table, column):
     values = frame[column].str.lower()
     bad = ~values.isin(_TRUE | _FALSE)
     problems = [Problem("toilets.not_yes_no", N_("%(column)s %(value)r is not yes/no (1/0)"),
-                        {"column": column, "value": _shown(frame[column].iat[i])},
+                        {"column": column, "value": shown(frame[column].iat[i])},
                         table.place(i, "code"))
                 for i in np.flatnonzero(bad.to_numpy())[:50]]
     return values.isin(_TRUE), problems

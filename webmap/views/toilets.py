@@ -15,7 +15,7 @@ from geo.io import export
 from geo.toilets import ledger
 from geo.toilets import records as toilets_mod
 from geo.errors import N_, InputError, Problem
-from geo.issues.query import parse_float, parse_int
+from geo.params import parse_float, parse_int
 from webmap.maps import toilets as toilet_maps
 from webmap.db import get_db, settings
 from webmap.views.pages import map_parts
