@@ -20,7 +20,7 @@ from geo.io import crs as crs_mod
 from geo.store import db as db_mod
 from geo.io import forms
 from geo.io import intake
-from geo.errors import N_, InputError, NotFound, Place, Problem, Text, shown
+from geo.errors import N_, InputError, NotFound, Place, Problem, shown
 from geo.io.points import convert_and_check
 
 KINDS = ("household", "public")
@@ -66,7 +66,6 @@ def _flags(table, column):
     return values.isin(_TRUE), problems
 
 
-_NOT_A_DATE = Text(N_("is not a date (YYYY-MM-DD)"))
 
 
 def _dates(table, column):
@@ -79,7 +78,7 @@ def _dates(table, column):
     parsed = pd.to_datetime(raw.where(date, ""), format="ISO8601", errors="coerce")
     parsed = parsed.dt.normalize()
     problems = intake.date_problems(table, column, raw, parsed,
-                                    lambda i: _NOT_A_DATE)
+                                    lambda i: intake.NOT_A_DATE)
     return parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None), problems, parsed
 
 
