@@ -114,16 +114,17 @@ class Table:
         'issues.csv: row 2 (ref XC-1)'
         """
         labels = self.labels
-        if not isinstance(labels, RowLabels):  # a form holds one record, named by its label
+        if isinstance(labels, RowLabels):
+            where = {"file": self.path.name, labels.word: labels.number(i)}
+        else:  # a form holds one record, named by its label ("form: the toilet")
             label = labels[i]
-            return Place(label if hasattr(label, "render") else f"{self.path.name}: {label}")
-        number = {labels.word: labels.number(i)}
+            where = {"file": label if hasattr(label, "render") else f"{self.path.name}: {label}"}
         for col in (key,) if key else () if key is False else ("ref", "code"):
             if col in self.frame.columns:
                 value = self.frame[col].iat[i]
                 if value:
-                    return Place(self.path.name, key=col, value=excerpt(value, quote=False), **number)
-        return Place(self.path.name, **number)
+                    return Place(key=col, value=excerpt(value, quote=False), **where)
+        return Place(**where)
 
     def where(self, i, key=None):
         """'issues.csv: row 5 (ref XC-1)' in English: :meth:`place` rendered.

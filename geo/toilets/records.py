@@ -20,7 +20,7 @@ from geo.io import crs as crs_mod
 from geo.store import db as db_mod
 from geo.io import forms
 from geo.io import intake
-from geo.errors import N_, InputError, NotFound, Place, Problem, shown
+from geo.errors import N_, InputError, NotFound, Place, Problem, Text, shown
 from geo.io.points import convert_and_check
 
 KINDS = ("household", "public")
@@ -162,6 +162,7 @@ EDITABLE = ("kind", "name", "address", "original_type", "action", "status") + DA
 _REQUIRED_CHOICES = ("kind", "original_type", "status")
 _FORM = Path("form")
 _NO_TOILET = N_("no toilet with code %(code)r")
+_FORM_LABEL = Text(N_("form: the toilet"))
 
 
 def get_toilet(db, code):
@@ -213,7 +214,7 @@ def create_toilet(db, settings, fields, actor=None, crs=None):
     values = forms.form_values(fields, FIELDS, "fields")
     for col in ("lon", "lat"):
         values.setdefault(col, "")
-    table = forms.form_table(values, crs, "the toilet")
+    table = forms.form_table(values, crs, _FORM_LABEL)
 
     def record(tx, report):
         tx.execute(
@@ -269,7 +270,7 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
     with db.transaction() as tx:
         old = _record(tx, code, lock=True)
         merged = {**_as_form_values(old), **values}
-        table = forms.form_table(merged, crs if moved else None, "the toilet")
+        table = forms.form_table(merged, crs if moved else None, _FORM_LABEL)
         frame, problems = _parse(table, tx)
         location = None
         if moved:

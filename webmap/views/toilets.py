@@ -92,7 +92,8 @@ def _form_fields(form):
 
 def _on_the_form(problems):
     """The problems of the one record on the page: the page is their place."""
-    return [dataclasses.replace(p, place=None) if p.place and p.place.file == "form" else p
+    return [dataclasses.replace(p, place=None)
+            if p.place and p.place.row is None and p.place.feature is None else p
             for p in problems]
 
 
