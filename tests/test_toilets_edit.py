@@ -75,7 +75,7 @@ def test_edit_survives_export_and_is_recorded(db, settings, loaded, tmp_path):
 
 def test_clearing_optional_fields(db, settings, loaded):
     got = toilets.update_toilet(db, settings, "CS-1", {"started_at": None, "photos": "",
-                                                       "action": ""})
+                                                       "action": "", "status": "planned"})
     assert got["started_at"] is None and got["photos"] == [] and got["action"] is None
     assert got["planned_at"] == "2026-03-01"
 
@@ -202,7 +202,7 @@ def test_problems_are_data_with_a_code_and_a_place(db, settings, loaded):
     (problem,) = err.value.problems
     assert problem.code == "toilets.date_order"
     assert problem.params == {"later": "accepted_at", "earlier": "started_at"}
-    assert (problem.place.file, problem.place.key, problem.place.value) == ("form", "code", "CS-1")
+    assert problem.place.render() == "form: the toilet"
     assert problem.render(catalogue("zh").gettext).endswith("accepted_at 早于 started_at")
     with pytest.raises(NotFound) as err:
         toilets.get_toilet(db, "NO-SUCH")
@@ -211,7 +211,8 @@ def test_problems_are_data_with_a_code_and_a_place(db, settings, loaded):
 
 
 def test_history_is_append_only(db, settings, loaded):
-    toilets.update_toilet(db, settings, "CS-1", {"status": "accepted"})
+    toilets.update_toilet(db, settings, "CS-1", {"status": "accepted",
+                                                 "accepted_at": "2026-05-01"})
     with pytest.raises(Exception, match="append-only"):
         with db.transaction() as tx:
             tx.execute("UPDATE toilet_history SET actor = 'someone else'")

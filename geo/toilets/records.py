@@ -2,9 +2,10 @@
 
 Every way a record comes in goes through the same checks: a file
 (:func:`import_toilets`), one new record from a form (:func:`create_toilet`)
-and an edit (:func:`update_toilet`) all run :func:`_parse` and the coordinate
-checks of :mod:`geo.points`, and a new or moved toilet gets its grid from the
-same SQL as every other assignment (:mod:`geo.assign`). Edits are recorded in
+and an edit (:func:`update_toilet`) all run :func:`_parse` (with the status
+rules of :mod:`geo.toilets.rules`) and the coordinate checks of :mod:`geo.points`,
+and a new or moved toilet gets its grid from the same SQL as every other
+assignment (:mod:`geo.assign`). Edits are recorded in
 the append-only ``toilet_history``.
 """
 
@@ -20,8 +21,9 @@ from geo.io import crs as crs_mod
 from geo.store import db as db_mod
 from geo.io import forms
 from geo.io import intake
-from geo.errors import N_, InputError, NotFound, Place, Problem, Text
+from geo.errors import N_, InputError, NotFound, Place, Problem
 from geo.io.points import convert_and_check
+from geo.toilets import rules
 
 KINDS = ("household", "public")
 ORIGINAL_TYPES = ("dry_latrine", "flush", "none")
@@ -72,7 +74,7 @@ def _flags(table, column):
     return values.isin(_TRUE), problems
 
 
-_NOT_A_DATE = Text(N_("is not a date (YYYY-MM-DD)"))
+_NOT_A_DATE = ("io.not_a_date", N_("%(column)s %(value)r is not a date (YYYY-MM-DD)"))
 
 
 def _dates(table, column):
@@ -123,7 +125,7 @@ def _parse(table, tx):
         out[col], p = _flags(table, col)
         problems += p
     if not problems:
-        problems += _date_order(table, parsed)
+        problems += _date_order(table, parsed) + rules.frame_problems(table, out)
     return (None if problems else out), problems
 
 
