@@ -13,7 +13,10 @@ from geo.toilets import progress as coverage_progress
 from geo.toilets import sites as coverage_sites
 from geo.io import export
 from geo.toilets import ledger
+from geo.toilets import listing
 from geo.toilets import records as toilets_mod
+from geo.toilets import rules
+from geo.issues import stats
 from geo.errors import N_, InputError, Problem
 from geo.issues.query import parse_float, parse_int
 from webmap.maps import toilets as toilet_maps
@@ -41,7 +44,8 @@ def overview():
     return render_template("toilets.html", title=_("Toilet renovation"), cov=cov,
                            d=cov.district, behind=cov.behind_target(), radius=radius,
                            target=target, colour=colour_by, k=k, sites=sites,
-                           progress=coverage_progress.progress_over_time(db), **map_parts(fmap))
+                           progress=coverage_progress.progress_over_time(db),
+                           broken=len(rules.broken_records(db)), **map_parts(fmap))
 
 
 @bp.get("/progress.png")
@@ -54,19 +58,68 @@ def progress_png():
     return send_file(buffer, mimetype="image/png", download_name="progress.png")
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _attachment(buffer, name, ascii_name, mimetype):
+    """``buffer`` as a download named ``name`` (e.g. 一户一档.xlsx), ``ascii_name`` for
+    clients that cannot read a UTF-8 file name."""
+    buffer.seek(0)
+    resp = send_file(buffer, as_attachment=True, download_name=name, mimetype=mimetype)
+    if not name.isascii():  # Werkzeug's ASCII fallback would be a bare ".xlsx"
+        resp.headers["Content-Disposition"] = (
+            f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(name)}")
+    return resp
+
+
 @bp.get("/ledger.xlsx")
 def ledger_xlsx():
     """The Excel ledger in the page's language, written in memory, as a download."""
     buffer = io.BytesIO()
     ledger.write_ledger(get_db(), buffer, request.args.get("area") or None, translate=_)
-    buffer.seek(0)
-    name = f"{_(ledger.SHEET)}.xlsx"  # 一户一档.xlsx
-    resp = send_file(buffer, as_attachment=True, download_name=name,
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    if not name.isascii():  # Werkzeug's ASCII fallback would be a bare ".xlsx"
-        resp.headers["Content-Disposition"] = (
-            f"attachment; filename=toilet-ledger.xlsx; filename*=UTF-8''{quote(name)}")
-    return resp
+    return _attachment(buffer, f"{_(ledger.SHEET)}.xlsx", "toilet-ledger.xlsx", XLSX)
+
+
+@bp.get("/list")
+def record_list():
+    """Every record, filtered, searched and paged; the same rows as CSV or Excel."""
+    db = get_db()
+    flt = listing.ToiletFilter.parse(request.args)
+    page = parse_int(request.args, "page", 1, 1, 100_000)
+    per_page = parse_int(request.args, "per_page", 50, 10, 200)
+    rows, total = listing.list_toilets(db, flt, limit=per_page, offset=(page - 1) * per_page)
+    pages = max(1, -(-total // per_page))
+    args = flt.as_args()
+    link = lambda p: url_for("toilets.record_list", page=p, per_page=per_page, **args)  # noqa: E731
+    return render_template("toilet_list.html", title=_("Toilet records"), rows=rows,
+                           total=total, page=page, pages=pages, link=link, flt=flt, args=args,
+                           places=stats.streets_and_communities(db), toilets=toilets_mod,
+                           listing=listing)
+
+
+@bp.get("/list.<fmt>")
+def record_list_export(fmt):
+    """The filtered records of :func:`record_list` as a CSV or Excel download."""
+    if fmt not in ("csv", "xlsx"):
+        raise InputError(Problem("parameter.not_one_of", N_("parameter %(name)r: use csv or xlsx"),
+                                 {"name": "format"}))
+    condition = listing.ToiletFilter.parse(request.args).where()
+    name = _("Toilet records")
+    if fmt == "xlsx":
+        buffer = io.BytesIO()
+        ledger.write_ledger(get_db(), buffer, translate=_, condition=condition)
+        return _attachment(buffer, f"{name}.xlsx", "toilet-records.xlsx", XLSX)
+    text = io.StringIO()
+    ledger.write_csv(get_db(), text, translate=_, condition=condition)
+    data = io.BytesIO(text.getvalue().encode("utf-8-sig"))  # the BOM: Excel reads UTF-8
+    return _attachment(data, f"{name}.csv", "toilet-records.csv", "text/csv; charset=utf-8")
+
+
+@bp.get("/problems")
+def record_problems():
+    """Stored records that break the date rules (:mod:`geo.toilets.rules`), to fix."""
+    return render_template("toilet_problems.html", title=_("Records to fix"),
+                           broken=rules.broken_records(get_db()), today=rules.today())
 
 
 @bp.get("/toilets.geojson")
@@ -91,9 +144,9 @@ def _form_fields(form):
 
 
 def _on_the_form(problems):
-    """The problems of the one record on the page: the page is their place."""
-    return [dataclasses.replace(p, place=None) if p.place and p.place.file == "form" else p
-            for p in problems]
+    """The problems of the one record on the page: the page is their place (a form's
+    table names it "form: the toilet", which the page need not repeat)."""
+    return [dataclasses.replace(p, place=None) for p in problems]
 
 
 @bp.route("/new", methods=["GET", "POST"])
