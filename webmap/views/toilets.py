@@ -44,7 +44,6 @@ def overview():
     return render_template("toilets.html", title=_("Toilet renovation"), cov=cov,
                            d=cov.district, behind=cov.behind_target(), radius=radius,
                            target=target, colour=colour_by, k=k, sites=sites,
-                           progress=coverage_progress.progress_over_time(db),
                            broken=len(rules.broken_records(db)), **map_parts(fmap))
 
 
