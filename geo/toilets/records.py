@@ -173,6 +173,14 @@ _FORM = Path("form")
 _NO_TOILET = N_("no toilet with code %(code)r")
 
 
+def district_bounds(db):
+    """``(xmin, ymin, xmax, ymax)`` in lon/lat of the active grids, or None without grids:
+    where a form's map opens."""
+    with db.transaction() as tx:
+        extent = assign.district_extent(tx, assign.active_version(tx))
+    return None if extent is None else (extent.xmin, extent.ymin, extent.xmax, extent.ymax)
+
+
 def get_toilet(db, code):
     """One toilet record as a dict, or raise :class:`~geo.errors.NotFound`.
 

@@ -177,3 +177,21 @@ def record_map(settings, rec):
                         fill_color=STATUS_COLOURS.get(rec["status"]), fill_opacity=0.9,
                         fill=True).add_to(fmap)
     return fmap
+
+
+def picker_map(settings, bounds, rec=None):
+    """The form's small map: a click sets the lon/lat inputs (``civgridPicker``).
+
+    ``bounds`` (lon/lat, e.g. :func:`geo.toilets.records.district_bounds`) frame it;
+    ``rec`` (a record being edited) is marked. On GCJ-02 tiles a click gives GCJ-02
+    coordinates, so the picker also sets the form's ``crs`` field to ``gcj02``.
+    """
+    fmap = base_map(settings, bounds)
+    start = None
+    if rec is not None:
+        (lat, lon, _x), = display_points([(rec["lat"], rec["lon"], None)], settings)
+        start = [lat, lon]
+    cfg = {"lon": "lon", "lat": "lat", "crs": "crs", "start": start,
+           "clickCrs": "gcj02" if settings.tiles_crs == "gcj02" else ""}
+    attach_script(fmap, "civgridPicker({map}, " + json.dumps(cfg) + ");")
+    return fmap

@@ -198,25 +198,24 @@ function civgridToilets(layer, data) {
 }
 
 /* A small map on the toilet form: a click puts its lon/lat into the form's inputs
-   (rounded to 1e-7°, ~1 cm), and the marker follows typed coordinates. */
+   (7 decimals, ~1 cm) and the CRS of the tiles into the crs field (gcj02 on GCJ-02
+   tiles, empty otherwise); typing coordinates by hand clears it again. */
 function civgridPicker(map, cfg) {
   var lon = document.getElementById(cfg.lon), lat = document.getElementById(cfg.lat);
+  var crs = document.getElementById(cfg.crs);
   var marker = null;
   function place(ll) {
     if (marker) marker.setLatLng(ll);
-    else marker = L.marker(ll).addTo(map);
-  }
-  function fromInputs() {
-    var x = parseFloat(lon.value), y = parseFloat(lat.value);
-    if (isFinite(x) && isFinite(y)) { place([y, x]); return true; }
-    return false;
+    else marker = L.marker(ll, {title: "picked"}).addTo(map);
   }
   map.on("click", function (e) {
     lon.value = e.latlng.lng.toFixed(7);
     lat.value = e.latlng.lat.toFixed(7);
-    lon.dispatchEvent(new Event("change"));
+    if (crs) crs.value = cfg.clickCrs;
     place(e.latlng);
   });
-  [lon, lat].forEach(function (el) { el.addEventListener("change", fromInputs); });
-  if (fromInputs()) map.setView(marker.getLatLng(), Math.max(map.getZoom(), 16));
+  [lon, lat].forEach(function (el) {
+    el.addEventListener("input", function () { if (crs) crs.value = ""; });
+  });
+  if (cfg.start) { place(cfg.start); map.setView(cfg.start, 16); }
 }

@@ -160,9 +160,11 @@ def create():
             return redirect(url_for("toilets.record", code=record["code"]))
         except InputError as exc:
             problems = _on_the_form(exc.problems)
+            values["crs"] = request.form.get("crs", "")
+    fmap = toilet_maps.picker_map(settings(), toilets_mod.district_bounds(get_db()))
     return render_template("toilet_form.html", title=_("New record"), values=values,
-                           problems=problems, editing=False, toilets=toilets_mod), \
-        (400 if problems else 200)
+                           problems=problems, editing=False, toilets=toilets_mod,
+                           **map_parts(fmap)), (400 if problems else 200)
 
 
 @bp.get("/<code>")
@@ -190,11 +192,13 @@ def edit(code):
         try:
             toilets_mod.update_toilet(db, settings(), code, changes,
                                       actor=request.form.get("actor") or None,
+                                      crs=request.form.get("crs") or None,
                                       note=request.form.get("note") or None)
             return redirect(url_for("toilets.record", code=code))
         except InputError as exc:
             problems = _on_the_form(exc.problems)
-            values.update(changes)
+            values.update(changes, crs=request.form.get("crs", ""))
+    fmap = toilet_maps.picker_map(settings(), toilets_mod.district_bounds(db), current)
     return render_template("toilet_form.html", title=_("Edit %(code)s", code=code),
                            values=values, problems=problems, editing=True,
-                           toilets=toilets_mod), (400 if problems else 200)
+                           toilets=toilets_mod, **map_parts(fmap)), (400 if problems else 200)
