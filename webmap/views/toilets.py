@@ -13,6 +13,7 @@ from geo.toilets import progress as coverage_progress
 from geo.toilets import sites as coverage_sites
 from geo.io import export
 from geo.toilets import ledger
+from geo.toilets import photos
 from geo.toilets import listing
 from geo.toilets import records as toilets_mod
 from geo.toilets import rules
@@ -40,7 +41,11 @@ def overview():
     k = parse_int(request.args, "sites", 0, 0, 20)
     cov, sites = coverage_sites.coverage_and_sites(db, radius, target, k)
     records = export.frame(db, "toilets")
-    fmap = toilet_maps.coverage_map(settings(), cov, records, colour_by, sites)
+    firsts = {code: (names or "").split(";")[0]
+              for code, names in zip(records["code"], records["photos"])}
+    thumbs = {code: url_for("toilets.photo_thumb", name=name)
+              for code, name in firsts.items() if photos.is_stored_name(name)}
+    fmap = toilet_maps.coverage_map(settings(), cov, records, colour_by, sites, thumbs)
     return render_template("toilets.html", title=_("Toilet renovation"), cov=cov,
                            d=cov.district, behind=cov.behind_target(), radius=radius,
                            target=target, colour=colour_by, k=k, sites=sites,
@@ -142,6 +147,45 @@ def _form_fields(form):
     return fields
 
 
+def _uploaded_photos(fields, current=()):
+    """Check and re-encode the form's uploads (:mod:`geo.toilets.photos`); add their
+    names to ``fields["photos"]``. Returns the photos to write once the record is saved;
+    a bad upload raises :class:`InputError` before anything is written."""
+    uploads = [f for f in request.files.getlist("upload") if f and f.filename]
+    if not uploads:
+        return []
+    prepared, problems = [], []
+    for upload in uploads:
+        try:
+            prepared.append(photos.prepare(upload.read(photos.MAX_BYTES + 1), upload.filename))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    names = [n for n in (fields.get("photos") or ";".join(current)).split(";") if n.strip()]
+    names += [p.name for p in prepared if p.name not in names]
+    fields["photos"] = ";".join(names)
+    return prepared
+
+
+def _store_photos(prepared):
+    for photo in prepared:
+        photos.store(settings().data_dir, photo)
+
+
+@bp.get("/photos/<name>")
+def photo(name):
+    """A stored photo (only names :mod:`geo.toilets.photos` gives: no other file)."""
+    return send_file(photos.photo_path(settings().data_dir, name), mimetype="image/jpeg",
+                     max_age=86400)
+
+
+@bp.get("/photos/<name>/thumb")
+def photo_thumb(name):
+    return send_file(photos.photo_path(settings().data_dir, name, thumb=True),
+                     mimetype="image/jpeg", max_age=86400)
+
+
 def _on_the_form(problems):
     """The problems of the one record on the page: the page is their place (a form's
     table names it "form: the toilet", which the page need not repeat)."""
@@ -154,9 +198,11 @@ def create():
     if request.method == "POST":
         values = _form_fields(request.form)
         try:
+            prepared = _uploaded_photos(values)
             record = toilets_mod.create_toilet(get_db(), settings(), values,
                                                actor=request.form.get("actor") or None,
                                                crs=request.form.get("crs") or None)
+            _store_photos(prepared)
             return redirect(url_for("toilets.record", code=record["code"]))
         except InputError as exc:
             problems = _on_the_form(exc.problems)
@@ -174,7 +220,8 @@ def record(code):
     history = toilets_mod.toilet_history(db, code)
     fmap = toilet_maps.record_map(settings(), rec)
     return render_template("toilet.html", title=code, rec=rec, history=history,
-                           toilets=toilets_mod, **map_parts(fmap))
+                           toilets=toilets_mod, is_stored_photo=photos.is_stored_name,
+                           **map_parts(fmap))
 
 
 @bp.route("/<code>/edit", methods=["GET", "POST"])
@@ -190,10 +237,12 @@ def edit(code):
         if changes.get("lon") == str(current["lon"]) and changes.get("lat") == str(current["lat"]):
             changes.pop("lon"), changes.pop("lat")
         try:
+            prepared = _uploaded_photos(changes, current.get("photos") or [])
             toilets_mod.update_toilet(db, settings(), code, changes,
                                       actor=request.form.get("actor") or None,
                                       crs=request.form.get("crs") or None,
                                       note=request.form.get("note") or None)
+            _store_photos(prepared)
             return redirect(url_for("toilets.record", code=code))
         except InputError as exc:
             problems = _on_the_form(exc.problems)
