@@ -61,11 +61,14 @@ def _fail_cleanly(func):
 
 
 def _say(item, err=False):
-    """Print a core result in the environment's language: a report (its ``lines()``), a
+    """Print a core result in the environment's language: a report (its ``lines()``, each a
+    message or an ``(indent, message)`` pair, two spaces per indent), a
     :class:`~geo.errors.Text` or :class:`~geo.errors.Problem`, or (not yet data) a string."""
     _ = environment_gettext()
     for line in item.lines() if hasattr(item, "lines") else [item]:
-        click.echo(line.render(_) if hasattr(line, "render") else str(line), err=err)
+        indent, line = line if isinstance(line, tuple) else (0, line)  # (indent, Text) lines
+        click.echo("  " * indent + (line.render(_) if hasattr(line, "render") else str(line)),
+                   err=err)
 
 
 def _settings():
