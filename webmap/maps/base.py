@@ -93,12 +93,12 @@ def table_html(rows, css="cg-popup"):
     return f"<table class='{css}'>{body}</table>"
 
 
-def legend(title, stops):
-    """JS that adds a legend control (call it with :func:`attach_script`)."""
+def legend_html(title, stops):
+    """A legend's HTML: ``title`` over ``(colour, label)`` swatches, every text escaped."""
     items = "".join(
         f"<div><i style='background:{c}'></i>{escape(label)}</div>" for c, label in stops)
-    html = f"<b>{escape(title)}</b>{items}"
-    return "civgridLegend({map}, " + json.dumps(html, ensure_ascii=False) + ");"
+    return f"<b>{escape(title)}</b>{items}"
+
 
 
 class MapScript(MacroElement):
