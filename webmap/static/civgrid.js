@@ -12,6 +12,30 @@ function civgridLegend(map, html) {
   legend.addTo(map);
 }
 
+/* The district's own base map, for maps without tiles (the default): blocks as light
+   grey fills, so the roads are the white gaps between them, and the streets' outlines,
+   all from this server. Drawn in a pane under every overlay, never interactive; the
+   blocks on one canvas (there can be thousands), the few street outlines as SVG paths. */
+function civgridBase(map, cfg) {
+  var pane = map.getPane("cgBase") || map.createPane("cgBase");
+  pane.style.zIndex = 250;  // above tiles (200), below overlays (400)
+  pane.style.pointerEvents = "none";
+  var container = map.getContainer();
+  container.style.background = "#fcfcfb";
+  container.setAttribute("data-base", "district");
+  fetch(cfg.url).then(function (r) { return r.json(); }).then(function (fc) {
+    var blocks = fc.features.filter(function (f) { return f.properties.kind === "block"; });
+    var streets = fc.features.filter(function (f) { return f.properties.kind === "street"; });
+    L.geoJSON(blocks, {renderer: L.canvas({pane: "cgBase"}), interactive: false,
+      style: {color: "#ffffff", weight: 1.5, fillColor: "#dde0e4", fillOpacity: 1}}).addTo(map);
+    L.geoJSON(streets, {renderer: L.svg({pane: "cgBase"}), interactive: false,
+      style: {className: "cg-base-street", color: "#8e979f", weight: 1.6, dashArray: "6 4",
+              fill: !blocks.length, fillColor: "#eef0f2", fillOpacity: 1}}).addTo(map);
+    container.setAttribute("data-base-blocks", String(blocks.length));
+    container.setAttribute("data-base-streets", String(streets.length));
+  }).catch(function (e) { console.warn(e); });
+}
+
 /* Zoomed in, replace the heatmap's blur with the issues themselves: clusters
    counted by PostGIS for the visible box, single issues as markers. */
 function civgridClusters(map, cfg) {
