@@ -4,9 +4,11 @@
                           private cluster in the data directory.
 ``CIVGRID_DATA_DIR``      where the private cluster and other state live
                           (default ``./instance``).
-``CIVGRID_TILES``         base map: a tile URL template ``…/{z}/{x}/{y}…``, or a preset:
-                          ``osm`` (default), ``tianditu`` (needs ``CIVGRID_TIANDITU_KEY``),
-                          ``amap`` (GCJ-02), or ``none`` (plain background).
+``CIVGRID_TILES``         base map: ``none`` (default: no tiles; the maps draw a light base
+                          from the district's own data and send no request outside the
+                          server), a tile URL template ``…/{z}/{x}/{y}…`` (e.g. a tile server
+                          on the intranet), or a preset: ``osm``, ``tianditu`` (needs
+                          ``CIVGRID_TIANDITU_KEY``), ``amap`` (GCJ-02).
 ``CIVGRID_TILES_ATTR``    attribution text for that tile source.
 ``CIVGRID_TILES_CRS``     ``wgs84`` (default) or ``gcj02``: the tiles' datum; overlays are
                           shifted onto GCJ-02 tiles so they line up.
@@ -25,11 +27,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-DEFAULT_TILES_ATTR = "&copy; OpenStreetMap contributors"
+#: The default base map: no tiles, so no page asks a server outside the intranet for any
+#: (and none learns which streets are being looked at); the maps draw the district's
+#: streets and blocks instead (``webmap.maps.base.add_base_layer``).
+DEFAULT_TILES = "none"
 #: preset → (URL template, attribution, datum)
 TILE_PRESETS = {
-    "osm": (DEFAULT_TILES, DEFAULT_TILES_ATTR, "wgs84"),
+    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "&copy; OpenStreetMap contributors", "wgs84"),
     "tianditu": ("https://t0.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
                  "&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
                  "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}", "&copy; 天地图", "wgs84"),
@@ -44,7 +49,7 @@ class Settings:
     database_url: str | None = None
     data_dir: Path = field(default_factory=lambda: Path("instance").resolve())
     tiles: str = DEFAULT_TILES
-    tiles_attr: str = DEFAULT_TILES_ATTR
+    tiles_attr: str = ""
     tiles_crs: str = "wgs84"
     assign_tolerance_m: float = 50.0
     max_outside_m: float = 5000.0
@@ -86,7 +91,7 @@ def max_unzipped_mb(env=None):
 def _tiles(env):
     from geo.errors import N_, ConfigError, shown
 
-    value = env.get("CIVGRID_TILES") or "osm"
+    value = env.get("CIVGRID_TILES") or DEFAULT_TILES
     url, attr, datum = TILE_PRESETS.get(value.lower(), (value, "", "wgs84"))
     if "{key}" in url:
         key = env.get("CIVGRID_TIANDITU_KEY")

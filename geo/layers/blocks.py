@@ -8,6 +8,10 @@ where two overlap, the balance gives the overlap to one of them; ground in no bl
 with its grid.
 """
 
+import geopandas as gpd
+import shapely
+
+from geo.io.units import NOMINAL_M_PER_DEGREE
 from geo.layers import common as layers
 from geo.io import readers
 from geo.io.polygons import polygon_problems
@@ -54,3 +58,12 @@ def import_blocks(db, settings, path, crs=None, dry_run=False, actor=None):
 def is_loaded(tx):
     """Whether a blocks layer is loaded (inside the caller's transaction)."""
     return tx.fetchval("SELECT EXISTS (SELECT 1 FROM blocks)")
+
+
+def shapes(db, simplify_m=2.0):
+    """Every block's simplified polygon (lon/lat), for drawing a base map: an empty frame
+    when no blocks layer is loaded."""
+    with db.transaction() as tx:
+        rows = tx.fetchall("SELECT ST_AsBinary(ST_SimplifyPreserveTopology(geom, %s))"
+                           " FROM blocks ORDER BY id", (simplify_m / NOMINAL_M_PER_DEGREE,))
+    return gpd.GeoDataFrame(geometry=shapely.from_wkb([bytes(r[0]) for r in rows]), crs=4490)

@@ -64,16 +64,22 @@ def base_map(settings, bounds=None, zoom=12):
 
 
 def add_base_layer(fmap, settings):
-    """Add the configured tile source (``settings.tiles``/``tiles_attr``) to ``fmap``.
+    """Add the base map to ``fmap``: the configured tile source, or the district's own.
 
-    Every map draws its tiles here, so all of them share one source, attribution,
-    zoom limit and layer name. A tile setting of ``none`` (or empty) leaves the
-    plain background: the map then works offline.
+    Every map draws its base here, so all of them share one source, attribution, zoom
+    limit and layer name. With ``CIVGRID_TILES=none`` (the default) no tile is fetched
+    from anywhere: ``civgridBase`` (civgrid.js) draws the district's blocks in light grey,
+    so the roads show as the white gaps between them, and the streets' outlines, from
+    ``/api/v1/basemap`` on this server.
     """
     tiles = settings.tiles
     if tiles and tiles.lower() != "none":
         folium.TileLayer(tiles=tiles, attr=settings.tiles_attr, name=_("Base map"),
                          max_zoom=19).add_to(fmap)
+    else:
+        attach_script(fmap, "civgridBase({map}, " + json.dumps({
+            "url": "/api/v1/basemap" + ("?crs=gcj02" if settings.tiles_crs == "gcj02" else ""),
+        }) + ");")
     return fmap
 
 
@@ -93,12 +99,12 @@ def table_html(rows, css="cg-popup"):
     return f"<table class='{css}'>{body}</table>"
 
 
-def legend(title, stops):
-    """JS that adds a legend control (call it with :func:`attach_script`)."""
+def legend_html(title, stops):
+    """A legend's HTML: ``title`` over ``(colour, label)`` swatches, every text escaped."""
     items = "".join(
         f"<div><i style='background:{c}'></i>{escape(label)}</div>" for c, label in stops)
-    html = f"<b>{escape(title)}</b>{items}"
-    return "civgridLegend({map}, " + json.dumps(html, ensure_ascii=False) + ");"
+    return f"<b>{escape(title)}</b>{items}"
+
 
 
 class MapScript(MacroElement):

@@ -4,19 +4,21 @@ Plain functions returning a ``folium.Map``; the shared parts (base map, display
 shift, popups, legends) are in :mod:`webmap.maps.base`.
 """
 
+import datetime as dt
 import json
 
 import folium
 import folium.plugins
 import numpy as np
 import shapely
-from flask_babel import gettext as _
+from flask_babel import format_date, gettext as _
 from markupsafe import escape
 
 from geo.issues import records as issues_mod
+from geo.issues import stats
 from webmap.i18n import category_name, is_english, status_name
 from webmap.maps.base import (add_base_layer, attach_script, base_map, display_geom,
-                              display_points, legend, ramp, table_html)
+                              display_points, legend_html, ramp, table_html)
 
 def measure_label(measure):
     return {"open": _("Open issues"), "density": _("Issues per km²"),
@@ -24,7 +26,8 @@ def measure_label(measure):
 
 
 def grid_layer(grids, measure, settings, name):
-    """Grid polygons coloured by ``measure`` with escaped popups; returns (layer, legend)."""
+    """Grid polygons coloured by ``measure`` with escaped popups; returns (layer, the
+    legend's HTML)."""
     values = grids[measure].fillna(0).astype(float)
     top = max(1.0, float(np.quantile(values, 0.95))) if len(values) else 1.0
     data = grids.copy()
@@ -53,28 +56,57 @@ def grid_layer(grids, measure, settings, name):
         popup=folium.GeoJsonPopup(["popup"], labels=False, max_width=360),
     )
     stops = [(ramp(k / 4), f"{top * k / 4:.0f}" + ("+" if k == 4 else "")) for k in range(5)]
-    return layer, legend(measure_label(measure), stops)
+    return layer, legend_html(measure_label(measure), stops)
 
 
-def heat_layer(bins, settings, name, show=True):
-    """leaflet.heat layer of binned ``(lat, lon, n)``; saturates at the busiest 2 %."""
-    bins = display_points(bins, settings)
-    counts = sorted(n for _, _, n in bins) or [1]
-    top = max(1, counts[int(len(counts) * 0.98)])
-    return folium.plugins.HeatMap(
-        [[round(lat, 6), round(lon, 6), round(min(1.0, n / top), 3)] for lat, lon, n in bins],
-        name=name, radius=15, blur=20, min_opacity=0.25, max_zoom=17, show=show)
+#: The heat's colours by drawn intensity (alpha): pale yellow to dark red, the grids'
+#: ramp, so that "darker and redder means more issues" holds on every map. The overview
+#: never shows the heat and the grid colours together (see ``civgridColourBy``).
+HEAT_GRADIENT = {0.1: "#ffeda0", 0.3: "#fed976", 0.5: "#feb24c", 0.7: "#fd8d3c",
+                 0.85: "#f03b20", 1.0: "#bd0026"}
+
+
+def heat_texts():
+    """The heat legend's texts; ``{m}`` in the title is the cell's side, set by civgrid.js."""
+    return {"title": _("Issues per cell of about %(m)s m", m="{m}"),
+            "scale": _("Square-root scale: the busiest cell is drawn darkest."),
+            "issues": _("issues")}
+
+
+def heat_layer(name, show=True):
+    """An empty leaflet.heat layer; ``civgridHeat`` (civgrid.js) feeds it counts.
+
+    The browser merges lattice cells to suit the zoom and weighs each by the square
+    root of its share of the busiest, so the page carries raw counts, not weights.
+    """
+    return folium.plugins.HeatMap([], name=name, radius=8, blur=6, min_opacity=0.05,
+                                  max_zoom=0, show=show, control=False)
 
 
 def overview_map(settings, grids, heat, measure, api_query):
-    """The command centre's map: measured grids, heatmap, server-side clusters when zoomed in."""
+    """The command centre's map: the issues' heat (or the grids coloured by ``measure``,
+    one or the other), grid outlines with popups, server-side clusters when zoomed in."""
     bounds = None if grids is None or grids.empty else grids.total_bounds
     fmap = base_map(settings, bounds)
+    layer = heat_layer(_("Heatmap of issues"))
+    layer.add_to(fmap)
+    cells = [[round(lat, 6), round(lon, 6), int(n)]
+             for lat, lon, n in display_points(heat, settings)]
+    attach_script(fmap, "var cgHeat = civgridHeat({map}, " + layer.get_name() + ", "
+                  + json.dumps({"lattice": stats.LATTICE, "cells": cells,
+                                "gradient": HEAT_GRADIENT, "texts": heat_texts()},
+                               ensure_ascii=False, separators=(",", ":")) + ");")
     if grids is not None and not grids.empty:
-        layer, legend = grid_layer(grids, measure, settings, _("Grids"))
-        layer.add_to(fmap)
-        attach_script(fmap, legend)
-    heat_layer(heat, settings, _("Heatmap of issues")).add_to(fmap)
+        grids_layer, legend_html = grid_layer(grids, measure, settings, _("Grids"))
+        grids_layer.add_to(fmap)
+        attach_script(fmap, "civgridColourBy({map}, " + layer.get_name() + ", "
+                      + grids_layer.get_name() + ", cgHeat, " + json.dumps({
+                          "gridLegend": legend_html,
+                          "texts": {"title": _("Colour the map by"),
+                                    "heat": _("Heatmap of issues"),
+                                    "grids": _("Grids: %(measure)s",
+                                               measure=measure_label(measure))},
+                      }, ensure_ascii=False) + ");")
     folium.LayerControl(collapsed=False).add_to(fmap)
     attach_script(fmap, "civgridClusters({map}, " + json.dumps({
         "api": "/api/v1/issues/clusters", "detail": "/issues/", "query": api_query,
@@ -88,13 +120,24 @@ def overview_map(settings, grids, heat, measure, api_query):
     return fmap
 
 
-def heat_animation_map(settings, streets, labels, frames):
-    """A heatmap that steps through ``frames`` (one list of bins per period), over the
-    ``streets``' outlines so the heat can be placed without a base map.
+def period_label(start, period):
+    """A frame's label in the page's language: a week as ``第48周 11-23—11-29`` (its ISO
+    number, Monday to Sunday), a day as its date and weekday."""
+    start = dt.date.fromisoformat(start) if isinstance(start, str) else start
+    if period == "day":
+        return format_date(start, "yyyy-MM-dd EEE")
+    end = start + dt.timedelta(days=6)
+    return _("Week %(week)d, %(start)s–%(end)s", week=start.isocalendar().week,
+             start=format_date(start, "MM-dd"), end=format_date(end, "MM-dd"))
+
+
+def heat_animation_map(settings, streets, starts, frames, period="week"):
+    """A heatmap that steps through ``frames`` (one list of bins per period starting on
+    ``starts``), over the ``streets``' outlines so the heat can be placed on any base.
 
     The page carries each cell's position once and every frame as a flat list of
-    ``cell index, weight (1–100)`` pairs, which civgrid.js expands: about a third
-    of the bytes of ``[lat, lon, weight]`` per bin.
+    ``cell index, count`` pairs, which civgrid.js expands and weighs like the
+    overview's heat, each frame against its own busiest cell.
     """
     fmap = base_map(settings, streets.total_bounds if len(streets) else None)
     if len(streets):
@@ -106,19 +149,20 @@ def heat_animation_map(settings, streets, labels, frames):
                        tooltip=folium.GeoJsonTooltip(["name"], labels=False)).add_to(fmap)
     index, packed = {}, []
     for frame in frames:
-        top = max(1, sorted(n for *_, n in frame)[int(len(frame) * 0.98)]) if frame else 1
         flat = []
         for lat, lon, n in frame:
-            flat += (index.setdefault((lat, lon), len(index)), max(1, round(min(1, n / top) * 100)))
+            flat += (index.setdefault((lat, lon), len(index)), int(n))
         packed.append(flat)
     cells = [[round(lat, 5), round(lon, 5)]
              for lat, lon, _n in display_points([(a, b, 0) for a, b in index], settings)]
-    layer = folium.plugins.HeatMap([], name=_("Heatmap of issues"), radius=16, blur=22,
-                                   min_opacity=0.25, max_zoom=17)
+    layer = heat_layer(_("Heatmap of issues"))
     layer.add_to(fmap)
-    data = {"labels": labels, "cells": cells, "frames": packed}
+    data = {"labels": [period_label(s, period) for s in starts], "cells": cells,
+            "frames": packed}
+    cfg = {"lattice": stats.ANIMATION_LATTICE, "gradient": HEAT_GRADIENT, "texts": heat_texts()}
     attach_script(fmap, "civgridHeatAnimation({map}, " + layer.get_name() + ", "
-                  + json.dumps(data, separators=(",", ":")) + ");")
+                  + json.dumps(data, separators=(",", ":"), ensure_ascii=False) + ", "
+                  + json.dumps(cfg, ensure_ascii=False) + ");")
     return fmap
 
 

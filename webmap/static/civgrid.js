@@ -12,6 +12,30 @@ function civgridLegend(map, html) {
   legend.addTo(map);
 }
 
+/* The district's own base map, for maps without tiles (the default): blocks as light
+   grey fills, so the roads are the white gaps between them, and the streets' outlines,
+   all from this server. Drawn in a pane under every overlay, never interactive; the
+   blocks on one canvas (there can be thousands), the few street outlines as SVG paths. */
+function civgridBase(map, cfg) {
+  var pane = map.getPane("cgBase") || map.createPane("cgBase");
+  pane.style.zIndex = 250;  // above tiles (200), below overlays (400)
+  pane.style.pointerEvents = "none";
+  var container = map.getContainer();
+  container.style.background = "#fcfcfb";
+  container.setAttribute("data-base", "district");
+  fetch(cfg.url).then(function (r) { return r.json(); }).then(function (fc) {
+    var blocks = fc.features.filter(function (f) { return f.properties.kind === "block"; });
+    var streets = fc.features.filter(function (f) { return f.properties.kind === "street"; });
+    L.geoJSON(blocks, {renderer: L.canvas({pane: "cgBase"}), interactive: false,
+      style: {color: "#ffffff", weight: 1.5, fillColor: "#dde0e4", fillOpacity: 1}}).addTo(map);
+    L.geoJSON(streets, {renderer: L.svg({pane: "cgBase"}), interactive: false,
+      style: {className: "cg-base-street", color: "#8e979f", weight: 1.6, dashArray: "6 4",
+              fill: !blocks.length, fillColor: "#eef0f2", fillOpacity: 1}}).addTo(map);
+    container.setAttribute("data-base-blocks", String(blocks.length));
+    container.setAttribute("data-base-streets", String(streets.length));
+  }).catch(function (e) { console.warn(e); });
+}
+
 /* Zoomed in, replace the heatmap's blur with the issues themselves: clusters
    counted by PostGIS for the visible box, single issues as markers. */
 function civgridClusters(map, cfg) {
@@ -86,9 +110,166 @@ function civgridClusters(map, cfg) {
   refresh();
 }
 
-/* Step a leaflet.heat layer through per-period frames, with a slider and play.
-   data: {labels: [...], cells: [[lat, lon], ...], frames: [[cell, weight 1-100, ...], ...]}. */
-function civgridHeatAnimation(map, heat, data) {
+/* A leaflet.heat layer whose drawn intensity follows the counts.
+
+   cfg: {lattice: cells per degree of the counts, cells: [[lat, lon, n], …],
+         gradient: {stop: colour}, texts: {title, scale, issues}}.
+   At each zoom the lattice cells are merged into coarser cells (2, 4, … of them a
+   side) until a cell is at least MIN_PX pixels wide, and each merged cell is drawn
+   as one point of weight sqrt(n / busiest) with a brush about one cell wide: the
+   busiest cell is drawn at full intensity, a cell of a quarter of its count at half,
+   and a cell barely touches its neighbours, so what a place shows is its own count.
+   (leaflet.heat would otherwise divide every weight by 2 per zoom level below its
+   maxZoom and add up the points that share a cell of radius/2 pixels.) The legend
+   names the counts each colour stands for at the current zoom.
+   Returns {set(cells)}: draw other counts (a frame of the animation). */
+var CIVGRID_HEAT_MIN_PX = 10;
+function civgridHeat(map, heat, cfg) {
+  var legend = L.control({position: "bottomright"});
+  legend.onAdd = function () { return L.DomUtil.create("div", "cg-legend cg-heat-legend"); };
+  var state = {cells: cfg.cells || [], shown: false};
+  var stops = Object.keys(cfg.gradient).map(function (k) { return [Number(k), cfg.gradient[k]]; })
+    .sort(function (a, b) { return a[0] - b[0]; });
+  // leaflet.heat draws in the next animation frame and does not cancel it when the
+  // layer is removed meanwhile (the overview's switch can do that): skip such a frame.
+  var draw = heat._redraw;
+  heat._redraw = function () { if (this._map) draw.call(this); else this._frame = null; };
+  heat.setOptions({gradient: cfg.gradient, max: 1, maxZoom: 0, minOpacity: 0.05});
+
+  function colour(t) {  // the gradient's colour at t in [0, 1], as simpleheat paints it
+    var hex = function (c) { return [1, 3, 5].map(function (i) { return parseInt(c.slice(i, i + 2), 16); }); };
+    if (t <= stops[0][0]) return hex(stops[0][1]);
+    for (var i = 1; i < stops.length; i++) {
+      if (t <= stops[i][0]) {
+        var a = hex(stops[i - 1][1]), b = hex(stops[i][1]);
+        var f = (t - stops[i - 1][0]) / (stops[i][0] - stops[i - 1][0]);
+        return a.map(function (v, k) { return Math.round(v + (b[k] - v) * f); });
+      }
+    }
+    return hex(stops[stops.length - 1][1]);
+  }
+  function redraw() {
+    if (!map.hasLayer(heat)) return;  // drawn again when added back (below)
+    var px = 256 * Math.pow(2, map.getZoom()) / 360 / cfg.lattice;  // a lattice cell, in px
+    var merge = 1;
+    while (px * merge < CIVGRID_HEAT_MIN_PX) merge *= 2;
+    var per = cfg.lattice / merge, bins = {}, top = 0;
+    state.cells.forEach(function (c) {
+      var key = Math.floor(c[0] * per) + ":" + Math.floor(c[1] * per);
+      var b = bins[key] || (bins[key] = [(Math.floor(c[0] * per) + 0.5) / per,
+                                         (Math.floor(c[1] * per) + 0.5) / per, 0]);
+      b[2] += c[2];
+      if (b[2] > top) top = b[2];
+    });
+    var points = [];
+    Object.keys(bins).forEach(function (k) {
+      var b = bins[k];
+      points.push([b[0], b[1], Math.sqrt(b[2] / top)]);
+    });
+    var side = px * merge;
+    heat.setOptions({radius: Math.max(2, side * 0.6), blur: Math.max(2, side * 0.5)});
+    heat.setLatLngs(points);
+    var lat = map.getCenter().lat * Math.PI / 180;
+    var metres = Math.round(111320 * merge / cfg.lattice * Math.sqrt(Math.cos(lat)) / 10) * 10;
+    var div = legend.getContainer();
+    if (!div) return;
+    div.textContent = "";
+    var title = document.createElement("b");
+    title.textContent = cfg.texts.title.replace("{m}", metres);
+    div.appendChild(title);
+    [1, 0.75, 0.5, 0.25].forEach(function (a) {
+      var row = document.createElement("div"), swatch = document.createElement("i");
+      swatch.style.background = "rgba(" + colour(a).join(",") + "," + a + ")";
+      swatch.style.opacity = 1;
+      row.appendChild(swatch);
+      var n = top ? Math.max(1, Math.round(a * a * top)) : 0;
+      row.appendChild(document.createTextNode((a === 1 ? "" : "≈ ") + n + " " + cfg.texts.issues));
+      div.appendChild(row);
+    });
+    var note = document.createElement("small");
+    note.textContent = cfg.texts.scale;
+    div.appendChild(note);
+    div.setAttribute("data-busiest", String(top));
+    div.setAttribute("data-cell-m", String(metres));
+    div.setAttribute("data-lattice", String(per));
+  }
+  map.on("zoomend", redraw);
+  heat.on("add", redraw);
+  var api = {
+    set: function (cells) { state.cells = cells; redraw(); },
+    showLegend: function (on) {
+      if (on && !state.shown) { legend.addTo(map); redraw(); }
+      if (!on && state.shown) legend.remove();
+      state.shown = on;
+    }
+  };
+  api.showLegend(true);
+  return api;
+}
+
+/* The overview colours the map either by the heat or by the grids' measure, never both
+   (the two palettes would mix into colours no legend explains). A small control
+   switches between them; the choice is remembered in the browser. With the heat on,
+   the grids stay as outlines that open their popups. */
+function civgridColourBy(map, heat, grids, heatApi, cfg) {
+  var fill = grids.options.style;
+  var mode = null;
+  var gridLegend = L.control({position: "bottomright"});
+  gridLegend.onAdd = function () {
+    var div = L.DomUtil.create("div", "cg-legend cg-grid-legend");
+    div.innerHTML = cfg.gridLegend;  // built and escaped on the server
+    return div;
+  };
+  var box = L.control({position: "topright"});
+  box.onAdd = function () {
+    var div = L.DomUtil.create("div", "cg-colour-by leaflet-control-layers");
+    div.style.padding = "4px 10px";
+    var title = document.createElement("b");
+    title.textContent = cfg.texts.title;
+    div.appendChild(title);
+    [["heat", cfg.texts.heat], ["grids", cfg.texts.grids]].forEach(function (o) {
+      var label = document.createElement("label");
+      var input = document.createElement("input");
+      input.type = "radio"; input.name = "cg-colour-by"; input.value = o[0];
+      input.addEventListener("change", function () { set(o[0]); });
+      label.appendChild(input);
+      label.appendChild(document.createTextNode(" " + o[1]));
+      div.appendChild(label);
+    });
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+  };
+  box.addTo(map);
+  function set(want) {
+    mode = want;
+    try { window.localStorage.setItem("civgrid.colourBy", want); } catch (e) { /* private mode */ }
+    box.getContainer().querySelectorAll("input").forEach(function (i) { i.checked = i.value === want; });
+    grids.options.style = function (f) {
+      var s = L.extend({}, fill(f));
+      if (want === "heat") { s.fillOpacity = 0; s.color = "#566573"; s.weight = 0.8; }
+      return s;
+    };
+    grids.eachLayer(function (l) { grids.resetStyle(l); });
+    if (want === "heat") {
+      if (!map.hasLayer(heat)) heat.addTo(map);
+      gridLegend.remove();
+      heatApi.showLegend(true);
+    } else {
+      if (map.hasLayer(heat)) map.removeLayer(heat);
+      heatApi.showLegend(false);
+      gridLegend.addTo(map);
+    }
+    map.getContainer().setAttribute("data-colour-by", want);
+  }
+  var saved = null;
+  try { saved = window.localStorage.getItem("civgrid.colourBy"); } catch (e) { /* private mode */ }
+  set(saved === "grids" ? "grids" : "heat");
+}
+
+/* Step a civgridHeat through per-period frames, with a slider and play.
+   data: {labels: [...], cells: [[lat, lon], ...], frames: [[cell, count, ...], ...]}. */
+function civgridHeatAnimation(map, heat, data, cfg) {
+  var heatApi = civgridHeat(map, heat, L.extend({cells: []}, cfg));
   var box = L.control({position: "bottomleft"});
   var state = {i: 0, timer: null};
   box.onAdd = function () {
@@ -105,11 +286,11 @@ function civgridHeatAnimation(map, heat, data) {
   var label = root.querySelector(".cg-period");
   var button = root.querySelector(".cg-play");
   slider.max = Math.max(0, data.frames.length - 1);
-  function points(flat) {  // [cell, weight, cell, weight, …] → [[lat, lon, weight], …]
+  function points(flat) {  // [cell, count, cell, count, …] → [[lat, lon, count], …]
     var out = [];
     for (var k = 0; k + 1 < flat.length; k += 2) {
       var cell = data.cells[flat[k]];
-      out.push([cell[0], cell[1], flat[k + 1] / 100]);
+      out.push([cell[0], cell[1], flat[k + 1]]);
     }
     return out;
   }
@@ -118,7 +299,7 @@ function civgridHeatAnimation(map, heat, data) {
     slider.value = i;
     label.textContent = data.labels[i] || "";
     var shown = points(data.frames[i] || []);
-    heat.setLatLngs(shown);
+    heatApi.set(shown);
     root.setAttribute("data-frame", String(i));
     root.setAttribute("data-points", String(shown.length));
   }

@@ -8,11 +8,14 @@ import datetime as dt
 
 import numpy as np
 import shapely
-from flask import Blueprint, jsonify, request
+import json
+
+from flask import Blueprint, Response, jsonify, request
 
 from geo.issues import browse
 from geo.io import crs as crs_mod
 from geo.issues import stats
+from geo.layers import blocks
 from geo.errors import N_, NotFound, Text
 from geo.issues.query import MAX_PAGE, IssueFilter
 from geo.params import not_one_of, parse_bbox, parse_int, required, unknown
@@ -186,6 +189,36 @@ def all_grid_stats():
         return jsonify({"grids": []})
     rows = frame.drop(columns="geometry").to_dict(orient="records")
     return jsonify({"grids": [{k: _json_value(v) for k, v in r.items()} for r in rows]})
+
+
+@bp.get("/basemap")
+def basemap():
+    """The district's own base map (GeoJSON): block polygons (``kind: block``, where a
+    blocks layer is loaded) and street outlines (``kind: street``, with ``name``).
+
+    The maps draw it when no tile server is configured; it changes only when grids or
+    blocks are imported, so the answer carries an ETag and browsers revalidate it.
+    """
+    _known_params({"crs"})
+    db = get_db()
+    features = [("block", None, g) for g in blocks.shapes(db).geometry]
+    features += [("street", r.name, r.geometry) for r in stats.outlines(db, simplify_m=2.0)
+                 .itertuples()]
+    gcj = _display_crs() == "gcj02"
+
+    def coords(xy):
+        if gcj:
+            xy = np.column_stack(crs_mod.wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
+        return np.round(xy, 5)
+
+    body = json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"kind": kind, "name": name},
+         "geometry": json.loads(shapely.to_geojson(shapely.transform(geom, coords)))}
+        for kind, name, geom in features]}, ensure_ascii=False, separators=(",", ":"))
+    response = Response(body, mimetype="application/geo+json")
+    response.cache_control.no_cache = True  # revalidate: the ETag makes that cheap
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.get("/openapi.json")

@@ -57,6 +57,11 @@ def spec():
                 "summary": "Issues in a bbox grouped by PostGIS on a zoom-dependent lattice",
                 "parameters": FILTERS + [_param("zoom", "map zoom 0–22", {"type": "integer"}, True)],
                 "responses": {"200": GEOJSON, "400": BAD}}},
+            "/api/v1/basemap": {"get": {
+                "summary": "The district's own base map: blocks (kind=block) and street"
+                           " outlines (kind=street, name), drawn when no tile server is set",
+                "parameters": [CRS_PARAM],
+                "responses": {"200": GEOJSON, "400": BAD}}},
             "/api/v1/heat": {"get": {
                 "summary": "Binned heat weights [lat, lon, count]",
                 "parameters": FILTERS + [_param("cell", "cell size in metres (20–5000)",

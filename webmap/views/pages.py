@@ -79,7 +79,7 @@ def heatmap():
         if last:
             flt.date_from = last - timedelta(days=DAY_WINDOW - 1)
     labels, frames = stats.heat_series(db, flt, period)
-    fmap = maps.heat_animation_map(settings(), stats.outlines(db), labels, frames)
+    fmap = maps.heat_animation_map(settings(), stats.outlines(db), labels, frames, period)
     return render_template("heatmap.html", title=_("Heatmap over time"), period=period,
                            periods=len(labels), **filter_context(flt, cats), **map_parts(fmap))
 
