@@ -18,12 +18,14 @@ from geo.errors import N_, InputError, Problem
 from geo.issues.query import parse_float, parse_int
 from webmap.maps import toilets as toilet_maps
 from webmap.db import get_db, settings
+from webmap import auth
 from webmap.views.pages import map_parts
 
 bp = Blueprint("toilets", __name__, url_prefix="/toilets")
 
 
 @bp.get("/")
+@auth.requires("toilets.read", unscoped=True)
 def overview():
     db = get_db()
     radius = parse_float(request.args, "radius", coverage.DEFAULT_RADIUS_M, 10,
@@ -45,6 +47,7 @@ def overview():
 
 
 @bp.get("/progress.png")
+@auth.requires("toilets.read", unscoped=True)
 def progress_png():
     """The progress chart, drawn in memory and shown inline (the page embeds it)."""
     progress = coverage_progress.progress_over_time(get_db(), request.args.get("area") or None)
@@ -55,6 +58,7 @@ def progress_png():
 
 
 @bp.get("/ledger.xlsx")
+@auth.requires("toilets.read", unscoped=True)
 def ledger_xlsx():
     """The Excel ledger in the page's language, written in memory, as a download."""
     buffer = io.BytesIO()
@@ -70,6 +74,7 @@ def ledger_xlsx():
 
 
 @bp.get("/toilets.geojson")
+@auth.requires("toilets.read", unscoped=True)
 def toilets_geojson():
     """Every record as GeoJSON, written in memory, as a download."""
     data = export.export_bytes(get_db(), "toilets", "geojson")
@@ -97,13 +102,14 @@ def _on_the_form(problems):
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@auth.requires("toilets.edit")
 def create():
     values, problems = {}, []
     if request.method == "POST":
         values = _form_fields(request.form)
         try:
             record = toilets_mod.create_toilet(get_db(), settings(), values,
-                                               actor=request.form.get("actor") or None,
+                                               actor=auth.actor(),
                                                crs=request.form.get("crs") or None)
             return redirect(url_for("toilets.record", code=record["code"]))
         except InputError as exc:
@@ -114,9 +120,11 @@ def create():
 
 
 @bp.get("/<code>")
+@auth.requires("toilets.read")
 def record(code):
     db = get_db()
-    rec = toilets_mod.get_toilet(db, code)  # NotFound → 404 in webmap.errors
+    # NotFound → 404 in webmap.errors, also for a record outside a grid worker's grids
+    rec = toilets_mod.get_toilet(db, code, scope=auth.scope("toilets.read"))
     history = toilets_mod.toilet_history(db, code)
     fmap = toilet_maps.record_map(settings(), rec)
     return render_template("toilet.html", title=code, rec=rec, history=history,
@@ -124,6 +132,7 @@ def record(code):
 
 
 @bp.route("/<code>/edit", methods=["GET", "POST"])
+@auth.requires("toilets.edit")
 def edit(code):
     db = get_db()
     current = toilets_mod.get_toilet(db, code)
@@ -137,7 +146,7 @@ def edit(code):
             changes.pop("lon"), changes.pop("lat")
         try:
             toilets_mod.update_toilet(db, settings(), code, changes,
-                                      actor=request.form.get("actor") or None,
+                                      actor=auth.actor(),
                                       note=request.form.get("note") or None)
             return redirect(url_for("toilets.record", code=code))
         except InputError as exc:
