@@ -7,6 +7,7 @@ from geo.issues import records as issues
 from geo.toilets import records as toilets
 from geo.grids import versions
 from geo.datafiles import DATA_DIR
+from geo.people import demo as demo_accounts
 
 DEMO_DIR = DATA_DIR / "demo"
 
@@ -20,10 +21,12 @@ def load(db, settings, demo_dir=DEMO_DIR):
     """Import the demo grids, blocks, issues and toilets into an empty database.
 
     Yields one line of progress per step. A database that already has grids
-    is left alone (the demo never mixes with real data).
+    is left alone (the demo never mixes with real data); the demo accounts (one per
+    role, :mod:`geo.people.demo`) are created when missing.
     """
     if is_loaded(db):
         yield "the database already holds grids: demo data not loaded again"
+        yield from demo_accounts.create_accounts(db)
         return
     yield str(grids.import_grids(db, settings, demo_dir / "grids.geojson", actor="demo"))
     codes = versions.load_district(db, demo_dir / "district.geojson", actor="demo")
@@ -31,3 +34,4 @@ def load(db, settings, demo_dir=DEMO_DIR):
     yield str(blocks.import_blocks(db, settings, demo_dir / "blocks.geojson", actor="demo"))
     yield str(issues.import_issues(db, settings, demo_dir / "issues.csv", actor="demo"))
     yield str(toilets.import_toilets(db, settings, demo_dir / "toilets.csv", actor="demo"))
+    yield from demo_accounts.create_accounts(db)
