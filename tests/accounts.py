@@ -18,7 +18,11 @@ def database(app):
 
 def ensure(db, role="admin", grids=(), departments=(), login=None):
     """The login name of an account holding ``role`` (and scope), created if missing."""
-    login = login or "test_" + role + "".join(f"_{v}" for v in (*grids, *departments))[:40]
+    if login is None:
+        import hashlib
+
+        scope = "|".join((*grids, *departments)).encode()
+        login = f"test_{role}" + (f"_{hashlib.sha1(scope).hexdigest()[:8]}" if scope else "")
     try:
         users.get_user(db, login)
     except NotFound:

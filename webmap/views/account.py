@@ -1,6 +1,6 @@
 """Logging in and out, and changing one's password (the pages every account uses)."""
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import logout_user
 
@@ -35,17 +35,16 @@ def login():
                 return redirect(url_for("auth.password", next=target or None))
             return redirect(target or url_for("pages.overview"))
     return render_template("login.html", title=_("Log in"), problem=problem, login_name=name,
-                           next=target), (401 if problem else 200)
+                           next=target), (400 if problem else 200)
 
 
 @bp.post("/logout")
 @auth.requires("account.self")
 def logout():
     logout_user()
-    from flask import session
-
     session.clear()
-    return redirect(url_for("auth.login"))
+    return render_template("login.html", title=_("Log in"), problem=None, login_name="",
+                           next="", notice=_("You are logged out."))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
