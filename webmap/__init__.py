@@ -19,10 +19,13 @@ def create_app(test_config=None):
     # Signs the flash messages of the planner's forms; set CIVGRID_SECRET_KEY when
     # several processes serve the same users.
     app.config["SECRET_KEY"] = os.environ.get("CIVGRID_SECRET_KEY") or os.urandom(24)
+    from webmap import auth
+
+    app.config.update(auth.session_config())
     if test_config:
         app.config.update(test_config)
 
-    from webmap import auth, db, errors, i18n
+    from webmap import db, errors, i18n
     from webmap.views import account
     from webmap.views import api
     from webmap.views import pages

@@ -162,21 +162,29 @@ def check_request():
     return None
 
 
-def init_app(app, env=None):
+def session_config(env=None):
+    """Flask settings for sessions and logins from the environment (``create_app`` applies
+    them before a test's own config)."""
     env = os.environ if env is None else env
+    idle = _env_number(env, "CIVGRID_SESSION_IDLE_MINUTES", 30, float)
+    return {
+        # A permanent session expires after this long; each request re-signs it, and the
+        # signature's timestamp is checked on every request: an idle timeout, server-side.
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=idle),
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env.get("CIVGRID_SECURE_COOKIES") == "1",
+        "LOGIN_THROTTLE": Throttle(
+            lock_after=_env_number(env, "CIVGRID_LOGIN_LOCK_AFTER", 10),
+            lock_minutes=_env_number(env, "CIVGRID_LOGIN_LOCK_MINUTES", 15.0, float)),
+    }
+
+
+def init_app(app):
     manager = LoginManager()
     manager.login_view = "auth.login"
     manager.init_app(app)
-    idle = _env_number(env, "CIVGRID_SESSION_IDLE_MINUTES", 30, float)
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(minutes=idle))
-    app.config.setdefault("SESSION_REFRESH_EACH_REQUEST", True)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SECURE", env.get("CIVGRID_SECURE_COOKIES") == "1")
-    app.config.setdefault("LOGIN_THROTTLE", Throttle(
-        lock_after=_env_number(env, "CIVGRID_LOGIN_LOCK_AFTER", 10),
-        lock_minutes=_env_number(env, "CIVGRID_LOGIN_LOCK_MINUTES", 15.0, float)))
-
     @manager.user_loader
     def load_user(user_id):
         try:
