@@ -26,7 +26,7 @@ PLANNERS = {"admin", "planner"}
 
 #: endpoint → who may use it (every method of the route).
 EXPECTED = {
-    "static": EVERYONE, "favicon": EVERYONE, "auth.login": EVERYONE,
+    "static": EVERYONE, "favicon": EVERYONE, "auth.login": EVERYONE, "api.openapi": EVERYONE,
     "auth.logout": ACCOUNTS, "auth.password": ACCOUNTS,
     "pages.overview": ACCOUNTS, "pages.heatmap": ACCOUNTS, "pages.grid_search": ACCOUNTS,
     "pages.grid_page": ACCOUNTS,
@@ -34,7 +34,7 @@ EXPECTED = {
     "api.issues": NOT_TOILETS, "api.issue": NOT_TOILETS, "api.clusters": NOT_TOILETS,
     "api.heat": NOT_TOILETS,
     "api.grids": ACCOUNTS, "api.grid": ACCOUNTS, "api.grid_stats": ACCOUNTS,
-    "api.all_grid_stats": ACCOUNTS, "api.openapi": ACCOUNTS,
+    "api.all_grid_stats": ACCOUNTS,
     # Whole-district toilet pages: a grid worker reads toilet records of its grids only.
     "toilets.overview": TOILET_READERS, "toilets.progress_png": TOILET_READERS,
     "toilets.ledger_xlsx": TOILET_READERS, "toilets.toilets_geojson": TOILET_READERS,
