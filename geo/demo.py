@@ -8,6 +8,7 @@ from geo.toilets import records as toilets
 from geo.grids import versions
 from geo.datafiles import DATA_DIR
 from geo.errors import N_, Text
+from geo.people import demo as demo_accounts
 
 DEMO_DIR = DATA_DIR / "demo"
 
@@ -22,10 +23,12 @@ def load(db, settings, demo_dir=DEMO_DIR):
 
     Yields the progress of each step as data: a :class:`~geo.errors.Text` or an import's
     report, which the command line renders in its user's language. A database that
-    already has grids is left alone (the demo never mixes with real data).
+    already has grids is left alone (the demo never mixes with real data); the demo
+    accounts (one per role, :mod:`geo.people.demo`) are created when missing.
     """
     if is_loaded(db):
         yield Text(N_("the database already holds grids: demo data not loaded again"))
+        yield from demo_accounts.create_accounts(db)
         return
     yield grids.import_grids(db, settings, demo_dir / "grids.geojson", actor="demo")
     codes = versions.load_district(db, demo_dir / "district.geojson", actor="demo")
@@ -33,3 +36,4 @@ def load(db, settings, demo_dir=DEMO_DIR):
     yield blocks.import_blocks(db, settings, demo_dir / "blocks.geojson", actor="demo")
     yield issues.import_issues(db, settings, demo_dir / "issues.csv", actor="demo")
     yield toilets.import_toilets(db, settings, demo_dir / "toilets.csv", actor="demo")
+    yield from demo_accounts.create_accounts(db)

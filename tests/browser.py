@@ -74,5 +74,17 @@ class Page:
             self.page.screenshot(path=str(ARTIFACTS / screenshot), full_page=False)
         return self.page
 
+    def login(self, base_url, login=None, password=None):
+        """Log in through the login page as a user would (default: the demo admin)."""
+        from geo.people.demo import DEMO_PASSWORD
+
+        self.page.goto(base_url + "/login", wait_until="load")
+        self.page.fill("#login", login or "admin")
+        self.page.fill("#password", password or DEMO_PASSWORD)
+        with self.page.expect_navigation():
+            self.page.click("form.cg-login button[type=submit]")
+        assert "/login" not in self.page.url, self.page.content()[:500]
+        return self
+
     def close(self):
         self.context.close()

@@ -25,6 +25,7 @@ from geo.errors import InputError
 from tests.layouts import code, ubox
 from tests.test_versions import assert_clean_tiling, draft_shapes, metric_area, same_shape
 from webmap.cli import main
+from tests import accounts
 
 # Three grids in a row, each two blocks wide (units of tests/layouts.py: 2**-7 degree):
 #
@@ -187,7 +188,7 @@ def test_without_blocks_the_lattice_stands_in_and_says_so(db, settings, row, mon
 def test_planner_page_names_the_units(db, settings, row, tmp_path):
     from webmap import create_app
 
-    client = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}).test_client()
+    client = accounts.client(create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}))
     page = client.post("/planner/balance", follow_redirects=True).get_data(as_text=True)
     assert "没有加载街区图层" in page
     write_blocks(tmp_path / "blocks.geojson", BLOCKS)
@@ -206,7 +207,7 @@ def unit_options(page):
 def test_planner_page_offers_the_units(db, settings, layout, tmp_path):
     from webmap import create_app
 
-    client = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}).test_client()
+    client = accounts.client(create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}))
     page = client.get("/planner/").get_data(as_text=True)
     assert unit_options(page) == {"blocks": (False, True), "lattice": (True, False)}
     assert "未加载街区图层" in page

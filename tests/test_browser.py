@@ -9,14 +9,14 @@ from geo import settings as settings_mod
 from geo.store import db as geo_db
 from geo.grids import importer as grids
 from geo.issues import records as issues
-from tests import browser as br, layouts
+from tests import accounts, browser as br, layouts
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def page(chromium):
-    p = br.Page(chromium)
+def page(chromium, live):
+    p = br.Page(chromium).login(live.url)
     yield p
     p.close()
 
@@ -162,7 +162,7 @@ def test_script_in_description_stays_text(chromium, server_dsn, template_dsn, tm
         "ref": "<b>X</b>", "category": "07001", "lon": lon, "lat": lat, "status": "filed",
         "reported_at": "2026-11-27 10:00", "description": evil, "address": "<img src=x onerror=alert(2)>"})
     server = br.LiveServer(create_app({"CIVGRID_SETTINGS": settings}))
-    page = br.Page(chromium)
+    page = br.Page(chromium).login(server.url, accounts.ensure(db), accounts.PASSWORD)
     dialogs = []
     page.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     try:

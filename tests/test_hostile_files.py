@@ -28,6 +28,7 @@ from geo.io import readers
 from geo.errors import InputError, excerpt
 from tests import layouts
 from tests.layouts import xy
+from tests import accounts
 
 SECRET = "SECRET-MARKER-7f3a9c"
 
@@ -382,7 +383,7 @@ def test_upload_of_a_vrt_is_a_400_without_the_secret(db, settings, tmp_path, sec
     from webmap import create_app
 
     app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
-    client = app.test_client()
+    client = accounts.client(app)
     for source in (f"CSV:{secret_file}", f"CSV:/vsicurl/http://127.0.0.1:{listener.port}/x"):
         resp = client.post("/planner/upload", data={
             "file": (io.BytesIO(vrt(source).encode()), "grids.geojson")})

@@ -13,11 +13,12 @@ from geo.io import export
 from geo.issues import stats
 from geo.issues import statuses
 from geo.issues.query import IssueFilter
+from tests import accounts
 
 
 @pytest.fixture
 def client(demo_app):
-    return demo_app.test_client()  # a fresh cookie jar: no remembered language
+    return accounts.client(demo_app)  # a fresh cookie jar: no remembered language
 
 
 @pytest.fixture(scope="module")
@@ -277,13 +278,13 @@ def test_gcj02_display_shift(demo_app, sample):
     """On GCJ-02 tiles the API's display coordinates move by the GCJ-02 offset."""
     from geo.io import crs
 
-    plain = demo_app.test_client().get(f"/api/v1/issues?grid={sample['grid']}&limit=3").get_json()
-    shifted = demo_app.test_client().get(
+    plain = accounts.client(demo_app).get(f"/api/v1/issues?grid={sample['grid']}&limit=3").get_json()
+    shifted = accounts.client(demo_app).get(
         f"/api/v1/issues?grid={sample['grid']}&limit=3&crs=gcj02").get_json()
     for a, b in zip(plain["features"], shifted["features"]):
         glon, glat = crs.wgs84_to_gcj02(*a["geometry"]["coordinates"])
         assert b["geometry"]["coordinates"] == pytest.approx([float(glon), float(glat)], abs=1e-9)
-        one = demo_app.test_client().get(f"/api/v1/issues/{a['id']}?crs=gcj02").get_json()
+        one = accounts.client(demo_app).get(f"/api/v1/issues/{a['id']}?crs=gcj02").get_json()
         assert one["geometry"]["coordinates"] == b["geometry"]["coordinates"]  # detail too
 
 

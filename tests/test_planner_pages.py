@@ -10,6 +10,7 @@ from geo.grids import versions
 from geo.issues import records as issues
 from tests import browser as br, layouts
 from tests.layouts import code, xy
+from tests import accounts
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def active_version(db):
 
 def test_draft_edit_activate_rollback(planner):
     app, db = planner
-    client = app.test_client()
+    client = accounts.client(app)
     first = active_version(db)
     assert "网格规划" in client.get("/planner/").get_data(as_text=True)
     resp = client.post("/planner/drafts", data={"label": "合并试点", "actor": "规划员"})
@@ -62,7 +63,7 @@ def test_draft_edit_activate_rollback(planner):
 
 def test_split_with_a_drawn_line(planner):
     app, db = planner
-    client = app.test_client()
+    client = accounts.client(app)
     draft = int(client.post("/planner/drafts").headers["Location"].rstrip("/").split("/")[-1])
     line = {"type": "LineString", "coordinates": [list(xy(3, 1.9)), list(xy(3, 4.1))]}
     client.post(f"/planner/{draft}/split", data={"code": code(2), "geometry": json.dumps(line)})
@@ -149,9 +150,9 @@ def test_planner_reports_are_flashed_in_the_page_language(planner):
 def test_draft_page_in_chromium(planner, chromium):
     app, db = planner
     server = br.LiveServer(app)
-    page = br.Page(chromium)
+    page = br.Page(chromium).login(server.url, accounts.ensure(db), accounts.PASSWORD)
     try:
-        client = app.test_client()
+        client = accounts.client(app)
         draft = int(client.post("/planner/drafts").headers["Location"].rstrip("/").split("/")[-1])
         p = page.open(f"{server.url}/planner/{draft}?edit={code(2)}", screenshot="page-planner.png")
         p.wait_for_selector(".leaflet-draw-toolbar")

@@ -14,11 +14,12 @@ from geo.toilets import sites as coverage_sites
 from geo.store import db as geo_db
 from geo.grids import importer as grids
 from tests import browser as br
+from tests import accounts
 
 
 @pytest.fixture
 def client(demo_app):
-    return demo_app.test_client()
+    return accounts.client(demo_app)
 
 
 def test_coverage_page_shows_the_core_figures(client, demo_url):
@@ -99,7 +100,7 @@ def test_create_and_edit_keep_history(db, settings, tmp_path):
 
     layouts.grid_layout().to_file(tmp_path / "g.geojson", driver="GeoJSON")
     grids.import_grids(db, settings, tmp_path / "g.geojson")
-    client = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}).test_client()
+    client = accounts.client(create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}))
     lon, lat = layouts.xy(3, 3)
     form = {"code": "CS-TEST-1", "kind": "public", "name": "测试公厕", "lon": str(lon),
             "lat": str(lat), "original_type": "flush", "status": "planned",
@@ -142,7 +143,7 @@ def test_create_and_edit_keep_history(db, settings, tmp_path):
 
 @pytest.mark.browser
 def test_coverage_page_in_chromium(chromium, live):
-    page = br.Page(chromium)
+    page = br.Page(chromium).login(live.url)
     try:
         p = page.open(live.url + "/toilets/?sites=2", screenshot="page-toilets.png")
         p.wait_for_selector(".leaflet-overlay-pane path.leaflet-interactive")

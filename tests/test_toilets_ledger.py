@@ -16,6 +16,7 @@ from geo.errors import NotFound
 from tests import layouts
 from tests.layouts import metres_east, xy
 from webmap.i18n import catalogue
+from tests import accounts
 
 HEADERS = ["编码", "类型", "名称", "地址", "经度", "纬度", "原类型", "改造方式", "状态",
            "计划日期", "开工日期", "验收日期", "取暖", "供电", "供水", "排污", "通风",
@@ -112,7 +113,7 @@ def test_ledger_in_english_with_the_pages_words(db, settings, loaded, tmp_path):
     assert one["Sanitary type"] == "three-compartment septic tank"
     assert (one["Assignment method"], three["Assignment method"]) == (
         "inside the grid", "unassigned")
-    client = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}).test_client()
+    client = accounts.client(create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}))
     _header, zh_rows, _n = _read_zh(db, tmp_path)
     for lang, table, method in [("en", rows, "Assignment method"), ("zh", zh_rows, "归属方式")]:
         for code in ("CS-1", "CS-3"):

@@ -12,6 +12,7 @@ and ``webmap`` to the checkout) are not run, so the checkout stays invisible; th
 checks that ``geo`` and ``webmap`` are imported from the new venv.
 """
 
+import http.cookiejar
 import os
 import re
 import shutil
@@ -20,11 +21,13 @@ import subprocess
 import sys
 import sysconfig
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from geo.people.demo import DEMO_PASSWORD
 from geo.store import cluster
 from tests.conftest import REPO, private_data_dir
 from webmap import assets
@@ -116,13 +119,22 @@ def test_the_installed_command_loads_the_demo_and_serves(installed):
         server = subprocess.Popen([civgrid, "serve", "--port", str(port)], cwd=work, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         base = f"http://127.0.0.1:{port}"
-        page = _get(base + "/", server)
+        _get(base + "/login", server)  # the server is up
+        # Every page needs an account: log in as the demo admin, as a browser would.
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        form = urllib.parse.urlencode({"login": "admin", "password": DEMO_PASSWORD}).encode()
+        with opener.open(base + "/login", data=form, timeout=30) as resp:
+            assert resp.status == 200 and resp.url == base + "/", resp.url
+            page = resp.read()
         html = page.decode("utf-8")
         assert "<html" in html and 'lang="zh-CN"' in html  # compiled translations shipped
         local = sorted(set(re.findall(r'(/static/[^"\'\s]+\.(?:js|css))', html)))
         assert any("node_modules/leaflet/dist/leaflet.js" in u for u in local), local
         for url in local:
             assert len(_get(base + url, server)) > 100, url
+        with opener.open(base + "/api/v1/grids?limit=1", timeout=30) as resp:
+            assert resp.status == 200
     finally:
         if server is not None:
             server.terminate()

@@ -19,10 +19,14 @@ def create_app(test_config=None):
     # Signs the flash messages of the planner's forms; set CIVGRID_SECRET_KEY when
     # several processes serve the same users.
     app.config["SECRET_KEY"] = os.environ.get("CIVGRID_SECRET_KEY") or os.urandom(24)
+    from webmap import auth
+
+    app.config.update(auth.session_config())
     if test_config:
         app.config.update(test_config)
 
     from webmap import db, errors, i18n
+    from webmap.views import account
     from webmap.views import api
     from webmap.views import pages
     from webmap.views import planner
@@ -31,12 +35,15 @@ def create_app(test_config=None):
     db.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(account.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(toilet_pages.bp)
     app.register_blueprint(planner.bp)
 
     @app.get("/favicon.ico")
+    @auth.requires("public")
     def favicon():
         """Browsers ask for /favicon.ico whatever the page links: the same SVG icon."""
         return app.send_static_file("favicon.svg")

@@ -20,6 +20,9 @@ from geo import settings
 from geo.toilets import coverage
 from geo.toilets import records as toilets
 from geo.errors import N_, CivgridError, InputError, Text
+from geo.people import permissions
+from geo.people import tokens as people_tokens
+from geo.people import users as people_users
 from webmap.i18n import environment_gettext
 
 
@@ -94,7 +97,8 @@ def main():
 @click.option("--no-serve", is_flag=True, help="Load the demo district and stop.")
 @_fail_cleanly
 def demo_cmd(host, port, no_serve):
-    """Load the demo district (into an empty database) and serve the map."""
+    """Load the demo district (into an empty database), create one demo account per
+    role (printing their names and the demo password) and serve the map."""
     db = _db()
     for step in demo.load(db, _settings()):
         _say(step)
@@ -328,6 +332,134 @@ def grids_balance(metric, units, max_moves):
 
     _say(versions.suggest_balance(_db(), _settings(), metric=metric, units=units,
                                               max_moves=max_moves, actor=getpass.getuser()))
+
+
+def _password(from_stdin):
+    """A password from standard input (first line) or a hidden prompt, never from argv."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("password", hide_input=True, confirmation_prompt=True)
+
+
+def _role_options(func):
+    func = click.option("--department", "departments", multiple=True,
+                        help="department role: a department named in grids' departments "
+                             "(repeat for several).")(func)
+    func = click.option("--grid", "grids", multiple=True,
+                        help="grid_worker role: a 15-digit grid code (repeat for several).")(func)
+    return click.option("--role", "roles", multiple=True, required=True,
+                        type=click.Choice(permissions.ROLES),
+                        help="A role (repeat for several).")(func)
+
+
+@main.group("users")
+def users_group():
+    """Accounts: add, list, disable, enable, set roles, reset a password."""
+
+
+@users_group.command("add")
+@click.argument("login")
+@click.option("--name", help="Display name (default: the login name).")
+@click.option("--phone", help="Phone number (optional).")
+@_role_options
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_fail_cleanly
+def users_add(login, name, phone, roles, grids, departments, password_stdin):
+    """Create account LOGIN (the first admin: civgrid users add NAME --role admin)."""
+    people_users.create_user(_db(), login, name, roles, _password(password_stdin), grids=grids,
+                             departments=departments, phone=phone, actor=getpass.getuser())
+    click.echo(f"account {login} created: {', '.join(roles)}")
+
+
+@users_group.command("list")
+@_fail_cleanly
+def users_list():
+    """Every account with its roles, scope and state."""
+    for u in people_users.list_users(_db()):
+        scope = ", ".join(u.grids + u.departments)
+        state = "disabled" if u.disabled else ("must change password"
+                                                if u.must_change_password else "active")
+        click.echo(f"{u.login:<16} {u.display_name:<12} {','.join(u.roles):<24} {state}"
+                   + (f"  scope: {scope}" if scope else ""))
+
+
+@users_group.command("disable")
+@click.argument("login")
+@_fail_cleanly
+def users_disable(login):
+    """Disable LOGIN: its sessions and tokens stop at once."""
+    people_users.set_disabled(_db(), login, True, actor=getpass.getuser())
+    click.echo(f"account {login} disabled")
+
+
+@users_group.command("enable")
+@click.argument("login")
+@_fail_cleanly
+def users_enable(login):
+    """Enable LOGIN again (also lifts a lock after failed logins)."""
+    people_users.set_disabled(_db(), login, False, actor=getpass.getuser())
+    click.echo(f"account {login} enabled")
+
+
+@users_group.command("set-roles")
+@click.argument("login")
+@_role_options
+@_fail_cleanly
+def users_set_roles(login, roles, grids, departments):
+    """Replace LOGIN's roles (and scopes, when --grid or --department are given)."""
+    people_users.set_roles(_db(), login, roles, grids=grids or None,
+                           departments=departments or None, actor=getpass.getuser())
+    click.echo(f"account {login}: {', '.join(roles)}")
+
+
+@users_group.command("reset-password")
+@click.argument("login")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_fail_cleanly
+def users_reset_password(login, password_stdin):
+    """Set LOGIN's password; its owner must change it at the next login."""
+    people_users.reset_password(_db(), login, _password(password_stdin),
+                                actor=getpass.getuser())
+    click.echo(f"password of {login} reset; it must be changed at the next login")
+
+
+@main.group("tokens")
+def tokens_group():
+    """API tokens for scripts (sent as Authorization: Bearer TOKEN)."""
+
+
+@tokens_group.command("add")
+@click.argument("login")
+@click.option("--role", required=True, type=click.Choice(permissions.ROLES),
+              help="The one role (of LOGIN's) the token acts with.")
+@click.option("--label", help="What the token is for.")
+@_fail_cleanly
+def tokens_add(login, role, label):
+    """Create a token for LOGIN; it is printed this once and never again."""
+    token_id, token = people_tokens.create_token(_db(), login, role, label,
+                                                 actor=getpass.getuser())
+    click.echo(f"token {token_id} for {login} as {role} (shown once, keep it safe):")
+    click.echo(token)
+
+
+@tokens_group.command("list")
+@_fail_cleanly
+def tokens_list():
+    """Every token: id, owner, role, label, last use, revoked or not."""
+    for t in people_tokens.list_tokens(_db()):
+        used = f"{t['last_used_at']:%Y-%m-%d %H:%M}" if t["last_used_at"] else "never used"
+        state = f"revoked {t['revoked_at']:%Y-%m-%d}" if t["revoked_at"] else "active"
+        click.echo(f"{t['id']:>4}  {t['login']:<16} {t['role']:<14} {state:<18} {used:<16}"
+                   f" {t['label'] or ''}")
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+@_fail_cleanly
+def tokens_revoke(token_id):
+    """Revoke token TOKEN_ID at once."""
+    people_tokens.revoke_token(_db(), token_id, actor=getpass.getuser())
+    click.echo(f"token {token_id} revoked")
 
 
 @main.group("toilets")

@@ -39,11 +39,14 @@ def list_issues(db, flt=None, limit=50, offset=0):
     return rows, total
 
 
-def issue_detail(db, issue_id):
-    """One issue with its history (oldest first); NotFound if there is none."""
+def issue_detail(db, issue_id, scope=None):
+    """One issue with its history (oldest first); NotFound if there is none, or if it
+    lies outside ``scope`` (a :class:`geo.people.permissions.Scope`; ``None``: anywhere)."""
+    where, params = scope.condition("g") if scope is not None else ("true", {})
+    params["id"] = issue_id
     with db.transaction() as tx:
-        rows = tx.fetchdicts(f"SELECT {_ISSUE_COLUMNS} FROM {_ISSUE_FROM} WHERE i.id = %s",
-                             (issue_id,))
+        rows = tx.fetchdicts(f"SELECT {_ISSUE_COLUMNS} FROM {_ISSUE_FROM}"
+                             f" WHERE i.id = %(id)s AND {where}", params)
         if not rows:
             raise NotFound(N_("issue %(id)s does not exist"), {"id": issue_id},
                            code="issues.not_found")

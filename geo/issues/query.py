@@ -34,6 +34,9 @@ class IssueFilter:
     grid: str | None = None
     q: str | None = None
     bbox: tuple | None = None
+    #: The asker's reach (a :class:`geo.people.permissions.Scope`; ``None``: everything).
+    #: Set by the web layer from the account, never from request parameters.
+    scope: object = None
 
     PARAMS = ("category", "group", "status", "source", "from", "to", "street", "community",
               "grid", "q", "bbox")
@@ -102,16 +105,21 @@ class IssueFilter:
         if self.bbox:
             parts.append(f"{i}.geom && ST_MakeEnvelope(%(f_x1)s, %(f_y1)s, %(f_x2)s, %(f_y2)s, 4490)")
             params.update(zip(("f_x1", "f_y1", "f_x2", "f_y2"), self.bbox))
+        if self.scope is not None:
+            condition, scope_params = self.scope.condition(g)
+            parts.append(condition)
+            params.update(scope_params)
         return (" AND ".join(parts) or "true"), params
 
     def fields(self):
         """Names of the fields that are set (``date_from``/``date_to`` as ``date``)."""
         names = {name for name in ("category", "group", "status", "source", "street",
                                    "community", "grid", "q", "bbox") if getattr(self, name)}
+        names |= {"scope"} if self.scope is not None else set()
         return names | ({"date"} if self.date_from or self.date_to else set())
 
     def needs_grid_join(self):
-        return bool(self.street or self.community or self.grid)
+        return bool(self.street or self.community or self.grid or self.scope is not None)
 
     def as_args(self):
         """The filter as request parameters (for links and forms)."""

@@ -175,8 +175,9 @@ def district_bounds(db):
     return None if extent is None else (extent.xmin, extent.ymin, extent.xmax, extent.ymax)
 
 
-def get_toilet(db, code):
-    """One toilet record as a dict, or raise :class:`~geo.errors.NotFound`.
+def get_toilet(db, code, scope=None):
+    """One toilet record as a dict, or raise :class:`~geo.errors.NotFound` (also when
+    it lies outside ``scope``, a :class:`geo.people.permissions.Scope`).
 
     Keys: ``id code kind name address original_type action status planned_at
     started_at accepted_at`` (dates as ``'YYYY-MM-DD'`` or None), the five
@@ -190,7 +191,7 @@ def get_toilet(db, code):
     '150102004002003'
     """
     with db.transaction() as tx:
-        return _record(tx, code)
+        return _record(tx, code, scope=scope)
 
 
 def toilet_history(db, code):
@@ -310,9 +311,10 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
         return _record(tx, code)
 
 
-def _record(tx, code, lock=False):
-    query = db_mod.sql("toilet_record") + (" FOR UPDATE OF t" if lock else "")
-    rows = tx.fetchdicts(query, {"code": code})
+def _record(tx, code, lock=False, scope=None):
+    where, params = scope.condition("g") if scope is not None else ("true", {})
+    query = db_mod.sql("toilet_record") + f" AND {where}" + (" FOR UPDATE OF t" if lock else "")
+    rows = tx.fetchdicts(query, {"code": code, **params})
     if not rows:
         raise NotFound(_NO_TOILET, {"code": code}, code="toilets.not_found")
     row = rows[0]

@@ -20,6 +20,7 @@ from geo.errors import N_, NotFound, Text
 from geo.issues.query import MAX_PAGE, IssueFilter
 from geo.params import not_one_of, parse_bbox, parse_int, required, unknown
 from webmap.db import get_db
+from webmap import auth
 from webmap.views.openapi import spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -46,6 +47,7 @@ def _filter():
     cats = stats.catalogue(get_db())
     flt = IssueFilter.parse(request.args, {c["code"] for c in cats},
                             {c["group_code"] for c in cats})
+    flt.scope = auth.scope("issues.read")
     if flt.bbox and _display_crs() == "gcj02":
         x1, y1 = crs_mod.gcj02_to_wgs84(flt.bbox[0], flt.bbox[1])
         x2, y2 = crs_mod.gcj02_to_wgs84(flt.bbox[2], flt.bbox[3])
@@ -76,6 +78,7 @@ ISSUE_PARAMS = set(IssueFilter.PARAMS) | {"limit", "offset", "crs", "lang"}
 
 
 @bp.get("/issues")
+@auth.requires("issues.read")
 def issues():
     """Issues as GeoJSON points, filtered, newest first, paged."""
     _known_params(ISSUE_PARAMS)
@@ -95,9 +98,10 @@ def issues():
 
 
 @bp.get("/issues/<int:issue_id>")
+@auth.requires("issues.read")
 def issue(issue_id):
     _known_params({"crs", "lang"})
-    detail = browse.issue_detail(get_db(), issue_id)
+    detail = browse.issue_detail(get_db(), issue_id, scope=auth.scope("issues.read"))
     detail["history"] = [{k: _json_value(v) for k, v in h.items()} for h in detail["history"]]
     detail.pop("import", None)
     [(lon, lat)] = _points([(detail.pop("lon"), detail.pop("lat"))])
@@ -107,6 +111,7 @@ def issue(issue_id):
 
 
 @bp.get("/issues/clusters")
+@auth.requires("issues.read")
 def clusters():
     """Issues in a bbox grouped on a zoom-dependent lattice (for maps)."""
     _known_params((ISSUE_PARAMS | {"zoom"}) - {"limit", "offset"})
@@ -126,6 +131,7 @@ def clusters():
 
 
 @bp.get("/heat")
+@auth.requires("issues.read")
 def heat():
     """Binned heat weights ``[lat, lon, count]`` for the filtered issues."""
     _known_params((ISSUE_PARAMS | {"cell"}) - {"limit", "offset"})
@@ -136,6 +142,7 @@ def heat():
 
 
 @bp.get("/grids")
+@auth.requires("maps.read")
 def grids():
     """Grids of the active version (or ``version``) as GeoJSON."""
     _known_params({"bbox", "level", "q", "version", "limit", "offset", "lang"})
@@ -158,6 +165,7 @@ def grids():
 
 
 @bp.get("/grids/<code>")
+@auth.requires("maps.read")
 def grid(code):
     _known_params({"lang"})
     g = browse.grid_detail(get_db(), code)
@@ -170,6 +178,7 @@ def grid(code):
 
 
 @bp.get("/grids/<code>/stats")
+@auth.requires("maps.read")
 def grid_stats(code):
     _known_params({"lang"})
     g = browse.grid_detail(get_db(), code)
@@ -181,6 +190,7 @@ def grid_stats(code):
 
 
 @bp.get("/stats/grids")
+@auth.requires("maps.read")
 def all_grid_stats():
     """Filtered counts for every grid of the active version (no geometry)."""
     _known_params(ISSUE_PARAMS - {"limit", "offset", "crs"})
@@ -222,5 +232,6 @@ def basemap():
 
 
 @bp.get("/openapi.json")
+@auth.requires("public")  # the description of the API holds no data
 def openapi():
     return jsonify(spec())

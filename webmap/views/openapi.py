@@ -92,7 +92,12 @@ def spec():
                 "parameters": FILTERS[:-1],
                 "responses": {"200": {"description": "per-grid counts"}, "400": BAD}}},
         },
-        "components": {"schemas": {"Error": {
+        # Every call needs a session or an API token (README, *Accounts and permissions*).
+        "security": [{"bearer": []}],
+        "components": {"securitySchemes": {"bearer": {
+            "type": "http", "scheme": "bearer",
+            "description": "a token from `civgrid tokens add` (401 without one)"}},
+            "schemas": {"Error": {
             "type": "object",
             "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}}},
     }

@@ -14,6 +14,7 @@ from geo.issues import statuses
 from geo.issues.query import IssueFilter
 from geo.params import not_one_of, parse_int
 from webmap import assets
+from webmap import auth
 from webmap.maps import issues as maps
 from webmap.db import get_db, settings
 
@@ -39,6 +40,7 @@ def page_filter():
     cats = stats.catalogue(get_db())
     flt = IssueFilter.parse(request.args, {c["code"] for c in cats},
                             {c["group_code"] for c in cats})
+    flt.scope = auth.scope("issues.read")
     return flt, cats
 
 
@@ -52,6 +54,7 @@ def filter_context(flt, cats):
 
 
 @bp.get("/")
+@auth.requires("maps.read")
 def overview():
     db = get_db()
     flt, cats = page_filter()
@@ -68,6 +71,7 @@ def overview():
 
 
 @bp.get("/heatmap")
+@auth.requires("maps.read")
 def heatmap():
     db = get_db()
     flt, cats = page_filter()
@@ -85,6 +89,7 @@ def heatmap():
 
 
 @bp.get("/grids")
+@auth.requires("maps.read")
 def grid_search():
     q = request.args.get("q", "").strip()
     found = browse.search_grids(get_db(), q)
@@ -94,13 +99,15 @@ def grid_search():
 
 
 @bp.get("/grids/<code>")
+@auth.requires("maps.read")
 def grid_page(code):
     db = get_db()
     grid = browse.grid_detail(db, code)  # NotFound → 404 in webmap.errors
-    flt = IssueFilter(grid=code, status=["open"]) if grid["level"] == "grid" else IssueFilter()
+    reach = auth.scope("issues.read")
+    flt = IssueFilter(grid=code, status=["open"], scope=reach)
     open_issues, open_total = browse.list_issues(db, flt, limit=300) if grid["level"] == "grid" \
         else ([], 0)
-    recent, _total = browse.list_issues(db, IssueFilter(grid=code), limit=20) \
+    recent, _total = browse.list_issues(db, IssueFilter(grid=code, scope=reach), limit=20) \
         if grid["level"] == "grid" else ([], 0)
     fmap = maps.grid_map(settings(), grid, open_issues)
     return render_template("grid.html", title=grid["name"], grid=grid, open_issues=open_issues,
@@ -108,6 +115,7 @@ def grid_page(code):
 
 
 @bp.get("/issues")
+@auth.requires("issues.read")
 def issue_list():
     flt, cats = page_filter()
     page = parse_int(request.args, "page", 1, 1, 100_000)
@@ -121,9 +129,10 @@ def issue_list():
 
 
 @bp.get("/issues/<int:issue_id>")
+@auth.requires("issues.read")
 def issue_page(issue_id):
     db = get_db()
-    issue = browse.issue_detail(db, issue_id)
+    issue = browse.issue_detail(db, issue_id, scope=auth.scope("issues.read"))
     grid = browse.grid_detail(db, issue["grid_code"]) if issue["grid_code"] else None
     fmap = maps.issue_map(settings(), issue, grid["geometry"] if grid else None)
     return render_template("issue.html", title=f"#{issue_id}", issue=issue, grid=grid,

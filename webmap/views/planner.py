@@ -14,13 +14,15 @@ from geo.grids import versions
 from geo.errors import N_, ConflictError, InputError, NotFound, Problem, excerpt
 from webmap.maps import planner as planner_maps
 from webmap.db import get_db, settings
+from webmap import auth
 from webmap.i18n import tr
 from webmap.views.pages import map_parts
 
 bp = Blueprint("planner", __name__, url_prefix="/planner")
 
 def _actor():
-    return (request.form.get("actor") or "").strip() or None
+    """The account that histories name (no free-text "who" field any more)."""
+    return auth.actor()
 
 
 def _draft_or_404(version_id):
@@ -31,6 +33,7 @@ def _draft_or_404(version_id):
 
 
 @bp.get("/")
+@auth.requires("planner.read")
 def index():
     all_versions = versions.list_versions(get_db())
     active = next((v for v in all_versions if v["status"] == "active"), None)
@@ -39,6 +42,7 @@ def index():
 
 
 @bp.post("/drafts")
+@auth.requires("grids.edit")
 def new_draft():
     draft = versions.create_draft(get_db(), label=request.form.get("label") or None,
                                   actor=_actor())
@@ -46,6 +50,7 @@ def new_draft():
 
 
 @bp.post("/upload")
+@auth.requires("grids.edit")
 def upload():
     upload = request.files.get("file")
     if not upload or not upload.filename:
@@ -63,6 +68,7 @@ def upload():
 
 
 @bp.post("/rollback")
+@auth.requires("grids.activate")
 def rollback():
     flash(_said(versions.rollback(get_db(), settings(), actor=_actor(),
                                   expected_active=_int(request.form.get("expected_active")))))
@@ -87,6 +93,7 @@ def _int(value):
 
 
 @bp.get("/<int:version_id>")
+@auth.requires("planner.read")
 def draft(version_id):
     db = get_db()
     version = _draft_or_404(version_id)
@@ -130,6 +137,7 @@ def _drawn():
 
 
 @bp.post("/<int:version_id>/attributes")
+@auth.requires("grids.edit")
 def attributes(version_id):
     f = request.form
     # A field left empty keeps the grid's value (the form cannot show the current ones).
@@ -139,6 +147,7 @@ def attributes(version_id):
 
 
 @bp.post("/<int:version_id>/merge")
+@auth.requires("grids.edit")
 def merge(version_id):
     codes = request.form.getlist("codes") or split_departments(
         request.form.get("code_list", "").replace(" ", ","))
@@ -147,18 +156,21 @@ def merge(version_id):
 
 
 @bp.post("/<int:version_id>/split")
+@auth.requires("grids.edit")
 def split(version_id):
     return _edit(version_id, lambda: versions.split_grid(
         get_db(), settings(), version_id, request.form["code"], _drawn(), actor=_actor()))
 
 
 @bp.post("/<int:version_id>/geometry")
+@auth.requires("grids.edit")
 def geometry(version_id):
     return _edit(version_id, lambda: versions.set_geometry(
         get_db(), settings(), version_id, request.form["code"], _drawn(), actor=_actor()))
 
 
 @bp.post("/balance")
+@auth.requires("grids.edit")
 def balance():
     report = versions.suggest_balance(get_db(), settings(),
                                       metric=request.form.get("metric", "open_issues"),
@@ -179,6 +191,7 @@ def balance():
 
 
 @bp.post("/<int:version_id>/activate")
+@auth.requires("grids.activate")
 def activate(version_id):
     try:
         report = versions.activate(get_db(), settings(), version_id,
@@ -192,6 +205,7 @@ def activate(version_id):
 
 
 @bp.post("/<int:version_id>/delete")
+@auth.requires("grids.edit")
 def delete(version_id):
     versions.delete_draft(get_db(), version_id)
     return redirect(url_for("planner.index"))

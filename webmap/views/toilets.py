@@ -22,12 +22,14 @@ from geo.errors import N_, InputError, Problem
 from geo.params import parse_float, parse_int
 from webmap.maps import toilets as toilet_maps
 from webmap.db import get_db, settings
+from webmap import auth
 from webmap.views.pages import map_parts
 
 bp = Blueprint("toilets", __name__, url_prefix="/toilets")
 
 
 @bp.get("/")
+@auth.requires("toilets.read", unscoped=True)
 def overview():
     db = get_db()
     radius = parse_float(request.args, "radius", coverage.DEFAULT_RADIUS_M, 10,
@@ -53,6 +55,7 @@ def overview():
 
 
 @bp.get("/progress.png")
+@auth.requires("toilets.read", unscoped=True)
 def progress_png():
     """The progress chart, drawn in memory and shown inline (the page embeds it)."""
     progress = coverage_progress.progress_over_time(get_db(), request.args.get("area") or None)
@@ -77,6 +80,7 @@ def _attachment(buffer, name, ascii_name, mimetype):
 
 
 @bp.get("/ledger.xlsx")
+@auth.requires("toilets.read", unscoped=True)
 def ledger_xlsx():
     """The Excel ledger in the page's language, written in memory, as a download."""
     buffer = io.BytesIO()
@@ -127,6 +131,7 @@ def record_problems():
 
 
 @bp.get("/toilets.geojson")
+@auth.requires("toilets.read", unscoped=True)
 def toilets_geojson():
     """Every record as GeoJSON, written in memory, as a download."""
     data = export.export_bytes(get_db(), "toilets", "geojson")
@@ -194,6 +199,7 @@ def _on_the_form(problems):
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@auth.requires("toilets.edit")
 def create():
     values, problems = {}, []
     if request.method == "POST":
@@ -201,7 +207,7 @@ def create():
         try:
             prepared = _uploaded_photos(values)
             record = toilets_mod.create_toilet(get_db(), settings(), values,
-                                               actor=request.form.get("actor") or None,
+                                               actor=auth.actor(),
                                                crs=request.form.get("crs") or None)
             _store_photos(prepared)
             return redirect(url_for("toilets.record", code=record["code"]))
@@ -215,9 +221,11 @@ def create():
 
 
 @bp.get("/<code>")
+@auth.requires("toilets.read")
 def record(code):
     db = get_db()
-    rec = toilets_mod.get_toilet(db, code)  # NotFound → 404 in webmap.errors
+    # NotFound → 404 in webmap.errors, also for a record outside a grid worker's grids
+    rec = toilets_mod.get_toilet(db, code, scope=auth.scope("toilets.read"))
     history = toilets_mod.toilet_history(db, code)
     fmap = toilet_maps.record_map(settings(), rec)
     return render_template("toilet.html", title=code, rec=rec, history=history,
@@ -226,6 +234,7 @@ def record(code):
 
 
 @bp.route("/<code>/edit", methods=["GET", "POST"])
+@auth.requires("toilets.edit")
 def edit(code):
     db = get_db()
     current = toilets_mod.get_toilet(db, code)
@@ -240,7 +249,7 @@ def edit(code):
         try:
             prepared = _uploaded_photos(changes, current.get("photos") or [])
             toilets_mod.update_toilet(db, settings(), code, changes,
-                                      actor=request.form.get("actor") or None,
+                                      actor=auth.actor(),
                                       crs=request.form.get("crs") or None,
                                       note=request.form.get("note") or None)
             _store_photos(prepared)

@@ -1,0 +1,1 @@
+"""People: accounts, roles and scopes, login throttling, API tokens (and the audit log)."""

@@ -1,0 +1,167 @@
+"""Who may do what: the one map from roles to actions, and the scopes of scoped roles.
+
+Every view and API endpoint of the web layer names one action (``@requires("issues.read")``
+in :mod:`webmap.auth`); :func:`can` answers whether an account may take it, and
+:func:`scope_for` how far its reach goes. Nothing else in civgrid decides permissions.
+
+Roles (docs: README, *Accounts and permissions*):
+
+==============  ==========================================================================
+admin           everything: accounts, and every action below
+command         sees everything; (the case workflow to come) acts on every case
+planner         grid versions: drafts, edits, validation, activation, rollback
+toilet_office   creates and edits toilet records
+department      sees (and will act on) the issues of its department(s) — see :class:`Scope`
+grid_worker     sees (and will report and act on) the issues and toilets in its grid(s)
+leader          sees everything, changes nothing
+viewer          maps and issue lists; no records that carry personal data (toilet records)
+==============  ==========================================================================
+
+An account may hold several roles; it may take an action when any of them allows it.
+When only a scoped role (``department``, ``grid_worker``) allows it, the account's reach
+is its :class:`Scope`; when any unscoped role allows it, the reach is everything.
+
+>>> user = Principal(login="w", roles=("grid_worker",), grids=("150102001001001",))
+>>> can(user, "issues.read"), can(user, "grids.edit")
+(True, False)
+>>> scope_for(user, "issues.read").grids
+('150102001001001',)
+>>> scope_for(Principal(login="l", roles=("leader",)), "issues.read") is None
+True
+"""
+
+from dataclasses import dataclass
+
+#: Every action a view may require, with what it lets one do.
+ACTIONS = {
+    "public": "pages anyone may open: login, static assets, favicon",
+    "account.self": "one's own account: password change, logout",
+    "maps.read": "overview and heat maps, grid search, grid pages, the grids API",
+    "issues.read": "issue lists, issue pages, the issues API (scoped)",
+    "issues.report": "report a problem in the field (the case workflow to come)",
+    "issues.act": "act on a case: file, dispatch, check, close… (the case workflow to come)",
+    "bulletins.read": "rankings and bulletins (to come)",
+    "bulletins.compose": "compose bulletins (to come)",
+    "planner.read": "grid versions: list, drafts, validation and impact",
+    "grids.edit": "create, upload, edit, balance and delete draft grid versions",
+    "grids.activate": "activate a grid version, roll back to the previous one",
+    "toilets.read": "toilet records, coverage, ledger and exports (scoped)",
+    "toilets.edit": "create and edit toilet records",
+    "users.manage": "accounts, roles, scopes, tokens",
+    "audit.read": "the audit log",
+    "settings.manage": "categories, calendar, settings (to come)",
+}
+
+#: The actions each role may take. ``admin`` may take every action.
+ROLE_ACTIONS = {
+    "admin": frozenset(ACTIONS),
+    "command": frozenset({"account.self", "maps.read", "issues.read", "issues.act",
+                          "bulletins.read", "bulletins.compose", "planner.read",
+                          "toilets.read"}),
+    "planner": frozenset({"account.self", "maps.read", "issues.read", "planner.read",
+                          "grids.edit", "grids.activate"}),
+    "toilet_office": frozenset({"account.self", "maps.read", "toilets.read", "toilets.edit"}),
+    "department": frozenset({"account.self", "maps.read", "issues.read", "issues.act"}),
+    "grid_worker": frozenset({"account.self", "maps.read", "issues.read", "issues.report",
+                              "issues.act", "toilets.read"}),
+    "leader": frozenset({"account.self", "maps.read", "issues.read", "bulletins.read",
+                         "planner.read", "toilets.read"}),
+    "viewer": frozenset({"account.self", "maps.read", "issues.read"}),
+}
+ROLES = tuple(ROLE_ACTIONS)
+#: Roles whose reach is limited to their scope (what the scope holds).
+SCOPED_ROLES = {"department": "departments", "grid_worker": "grids"}
+#: Actions whose objects lie in grids, and so can be scoped. For any other action a
+#: scoped role's permission is plain yes or no.
+SCOPED_ACTIONS = frozenset({"issues.read", "issues.report", "issues.act", "toilets.read"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who asks: an account's login, roles and scope (a token acts with one role)."""
+
+    login: str
+    roles: tuple = ()
+    grids: tuple = ()
+    departments: tuple = ()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The reach of a scoped account: objects lying in these grids or departments' grids.
+
+    *The interim department rule.* There is no dispatch yet (the case workflow is a
+    later issue): until there is, a department's cases are the issues lying in grids
+    whose ``departments`` include one of its departments. A grid worker's are those
+    lying in its grids (by grid code, in whichever grid version the object was
+    assigned). This class is the only place that says so: lists filter with
+    :meth:`condition`, single objects are checked with it too (an object outside the
+    scope is "not found"), and :meth:`admits` states the same rule for an object in hand.
+    """
+
+    grids: tuple = ()
+    departments: tuple = ()
+
+    def condition(self, grid_alias="g", prefix="scope"):
+        """``(sql, params)``: the rule as a condition over ``grids {grid_alias}`` joined to
+        the object by its ``grid_id`` (a LEFT JOIN: an unassigned object is outside).
+
+        >>> Scope(("150102001001001",), ()).condition()[0]
+        '(g.code = ANY(%(scope_grids)s) OR g.departments && %(scope_departments)s::text[])'
+        """
+        g = grid_alias
+        return (f"({g}.code = ANY(%({prefix}_grids)s)"
+                f" OR {g}.departments && %({prefix}_departments)s::text[])",
+                {f"{prefix}_grids": list(self.grids),
+                 f"{prefix}_departments": list(self.departments)})
+
+    def admits(self, grid_code, grid_departments):
+        """The same rule for an object whose grid's code and departments are known.
+
+        >>> Scope(departments=("城管",)).admits("150102001001001", ["城管", "环保"])
+        True
+        >>> Scope(grids=("150102001001001",)).admits(None, [])
+        False
+        """
+        if grid_code is None:
+            return False
+        return grid_code in self.grids or bool(set(grid_departments or ()) & set(self.departments))
+
+
+def actions_of(principal):
+    """Every action ``principal``'s roles allow."""
+    allowed = set()
+    for role in principal.roles:
+        allowed |= ROLE_ACTIONS.get(role, frozenset())
+    return allowed
+
+
+def scope_for(principal, action):
+    """How far ``principal`` may take ``action``: ``None`` for everywhere, else a
+    :class:`Scope` (possibly empty). Call :func:`can` first."""
+    if action not in SCOPED_ACTIONS:
+        return None
+    granting = [r for r in principal.roles if action in ROLE_ACTIONS.get(r, ())]
+    if any(r not in SCOPED_ROLES for r in granting):
+        return None
+    return Scope(grids=tuple(principal.grids) if "grid_worker" in granting else (),
+                 departments=tuple(principal.departments) if "department" in granting else ())
+
+
+def can(principal, action, obj=None):
+    """Whether ``principal`` may take ``action`` (on ``obj``, when given).
+
+    ``principal`` is ``None`` for an anonymous visitor, who may only take ``public``.
+    ``obj`` is an object lying in a grid: a mapping with ``grid_code`` and
+    ``grid_departments`` (its grid's departments), checked against the scope.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if action == "public":
+        return True
+    if principal is None or action not in actions_of(principal):
+        return False
+    scope = scope_for(principal, action)
+    if obj is None or scope is None:
+        return True
+    return scope.admits(obj.get("grid_code"), obj.get("grid_departments"))
