@@ -8,6 +8,7 @@ import pytest
 
 from geo import settings as settings_mod
 from geo.store import db as geo_db
+from tests import accounts
 from tests import browser as br
 
 pytestmark = pytest.mark.browser
@@ -51,6 +52,7 @@ def test_default_pages_draw_the_district_and_ask_no_one_else(chromium, default_s
         page = br.Page(chromium)
         try:
             name = "base-" + (url.strip("/").split("/")[0] or "overview") + ".png"
+            page.login(default_server.url)
             p = page.open(default_server.url + url)
             p.wait_for_selector(".leaflet-container[data-base-streets]", timeout=10_000)
             p.wait_for_timeout(300)
@@ -74,7 +76,7 @@ def test_a_tile_template_is_what_the_tile_layer_fetches(chromium, demo_url, tmp_
            "CIVGRID_DATA_DIR": str(tmp_path)}
     settings = settings_mod.from_env(env)
     server = br.LiveServer(create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}))
-    page = br.Page(chromium)
+    page = br.Page(chromium).login(server.url)
     try:
         p = page.open(server.url + "/")
         p.wait_for_timeout(500)
@@ -89,7 +91,7 @@ def test_a_tile_template_is_what_the_tile_layer_fetches(chromium, demo_url, tmp_
 
 
 def test_basemap_api(demo_app, demo_url):
-    client = demo_app.test_client()
+    client = accounts.client(demo_app)
     resp = client.get("/api/v1/basemap")
     assert resp.status_code == 200 and resp.mimetype == "application/geo+json"
     kinds = [f["properties"]["kind"] for f in resp.get_json()["features"]]

@@ -51,8 +51,8 @@ VIEW = """() => { const m = Object.values(window).find(v => v instanceof L.Map);
 
 
 @pytest.fixture
-def page(chromium):
-    p = br.Page(chromium)
+def page(chromium, live):
+    p = br.Page(chromium).login(live.url)
     yield p
     p.close()
 

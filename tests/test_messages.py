@@ -13,6 +13,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from geo.errors import Problem
+from tests import accounts
 from tests.conftest import REPO
 from tests.layouts import xy
 from webmap.i18n import catalogue
@@ -167,7 +168,7 @@ def test_a_placeholder_missing_from_the_chinese_would_be_caught():
 
 @pytest.fixture
 def client(demo_app):
-    return demo_app.test_client()  # a fresh cookie jar: no remembered language
+    return accounts.client(demo_app)  # a fresh cookie jar: no remembered language
 
 
 def test_a_bad_parameter_is_a_coded_localized_400(client):
@@ -203,19 +204,20 @@ def test_an_input_problem_list_names_code_message_and_place(db, settings, layout
     """A form with four problems through the one error handler: each problem keeps its
     code, its message in the request's language, its raw parameters and its place."""
     from geo.issues import records as issues
-    from webmap import create_app
+    from webmap import auth, create_app
     from webmap.db import get_db
 
     app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
 
     @app.post("/api/v1/issues")  # the route a JSON create would have: the core's checks
+    @auth.requires("issues.report")
     def create():
         from flask import request
 
         issues.create_issue(get_db(), settings, request.get_json())
         return {}
 
-    resp = app.test_client().post("/api/v1/issues", json={"category": "99999", "lat": "四十"})
+    resp = accounts.client(app).post("/api/v1/issues", json={"category": "99999", "lat": "四十"})
     assert resp.status_code == 400
     body = resp.get_json()
     assert body["error"] == "input"  # several problems: the error is bad input as a whole
@@ -227,7 +229,7 @@ def test_an_input_problem_list_names_code_message_and_place(db, settings, layout
     assert unknown["params"] == {"category": "99999"} and unknown["file"] == "form: the issue"
     assert problems["io.not_a_number"]["params"] == {"column": "lat", "value": "四十"}
 
-    english = app.test_client().post("/api/v1/issues?lang=en", json={"category": "99999"})
+    english = accounts.client(app).post("/api/v1/issues?lang=en", json={"category": "99999"})
     messages = [p["message"] for p in english.get_json()["problems"]]
     assert "form: the issue: unknown category '99999'" in messages
 

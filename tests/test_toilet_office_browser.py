@@ -8,6 +8,7 @@ from geo.grids import importer as grids
 from geo.store import db as geo_db
 from geo.toilets import listing
 from geo.toilets import records as toilets
+from tests import accounts
 from tests import browser as br
 from tests import layouts
 
@@ -15,8 +16,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def page(chromium):
-    p = br.Page(chromium)
+def page(chromium, live):
+    p = br.Page(chromium).login(live.url)
     yield p
     p.close()
 
@@ -68,7 +69,7 @@ def test_the_map_picker_sets_lon_lat_and_the_record_lands_there(chromium, db, se
     layouts.grid_layout().to_file(tmp_path / "g.geojson", driver="GeoJSON")
     grids.import_grids(db, settings, tmp_path / "g.geojson")
     server = br.LiveServer(create_app({"CIVGRID_SETTINGS": settings}))
-    page = br.Page(chromium)
+    page = br.Page(chromium).login(server.url, accounts.ensure(db, "admin"), accounts.PASSWORD)
     try:
         p = page.open(server.url + "/toilets/new", screenshot="toilet-form-picker.png")
         assert p.input_value("#lon") == "" and p.input_value("#lat") == ""

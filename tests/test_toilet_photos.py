@@ -11,6 +11,7 @@ from PIL import Image
 from geo.grids import importer as grids
 from geo.toilets import photos
 from geo.toilets import records as toilets
+from tests import accounts
 from tests import layouts
 
 
@@ -20,7 +21,7 @@ def client(db, settings, tmp_path):
 
     layouts.grid_layout().to_file(tmp_path / "g.geojson", driver="GeoJSON")
     grids.import_grids(db, settings, tmp_path / "g.geojson")
-    return create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}).test_client()
+    return accounts.client(create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}))
 
 
 def _form(code="PH-1", **extra):

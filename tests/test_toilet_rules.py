@@ -11,6 +11,7 @@ from geo.grids import importer as grids
 from geo.toilets import progress as coverage_progress
 from geo.toilets import records as toilets
 from geo.toilets import rules
+from tests import accounts
 from tests import layouts
 from tests.conftest import table_snapshot
 from tests.layouts import xy
@@ -148,7 +149,7 @@ def test_the_page_lists_them(db, settings, grid_layout, tmp_path):
     from webmap import create_app
 
     _legacy(db, settings, tmp_path)
-    client = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}).test_client()
+    client = accounts.client(create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}))
     html = client.get("/toilets/problems").get_data(as_text=True)
     assert html.count('data-rule="toilets.future_date"') == 2
     assert 'data-code="B"' in html and "/toilets/B/edit" in html
