@@ -18,7 +18,8 @@ Examples
 from dataclasses import dataclass
 
 from geo.errors import N_, shown
-from geo.issues.query import CODE15, bad_parameter, like_literal, not_one_of
+from geo.issues.query import CODE15, like_literal
+from geo.params import bad_parameter, not_one_of
 from geo.store import db as db_mod
 from geo.toilets.records import ACTIONS, FACILITIES, KINDS, STATUSES
 
