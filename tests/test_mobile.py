@@ -89,6 +89,18 @@ def assert_cells_readable(p):
     assert squeezed == [], squeezed
 
 
+def assert_buttons_on_one_line(p):
+    """No visible button breaks its label over two lines (搜/索)."""
+    broken = p.evaluate("""() => Array.from(document.querySelectorAll('.btn'))
+        .filter(b => b.checkVisibility({visibilityProperty: true}) && b.textContent.trim())
+        .filter(b => { const s = getComputedStyle(b), text = document.createRange();
+                       text.selectNodeContents(b);
+                       const line = parseFloat(s.lineHeight) || 1.5 * parseFloat(s.fontSize);
+                       return text.getBoundingClientRect().height > 1.6 * line; })
+        .map(b => b.textContent.trim())""")
+    assert broken == [], broken
+
+
 def assert_panel_folds(p, name):
     """The side panel is hidden until its toggle is tapped, then opens on screen."""
     panel = p.locator("#cg-panel")
@@ -150,6 +162,7 @@ def test_page_works_on_a_phone(phone, live, ids, name, path, has_map, has_panel)
     p.screenshot(path=str(br.ARTIFACTS / f"phone-{name}.png"), full_page=True)
     assert_no_sideways_scroll(p)
     assert_cells_readable(p)
+    assert_buttons_on_one_line(p)
     if has_panel:
         assert_panel_folds(p, name)
     else:
