@@ -74,7 +74,7 @@ def assert_map_fills_width(p):
     assert b["x"] >= 0 and b["x"] + b["width"] <= PHONE["width"] + 0.5, b
 
 
-def assert_cells_readable(p):
+def assert_cells_readable(p, width=PHONE["width"]):
     """No table cell squeezes its text: a cell narrower than 150 px holds one line."""
     squeezed = p.evaluate("""() => Array.from(document.querySelectorAll('td, th'))
         .filter(c => c.checkVisibility({visibilityProperty: true}) && c.textContent.trim())
@@ -85,7 +85,7 @@ def assert_cells_readable(p):
                     const lines = text.getBoundingClientRect().height / line;
                     return [c.textContent.trim().slice(0, 20), Math.round(r.width),
                             Math.round(r.right), Math.round(lines * 10) / 10]; })
-        .filter(([_, w, right, lines]) => (w < 150 && lines > 1.6) || right > 390.5)""")
+        .filter(([_, w, right, lines]) => (w < 150 && lines > 1.6) || right > %s)""" % (width + 0.5))
     assert squeezed == [], squeezed
 
 
@@ -234,6 +234,21 @@ def test_desktop_keeps_its_column_and_open_navbar(chromium, live, path):
             m = box(p, ".folium-map")
             assert m["x"] >= panel["width"] - 1 and m["width"] >= 900 and m["height"] >= 700, m
         assert p.evaluate("document.documentElement.scrollWidth") <= 1280
+        assert page.errors == [] and page.outside == []
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("path", ["/issues", "/grids/{grid}"])
+def test_tablet_lists_are_readable(chromium, live, ids, path):
+    """At 800 px, with the filter column beside the list, issue rows are cards too."""
+    page = br.Page(chromium)
+    page.page.set_viewport_size({"width": 800, "height": 1000})
+    try:
+        p = page.open(live.url + path.format(**ids))
+        assert p.locator("table.cg-issues tbody tr").count() > 0
+        assert_cells_readable(p, width=800)
+        assert p.evaluate("document.documentElement.scrollWidth") <= 800
         assert page.errors == [] and page.outside == []
     finally:
         page.close()
