@@ -168,3 +168,82 @@ def test_a_form_error_is_said_in_the_pages_language(client):
     assert "没有编号为 &#39;NO-SUCH&#39; 的厕所" in missing.get_data(as_text=True)
     api_like = client.get("/toilets/?colour=pink&lang=en").get_data(as_text=True)
     assert "parameter &#39;colour&#39;: use progress or density" in api_like
+
+
+# -- the list of records (issue 12 item 8) -------------------------------------
+
+def _demo_records(demo_url):
+    """The demo's records with their grid codes, read independently of the list's SQL."""
+    import pandas as pd
+
+    from geo.demo import DEMO_DIR
+
+    db = geo_db.connect(settings_mod.Settings(database_url=demo_url))
+    with db.transaction() as tx:
+        grid_of = dict(tx.fetchall("SELECT t.code, g.code FROM toilets t"
+                                   " LEFT JOIN grids g ON g.id = t.grid_id"))
+    frame = pd.read_csv(DEMO_DIR / "toilets.csv", dtype=str, keep_default_na=False)
+    frame["grid"] = frame.code.map(grid_of)
+    return frame
+
+
+@pytest.mark.parametrize("args", [
+    {}, {"status": "in_progress"}, {"kind": "public", "lacking": "water"},
+    {"action": "none"}, {"lacking": "any", "status": "accepted"}, {"q": "号"},
+    {"street": "street"}, {"community": "community", "action": "convert"},
+])
+def test_the_list_filters_as_pandas_does(client, demo_url, args):
+    from geo.toilets import listing
+
+    frame = _demo_records(demo_url)
+    args = dict(args)
+    grid = frame.grid.dropna().iloc[0]
+    if args.get("street") == "street":
+        args["street"] = grid[:9] + "000000"
+    if args.get("community") == "community":
+        args["community"] = grid[:12] + "000"
+    want = frame
+    for name in ("kind", "status"):
+        if name in args:
+            want = want[want[name] == args[name]]
+    if "action" in args:
+        want = want[want.action == ("" if args["action"] == "none" else args["action"])]
+    facilities = ["heating", "power", "water", "sewage", "ventilation"]
+    if args.get("lacking") == "any":
+        want = want[(want[facilities] == "0").any(axis=1)]
+    elif "lacking" in args:
+        want = want[want[args["lacking"]] == "0"]
+    if "q" in args:
+        want = want[want.code.str.contains(args["q"]) | want.name.str.contains(args["q"])
+                    | want.address.str.contains(args["q"])]
+    for name, width in (("street", 9), ("community", 12)):
+        if name in args:
+            want = want[want.grid.fillna("").str[:width] == args[name][:width]]
+    db = geo_db.connect(settings_mod.Settings(database_url=demo_url))
+    rows, total = listing.list_toilets(db, listing.ToiletFilter.parse(args), limit=1000)
+    assert total == len(want) and sorted(r["code"] for r in rows) == sorted(want.code)
+    html = client.get("/toilets/list", query_string=args).get_data(as_text=True)
+    assert f"{total} 条" in html or f"找到 {total}" in html
+    csv_resp = client.get("/toilets/list.csv", query_string=args)
+    assert csv_resp.headers["Content-Disposition"].startswith("attachment;")
+    text = csv_resp.data.decode("utf-8-sig").splitlines()
+    assert text[0].startswith("编码,类型,名称,") and len(text) == 1 + total
+    xlsx = client.get("/toilets/list.xlsx", query_string=args)
+    assert "attachment" in xlsx.headers["Content-Disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
+    assert sheet.max_row == 1 + total
+
+
+def test_the_list_pages_and_refuses_bad_filters(client):
+    first = client.get("/toilets/list?per_page=10").get_data(as_text=True)
+    second = client.get("/toilets/list?per_page=10&page=2").get_data(as_text=True)
+    codes = lambda html: re.findall(r'href="/toilets/([^/"?]+)">\1</a>', html)  # noqa: E731
+    assert len(codes(first)) == 10 and len(codes(second)) == 10
+    assert not set(codes(first)) & set(codes(second))
+    assert "1 / 68" in first
+    for bad in ("status=done", "lacking=roof", "street=12", "kind=hotel"):
+        resp = client.get("/toilets/list?" + bad)
+        assert resp.status_code == 400, bad
+    assert client.get("/toilets/list.pdf").status_code in (400, 404)
+    search = client.get("/toilets/list?q=%25").get_data(as_text=True)  # '%' is no wildcard
+    assert "没有符合条件的记录" in search

@@ -75,7 +75,7 @@ def test_edit_survives_export_and_is_recorded(db, settings, loaded, tmp_path):
 
 def test_clearing_optional_fields(db, settings, loaded):
     got = toilets.update_toilet(db, settings, "CS-1", {"started_at": None, "photos": "",
-                                                       "action": ""})
+                                                       "action": "", "status": "planned"})
     assert got["started_at"] is None and got["photos"] == [] and got["action"] is None
     assert got["planned_at"] == "2026-03-01"
 
@@ -212,7 +212,8 @@ def test_problems_are_data_with_a_code_and_a_place(db, settings, loaded):
 
 
 def test_history_is_append_only(db, settings, loaded):
-    toilets.update_toilet(db, settings, "CS-1", {"status": "accepted"})
+    toilets.update_toilet(db, settings, "CS-1", {"status": "accepted",
+                                                 "accepted_at": "2026-05-01"})
     with pytest.raises(Exception, match="append-only"):
         with db.transaction() as tx:
             tx.execute("UPDATE toilet_history SET actor = 'someone else'")

@@ -161,3 +161,17 @@ def test_command_line_ledger_in_the_environments_language(db, settings, loaded, 
     got, rows, n = _read(tmp_path / "l.xlsx", sheets)
     assert list(got) == header and n == 3
     assert rows["CS-1"][header[8]] == ("已验收" if lang.startswith("zh") else "accepted")
+
+
+def test_the_ledger_is_made_at_beijing_time(db, settings, loaded, tmp_path):
+    """生成时间 is Beijing time (UTC+8) like every other time, whatever the server's zone."""
+    import datetime as dt
+
+    from webmap.i18n import catalogue
+
+    path = tmp_path / "l.xlsx"
+    before = dt.datetime.now(dt.timezone.utc).astimezone(ledger.BEIJING).replace(tzinfo=None)
+    ledger.write_ledger(db, path, translate=catalogue("zh").gettext)
+    after = dt.datetime.now(dt.timezone.utc).astimezone(ledger.BEIJING).replace(tzinfo=None)
+    about = dict(openpyxl.load_workbook(path)["说明"].iter_rows(values_only=True))
+    assert before.replace(microsecond=0) <= about["生成时间"] <= after

@@ -69,7 +69,9 @@ def _say(item, err=False):
         click.echo(item.render(_), err=err)
         return
     for line in item.lines() if hasattr(item, "lines") else [item]:
-        click.echo(line.render(_) if hasattr(line, "render") else str(line), err=err)
+        indent, line = line if isinstance(line, tuple) else (0, line)  # (indent, Text) lines
+        click.echo("  " * indent + (line.render(_) if hasattr(line, "render") else str(line)),
+                   err=err)
 
 
 def _settings():
@@ -330,7 +332,7 @@ def grids_balance(metric, units, max_moves):
 
 @main.group("toilets")
 def toilets_group():
-    """Toilet renovation (厕所革命): coverage figures and site suggestions."""
+    """Toilet renovation (厕所革命): coverage figures, site suggestions, record checks."""
 
 
 @toilets_group.command("coverage")
@@ -368,6 +370,24 @@ def toilets_sites(k, radius, objective):
     from geo.toilets import sites as coverage_sites
 
     _say(coverage_sites.suggest_sites(_db(), k=k, radius_m=radius, objective=objective))
+
+
+@toilets_group.command("check")
+@_fail_cleanly
+def toilets_check():
+    """List stored records whose status lacks its date or whose date lies in the future.
+
+    Exits 1 when there is any, so a cron job can tell the office.
+    """
+    from geo.toilets import rules
+
+    broken = rules.broken_records(_db())
+    _ = environment_gettext()
+    for record in broken:
+        click.echo(record.problem.render(_))
+    click.echo(_("%(n)d record(s) break the date rules") % {"n": len(broken)})
+    if broken:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -434,6 +434,10 @@ class CoverageReport:
         if undated:
             lines.append((0, Text(N_("accepted without an accepted_at date: %(n)d"),
                                   {"n": undated})))
+        future = sum(self.progress.get("future", {}).values())
+        if future:
+            lines.append((0, Text(N_("accepted with an accepted_at after today, left out of "
+                                     "the progress: %(n)d"), {"n": future})))
         return lines
 
     def render(self, translate=None):

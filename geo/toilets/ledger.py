@@ -33,6 +33,8 @@ from geo.store import db as db_mod
 from geo.errors import N_, NotFound
 
 SHEET = N_("Toilet ledger")
+#: Beijing time (UTC+8, no summer time since 1991): the times the office reads.
+BEIJING = dt.timezone(dt.timedelta(hours=8))
 ABOUT_SHEET = N_("About")
 
 #: (query column, header, vocabulary of its coded values, column width)
@@ -62,28 +64,32 @@ def _identity(text):
     return text
 
 
-def ledger_rows(db, area_code=None, translate=None):
+def ledger_rows(db, area_code=None, translate=None, condition=None):
     """The ledger's rows as dicts keyed by the headers of :data:`COLUMNS`, coded
     values as labels, both through ``translate`` (default: English).
 
     ``area_code`` keeps the toilets of one grid, community or street of the
     active version (raises :class:`~geo.errors.NotFound` when it names none).
+    ``condition`` is ``(sql, params)`` on ``toilets t LEFT JOIN grids g``, e.g. the
+    :meth:`geo.toilets.listing.ToiletFilter.where` of the list the office is looking at.
     """
     translate = translate or _identity
-    condition, params = coverage_progress.area_filter(area_code)
+    extra, extra_params = condition or ("true", {})
+    area, params = coverage_progress.area_filter(area_code)
+    params.update(extra_params)
     with db.transaction() as tx:
         version = assign.active_version(tx)
         params["version"] = version
         if area_code is None:
-            scope = "true"
+            scope = extra
         else:
             if not tx.fetchval(f"SELECT count(*) FROM grids AS g WHERE g.version_id ="
-                               f" %(version)s AND {condition}", params):
+                               f" %(version)s AND {area}", params):
                 raise NotFound(N_("no grid, community or street with code %(code)r in the "
                                   "active grid version"), {"code": area_code},
                                code="grids.area_not_found")
             scope = ("t.grid_id IN (SELECT g.id FROM grids AS g"
-                     f" WHERE g.version_id = %(version)s AND {condition})")
+                     f" WHERE g.version_id = %(version)s AND {area}) AND {extra}")
         rows = tx.fetchdicts(db_mod.sql("toilet_ledger").format(scope=scope), params)
     return [{translate(header): _cell(row[col], shown, translate)
              for col, header, shown, _ in COLUMNS} for row in rows]
@@ -97,11 +103,17 @@ def _cell(value, shown, translate):
     if isinstance(value, list):
         return ";".join(value)
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None)
+        return value.astimezone(BEIJING).replace(tzinfo=None)
     return value
 
 
-def write_ledger(db, path, area_code=None, translate=None):
+def made_at():
+    """Now in Beijing time, to the second, without a zone (as Excel shows it): the time a
+    ledger was made, like every other time on the pages (not the server's UTC)."""
+    return dt.datetime.now(BEIJING).replace(microsecond=0, tzinfo=None)
+
+
+def write_ledger(db, path, area_code=None, translate=None, condition=None):
     """Write the ledger to ``path`` (.xlsx); return the number of toilets written.
 
     Parameters
@@ -112,6 +124,8 @@ def write_ledger(db, path, area_code=None, translate=None):
         A grid, community or street code of the active version: only its toilets.
     translate : callable, optional
         A gettext function for headers, labels and sheet names (default: English).
+    condition : (str, dict), optional
+        Only the rows of a filter (:meth:`geo.toilets.listing.ToiletFilter.where`).
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -119,7 +133,7 @@ def write_ledger(db, path, area_code=None, translate=None):
     from openpyxl.utils import get_column_letter
 
     translate = translate or _identity
-    rows = ledger_rows(db, area_code, translate)
+    rows = ledger_rows(db, area_code, translate, condition)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(translate(SHEET))
     for i, (*_, width) in enumerate(COLUMNS, start=1):
@@ -140,8 +154,27 @@ def write_ledger(db, path, area_code=None, translate=None):
             (N_("Ledger"), translate(N_("Toilet renovation: one record per toilet"))),
             (N_("Scope"), area_code or translate(N_("whole district"))),
             (N_("Records"), len(rows)),
-            (N_("Made at"), dt.datetime.now().replace(microsecond=0)),
+            (N_("Made at"), made_at()),
             (N_("Coordinates"), translate(N_("CGCS2000 longitude/latitude (EPSG:4490)")))]:
         about.append([translate(key), value])
     wb.save(path if hasattr(path, "write") else Path(path))
+    return len(rows)
+
+
+def write_csv(db, stream, area_code=None, translate=None, condition=None):
+    """Write the ledger's rows as CSV text to ``stream`` (a text file object); return
+    the number of toilets written.
+
+    The same columns, headers and labels as :func:`write_ledger`; dates ISO, times in
+    Beijing time. Open the file as ``utf-8-sig`` so that Excel reads the Chinese.
+    """
+    import csv
+
+    translate = translate or _identity
+    rows = ledger_rows(db, area_code, translate, condition)
+    writer = csv.writer(stream)
+    writer.writerow([translate(title) for _col, title, *_ in COLUMNS])
+    for row in rows:
+        writer.writerow(["" if v is None else v.isoformat(sep=" ") if isinstance(v, dt.datetime)
+                         else v for v in row.values()])
     return len(rows)

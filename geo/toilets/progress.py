@@ -12,6 +12,7 @@ import pandas as pd
 from geo.grids import assign
 from geo.store import db as db_mod
 from geo.errors import N_, NotFound
+from geo.toilets import rules
 from geo.toilets.records import ACTIONS
 
 
@@ -27,11 +28,14 @@ def area_filter(code):
             {"area_code": str(code)})
 
 
-def progress_over_time(db, area_code=None):
+def progress_over_time(db, area_code=None, as_of=None):
     """Monthly counts of accepted demolitions, conversions and new builds, cumulated.
 
-    Months come from ``accepted_at`` (accepted records without a date are
-    counted in ``undated``). ``area_code`` limits the count to the toilets of
+    Months come from ``accepted_at``: accepted records without a date are counted in
+    ``undated``, and those dated after today (Asia/Shanghai; typos that
+    :func:`geo.toilets.rules.broken_records` lists) in ``future``, so that one typo
+    cannot stretch the chart's axis to 2030. ``as_of`` is "today" (default
+    :func:`geo.toilets.rules.today`). ``area_code`` limits the count to the toilets of
     one grid, community or street of the active version.
 
     Returns a dict::
@@ -40,6 +44,7 @@ def progress_over_time(db, area_code=None):
          "monthly": {"demolish": [3, 0, …], "convert": […], "new_build": […]},
          "cumulative": {"demolish": [3, 3, …], …},
          "undated": {"demolish": 0, "convert": 0, "new_build": 0},
+         "future": {"demolish": 0, "convert": 0, "new_build": 0},
          "area_code": None}
 
     Examples
@@ -61,21 +66,23 @@ def progress_over_time(db, area_code=None):
             "t.grid_id IN (SELECT g.id FROM grids AS g WHERE g.version_id = %(version)s"
             f" AND {condition})")
         rows = tx.fetchall(db_mod.sql("coverage_progress").format(scope=scope),
-                           dict(params, version=version))
-    dated = [(m, a, n) for m, a, n in rows if m is not None]
-    months = _month_range(min(m for m, _, _ in dated), max(m for m, _, _ in dated)) \
-        if dated else []
+                           dict(params, version=version, today=as_of or rules.today()))
+    dated = [m for m, _, future, _ in rows if m is not None and not future]
+    months = _month_range(min(dated), max(dated)) if dated else []
     index = {m: i for i, m in enumerate(months)}
     monthly = {a: [0] * len(months) for a in ACTIONS}
     undated = dict.fromkeys(ACTIONS, 0)
-    for month, action, n in rows:
+    future = dict.fromkeys(ACTIONS, 0)
+    for month, action, is_future, n in rows:
         if month is None:
             undated[action] += int(n)
+        elif is_future:
+            future[action] += int(n)
         else:
             monthly[action][index[month]] += int(n)
     cumulative = {a: np.cumsum(v).astype(int).tolist() for a, v in monthly.items()}
     return {"months": months, "monthly": monthly, "cumulative": cumulative,
-            "undated": undated, "area_code": area_code}
+            "undated": undated, "future": future, "area_code": area_code}
 
 
 def _month_range(first, last):

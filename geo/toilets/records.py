@@ -2,9 +2,10 @@
 
 Every way a record comes in goes through the same checks: a file
 (:func:`import_toilets`), one new record from a form (:func:`create_toilet`)
-and an edit (:func:`update_toilet`) all run :func:`_parse` and the coordinate
-checks of :mod:`geo.points`, and a new or moved toilet gets its grid from the
-same SQL as every other assignment (:mod:`geo.assign`). Edits are recorded in
+and an edit (:func:`update_toilet`) all run :func:`_parse` (with the status
+rules of :mod:`geo.toilets.rules`) and the coordinate checks of :mod:`geo.points`,
+and a new or moved toilet gets its grid from the same SQL as every other
+assignment (:mod:`geo.assign`). Edits are recorded in
 the append-only ``toilet_history``.
 """
 
@@ -22,6 +23,7 @@ from geo.io import forms
 from geo.io import intake
 from geo.errors import N_, InputError, NotFound, Place, Problem, Text, shown
 from geo.io.points import convert_and_check
+from geo.toilets import rules
 
 KINDS = ("household", "public")
 ORIGINAL_TYPES = ("dry_latrine", "flush", "none")
@@ -116,7 +118,7 @@ def _parse(table, tx):
         out[col], p = _flags(table, col)
         problems += p
     if not problems:
-        problems += _date_order(table, parsed)
+        problems += _date_order(table, parsed) + rules.frame_problems(table, out)
     return (None if problems else out), problems
 
 
@@ -163,6 +165,14 @@ _REQUIRED_CHOICES = ("kind", "original_type", "status")
 _FORM = Path("form")
 _NO_TOILET = N_("no toilet with code %(code)r")
 _FORM_LABEL = Text(N_("form: the toilet"))
+
+
+def district_bounds(db):
+    """``(xmin, ymin, xmax, ymax)`` in lon/lat of the active grids, or None without grids:
+    where a form's map opens."""
+    with db.transaction() as tx:
+        extent = assign.district_extent(tx, assign.active_version(tx))
+    return None if extent is None else (extent.xmin, extent.ymin, extent.xmax, extent.ymax)
 
 
 def get_toilet(db, code):

@@ -14,9 +14,11 @@ FULL = [
     ("bench_activation.py", []),
     ("bench_pages.py", []),
     ("bench_coverage.py", []),
+    ("bench_toilet_page.py", []),
 ]
 QUICK = {"bench_import.py": ["--issues", "100000"], "bench_activation.py": ["--issues", "100000"],
-         "bench_pages.py": ["--sizes", "10000,100000"]}
+         "bench_pages.py": ["--sizes", "10000,100000"],
+         "bench_toilet_page.py": ["--repeat", "2"]}
 
 
 def main():

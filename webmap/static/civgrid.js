@@ -156,6 +156,70 @@ function civgridDrawLocal(texts) {
   if (window.L && L.drawLocal) merge(L.drawLocal, texts);
 }
 
+/* The toilet records of the coverage map, from compact rows (the page stays light):
+   data.rows: [[code, name, kind, action, status, lat, lon, thumbnail URL], …].
+   Public: large with a thick blue ring; household: small; fill = status. The popup is
+   built when opened, every value set as text. */
+function civgridToilets(layer, data) {
+  var L_ = data.labels;
+  data.rows.forEach(function (r) {
+    var pub = r[2] === "public";
+    var m = L.circleMarker([r[5], r[6]], {
+      radius: pub ? 8 : 4, weight: pub ? 3 : 1, color: pub ? "#1f618d" : "#2c3e50",
+      fill: true, fillColor: data.colours[r[4]] || "#7f8c8d", fillOpacity: 0.9});
+    m.bindPopup(function () {
+      var box = document.createElement("div");
+      var table = document.createElement("table");
+      table.className = "cg-popup";
+      [[L_.code, r[0]], [L_.name, r[1]], [L_.kind, data.words.kind[r[2]] || r[2]],
+       [L_.action, data.words.action[r[3]] || ""], [L_.status, data.words.status[r[4]] || r[4]]
+      ].forEach(function (row) {
+        var tr = table.insertRow(), th = document.createElement("th"), td = tr.insertCell();
+        th.textContent = row[0];
+        tr.insertBefore(th, td);
+        td.textContent = row[1];
+      });
+      box.appendChild(table);
+      if (r[7]) {
+        var img = document.createElement("img");
+        img.src = r[7];
+        img.alt = L_.photo;
+        img.className = "cg-thumb";
+        box.appendChild(img);
+      }
+      var a = document.createElement("a");
+      a.href = "/toilets/" + encodeURIComponent(r[0]);
+      a.textContent = L_.open + " →";
+      box.appendChild(a);
+      return box;
+    }, {maxWidth: 300});
+    m.addTo(layer);
+  });
+}
+
+/* A small map on the toilet form: a click puts its lon/lat into the form's inputs
+   (7 decimals, ~1 cm) and the CRS of the tiles into the crs field (gcj02 on GCJ-02
+   tiles, empty otherwise); typing coordinates by hand clears it again. */
+function civgridPicker(map, cfg) {
+  var lon = document.getElementById(cfg.lon), lat = document.getElementById(cfg.lat);
+  var crs = document.getElementById(cfg.crs);
+  var marker = null;
+  function place(ll) {
+    if (marker) marker.setLatLng(ll);
+    else marker = L.marker(ll, {title: "picked"}).addTo(map);
+  }
+  map.on("click", function (e) {
+    lon.value = e.latlng.lng.toFixed(7);
+    lat.value = e.latlng.lat.toFixed(7);
+    if (crs) crs.value = cfg.clickCrs;
+    place(e.latlng);
+  });
+  [lon, lat].forEach(function (el) {
+    el.addEventListener("input", function () { if (crs) crs.value = ""; });
+  });
+  if (cfg.start) { place(cfg.start); map.setView(cfg.start, 16); }
+}
+
 /* On a phone, tables with a header row show each row as a card (civgrid.css);
    label every cell with its column's header so the card still says what is what. */
 document.addEventListener("DOMContentLoaded", function () {

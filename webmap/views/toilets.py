@@ -13,7 +13,11 @@ from geo.toilets import progress as coverage_progress
 from geo.toilets import sites as coverage_sites
 from geo.io import export
 from geo.toilets import ledger
+from geo.toilets import photos
+from geo.toilets import listing
 from geo.toilets import records as toilets_mod
+from geo.toilets import rules
+from geo.issues import stats
 from geo.errors import N_, InputError, Problem
 from geo.params import parse_float, parse_int
 from webmap.maps import toilets as toilet_maps
@@ -37,11 +41,15 @@ def overview():
     k = parse_int(request.args, "sites", 0, 0, 20)
     cov, sites = coverage_sites.coverage_and_sites(db, radius, target, k)
     records = export.frame(db, "toilets")
-    fmap = toilet_maps.coverage_map(settings(), cov, records, colour_by, sites)
+    firsts = {code: (names or "").split(";")[0]
+              for code, names in zip(records["code"], records["photos"])}
+    thumbs = {code: url_for("toilets.photo_thumb", name=name)
+              for code, name in firsts.items() if photos.is_stored_name(name)}
+    fmap = toilet_maps.coverage_map(settings(), cov, records, colour_by, sites, thumbs)
     return render_template("toilets.html", title=_("Toilet renovation"), cov=cov,
                            d=cov.district, behind=cov.behind_target(), radius=radius,
                            target=target, colour=colour_by, k=k, sites=sites,
-                           progress=coverage_progress.progress_over_time(db), **map_parts(fmap))
+                           broken=len(rules.broken_records(db)), **map_parts(fmap))
 
 
 @bp.get("/progress.png")
@@ -54,19 +62,68 @@ def progress_png():
     return send_file(buffer, mimetype="image/png", download_name="progress.png")
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _attachment(buffer, name, ascii_name, mimetype):
+    """``buffer`` as a download named ``name`` (e.g. 一户一档.xlsx), ``ascii_name`` for
+    clients that cannot read a UTF-8 file name."""
+    buffer.seek(0)
+    resp = send_file(buffer, as_attachment=True, download_name=name, mimetype=mimetype)
+    if not name.isascii():  # Werkzeug's ASCII fallback would be a bare ".xlsx"
+        resp.headers["Content-Disposition"] = (
+            f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(name)}")
+    return resp
+
+
 @bp.get("/ledger.xlsx")
 def ledger_xlsx():
     """The Excel ledger in the page's language, written in memory, as a download."""
     buffer = io.BytesIO()
     ledger.write_ledger(get_db(), buffer, request.args.get("area") or None, translate=_)
-    buffer.seek(0)
-    name = f"{_(ledger.SHEET)}.xlsx"  # 一户一档.xlsx
-    resp = send_file(buffer, as_attachment=True, download_name=name,
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    if not name.isascii():  # Werkzeug's ASCII fallback would be a bare ".xlsx"
-        resp.headers["Content-Disposition"] = (
-            f"attachment; filename=toilet-ledger.xlsx; filename*=UTF-8''{quote(name)}")
-    return resp
+    return _attachment(buffer, f"{_(ledger.SHEET)}.xlsx", "toilet-ledger.xlsx", XLSX)
+
+
+@bp.get("/list")
+def record_list():
+    """Every record, filtered, searched and paged; the same rows as CSV or Excel."""
+    db = get_db()
+    flt = listing.ToiletFilter.parse(request.args)
+    page = parse_int(request.args, "page", 1, 1, 100_000)
+    per_page = parse_int(request.args, "per_page", 50, 10, 200)
+    rows, total = listing.list_toilets(db, flt, limit=per_page, offset=(page - 1) * per_page)
+    pages = max(1, -(-total // per_page))
+    args = flt.as_args()
+    link = lambda p: url_for("toilets.record_list", page=p, per_page=per_page, **args)  # noqa: E731
+    return render_template("toilet_list.html", title=_("Toilet records"), rows=rows,
+                           total=total, page=page, pages=pages, link=link, flt=flt, args=args,
+                           places=stats.streets_and_communities(db), toilets=toilets_mod,
+                           listing=listing)
+
+
+@bp.get("/list.<fmt>")
+def record_list_export(fmt):
+    """The filtered records of :func:`record_list` as a CSV or Excel download."""
+    if fmt not in ("csv", "xlsx"):
+        raise InputError(Problem("parameter.not_one_of", N_("parameter %(name)r: use csv or xlsx"),
+                                 {"name": "format"}))
+    condition = listing.ToiletFilter.parse(request.args).where()
+    name = _("Toilet records")
+    if fmt == "xlsx":
+        buffer = io.BytesIO()
+        ledger.write_ledger(get_db(), buffer, translate=_, condition=condition)
+        return _attachment(buffer, f"{name}.xlsx", "toilet-records.xlsx", XLSX)
+    text = io.StringIO()
+    ledger.write_csv(get_db(), text, translate=_, condition=condition)
+    data = io.BytesIO(text.getvalue().encode("utf-8-sig"))  # the BOM: Excel reads UTF-8
+    return _attachment(data, f"{name}.csv", "toilet-records.csv", "text/csv; charset=utf-8")
+
+
+@bp.get("/problems")
+def record_problems():
+    """Stored records that break the date rules (:mod:`geo.toilets.rules`), to fix."""
+    return render_template("toilet_problems.html", title=_("Records to fix"),
+                           broken=rules.broken_records(get_db()), today=rules.today())
 
 
 @bp.get("/toilets.geojson")
@@ -90,6 +147,45 @@ def _form_fields(form):
     return fields
 
 
+def _uploaded_photos(fields, current=()):
+    """Check and re-encode the form's uploads (:mod:`geo.toilets.photos`); add their
+    names to ``fields["photos"]``. Returns the photos to write once the record is saved;
+    a bad upload raises :class:`InputError` before anything is written."""
+    uploads = [f for f in request.files.getlist("upload") if f and f.filename]
+    if not uploads:
+        return []
+    prepared, problems = [], []
+    for upload in uploads:
+        try:
+            prepared.append(photos.prepare(upload.read(photos.MAX_BYTES + 1), upload.filename))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    names = [n for n in (fields.get("photos") or ";".join(current)).split(";") if n.strip()]
+    names += [p.name for p in prepared if p.name not in names]
+    fields["photos"] = ";".join(names)
+    return prepared
+
+
+def _store_photos(prepared):
+    for photo in prepared:
+        photos.store(settings().data_dir, photo)
+
+
+@bp.get("/photos/<name>")
+def photo(name):
+    """A stored photo (only names :mod:`geo.toilets.photos` gives: no other file)."""
+    return send_file(photos.photo_path(settings().data_dir, name), mimetype="image/jpeg",
+                     max_age=86400)
+
+
+@bp.get("/photos/<name>/thumb")
+def photo_thumb(name):
+    return send_file(photos.photo_path(settings().data_dir, name, thumb=True),
+                     mimetype="image/jpeg", max_age=86400)
+
+
 def _on_the_form(problems):
     """The problems of the one record on the page: the page is their place."""
     return [dataclasses.replace(p, place=None)
@@ -103,15 +199,19 @@ def create():
     if request.method == "POST":
         values = _form_fields(request.form)
         try:
+            prepared = _uploaded_photos(values)
             record = toilets_mod.create_toilet(get_db(), settings(), values,
                                                actor=request.form.get("actor") or None,
                                                crs=request.form.get("crs") or None)
+            _store_photos(prepared)
             return redirect(url_for("toilets.record", code=record["code"]))
         except InputError as exc:
             problems = _on_the_form(exc.problems)
+            values["crs"] = request.form.get("crs", "")
+    fmap = toilet_maps.picker_map(settings(), toilets_mod.district_bounds(get_db()))
     return render_template("toilet_form.html", title=_("New record"), values=values,
-                           problems=problems, editing=False, toilets=toilets_mod), \
-        (400 if problems else 200)
+                           problems=problems, editing=False, toilets=toilets_mod,
+                           **map_parts(fmap)), (400 if problems else 200)
 
 
 @bp.get("/<code>")
@@ -121,7 +221,8 @@ def record(code):
     history = toilets_mod.toilet_history(db, code)
     fmap = toilet_maps.record_map(settings(), rec)
     return render_template("toilet.html", title=code, rec=rec, history=history,
-                           toilets=toilets_mod, **map_parts(fmap))
+                           toilets=toilets_mod, is_stored_photo=photos.is_stored_name,
+                           **map_parts(fmap))
 
 
 @bp.route("/<code>/edit", methods=["GET", "POST"])
@@ -137,13 +238,17 @@ def edit(code):
         if changes.get("lon") == str(current["lon"]) and changes.get("lat") == str(current["lat"]):
             changes.pop("lon"), changes.pop("lat")
         try:
+            prepared = _uploaded_photos(changes, current.get("photos") or [])
             toilets_mod.update_toilet(db, settings(), code, changes,
                                       actor=request.form.get("actor") or None,
+                                      crs=request.form.get("crs") or None,
                                       note=request.form.get("note") or None)
+            _store_photos(prepared)
             return redirect(url_for("toilets.record", code=code))
         except InputError as exc:
             problems = _on_the_form(exc.problems)
-            values.update(changes)
+            values.update(changes, crs=request.form.get("crs", ""))
+    fmap = toilet_maps.picker_map(settings(), toilets_mod.district_bounds(db), current)
     return render_template("toilet_form.html", title=_("Edit %(code)s", code=code),
                            values=values, problems=problems, editing=True,
-                           toilets=toilets_mod), (400 if problems else 200)
+                           toilets=toilets_mod, **map_parts(fmap)), (400 if problems else 200)

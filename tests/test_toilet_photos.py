@@ -1,0 +1,113 @@
+"""Photo uploads on the toilet form: images re-encoded without their GPS position, bombs
+and non-images refused with nothing stored, files served only by their stored names."""
+
+import io
+import struct
+import zlib
+
+import pytest
+from PIL import Image
+
+from geo.grids import importer as grids
+from geo.toilets import photos
+from geo.toilets import records as toilets
+from tests import layouts
+
+
+@pytest.fixture
+def client(db, settings, tmp_path):
+    from webmap import create_app
+
+    layouts.grid_layout().to_file(tmp_path / "g.geojson", driver="GeoJSON")
+    grids.import_grids(db, settings, tmp_path / "g.geojson")
+    return create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}).test_client()
+
+
+def _form(code="PH-1", **extra):
+    lon, lat = layouts.xy(3, 3)
+    return {"code": code, "kind": "household", "lon": str(lon), "lat": str(lat),
+            "original_type": "dry_latrine", "status": "planned", **extra}
+
+
+def _jpeg_with_gps(size=(3000, 1000)):
+    img = Image.new("RGB", size, (200, 120, 40))
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"  # Make
+    gps = {1: "N", 2: (40.0, 51.0, 36.0), 3: "E", 4: (111.0, 40.0, 48.0)}
+    exif[0x8825] = gps  # the GPS IFD
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif.tobytes())
+    data = out.getvalue()
+    with Image.open(io.BytesIO(data)) as check:  # the fixture does carry a position
+        assert check.getexif().get_ifd(0x8825)
+    return data
+
+
+def _png_declaring(width, height):
+    """A tiny PNG whose header declares width × height (a decompression bomb)."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def _stored_files(settings):
+    root = settings.data_dir / "photos"
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file()) \
+        if root.exists() else []
+
+
+def test_an_uploaded_photo_is_stored_without_its_gps_position(client, db, settings):
+    data = _jpeg_with_gps()
+    resp = client.post("/toilets/new", data={**_form(), "upload": (io.BytesIO(data), "a.jpg")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    (name,) = toilets.get_toilet(db, "PH-1")["photos"]
+    assert photos.is_stored_name(name)
+    stored = settings.data_dir / "photos" / name
+    with Image.open(stored) as img:
+        assert img.format == "JPEG" and max(img.size) == photos.MAX_SIDE
+        assert img.size == (2048, 683)  # 3000 × 1000 scaled, proportions kept
+        assert not img.getexif() and "exif" not in img.info
+        assert not img.getexif().get_ifd(0x8825)
+    with Image.open(settings.data_dir / "photos" / "thumbs" / name) as thumb:
+        assert max(thumb.size) == photos.THUMB_SIDE and not thumb.getexif()
+    page = client.get("/toilets/PH-1").get_data(as_text=True)
+    assert f'src="/toilets/photos/{name}/thumb"' in page
+    overview = client.get("/toilets/").get_data(as_text=True)  # the map popup's thumbnail
+    assert f'"/toilets/photos/{name}/thumb"' in overview
+    served = client.get(f"/toilets/photos/{name}")
+    assert served.status_code == 200 and served.data == stored.read_bytes()
+    assert served.mimetype == "image/jpeg"
+    # The same photo again on an edit: stored once, named once.
+    client.post("/toilets/PH-1/edit", data={**_form(), "photos": name,
+                                            "upload": (io.BytesIO(data), "again.jpg")},
+                content_type="multipart/form-data")
+    assert toilets.get_toilet(db, "PH-1")["photos"] == [name]
+    assert len(_stored_files(settings)) == 2  # the photo and its thumbnail
+
+
+@pytest.mark.parametrize("upload,message", [
+    (_png_declaring(30000, 30000), "照片像素超过 50 百万"),
+    (b"this is a text file, not a picture\n", "不是照片文件"),
+])
+def test_bombs_and_non_images_are_refused_and_nothing_is_stored(client, db, settings, upload,
+                                                                message):
+    resp = client.post("/toilets/new", data={**_form(), "upload": (io.BytesIO(upload), "x.jpg")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 400
+    assert message in resp.get_data(as_text=True)
+    assert _stored_files(settings) == []
+    with db.transaction() as tx:
+        assert tx.fetchval("SELECT count(*) FROM toilets") == 0
+
+
+def test_only_stored_names_are_served(client, settings):
+    (settings.data_dir / "secret.txt").write_text("TOP-SECRET-CONTENT")
+    for url in ("/toilets/photos/..%2Fsecret.txt", "/toilets/photos/../secret.txt",
+                "/toilets/photos/secret.txt", "/toilets/photos/" + "0" * 64 + ".jpg",
+                "/toilets/photos/%2E%2E/thumb"):
+        resp = client.get(url)
+        assert resp.status_code == 404 and b"TOP-SECRET-CONTENT" not in resp.data, url
