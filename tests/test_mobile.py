@@ -30,8 +30,9 @@ PAGES = [
     ("planner-version", "/planner/{version}", True, True),
     ("toilets", "/toilets/", True, True),
     ("toilet", "/toilets/{toilet}", True, False),
-    ("toilet-new", "/toilets/new", False, False),
-    ("toilet-edit", "/toilets/{toilet}/edit", False, False),
+    ("toilet-list", "/toilets/list", False, True),
+    ("toilet-new", "/toilets/new", True, False),
+    ("toilet-edit", "/toilets/{toilet}/edit", True, False),
 ]
 
 
