@@ -95,10 +95,11 @@ def test_the_wheel_holds_the_package_alone(installed):
         p.name for p in (REPO / "data" / "demo").iterdir())
     static = Path(where[1]).parent / "static" / "node_modules"
     # Every file assets.py maps Folium's links to, but those its _UNUSED list drops
-    # (awesome markers, Font Awesome, Bootstrap's JS), and the layout's Bootstrap CSS.
+    # (awesome markers, Font Awesome, Folium's Bootstrap), and the layout's Bootstrap CSS and JS.
     dropped = ("leaflet.awesome-markers/", "@fortawesome/", "bootstrap/dist/js/")
     served = {path for _pattern, path in assets._LOCAL if not path.startswith(dropped)}
     served.add("bootstrap/dist/css/bootstrap.min.css")
+    served.add("bootstrap/dist/js/bootstrap.bundle.min.js")
     assert sorted(p for p in served if not (static / p).is_file()) == []
 
 

@@ -400,3 +400,20 @@ function civgridPicker(map, cfg) {
   });
   if (cfg.start) { place(cfg.start); map.setView(cfg.start, 16); }
 }
+
+/* On a phone, tables with a header row show each row as a card (civgrid.css);
+   label every cell with its column's header so the card still says what is what. */
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("table.table").forEach(function (table) {
+    var head = table.tHead && table.tHead.rows[0];
+    if (!head) return;
+    var labels = Array.prototype.map.call(head.cells, function (th) { return th.textContent.trim(); });
+    Array.prototype.forEach.call(table.tBodies, function (body) {
+      Array.prototype.forEach.call(body.rows, function (tr) {
+        Array.prototype.forEach.call(tr.cells, function (td, i) {
+          if (labels[i] && !td.hasAttribute("data-label")) td.setAttribute("data-label", labels[i]);
+        });
+      });
+    });
+  });
+});
