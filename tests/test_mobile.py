@@ -12,6 +12,7 @@ import pytest
 
 from geo import settings as settings_mod
 from geo.store import db as geo_db
+from tests import accounts
 from tests import browser as br
 
 pytestmark = pytest.mark.browser
@@ -52,8 +53,8 @@ def ids(demo_url):
 
 
 @pytest.fixture
-def phone(chromium):
-    page = br.Page(chromium)
+def phone(chromium, live):
+    page = br.Page(chromium).login(live.url)
     page.page.set_viewport_size(PHONE)
     yield page
     page.close()
@@ -200,10 +201,10 @@ def test_planner_draft_works_on_a_phone(chromium, db, settings, tmp_path):
     layouts.grid_layout().to_file(tmp_path / "g.geojson", driver="GeoJSON")
     grids.import_grids(db, settings, tmp_path / "g.geojson")
     app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
-    draft = int(app.test_client().post("/planner/drafts").headers["Location"]
+    draft = int(accounts.client(app).post("/planner/drafts").headers["Location"]
                 .rstrip("/").split("/")[-1])
     server = br.LiveServer(app)
-    page = br.Page(chromium)
+    page = br.Page(chromium).login(server.url, accounts.ensure(db, "admin"), accounts.PASSWORD)
     page.page.set_viewport_size(PHONE)
     try:
         p = page.open(f"{server.url}/planner/{draft}")
@@ -222,7 +223,7 @@ def test_planner_draft_works_on_a_phone(chromium, db, settings, tmp_path):
 @pytest.mark.parametrize("path", ["/", "/issues"])
 def test_desktop_keeps_its_column_and_open_navbar(chromium, live, path):
     """At 1280 px the panel is a column beside the content and the navbar is open."""
-    page = br.Page(chromium)
+    page = br.Page(chromium).login(live.url)
     try:
         p = page.open(live.url + path)
         assert p.locator("#cg-panel").is_visible()
@@ -243,7 +244,7 @@ def test_desktop_keeps_its_column_and_open_navbar(chromium, live, path):
 @pytest.mark.parametrize("path", ["/issues", "/grids/{grid}"])
 def test_tablet_lists_are_readable(chromium, live, ids, path):
     """At 800 px, with the filter column beside the list, issue rows are cards too."""
-    page = br.Page(chromium)
+    page = br.Page(chromium).login(live.url)
     page.page.set_viewport_size({"width": 800, "height": 1000})
     try:
         p = page.open(live.url + path.format(**ids))
