@@ -202,6 +202,7 @@ def all_grid_stats():
 
 
 @bp.get("/basemap")
+@auth.requires("maps.read")
 def basemap():
     """The district's own base map (GeoJSON): block polygons (``kind: block``, where a
     blocks layer is loaded) and street outlines (``kind: street``, with ``name``).

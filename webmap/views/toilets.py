@@ -89,6 +89,7 @@ def ledger_xlsx():
 
 
 @bp.get("/list")
+@auth.requires("toilets.read", unscoped=True)
 def record_list():
     """Every record, filtered, searched and paged; the same rows as CSV or Excel."""
     db = get_db()
@@ -106,6 +107,7 @@ def record_list():
 
 
 @bp.get("/list.<fmt>")
+@auth.requires("toilets.read", unscoped=True)
 def record_list_export(fmt):
     """The filtered records of :func:`record_list` as a CSV or Excel download."""
     if fmt not in ("csv", "xlsx"):
@@ -124,6 +126,7 @@ def record_list_export(fmt):
 
 
 @bp.get("/problems")
+@auth.requires("toilets.read", unscoped=True)
 def record_problems():
     """Stored records that break the date rules (:mod:`geo.toilets.rules`), to fix."""
     return render_template("toilet_problems.html", title=_("Records to fix"),
@@ -179,6 +182,7 @@ def _store_photos(prepared):
 
 
 @bp.get("/photos/<name>")
+@auth.requires("toilets.read")  # names are content hashes: not guessable
 def photo(name):
     """A stored photo (only names :mod:`geo.toilets.photos` gives: no other file)."""
     return send_file(photos.photo_path(settings().data_dir, name), mimetype="image/jpeg",
@@ -186,6 +190,7 @@ def photo(name):
 
 
 @bp.get("/photos/<name>/thumb")
+@auth.requires("toilets.read")
 def photo_thumb(name):
     return send_file(photos.photo_path(settings().data_dir, name, thumb=True),
                      mimetype="image/jpeg", max_age=86400)
