@@ -8,8 +8,10 @@ document.addEventListener("submit", function (e) {
   if (!form.dataset || !form.dataset.busy) return;
   var button = form.querySelector("button[type=submit]");
   if (!button) return;
-  // Disabled after this event: a button disabled before it would drop from the form.
+  // Disabled after this event (a button disabled before it would drop from the form), and
+  // only when no other listener cancelled the submission.
   setTimeout(function () {
+    if (e.defaultPrevented) return;
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
     button.textContent = "";
