@@ -19,6 +19,9 @@
 ``CIVGRID_FALLBACK_OWNER`` who owns unassigned issues (属地兜底).
 ``CIVGRID_SLIVER_M2``     grid polygons (or parts) smaller than this are slivers
                           (default 100).
+``CIVGRID_NOISE_WIDTH_M`` overlaps and gaps between grids thinner than this (m) are
+                          digitising noise, repaired when a grid file is imported
+                          (default 0.5; 0 turns the repair off).
 ``CIVGRID_MAX_UNZIPPED_MB`` a zipped Shapefile may unzip to at most this many MB
                           (default 1024); a larger one is refused (a zip bomb guard).
 """
@@ -55,6 +58,7 @@ class Settings:
     max_outside_m: float = 5000.0
     fallback_owner: str = "属地街道兜底"
     sliver_m2: float = 100.0
+    noise_width_m: float = 0.5
 
 
 def _float(env, name, default):
@@ -123,4 +127,5 @@ def from_env(env=None):
         max_outside_m=_float(env, "CIVGRID_MAX_OUTSIDE_M", 5000.0),
         fallback_owner=env.get("CIVGRID_FALLBACK_OWNER") or "属地街道兜底",
         sliver_m2=_float(env, "CIVGRID_SLIVER_M2", 100.0),
+        noise_width_m=_float(env, "CIVGRID_NOISE_WIDTH_M", 0.5),
     )

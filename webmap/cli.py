@@ -323,15 +323,53 @@ def grids_rollback(expect_active):
 @click.option("--units", type=click.Choice(["blocks", "lattice"]),
               help="Building units: whole blocks (default when a blocks layer is loaded) or "
                    "200 m lattice cells.")
+@click.option("--scope", type=click.Choice(["community", "street"]), default="community",
+              show_default=True,
+              help="How far a block may move: within its community (no community or street "
+                   "outline changes) or within its street (communities are re-drawn).")
 @click.option("--max-moves", type=click.IntRange(1, 100_000), default=200, show_default=True,
               help="Stop after this many moves (the spread may still fall after it).")
 @_fail_cleanly
-def grids_balance(metric, units, max_moves):
+def grids_balance(metric, units, scope, max_moves):
     """Suggest boundary moves that even out METRIC, as a new draft."""
     from geo.grids import versions
 
-    _say(versions.suggest_balance(_db(), _settings(), metric=metric, units=units,
-                                              max_moves=max_moves, actor=getpass.getuser()))
+    with _Dots() as dots:
+        report = versions.suggest_balance(_db(), _settings(), metric=metric, units=units,
+                                          max_moves=max_moves, actor=getpass.getuser(),
+                                          scope=scope, progress=dots)
+    _say(report)
+
+
+#: What each step of the balance suggestion (geo.grids.balance.STEPS) is doing.
+BALANCE_STEPS = {"units": N_("cutting the grids into building units"),
+                 "loads": N_("counting the load of each unit"),
+                 "moves": N_("choosing moves (a dot each)"),
+                 "draft": N_("writing the draft")}
+
+
+class _Dots:
+    """Progress of a long command on stderr: a line per step, a dot per move."""
+
+    def __init__(self):
+        self._ = environment_gettext()
+        self.step = None
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, step, moves):
+        if step != self.step:
+            if self.step is not None:
+                click.echo("", err=True)
+            self.step = step
+            click.echo(self._(BALANCE_STEPS[step]) + " ", nl=False, err=True)
+        elif step == "moves":
+            click.echo(".", nl=False, err=True)
+
+    def __exit__(self, *exc):
+        if self.step is not None:
+            click.echo("", err=True)
 
 
 def _password(from_stdin):

@@ -25,11 +25,21 @@ The greedy:
    shield the loaded ones behind them for good.
 3. Repeat until no move lowers the spread (the standard deviation) or ``max_moves``.
 
+A unit moves only to a grid of the same community (``scope='community'``, the default) or,
+when asked, of the same street (``scope='street'``); never to another street, as a merge
+never crosses one. The parents' rows of the draft keep their outlines: with the community
+scope no community or street changes shape, so their rows are copied as they are; with the
+street scope the communities that gave or took a unit are re-drawn as the union of their
+grids, and the streets stay as they were.
+
 The result is a new draft (a copy of the source version with the re-drawn grids) that
 the planner can check with :func:`geo.versions.diff`, edit, activate or delete. Only the
-units move: no grid is created, removed or re-coded.
+units move: no grid is created, removed or re-coded. The report is stored with the draft
+(table ``balance_suggestions``): :func:`balance_of` reads it back, so the draft's page lists
+every move.
 """
 
+import json
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
@@ -55,7 +65,17 @@ METRICS = {
 
 
 UNIT_KINDS = ("blocks", "lattice")
+#: How far a unit may move: to a grid of its own community, or of its own street; the
+#: number of leading code digits two grids must share (geo/grids/codes.py).
+SCOPES = {"community": 12, "street": 9}
+#: The steps :func:`suggest_balance` reports to its ``progress`` callback, in order.
+STEPS = ("units", "loads", "moves", "draft")
 #: What is balanced, for people.
+SCOPE_NAMES = {"community": N_("community"), "street": N_("street")}
+SCOPE_LINES = {"community": N_("every block stays in its community: community and street "
+                               "outlines are unchanged"),
+               "street": N_("blocks may move between communities of one street: the "
+                            "communities are re-drawn, the street outlines are unchanged")}
 METRIC_NAMES = {"open_issues": N_("open issues"), "recent_issues": N_("issues of the last 30 days"),
                 "issues": N_("all issues"), "area": N_("area")}
 
@@ -66,7 +86,13 @@ class BalanceReport(Lines):
 
     ``unit_kind`` is ``'blocks'`` (the blocks layer) or ``'lattice'`` (cells of
     ``unit_m`` metres); ``units`` counts the movable units; ``fallback`` says that the
-    lattice stands in because no blocks layer is loaded.
+    lattice stands in because no blocks layer is loaded; ``scope`` how far a unit could
+    move (``'community'`` or ``'street'``).
+
+    ``moves`` lists every move in the order made, each a dict: ``unit`` (its id in this
+    run), ``block`` (the block's ``ref``, None on the lattice), ``from`` and ``to`` (grid
+    codes), ``load`` (what it carried), ``with`` (the empty units taken along), ``lon`` and
+    ``lat`` (a point in it).
     """
 
     draft_id: int | None
@@ -76,6 +102,7 @@ class BalanceReport(Lines):
     unit_kind: str = "lattice"
     unit_m: float = 200.0
     fallback: bool = False
+    scope: str = "community"
     moves: list = field(default_factory=list)
     before: dict = field(default_factory=dict)
     after: dict = field(default_factory=dict)
@@ -91,6 +118,20 @@ class BalanceReport(Lines):
                            "is loaded (`civgrid import blocks PATH`)"), params)
         return Text(N_("%(n)d lattice cells of %(m)g m as building units"), params)
 
+    def metric_text(self):
+        """What was balanced, as a :class:`~geo.errors.Text`."""
+        return Text(METRIC_NAMES[self.metric])
+
+    def summary(self):
+        """One line: how many moves, between how many grids, and the spread before and
+        after, as a :class:`~geo.errors.Text`."""
+        return Text(N_("%(n)d move(s) between %(grids)d grids within one %(scope)s: standard "
+                       "deviation of %(metric)s %(sd_before).1f → %(sd_after).1f"),
+                    {"n": len(self.moves), "grids": len(self.changed),
+                     "scope": Text(SCOPE_NAMES[self.scope]),
+                     "metric": Text(METRIC_NAMES[self.metric]),
+                     "sd_before": self.before["sd"], "sd_after": self.after["sd"]})
+
     def lines(self):
         head = Text(N_("balance of %(metric)s over the grids of version %(version)s (%(units)s): "
                        "standard deviation %(sd_before).1f → %(sd_after).1f, max − min "
@@ -104,7 +145,7 @@ class BalanceReport(Lines):
         blocks_moved = self.unit_kind == "blocks"
         carried = sum(len(m["with"]) for m in self.moves)
         params = {"n": len(self.moves), "carried": carried, "draft": self.draft_id,
-                  "codes": codes_text(self.changed)}
+                  "codes": codes_text(self.changed, 8)}
         if blocks_moved:
             moved = (N_("%(n)d block(s) moved with %(carried)d empty block(s) on their way; "
                         "draft %(draft)s re-draws %(codes)s") if carried else
@@ -114,7 +155,8 @@ class BalanceReport(Lines):
                         "draft %(draft)s re-draws %(codes)s") if carried else
                      N_("%(n)d unit(s) moved; draft %(draft)s re-draws %(codes)s"))
         lines = [(0, head), (1, Text(moved, params))]
-        for m in self.moves[:30]:
+        lines.append((1, Text(SCOPE_LINES[self.scope])))
+        for m in self.moves:
             params = {"unit": m.get("block") or Text(N_("block") if blocks_moved else N_("unit")),
                       "load": m["load"], "from": m["from"], "to": m["to"],
                       "empty": len(m["with"]), "lon": m["lon"], "lat": m["lat"]}
@@ -132,7 +174,8 @@ class BalanceReport(Lines):
 
 
 def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
-                    unit_m=200.0, max_moves=200, as_of=None, label=None, actor=None):
+                    unit_m=200.0, max_moves=200, as_of=None, label=None, actor=None,
+                    scope="community", progress=None):
     """Propose boundary moves that even out ``metric`` over the grids, as a new draft.
 
     Parameters
@@ -149,6 +192,13 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
         Side of the lattice cells that cut grids into movable units, in metres.
     max_moves : int
         Upper bound on the number of units moved.
+    scope : {'community', 'street'}
+        How far a unit may move: to a grid of its own community (the default: no
+        community or street outline changes), or of its own street (communities are
+        re-drawn, streets are not). Never to another street.
+    progress : callable, optional
+        Called as ``progress(step, moves)`` when each step of :data:`STEPS` begins and
+        after each move (``step='moves'``), so that a caller can show that work goes on.
 
     Returns a :class:`BalanceReport`; its ``draft_id`` is None when no move helps.
 
@@ -161,6 +211,9 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
         raise InputError(_not_one_of("metric", METRICS, metric))
     if units is not None and units not in UNIT_KINDS:
         raise InputError(_not_one_of("units", UNIT_KINDS, units))
+    if scope not in SCOPES:
+        raise InputError(_not_one_of("scope", SCOPES, scope))
+    progress = progress or (lambda step, moves: None)
     if not unit_m or unit_m <= 0:
         raise InputError(Problem("parameter.not_positive",
                                  N_("%(name)s must be a positive number of metres, not %(value)s"),
@@ -174,6 +227,7 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
                 raise NotFound(N_("there is no active grid version to balance"),
                                code="grids.no_active_version")
         version_row(tx, source)
+        progress("units", 0)
         kind, fallback = _make_units(tx, source, units, unit_m)
         unit_rows = {u: (code, grid, area) for u, code, grid, area in tx.fetchall(
             "SELECT unit_id, code, grid_id, area_m2 FROM _units")}
@@ -181,12 +235,14 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
             raise NotFound(N_("grid version %(version)s holds no grids"), {"version": source},
                            code="grids.no_grids")
         movable = {u for (u,) in tx.fetchall("SELECT unit_id FROM _units WHERE movable")}
+        progress("loads", 0)
         unit_load, base = _loads(tx, metric, unit_rows, as_of)
         touch = tx.fetchall(db_mod.sql("version_balance_touch"))
-        greedy = _Greedy(unit_rows, movable, unit_load, base, touch)
+        greedy = _Greedy(unit_rows, movable, unit_load, base, touch, SCOPES[scope])
         report = BalanceReport(None, source, metric, len(movable), kind, unit_m, fallback,
-                               before=greedy.spread())
-        report.moves = greedy.run(max_moves)
+                               scope, before=greedy.spread())
+        progress("moves", 0)
+        report.moves = greedy.run(max_moves, progress)
         report.after = greedy.spread()
         if not report.moves:
             return report
@@ -197,6 +253,7 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
         for m in report.moves:
             m["lon"], m["lat"], m["block"] = where[m["unit"]]
         report.changed = sorted({m["from"] for m in report.moves} | {m["to"] for m in report.moves})
+        progress("draft", len(report.moves))
         draft = new_draft(tx, source, label or f"balanced {metric} from version {source}", actor,
                           note=f"suggested by the balance of {metric} on {kind}")
         rows = grid_rows(tx, draft, report.changed)
@@ -206,9 +263,39 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
                         "(SELECT civgrid_clean_polygons(ST_Union(geom), %s) FROM _units"
                         " WHERE unit_id = ANY(%s))", (NOISE_M2, mine))
             delete_grid(tx, rows[code]["id"])
-        refresh_parents(tx, draft, report.changed)
+        across = [c for m in report.moves if m["from"][:12] != m["to"][:12]
+                  for c in (m["from"], m["to"])]
+        if across:  # only communities that gave or took land change shape; streets never
+            refresh_parents(tx, draft, across, levels=("community",))
         report.draft_id = draft
+        _store(tx, report)
     return report
+
+
+def _store(tx, report):
+    tx.execute(
+        "INSERT INTO balance_suggestions (version_id, source_id, metric, scope, unit_kind,"
+        " units, unit_m, fallback, before, after, moves)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (report.draft_id, report.source_id, report.metric, report.scope, report.unit_kind,
+         report.units, report.unit_m, report.fallback, json.dumps(report.before),
+         json.dumps(report.after), json.dumps(report.moves)))
+
+
+def balance_of(db, version_id):
+    """The :class:`BalanceReport` that made version ``version_id``, or None when the
+    balance suggestion did not make it."""
+    with db.transaction() as tx:
+        rows = tx.fetchdicts(
+            "SELECT source_id, metric, scope, unit_kind, units, unit_m, fallback, before,"
+            " after, moves FROM balance_suggestions WHERE version_id = %s", (version_id,))
+    if not rows:
+        return None
+    r = rows[0]
+    moves = r["moves"]
+    return BalanceReport(version_id, r["source_id"], r["metric"], r["units"], r["unit_kind"],
+                         r["unit_m"], r["fallback"], r["scope"], moves, r["before"], r["after"],
+                         sorted({m["from"] for m in moves} | {m["to"] for m in moves}))
 
 
 def _not_one_of(name, allowed, value):
@@ -264,7 +351,8 @@ def _loads(tx, metric, units, as_of):
 
 
 class _Greedy:
-    def __init__(self, units, movable, unit_load, base, touch):
+    def __init__(self, units, movable, unit_load, base, touch, shared_digits):
+        self.shared = shared_digits  # a unit moves only between codes sharing these
         self.owner = {u: code for u, (code, _, _) in units.items()}
         self.movable = movable
         self.unit_load = unit_load
@@ -309,6 +397,8 @@ class _Greedy:
         mine = self.units_of[code] & self.movable
         out = []
         for target in sorted({self.owner[v] for u in mine for v in self.adj[u]} - {code}):
+            if target[:self.shared] != code[:self.shared]:
+                continue  # another community (or street): the move would re-draw it
             gap = self.load[code] - self.load[target]
             if gap <= 0:
                 continue
@@ -331,7 +421,7 @@ class _Greedy:
                         todo.append(v)
         return sorted(out, reverse=True)
 
-    def run(self, max_moves):
+    def run(self, max_moves, progress):
         moves = []
         while len(moves) < max_moves:
             move = None
@@ -360,4 +450,5 @@ class _Greedy:
             self.pieces[target] = self._pieces(self.units_of[target])
             moves.append({"unit": path[0], "with": path[1:], "from": code, "to": target,
                           "load": x})
+            progress("moves", len(moves))
         return moves

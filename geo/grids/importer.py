@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import shapely
 
-from geo.grids import activation, assign
+from geo.grids import activation, assign, noise
 from geo.grids.codes import CODE_RE, lenient_level, level_of, parent_of, split_departments
 from geo.io import crs as crs_mod
 from geo.io import readers
@@ -18,6 +18,7 @@ from geo.io.imports import record_import
 from geo.io.polygons import polygon_problems
 from geo.errors import N_, excerpt, InputError, Place, Problem, Text
 from geo.grids.messages import LEVELS, VERSION_STATUS, Joined, Lines, term
+from geo.grids.store import NOISE_M2
 
 @dataclass
 class GridImportReport(Lines):
@@ -34,6 +35,7 @@ class GridImportReport(Lines):
     by_level: dict = field(default_factory=dict)
     dry_run: bool = False
     reassigned: list = field(default_factory=list)
+    repairs: list = field(default_factory=list)
 
     def lines(self):
         levels = [Text(N_("%(level)s %(n)d"), {"level": term(LEVELS, k), "n": v})
@@ -46,7 +48,13 @@ class GridImportReport(Lines):
         else:
             head = Text(N_("imported %(n)d rows (%(levels)s) from %(path)s as grid version "
                            "%(version)s (%(status)s)"), params)
-        return [(0, head)] + [(1, change.text()) for change in self.reassigned]
+        lines = [(0, head)]
+        if self.repairs:
+            lines.append((1, Text(N_("repaired %(n)d overlap(s) and gap(s) thinner than the "
+                                     "noise width (%(area).2f m² in all): digitising noise"),
+                                  {"n": len(self.repairs),
+                                   "area": sum(r.area_m2 for r in self.repairs)})))
+        return lines + [(1, change.text()) for change in self.reassigned]
 
 
 def validate_grid_table(table, sliver_m2):
@@ -185,6 +193,11 @@ def import_grids(db, settings, path, crs=None, dry_run=False, activate=False, ac
     ``validate=False`` stores what the checks would refuse (invalid geometry, slivers,
     duplicate codes) as a draft, never activated, so that a planner can see the defects
     with :func:`geo.versions.validate` and mend them with the edit functions.
+
+    Overlaps and gaps between the grids thinner than ``settings.noise_width_m`` are
+    digitising noise: they are repaired before the rows are stored
+    (:func:`geo.grids.noise.repair`), recorded in ``grid_repairs`` and listed in the
+    report (and by validation, as warnings).
     """
     if not validate and activate:
         raise ValueError("activate=True needs validate=True: a grid file imported without "
@@ -210,7 +223,9 @@ def import_grids(db, settings, path, crs=None, dry_run=False, activate=False, ac
             " VALUES (%s, %s, %s, coalesce(%s, current_user)) RETURNING id",
             (table.path.name, import_id, active, actor),
         )
+        rows, report.repairs = _repair_noise(tx, settings, rows)
         _insert_grid_rows(tx, version, rows)
+        _record_repairs(tx, version, report.repairs)
         report.version_id = version
         if validate and (active is None or activate):
             activated = activation.activate_in(
@@ -218,6 +233,41 @@ def import_grids(db, settings, path, crs=None, dry_run=False, activate=False, ac
             report.reassigned = activated.tables
             report.status = "active"
     return report
+
+
+def _repair_noise(tx, settings, rows):
+    """``rows`` with the noise overlaps and gaps of their grids repaired, and the repairs."""
+    at = [i for i, r in enumerate(rows) if r[2] == "grid" and r[7] is not None]
+    geoms = shapely.from_wkb([rows[i][7] for i in at])
+    valid = shapely.is_valid(geoms) if len(at) else []
+    at = [i for i, ok in zip(at, valid) if ok]  # an invalid one is validation's to report
+    if len(at) < 2 or settings.noise_width_m <= 0:
+        return rows, []
+    geoms = shapely.from_wkb([rows[i][7] for i in at])
+    zone = crs_mod.gk_zone_epsg(shapely.centroid(shapely.envelope(
+        shapely.union_all(shapely.envelope(geoms)))).x)
+    project = noise.projector(zone)
+    district = tx.fetchval("SELECT ST_AsBinary(ST_Union(geom)) FROM districts")
+    boundary = shapely.from_wkb(bytes(district)) if district is not None else None
+    fixed, repairs = noise.repair([rows[i][0] for i in at], geoms, project,
+                                  settings.noise_width_m, boundary, floor_m2=NOISE_M2)
+    rows = list(rows)
+    for i, old, new in zip(at, geoms, fixed):
+        if new is not old:
+            rows[i] = rows[i][:7] + (shapely.to_wkb(new, hex=True),)
+    return rows, repairs
+
+
+def _record_repairs(tx, version, repairs):
+    if repairs:
+        tx.execute_values(
+            "INSERT INTO grid_repairs (version_id, kind, codes, given_to, area_m2, width_m,"
+            " geom) SELECT v.version_id, v.kind, v.codes, v.given_to, v.area_m2, v.width_m,"
+            " ST_GeomFromText(v.wkt, 4490)"
+            " FROM (VALUES %s) AS v (version_id, kind, codes, given_to, area_m2, width_m, wkt)",
+            [(version, r.kind, list(r.codes), r.given_to, r.area_m2, r.width_m,
+              shapely.to_wkt(r.geom, rounding_precision=-1)) for r in repairs],
+            template="(%s, %s, %s::text[], %s, %s, %s, %s)")
 
 
 def _insert_grid_rows(tx, version, rows):

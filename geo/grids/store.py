@@ -110,19 +110,21 @@ def delete_grid(tx, grid_id):
     tx.execute("DELETE FROM grids WHERE id = %s", (grid_id,))
 
 
-def refresh_parents(tx, version_id, codes):
+def refresh_parents(tx, version_id, codes, levels=("community", "street")):
     """Re-draw the community and street rows above ``codes`` as the union of their grids.
 
     Only parents present in the version are re-drawn (as new rows); a version that holds
-    grid rows only is left as it is.
+    grid rows only is left as it is. ``levels`` limits the re-drawing to those levels
+    (the balance suggestion, which never moves land across a street, re-draws only
+    communities).
     """
     prefixes = sorted({c[:12] for c in codes} | {c[:9] for c in codes})
     parents = tx.fetchdicts(
         "SELECT id, code, name, leader, departments, population, level FROM grids"
-        " WHERE version_id = %s AND level IN ('community', 'street')"
+        " WHERE version_id = %s AND level = ANY(%s)"
         " AND (left(code, 12) = ANY(%s) AND level = 'community'"
         "      OR left(code, 9) = ANY(%s) AND level = 'street')",
-        (version_id, prefixes, prefixes))
+        (version_id, list(levels), prefixes, prefixes))
     for row in parents:
         prefix = row["code"][:12] if row["level"] == "community" else row["code"][:9]
         has_children = tx.fetchval(

@@ -17,6 +17,8 @@ kind                      severity  what
 ``multipart``             warning   a grid in several separate parts
 ``no_leader``             warning   a grid without a responsible leader (包片领导)
 ``no_departments``        warning   a grid without responsible departments (包联单位)
+``noise_repaired``        warning   an overlap or gap thinner than ``settings.noise_width_m``
+                                    repaired at import (:mod:`geo.grids.noise`)
 ``fallback_boundary``     note      no district boundary stored: what was used instead
 ========================  ========  ==============================================
 
@@ -47,7 +49,7 @@ SEVERITY = {
     "invalid_geometry": ERROR, "overlap": ERROR, "gap": ERROR, "outside": ERROR,
     "sliver": ERROR, "duplicate_code": ERROR, "malformed_code": ERROR, "no_grids": ERROR,
     "multipart": WARNING, "no_leader": WARNING, "no_departments": WARNING,
-    "fallback_boundary": NOTE,
+    "noise_repaired": WARNING, "fallback_boundary": NOTE,
 }
 _RANK = {ERROR: 0, WARNING: 1, NOTE: 2}
 #: The kinds and severities as people call them.
@@ -58,6 +60,7 @@ KIND_NAMES = {
     "no_grids": N_("No grids"), "multipart": N_("Grid in several parts"),
     "no_leader": N_("No leader"), "no_departments": N_("No departments"),
     "fallback_boundary": N_("No district boundary stored"),
+    "noise_repaired": N_("Digitising noise repaired"),
 }
 SEVERITY_NAMES = {ERROR: N_("error"), WARNING: N_("warning"), NOTE: N_("note")}
 
@@ -241,8 +244,30 @@ def validate_in(tx, settings, version_id):
             findings.append(Finding(
                 "no_departments", N_("grid %(code)s has no responsible department (包联单位)"),
                 {"code": code}, (code,)))
+    findings += _repair_findings(tx, version_id)
     report.findings = _sorted(findings)
     return report
+
+
+def _repair_findings(tx, version_id):
+    """The digitising noise repaired when the version was imported (table grid_repairs)."""
+    rows = tx.fetchall(
+        "SELECT kind, codes, given_to, area_m2, width_m, ST_AsText(geom),"
+        " ST_X(p), ST_Y(p) FROM grid_repairs, ST_PointOnSurface(geom) AS p"
+        " WHERE version_id = %s ORDER BY id", (version_id,))
+    findings = []
+    for kind, codes, given_to, area, width, wkt, lon, lat in rows:
+        params = {"area": area, "width": width, "codes": codes_text(codes), "to": given_to,
+                  "lon": lon, "lat": lat}
+        message = (N_("an overlap of %(area).2f m² (at most %(width).2f m wide) between "
+                      "%(codes)s near lon %(lon).6f, lat %(lat).6f was digitising noise: it "
+                      "was left to %(to)s") if kind == "overlap" else
+                   N_("a gap of %(area).2f m² (at most %(width).2f m wide) between %(codes)s "
+                      "near lon %(lon).6f, lat %(lat).6f was digitising noise: it was given "
+                      "to %(to)s"))
+        findings.append(Finding("noise_repaired", message, params, tuple(codes), wkt, area,
+                                (round(lon, 7), round(lat, 7))))
+    return findings
 
 
 def _sorted(findings):

@@ -32,7 +32,8 @@ from geo.io.polygons import polygon_problems
 from geo.errors import N_, ConflictError, excerpt, InputError, NotFound, Problem
 from geo.grids.messages import VERSION_STATUS, term
 from geo.grids.activation import ActivationReport, activate, rollback  # noqa: F401
-from geo.grids.balance import BalanceReport, default_units, suggest_balance  # noqa: F401
+from geo.grids.balance import (  # noqa: F401
+    BalanceReport, balance_of, default_units, suggest_balance)
 from geo.grids.validation import Finding, ValidationReport, validate_in
 from geo.grids.impact import DiffReport, diff, move_locations  # noqa: F401
 from geo.grids.editing import (  # noqa: F401
@@ -41,7 +42,7 @@ from geo.grids.store import new_draft, version_row
 
 __all__ = [
     "ActivationReport", "BalanceReport", "DiffReport", "EditReport", "Finding",
-    "ValidationReport", "activate", "assignment_history", "create_draft", "default_units",
+    "ValidationReport", "activate", "assignment_history", "balance_of", "create_draft", "default_units",
     "delete_draft", "diff", "grid_at", "list_versions", "load_district", "merge_grids",
     "move_locations", "rollback",
     "set_attributes", "set_geometry", "split_grid", "suggest_balance", "validate",

@@ -113,7 +113,9 @@ def draft(version_id):
     codes = sorted(frame[frame["level"] == "grid"]["code"])
     return render_template("planner_draft.html", title=_("Draft %(n)s", n=version_id),
                            version=version, report=report, impact=impact, codes=codes,
-                           edit=request.args.get("edit"), **map_parts(fmap))
+                           edit=request.args.get("edit"),
+                           balance=versions.balance_of(db, version_id),
+                           grid_names=dict(zip(frame["code"], frame["name"])), **map_parts(fmap))
 
 
 def _edit(version_id, action):
@@ -174,7 +176,8 @@ def geometry(version_id):
 def balance():
     report = versions.suggest_balance(get_db(), settings(),
                                       metric=request.form.get("metric", "open_issues"),
-                                      units=request.form.get("units") or None, actor=_actor())
+                                      units=request.form.get("units") or None, actor=_actor(),
+                                      scope=request.form.get("scope") or "community")
     if report.unit_kind == "blocks":
         flash(_("Building units: %(n)s whole blocks of the blocks layer.", n=report.units))
     elif report.fallback:
@@ -184,9 +187,10 @@ def balance():
     else:
         flash(_("Building units: %(n)s lattice cells of %(m)s m.", n=report.units,
                 m=f"{report.unit_m:g}"))
-    flash(_said(report))
     if report.draft_id is None:
+        flash(_said(report))
         return redirect(url_for("planner.index"))
+    # The moves are stored with the draft, whose page lists them all.
     return redirect(url_for("planner.draft", version_id=report.draft_id))
 
 
