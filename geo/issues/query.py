@@ -3,12 +3,15 @@
 :class:`IssueFilter` parses request parameters (strings) and raises
 :class:`~geo.errors.InputError` naming the bad parameter; :meth:`IssueFilter.where`
 turns it into a SQL condition over ``issues i LEFT JOIN grids g`` with bound
-parameters (never formatted values).
+parameters (never formatted values). :func:`parse_sort` reads the order of a list,
+:func:`date_shortcut` the days of "today" and "this week", :func:`known_only`
+refuses parameters an endpoint does not take.
 """
 
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from geo.issues import records as issues_mod
 from geo.issues import statuses
@@ -16,6 +19,15 @@ from geo.errors import N_, InputError, Problem, shown
 
 CODE15 = re.compile(r"^[0-9]{15}$")
 MAX_PAGE = 1000
+#: The district's clock: days and weeks of the filters are days and weeks here.
+DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
+#: The orders a list of issues can be sorted in (``-`` before a name: descending).
+SORT_KEYS = ("reported", "deadline", "grid")
+SORTS = tuple(f"{sign}{key}" for key in SORT_KEYS for sign in ("", "-"))
+#: The order of a list when none is asked for: newest first.
+DEFAULT_SORT = "-reported"
+#: The date shortcuts of the lists.
+SHORTCUTS = ("today", "week")
 
 
 # -- the problems of a request parameter (the JSON API's 400 answers) -----------------
@@ -43,6 +55,67 @@ def unknown(name, allowed):
     return bad_parameter("parameter.unknown",
                          N_("parameter %(name)r is not understood here; use %(allowed)s"),
                          shown(name), allowed=", ".join(sorted(allowed)))
+
+
+def known_only(args, allowed):
+    """Refuse the first parameter of ``args`` whose name is not in ``allowed``.
+
+    A misspelt parameter (``?overdu=1``) would otherwise be ignored and the answer
+    look filtered when it is not: the JSON API and the pages both refuse it.
+
+    >>> known_only({"q": "x"}, {"q", "lang"})
+    >>> known_only({"sotr": "grid"}, {"q", "sort"})
+    Traceback (most recent call last):
+    ...
+    geo.errors.InputError: parameter 'sotr' is not understood here; use q, sort
+    """
+    names = sorted(set(args) - set(allowed))
+    if names:
+        raise unknown(names[0], allowed)
+
+
+def parse_sort(args, name="sort"):
+    """The order asked for in ``args``: one of :data:`SORTS`, default :data:`DEFAULT_SORT`.
+
+    >>> parse_sort({"sort": "-deadline"}), parse_sort({})
+    ('-deadline', '-reported')
+    """
+    value = _one(args, name)
+    if value is None:
+        return DEFAULT_SORT
+    if value not in SORTS:
+        raise not_one_of(name, value, SORTS)
+    return value
+
+
+def parse_flag(args, name):
+    """A yes/no parameter: ``1``/``true``/``on`` or ``0``/``false``/empty."""
+    value = _one(args, name)
+    if value is None or value.lower() in ("0", "false", "off"):
+        return False
+    if value.lower() in ("1", "true", "on", "yes"):
+        return True
+    raise not_one_of(name, value, ("1", "0"))
+
+
+def district_today(now=None):
+    """Today's date on the district's clock (Asia/Shanghai)."""
+    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(DISTRICT_TZ).date()
+
+
+def date_shortcut(name, today):
+    """``(from, to)`` of a shortcut: ``today`` is the day, ``week`` Monday to ``today``.
+
+    >>> date_shortcut("week", dt.date(2026, 11, 26))  # a Thursday
+    (datetime.date(2026, 11, 23), datetime.date(2026, 11, 26))
+    >>> date_shortcut("week", dt.date(2026, 11, 23))  # a Monday
+    (datetime.date(2026, 11, 23), datetime.date(2026, 11, 23))
+    """
+    if name == "today":
+        return today, today
+    if name == "week":
+        return today - dt.timedelta(days=today.weekday()), today
+    raise ValueError(f"shortcut must be one of {SHORTCUTS}, not {name!r}")
 
 
 def _many(args, name):
@@ -150,9 +223,10 @@ class IssueFilter:
     grid: str | None = None
     q: str | None = None
     bbox: tuple | None = None
+    overdue: bool = False  # open and past the deadline
 
     PARAMS = ("category", "group", "status", "source", "from", "to", "street", "community",
-              "grid", "q", "bbox")
+              "grid", "q", "bbox", "overdue")
 
     @classmethod
     def parse(cls, args, categories=None, groups=None):
@@ -178,6 +252,7 @@ class IssueFilter:
             setattr(f, name, value)
         f.q = _one(args, "q")
         f.bbox = parse_bbox(args)
+        f.overdue = parse_flag(args, "overdue")
         return f
 
     def where(self, alias="i", grid_alias="g"):
@@ -197,6 +272,9 @@ class IssueFilter:
                 cond.append(statuses.open_sql(f"{i}.status"))
             parts.append("(" + " OR ".join(cond) + ")")
             params["f_status"] = named
+        if self.overdue:
+            # The predicate of the partial index issues_open_deadline_idx, so it may be used.
+            parts.append(f"{statuses.open_sql(f'{i}.status')} AND {i}.deadline < now()")
         if self.source:
             parts.append(f"{i}.source = ANY(%(f_source)s)")
             params["f_source"] = list(self.source)
@@ -223,7 +301,8 @@ class IssueFilter:
     def fields(self):
         """Names of the fields that are set (``date_from``/``date_to`` as ``date``)."""
         names = {name for name in ("category", "group", "status", "source", "street",
-                                   "community", "grid", "q", "bbox") if getattr(self, name)}
+                                   "community", "grid", "q", "bbox", "overdue")
+                 if getattr(self, name)}
         return names | ({"date"} if self.date_from or self.date_to else set())
 
     def needs_grid_join(self):
@@ -242,9 +321,27 @@ class IssueFilter:
         for name in ("street", "community", "grid", "q"):
             if getattr(self, name):
                 out[name] = getattr(self, name)
+        if self.overdue:
+            out["overdue"] = "1"
         return out
 
 
 def like_literal(text):
     """``text`` escaped for LIKE/ILIKE, so ``%`` and ``_`` in a search match themselves."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def order_by(sort, alias="i", grid_alias="g"):
+    """The ``ORDER BY`` text of ``sort`` (one of :data:`SORTS`), ties broken by id.
+
+    Issues without a deadline or a grid come last in either direction.
+
+    >>> order_by("-deadline")
+    'i.deadline DESC NULLS LAST, i.id DESC'
+    """
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
+    column = {"reported": f"{alias}.reported_at", "deadline": f"{alias}.deadline",
+              "grid": f"{grid_alias}.code"}[sort.lstrip("-")]
+    direction = "DESC" if sort.startswith("-") else "ASC"
+    return f"{column} {direction} NULLS LAST, {alias}.id {direction}"
