@@ -14,8 +14,8 @@ from geo.issues import browse
 from geo.io import crs as crs_mod
 from geo.issues import stats
 from geo.errors import N_, NotFound, Text
-from geo.issues.query import (MAX_PAGE, IssueFilter, known_only, not_one_of, parse_bbox,
-                              parse_int, parse_sort, required)
+from geo.issues.query import MAX_PAGE, IssueFilter, parse_sort
+from geo.params import known_only, not_one_of, parse_bbox, parse_int, required
 from webmap.db import get_db
 from webmap.views.openapi import spec
 

@@ -19,7 +19,8 @@ from geo.issues import sheet
 from geo.issues import stats
 from geo.issues import statuses
 from geo.issues.query import (SHORTCUTS, IssueFilter, date_shortcut, district_today,
-                              known_only, not_one_of, parse_int, parse_sort)
+                              parse_sort)
+from geo.params import known_only, not_one_of, parse_int
 from webmap import assets
 from webmap.i18n import is_english
 from webmap.maps import issues as maps
