@@ -38,6 +38,33 @@ def unknown(name, allowed):
                          shown(name), allowed=", ".join(sorted(allowed)))
 
 
+def known_only(args, allowed):
+    """Refuse the first parameter of ``args`` whose name is not in ``allowed``.
+
+    A misspelt parameter (``?overdu=1``) would otherwise be ignored and the answer
+    look filtered when it is not: the JSON API and the pages both refuse it.
+
+    >>> known_only({"q": "x"}, {"q", "lang"})
+    >>> known_only({"sotr": "grid"}, {"q", "sort"})
+    Traceback (most recent call last):
+    ...
+    geo.errors.InputError: parameter 'sotr' is not understood here; use q, sort
+    """
+    names = sorted(set(args) - set(allowed))
+    if names:
+        raise unknown(names[0], allowed)
+
+
+def parse_flag(args, name):
+    """A yes/no parameter: ``1``/``true``/``on`` or ``0``/``false``/empty."""
+    value = one(args, name)
+    if value is None or value.lower() in ("0", "false", "off"):
+        return False
+    if value.lower() in ("1", "true", "on", "yes"):
+        return True
+    raise not_one_of(name, value, ("1", "0"))
+
+
 def many(args, name):
     """All values of ``name``: repeated parameters or comma-separated."""
     if hasattr(args, "getlist"):

@@ -42,6 +42,15 @@ ISSUE_SOURCES = {
     "citizen": N_("citizen message"), "city": N_("city feedback"), "other": N_("other"),
 }
 
+#: The deadline traffic light of an open issue (docs/domain.md, *Deadlines and the
+#: traffic light*): the share of its time limit used.
+#: Closed issues and issues without a deadline have no light.
+DEADLINE_LIGHTS = {"green": N_("green"), "yellow": N_("yellow"), "red": N_("red (overdue)")}
+#: What each light means, for legends.
+DEADLINE_LIGHT_MEANINGS = {"green": N_("less than 80 per cent of the time limit used"),
+                           "yellow": N_("80 to 100 per cent of the time limit used"),
+                           "red": N_("past the deadline and not closed")}
+
 #: How a point found its grid (README "How a point finds its grid").
 ASSIGN_METHODS = {
     "inside": N_("inside the grid"), "boundary": N_("on a shared boundary: smallest code"),

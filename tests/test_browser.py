@@ -61,7 +61,7 @@ def test_overview_zoomed_in_shows_clusters_and_issues(page, live):
     p.wait_for_selector(".leaflet-overlay-pane path.leaflet-interactive")
     p.evaluate("""() => { const m = Object.values(window).find(v => v instanceof L.Map);
                           m.setView([40.862, 111.68], 17); }""")
-    single = p.locator(".leaflet-overlay-pane path.leaflet-interactive[fill='#e67e22']") \
+    single = p.locator(".leaflet-overlay-pane path.cg-issue") \
         .filter(visible=True)
     single.first.wait_for(timeout=10_000)
     central = next(m for m in single.all()
@@ -78,7 +78,7 @@ def test_english_overview_popup_names_the_category_in_english(page, live, demo_u
     p.wait_for_selector(".leaflet-overlay-pane path.leaflet-interactive")
     p.evaluate("""() => { const m = Object.values(window).find(v => v instanceof L.Map);
                           m.setView([40.862, 111.68], 17); }""")
-    single = p.locator(".leaflet-overlay-pane path.leaflet-interactive[fill='#e67e22']") \
+    single = p.locator(".leaflet-overlay-pane path.cg-issue") \
         .filter(visible=True)
     single.first.wait_for(timeout=10_000)
     central = next(m for m in single.all()

@@ -112,9 +112,9 @@ def test_grid_page_and_search(client, sample):
     assert client.get("/grids/150102999999999").status_code == 404
     from geo.issues import browse
 
-    assert browse.search_grids(sample["db"], sample["grid"][:9])  # a code prefix finds grids
-    assert browse.search_grids(sample["db"], "%") == []  # wildcards match themselves only
-    assert browse.search_grids(sample["db"], "_") == []
+    assert browse.search_grids(sample["db"], sample["grid"][:9])[1]  # a code prefix finds grids
+    assert browse.search_grids(sample["db"], "%") == ([], 0)  # wildcards match themselves only
+    assert browse.search_grids(sample["db"], "_") == ([], 0)
 
 
 def test_issue_pages(client, sample):

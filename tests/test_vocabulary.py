@@ -20,7 +20,7 @@ PO = REPO / "webmap/translations/zh/LC_MESSAGES/messages.po"
 ALL = [vocab.ISSUE_STATUSES, vocab.ISSUE_SOURCES, vocab.ASSIGN_METHODS, vocab.HISTORY_ACTIONS,
        vocab.TOILET_KINDS, vocab.TOILET_ORIGINAL_TYPES, vocab.TOILET_ACTIONS,
        vocab.TOILET_ACTIONS_DONE, vocab.TOILET_STATUSES, vocab.SANITARY_TYPES, vocab.FACILITIES,
-       vocab.YES_NO, vocab.TOILET_FIELDS]
+       vocab.YES_NO, vocab.TOILET_FIELDS, vocab.DEADLINE_LIGHTS, vocab.DEADLINE_LIGHT_MEANINGS]
 PROGRESS = {"months": ["2026-04", "2026-05"], "cumulative": {
     "demolish": [1, 2], "convert": [0, 1], "new_build": [0, 0]}}
 
@@ -36,6 +36,8 @@ def test_every_code_of_the_core_has_a_label():
     assert set(vocab.SANITARY_TYPES) == set(toilets.SANITARY_TYPES)
     assert set(vocab.FACILITIES) == set(toilets.FACILITIES)
     assert set(vocab.TOILET_FIELDS) == set(toilets.FIELDS)
+    assert set(vocab.DEADLINE_LIGHTS) == set(vocab.DEADLINE_LIGHT_MEANINGS) \
+        == {"green", "yellow", "red"}
 
 
 def test_extraction_finds_every_label_and_each_has_its_chinese(tmp_path):

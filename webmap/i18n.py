@@ -91,7 +91,8 @@ def init_app(app):
                 "status_name": status_name, "source_name": source_name,
                 "category_name": category_name, "method_name": method_name,
                 "history_action_name": history_action_name, "toilet_label": toilet_label,
-                "toilet_field_name": toilet_field_name, "tr": tr}
+                "toilet_field_name": toilet_field_name, "tr": tr, "light_name": light_name,
+                "light_meaning": light_meaning}
 
 
 def is_english():
@@ -120,6 +121,16 @@ def method_name(code):
 
 def history_action_name(code):
     return label(vocabulary.HISTORY_ACTIONS, code, _)
+
+
+def light_name(code):
+    """A deadline traffic light (green, yellow, red) in the page's language."""
+    return label(vocabulary.DEADLINE_LIGHTS, code, _)
+
+
+def light_meaning(code):
+    """What a deadline traffic light means, in the page's language (for legends)."""
+    return label(vocabulary.DEADLINE_LIGHT_MEANINGS, code, _)
 
 
 def toilet_label(field, code):

@@ -1,5 +1,7 @@
 """Look-ups behind the list and detail pages: issues, one issue, grids, one grid, grid search."""
 
+import re
+
 import shapely
 
 from geo.grids import assign
@@ -7,34 +9,32 @@ from geo.grids.store import version_row
 from geo.issues import stats
 from geo.issues import statuses
 from geo.errors import N_, InputError, NotFound, shown
-from geo.issues.query import IssueFilter, like_literal
+from geo.issues.query import DEFAULT_SORT, IssueFilter, like_literal, order_by
 
 GRID_LEVELS = ("street", "community", "grid")
 
-# Traffic light (docs/domain.md, *Deadlines and the traffic light*): green below 80 % of the
-# limit used, yellow 80–100 %, red overdue.
-_LIGHT = f"""CASE WHEN {statuses.closed_sql("i.status")} OR i.deadline IS NULL THEN NULL
-                WHEN now() > i.deadline THEN 'red'
-                WHEN now() - i.reported_at >= 0.8 * (i.deadline - i.reported_at) THEN 'yellow'
-                ELSE 'green' END"""
 _ISSUE_COLUMNS = f"""
     i.id, i.ref, i.category, c.name_zh AS category_zh, c.name_en AS category_en, i.status,
-    i.source, i.reported_at, i.closed_at, i.deadline, {_LIGHT} AS light,
+    i.source, i.reported_at, i.closed_at, i.deadline, {statuses.light_sql('i')} AS light,
     i.description, i.address, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
     g.code AS grid_code, g.name AS grid_name, i.grid_version, i.assign_method"""
 _ISSUE_FROM = ("issues i JOIN categories c ON c.code = i.category"
                " LEFT JOIN grids g ON g.id = i.grid_id")
 
 
-def list_issues(db, flt=None, limit=50, offset=0):
-    """Filtered issues, newest first: ``(rows as dicts, total count)``."""
+def list_issues(db, flt=None, limit=50, offset=0, sort=DEFAULT_SORT):
+    """Filtered issues in ``sort`` order (newest first by default): ``(rows as dicts, total)``.
+
+    ``sort`` is one of :data:`geo.issues.query.SORTS`; ties are broken by id, so
+    pages never repeat or skip an issue. ``limit=None`` returns every match.
+    """
     flt = flt or IssueFilter()
     where, params = flt.where("i", "g")
     params.update(limit=limit, offset=offset)
     with db.transaction() as tx:
         rows = tx.fetchdicts(
             f"SELECT {_ISSUE_COLUMNS} FROM {_ISSUE_FROM} WHERE {where}"
-            " ORDER BY i.reported_at DESC, i.id DESC LIMIT %(limit)s OFFSET %(offset)s", params)
+            f" ORDER BY {order_by(sort)} LIMIT %(limit)s OFFSET %(offset)s", params)
         total = tx.fetchval(f"SELECT count(*) FROM {_ISSUE_FROM} WHERE {where}", params)
     return rows, total
 
@@ -51,13 +51,31 @@ def issue_detail(db, issue_id, scope=None):
             raise NotFound(N_("issue %(id)s does not exist"), {"id": issue_id},
                            code="issues.not_found")
         issue = rows[0]
+        # A re-assignment records grid row ids (geo.grids.assign): name them by code and name.
         issue["history"] = tx.fetchdicts(
-            "SELECT at, actor, action, from_status, to_status, note, data FROM issue_history"
-            " WHERE issue_id = %s ORDER BY at, id", (issue_id,))
-        issue["import"] = tx.fetchone(
+            "SELECT h.at, h.actor, h.action, h.from_status, h.to_status, h.note, h.data,"
+            " fg.code AS from_code, fg.name AS from_name, tg.code AS to_code,"
+            " tg.name AS to_name, h.data->>'method' AS method FROM issue_history h"
+            " LEFT JOIN grids fg ON h.action = 'reassigned'"
+            "  AND fg.id = (h.data->>'from_grid')::bigint"
+            " LEFT JOIN grids tg ON h.action = 'reassigned'"
+            "  AND tg.id = (h.data->>'to_grid')::bigint"
+            " WHERE h.issue_id = %s ORDER BY h.at, h.id", (issue_id,))
+        imported = tx.fetchone(
             "SELECT m.source_file, m.imported_at, m.imported_by FROM imports m"
             " JOIN issues i ON i.import_id = m.id WHERE i.id = %s", (issue_id,))
+        issue["import"] = (file_name(imported[0]),) + tuple(imported[1:]) if imported else None
     return issue
+
+
+def file_name(path):
+    """The last part of a path as recorded on the server (POSIX or Windows): pages show
+    which file an import came from, not where the server keeps it.
+
+    >>> file_name("/srv/civgrid/data/demo/issues.csv"), file_name(r"D:\\收件\\11月.xlsx")
+    ('issues.csv', '11月.xlsx')
+    """
+    return re.split(r"[\\/]", path or "")[-1]
 
 
 def grid_detail(db, code):
@@ -90,19 +108,29 @@ def grid_detail(db, code):
     return grid
 
 
-def search_grids(db, q, limit=20):
-    """Grids of the active version whose code starts with, or name contains, ``q``."""
+def search_grids(db, q, limit=20, offset=0):
+    """Grids of the active version that ``q`` names: ``(rows as dicts, total count)``.
+
+    A grid matches when its code starts with ``q`` or its name, its leader or one
+    of its departments contains ``q``. An exact name comes first, then code order;
+    ``total`` counts every match so a page can say how many were cut.
+    """
     q = (q or "").strip()
     if not q:
-        return []
+        return [], 0
+    where = ("version_id = (SELECT id FROM grid_versions WHERE status = 'active')"
+             " AND (code LIKE %(prefix)s OR name ILIKE %(contains)s"
+             " OR leader ILIKE %(contains)s"
+             " OR EXISTS (SELECT 1 FROM unnest(departments) AS d WHERE d ILIKE %(contains)s))")
+    params = {"prefix": like_literal(q) + "%", "contains": "%" + like_literal(q) + "%",
+              "q": q, "limit": limit, "offset": offset}
     with db.transaction() as tx:
-        return tx.fetchdicts(
-            "SELECT code, name, level, leader FROM grids WHERE version_id ="
-            " (SELECT id FROM grid_versions WHERE status = 'active')"
-            " AND (code LIKE %(prefix)s OR name ILIKE %(contains)s)"
-            " ORDER BY (name = %(q)s) DESC, code LIMIT %(limit)s",
-            {"prefix": like_literal(q) + "%", "contains": "%" + like_literal(q) + "%", "q": q,
-             "limit": limit})
+        rows = tx.fetchdicts(
+            "SELECT code, name, level, leader, array_to_string(departments, '、') AS departments"
+            f" FROM grids WHERE {where}"
+            " ORDER BY (name = %(q)s) DESC, code LIMIT %(limit)s OFFSET %(offset)s", params)
+        total = tx.fetchval(f"SELECT count(*) FROM grids WHERE {where}", params)
+    return rows, total
 
 
 def list_grids(db, version=None, level=None, q=None, bbox=None, limit=1000, offset=0):

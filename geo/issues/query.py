@@ -3,12 +3,14 @@
 :class:`IssueFilter` parses request parameters (strings) and raises
 :class:`~geo.errors.InputError` naming the bad parameter; :meth:`IssueFilter.where`
 turns it into a SQL condition over ``issues i LEFT JOIN grids g`` with bound
-parameters (never formatted values).
+parameters (never formatted values). :func:`parse_sort` reads the order of a list,
+:func:`date_shortcut` the days of "today" and "this week".
 """
 
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from geo.issues import records as issues_mod
 from geo.issues import statuses
@@ -17,6 +19,49 @@ from geo.errors import N_, shown
 
 CODE15 = re.compile(r"^[0-9]{15}$")
 MAX_PAGE = 1000
+#: The district's clock: days and weeks of the filters are days and weeks here.
+DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
+#: The orders a list of issues can be sorted in (``-`` before a name: descending).
+SORT_KEYS = ("reported", "deadline", "grid")
+SORTS = tuple(f"{sign}{key}" for key in SORT_KEYS for sign in ("", "-"))
+#: The order of a list when none is asked for: newest first.
+DEFAULT_SORT = "-reported"
+#: The date shortcuts of the lists.
+SHORTCUTS = ("today", "week")
+
+
+def parse_sort(args, name="sort"):
+    """The order asked for in ``args``: one of :data:`SORTS`, default :data:`DEFAULT_SORT`.
+
+    >>> parse_sort({"sort": "-deadline"}), parse_sort({})
+    ('-deadline', '-reported')
+    """
+    value = params.one(args, name)
+    if value is None:
+        return DEFAULT_SORT
+    if value not in SORTS:
+        raise params.not_one_of(name, value, SORTS)
+    return value
+
+
+def district_today(now=None):
+    """Today's date on the district's clock (Asia/Shanghai)."""
+    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(DISTRICT_TZ).date()
+
+
+def date_shortcut(name, today):
+    """``(from, to)`` of a shortcut: ``today`` is the day, ``week`` Monday to ``today``.
+
+    >>> date_shortcut("week", dt.date(2026, 11, 26))  # a Thursday
+    (datetime.date(2026, 11, 23), datetime.date(2026, 11, 26))
+    >>> date_shortcut("week", dt.date(2026, 11, 23))  # a Monday
+    (datetime.date(2026, 11, 23), datetime.date(2026, 11, 23))
+    """
+    if name == "today":
+        return today, today
+    if name == "week":
+        return today - dt.timedelta(days=today.weekday()), today
+    raise ValueError(f"shortcut must be one of {SHORTCUTS}, not {name!r}")
 
 
 @dataclass
@@ -34,12 +79,13 @@ class IssueFilter:
     grid: str | None = None
     q: str | None = None
     bbox: tuple | None = None
+    overdue: bool = False  # open and past the deadline
     #: The asker's reach (a :class:`geo.people.permissions.Scope`; ``None``: everything).
     #: Set by the web layer from the account, never from request parameters.
     scope: object = None
 
     PARAMS = ("category", "group", "status", "source", "from", "to", "street", "community",
-              "grid", "q", "bbox")
+              "grid", "q", "bbox", "overdue")
 
     @classmethod
     def parse(cls, args, categories=None, groups=None):
@@ -65,6 +111,7 @@ class IssueFilter:
             setattr(f, name, value)
         f.q = params.one(args, "q")
         f.bbox = params.parse_bbox(args)
+        f.overdue = params.parse_flag(args, "overdue")
         return f
 
     def where(self, alias="i", grid_alias="g"):
@@ -84,6 +131,9 @@ class IssueFilter:
                 cond.append(statuses.open_sql(f"{i}.status"))
             parts.append("(" + " OR ".join(cond) + ")")
             params["f_status"] = named
+        if self.overdue:
+            # The predicate of the partial index issues_open_deadline_idx, so it may be used.
+            parts.append(f"{statuses.open_sql(f'{i}.status')} AND {i}.deadline < now()")
         if self.source:
             parts.append(f"{i}.source = ANY(%(f_source)s)")
             params["f_source"] = list(self.source)
@@ -114,7 +164,8 @@ class IssueFilter:
     def fields(self):
         """Names of the fields that are set (``date_from``/``date_to`` as ``date``)."""
         names = {name for name in ("category", "group", "status", "source", "street",
-                                   "community", "grid", "q", "bbox") if getattr(self, name)}
+                                   "community", "grid", "q", "bbox", "overdue")
+                 if getattr(self, name)}
         names |= {"scope"} if self.scope is not None else set()
         return names | ({"date"} if self.date_from or self.date_to else set())
 
@@ -134,9 +185,27 @@ class IssueFilter:
         for name in ("street", "community", "grid", "q"):
             if getattr(self, name):
                 out[name] = getattr(self, name)
+        if self.overdue:
+            out["overdue"] = "1"
         return out
 
 
 def like_literal(text):
     """``text`` escaped for LIKE/ILIKE, so ``%`` and ``_`` in a search match themselves."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def order_by(sort, alias="i", grid_alias="g"):
+    """The ``ORDER BY`` text of ``sort`` (one of :data:`SORTS`), ties broken by id.
+
+    Issues without a deadline or a grid come last in either direction.
+
+    >>> order_by("-deadline")
+    'i.deadline DESC NULLS LAST, i.id DESC'
+    """
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
+    column = {"reported": f"{alias}.reported_at", "deadline": f"{alias}.deadline",
+              "grid": f"{grid_alias}.code"}[sort.lstrip("-")]
+    direction = "DESC" if sort.startswith("-") else "ASC"
+    return f"{column} {direction} NULLS LAST, {alias}.id {direction}"

@@ -188,16 +188,20 @@ def heat_series(db, flt=None, period="week", max_cells_per_period=2500, max_cell
 def clusters(db, flt, zoom):
     """Issues in ``flt.bbox`` grouped on a zoom-dependent lattice.
 
-    Returns ``[(lat, lon, count, id_or_None), …]``: a single issue keeps its id
-    so the page can show its popup; a cluster is drawn as a count.
+    Returns ``[(lat, lon, count, id, status, light), …]``: a single issue keeps
+    its id, status and deadline light (:func:`geo.issues.statuses.light_sql`) so the
+    page can mark it and show its popup; a cluster is drawn as a count (the last
+    three are None).
     """
     cell = 360.0 / (2 ** zoom) / 256 * 48  # about 48 screen pixels
     frm, where, params, _count = _issue_from(flt)
     params["cell"] = cell
+    single = "CASE WHEN count(*) = 1 THEN min({}) END"
     with db.transaction() as tx:
         return tx.fetchall(
             f"SELECT ST_Y(ST_Centroid(ST_Collect(i.geom))), ST_X(ST_Centroid(ST_Collect(i.geom))),"
-            f" count(*), CASE WHEN count(*) = 1 THEN min(i.id) END"
+            f" count(*), {single.format('i.id')}, {single.format('i.status')},"
+            f" {single.format(statuses.light_sql('i'))}"
             f" FROM {frm} WHERE {where} GROUP BY ST_SnapToGrid(i.geom, %(cell)s)", params)
 
 

@@ -71,5 +71,28 @@ def closed_sql(column):
     return f"{column} IN ({_sql_list(CLOSED)})"
 
 
+#: The deadline traffic light (docs/domain.md, *Deadlines and the traffic light*) of an
+#: open issue: green below 80 % of its time limit used, yellow 80–100 %, red overdue.
+LIGHTS = ("green", "yellow", "red")
+
+
+def light_sql(alias="i"):
+    """A SQL expression giving the traffic light of issue ``alias``: ``'green'``,
+    ``'yellow'``, ``'red'``, or NULL for a closed issue or one without a deadline.
+
+    Red is exactly what the ``overdue`` filter selects: open and ``deadline < now()``.
+
+    Examples
+    --------
+    >>> "WHEN i.deadline < now() THEN 'red'" in light_sql("i")
+    True
+    """
+    i = alias
+    return (f"CASE WHEN {closed_sql(f'{i}.status')} OR {i}.deadline IS NULL THEN NULL"
+            f" WHEN {i}.deadline < now() THEN 'red'"
+            f" WHEN now() - {i}.reported_at >= 0.8 * ({i}.deadline - {i}.reported_at)"
+            " THEN 'yellow' ELSE 'green' END")
+
+
 def _sql_list(statuses):
     return ", ".join(f"'{s}'" for s in statuses)

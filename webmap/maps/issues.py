@@ -16,7 +16,8 @@ from markupsafe import escape
 
 from geo.issues import records as issues_mod
 from geo.issues import stats
-from webmap.i18n import category_name, is_english, status_name
+from geo.issues import statuses
+from webmap.i18n import category_name, is_english, light_meaning, light_name, status_name
 from webmap.maps.base import (add_base_layer, attach_script, base_map, display_geom,
                               display_points, legend_html, ramp, table_html)
 
@@ -109,6 +110,8 @@ def overview_map(settings, grids, heat, measure, api_query):
                       }, ensure_ascii=False) + ");")
     folium.LayerControl(collapsed=False).add_to(fmap)
     attach_script(fmap, "civgridClusters({map}, " + json.dumps({
+        "markers": MARKER_STYLES, "legend": marker_legend_html(),
+        "openStatuses": list(statuses.OPEN),
         "api": "/api/v1/issues/clusters", "detail": "/issues/", "query": api_query,
         "minZoom": 15, "crs": settings.tiles_crs, "lang": "en" if is_english() else "zh",
         "labels": {"issues": _("issues"), "open": _("Open the issue page"),
@@ -186,18 +189,62 @@ def grid_map(settings, grid, issues):
     return fmap
 
 
-LIGHT_COLOURS = {"red": "#e74c3c", "yellow": "#f1c40f", "green": "#27ae60", None: "#7f8c8d"}
+#: How a single issue is drawn (Leaflet path options): an open issue filled with its
+#: deadline light (grey-blue without a deadline), a closed one hollow and grey. The
+#: overview's script (civgridClusters in static/civgrid.js) gets the same table.
+MARKER_STYLES = {
+    "green": {"radius": 7, "color": "#1e3d2b", "weight": 1, "fillColor": "#27ae60",
+              "fillOpacity": 0.95},
+    "yellow": {"radius": 7, "color": "#5b4a00", "weight": 1, "fillColor": "#f1c40f",
+               "fillOpacity": 0.95},
+    "red": {"radius": 7, "color": "#5e1610", "weight": 1, "fillColor": "#e74c3c",
+            "fillOpacity": 0.95},
+    "open": {"radius": 7, "color": "#2c3e50", "weight": 1, "fillColor": "#5d8aa8",
+             "fillOpacity": 0.95},
+    "closed": {"radius": 5, "color": "#7f8c8d", "weight": 2, "fillColor": "#ffffff",
+               "fillOpacity": 0.3},
+}
+
+
+def marker_kind(status, light):
+    """The key of :data:`MARKER_STYLES` for an issue: its light while open, else closed.
+
+    >>> marker_kind("dispatched", "red"), marker_kind("dispatched", None), marker_kind("void", None)
+    ('red', 'open', 'closed')
+    """
+    if not statuses.is_open(status):
+        return "closed"
+    return light or "open"
+
+
+def marker_legend_html():
+    """The legend of the issue markers (escaped HTML for civgridLegend)."""
+    rows = [(kind, f"{light_name(kind)}: {light_meaning(kind)}") for kind in statuses.LIGHTS]
+    rows += [("open", _("open, no time limit")), ("closed", _("closed or void"))]
+    items = "".join(
+        f"<div class='cg-marker-key' data-kind='{kind}'><svg width='18' height='16'>"
+        f"<circle cx='8' cy='8' r='{MARKER_STYLES[kind]['radius']}'"
+        f" fill='{MARKER_STYLES[kind]['fillColor']}'"
+        f" fill-opacity='{MARKER_STYLES[kind]['fillOpacity']}'"
+        f" stroke='{MARKER_STYLES[kind]['color']}'"
+        f" stroke-width='{MARKER_STYLES[kind]['weight']}'/></svg>{escape(text)}</div>"
+        for kind, text in rows)
+    return f"<b>{escape(_('Issues'))}</b>{items}"
 
 
 def issue_markers(fmap, issues, settings):
-    """Circle markers for issue dicts (from geo.issues.browse), coloured by traffic light."""
+    """Circle markers for issue dicts (from geo.issues.browse), marked by status and
+    deadline light (:data:`MARKER_STYLES`), with their legend."""
     points = display_points([(r["lat"], r["lon"], r) for r in issues], settings)
     for lat, lon, r in points:
+        kind = marker_kind(r["status"], r.get("light"))
         folium.CircleMarker(
-            (lat, lon), radius=6, color="#2c3e50", weight=1, fill=True, fill_opacity=0.9,
-            fill_color=LIGHT_COLOURS.get(r.get("light")),
+            (lat, lon), **MARKER_STYLES[kind], fill=True,
+            className=f"cg-issue cg-issue-{kind}",
             popup=folium.Popup(issue_popup(r), max_width=320),
         ).add_to(fmap)
+    attach_script(fmap, "civgridLegend({map}, "
+                  + json.dumps(marker_legend_html(), ensure_ascii=False) + ");")
 
 
 def issue_popup(r):

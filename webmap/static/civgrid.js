@@ -43,6 +43,7 @@ function civgridClusters(map, cfg) {
   var pending = null;
   var fetched = null;  // {bounds, zoom} of what the layer shows
   function refresh() {
+    showLegend(map.getZoom() >= cfg.minZoom);
     if (map.getZoom() < cfg.minZoom) { layer.clearLayers(); fetched = null; return; }
     // A small pan (e.g. a popup opening) inside what is already shown needs no new query.
     if (fetched && fetched.zoom === map.getZoom() && fetched.bounds.contains(map.getBounds())) return;
@@ -62,8 +63,7 @@ function civgridClusters(map, cfg) {
           var ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
           var n = f.properties.count;
           if (n === 1) {
-            var m = L.circleMarker(ll, {radius: 6, color: "#2c3e50", weight: 1,
-                                        fillColor: "#e67e22", fillOpacity: 0.9});
+            var m = L.circleMarker(ll, markerStyle(f.properties));
             m.bindPopup("…", {maxWidth: 320, minWidth: 240});
             m.on("popupopen", function (e) { issuePopup(f.properties.id, e.popup); });
             m.addTo(layer);
@@ -77,6 +77,26 @@ function civgridClusters(map, cfg) {
           }
         });
       }).catch(function (e) { if (e.name !== "AbortError") console.warn(e); });
+  }
+  /* A single issue, drawn by status: cfg.markers is the server's table
+     (webmap/maps/issues.py MARKER_STYLES): open by deadline light, closed hollow. */
+  function markerStyle(p) {
+    var kind = cfg.openStatuses.indexOf(p.status) < 0 ? "closed" : (p.light || "open");
+    return L.extend({className: "cg-issue cg-issue-" + kind + " cg-issue-id-" + p.id},
+                    cfg.markers[kind]);
+  }
+  /* The markers' legend, shown while the markers are. */
+  var legend = L.control({position: "bottomleft"});
+  legend.onAdd = function () {
+    var div = L.DomUtil.create("div", "cg-legend cg-marker-legend");
+    div.innerHTML = cfg.legend;  // built and escaped on the server
+    return div;
+  };
+  var legendShown = false;
+  function showLegend(on) {
+    if (on === legendShown) return;
+    if (on) legend.addTo(map); else legend.remove();
+    legendShown = on;
   }
   /* The popup of one issue: fetched when opened, every value set as text. */
   function issuePopup(id, popup) {

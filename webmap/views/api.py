@@ -17,8 +17,8 @@ from geo.io import crs as crs_mod
 from geo.issues import stats
 from geo.layers import blocks
 from geo.errors import N_, NotFound, Text
-from geo.issues.query import MAX_PAGE, IssueFilter
-from geo.params import not_one_of, parse_bbox, parse_int, required, unknown
+from geo.issues.query import MAX_PAGE, IssueFilter, parse_sort
+from geo.params import known_only, not_one_of, parse_bbox, parse_int, required
 from webmap.db import get_db
 from webmap import auth
 from webmap.views.openapi import spec
@@ -69,9 +69,7 @@ def _feature_collection(features, **extra):
 
 
 def _known_params(allowed):
-    names = sorted(set(request.args) - set(allowed))
-    if names:
-        raise unknown(names[0], allowed)
+    known_only(request.args, allowed)
 
 
 ISSUE_PARAMS = set(IssueFilter.PARAMS) | {"limit", "offset", "crs", "lang"}
@@ -80,12 +78,13 @@ ISSUE_PARAMS = set(IssueFilter.PARAMS) | {"limit", "offset", "crs", "lang"}
 @bp.get("/issues")
 @auth.requires("issues.read")
 def issues():
-    """Issues as GeoJSON points, filtered, newest first, paged."""
-    _known_params(ISSUE_PARAMS)
+    """Issues as GeoJSON points, filtered, sorted (newest first by default), paged."""
+    _known_params(ISSUE_PARAMS | {"sort"})
     flt = _filter()
+    sort = parse_sort(request.args)
     limit = parse_int(request.args, "limit", 100, 1, MAX_PAGE)
     offset = parse_int(request.args, "offset", 0, 0, 10**9)
-    rows, total = browse.list_issues(get_db(), flt, limit=limit, offset=offset)
+    rows, total = browse.list_issues(get_db(), flt, limit=limit, offset=offset, sort=sort)
     coords = _points([(r["lon"], r["lat"]) for r in rows])
     features = [
         {"type": "Feature", "id": r["id"],
@@ -122,11 +121,11 @@ def clusters():
     if zoom is None:
         raise required("zoom")
     rows = stats.clusters(get_db(), flt, zoom)
-    coords = _points([(lon, lat) for lat, lon, _n, _id in rows])
+    coords = _points([(lon, lat) for lat, lon, *_rest in rows])
     return _feature_collection([
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": list(xy)},
-         "properties": {"count": n, "id": issue_id}}
-        for (lat, lon, n, issue_id), xy in zip(rows, coords)
+         "properties": {"count": n, "id": issue_id, "status": status, "light": light}}
+        for (lat, lon, n, issue_id, status, light), xy in zip(rows, coords)
     ])
 
 

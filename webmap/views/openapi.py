@@ -1,6 +1,7 @@
 """The OpenAPI 3 description served at /api/v1/openapi.json."""
 
 from geo.issues import records as issues_mod
+from geo.issues.query import DEFAULT_SORT, SORTS
 
 
 def _param(name, description, schema=None, required=False):
@@ -26,8 +27,14 @@ FILTERS = [
     _param("grid", "15-digit grid code"),
     _param("q", "text in ref, description or address"),
     _param("bbox", "minlon,minlat,maxlon,maxlat (EPSG:4490)"),
+    _param("overdue", "1: only overdue issues (open and past their deadline)",
+           {"type": "string", "enum": ["1", "0"]}),
     CRS_PARAM,
 ]
+SORT = _param("sort", "order: reported time, deadline or grid code; a leading - sorts"
+                      " descending; ties are broken by id in the same direction; issues"
+                      " without a deadline or grid come last",
+              {"type": "string", "enum": list(SORTS), "default": DEFAULT_SORT})
 PAGING = [
     _param("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
     _param("offset", "rows to skip", {"type": "integer", "minimum": 0, "default": 0}),
@@ -45,8 +52,8 @@ def spec():
                  "description": "Grids and issues of a district (CGCS2000 lon/lat, EPSG:4490)."},
         "paths": {
             "/api/v1/issues": {"get": {
-                "summary": "Issues as GeoJSON points, newest first",
-                "parameters": FILTERS + PAGING,
+                "summary": "Issues as GeoJSON points, newest first unless sorted",
+                "parameters": FILTERS + [SORT] + PAGING,
                 "responses": {"200": GEOJSON, "400": BAD}}},
             "/api/v1/issues/{id}": {"get": {
                 "summary": "One issue with its history",

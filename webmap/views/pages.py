@@ -1,25 +1,41 @@
-"""HTML pages: overview, heat animation, grid search and grid page, issue list and issue page."""
+"""HTML pages: overview, heat animation, grid search and grid page, issue list and issue page.
 
+A page refuses a parameter it does not take with a 400 page that names it, in the
+page's language, as the JSON API does: a misspelt ``?overdu=1`` must not show an
+unfiltered list that looks filtered.
+"""
+
+import io
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from geo.issues import browse
 from geo.issues import records
+from geo.issues import sheet
 from geo.issues import stats
 from geo.issues import statuses
-from geo.issues.query import IssueFilter
-from geo.params import not_one_of, parse_int
+from geo.issues.query import (SHORTCUTS, IssueFilter, date_shortcut, district_today,
+                              parse_sort)
+from geo.params import known_only, not_one_of, parse_int
 from webmap import assets
 from webmap import auth
+from webmap.i18n import is_english
 from webmap.maps import issues as maps
 from webmap.db import get_db, settings
 
 bp = Blueprint("pages", __name__)
 DAY_WINDOW = 30  # days the daily heat animation shows when no date range is given
+#: Parameters every page takes: its language, and the token a form may carry.
+ANY_PAGE = {"lang", "csrf_token"}
+#: Parameters of the pages that show filtered issues.
+FILTER_PAGE = set(IssueFilter.PARAMS) | ANY_PAGE
+GRID_SEARCH_PAGE = 20  # grids per page of search results
+EXPORT_TYPES = {"csv": "text/csv",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def static_asset(path):
@@ -35,8 +51,10 @@ def map_parts(fmap):
             "map_script": Markup(root.script.render())}
 
 
-def page_filter():
-    """The request's issue filter, checked against the catalogue."""
+def page_filter(*extra):
+    """The request's issue filter, checked against the catalogue; the page takes the
+    filter's parameters and ``extra`` ones, and refuses any other."""
+    known_only(request.args, FILTER_PAGE | set(extra))
     cats = stats.catalogue(get_db())
     flt = IssueFilter.parse(request.args, {c["code"] for c in cats},
                             {c["group_code"] for c in cats})
@@ -48,16 +66,20 @@ def filter_context(flt, cats):
     groups = {}
     for c in cats:
         groups.setdefault(c["group_code"], c)
+    places = stats.streets_and_communities(get_db())
     return {"flt": flt, "categories": cats, "groups": list(groups.values()),
             "statuses": ("open",) + statuses.STATUSES, "sources": records.SOURCES,
-            "places": stats.streets_and_communities(get_db())}
+            "places": [p for p in places if p[2] != "community" or not flt.street
+                       or p[0][:9] == flt.street[:9]],
+            "communities": [[code, name] for code, name, level in places
+                            if level == "community"]}
 
 
 @bp.get("/")
 @auth.requires("maps.read")
 def overview():
     db = get_db()
-    flt, cats = page_filter()
+    flt, cats = page_filter("measure")
     measure = request.args.get("measure", "open")
     if measure not in stats.MEASURES:
         raise not_one_of("measure", measure, stats.MEASURES)
@@ -74,7 +96,7 @@ def overview():
 @auth.requires("maps.read")
 def heatmap():
     db = get_db()
-    flt, cats = page_filter()
+    flt, cats = page_filter("period")
     period = request.args.get("period", "week")
     if period not in ("day", "week"):
         raise not_one_of("period", period, ("day", "week"))
@@ -91,16 +113,23 @@ def heatmap():
 @bp.get("/grids")
 @auth.requires("maps.read")
 def grid_search():
+    """Grids by code prefix, name, leader or department; one match opens its page."""
+    known_only(request.args, {"q", "page"} | ANY_PAGE)
     q = request.args.get("q", "").strip()
-    found = browse.search_grids(get_db(), q)
-    if len(found) == 1:
+    page = parse_int(request.args, "page", 1, 1, 100_000)
+    offset = (page - 1) * GRID_SEARCH_PAGE
+    found, total = browse.search_grids(get_db(), q, GRID_SEARCH_PAGE, offset)
+    if total == 1:
         return redirect(url_for("pages.grid_page", code=found[0]["code"]))
-    return render_template("grids.html", title=_("Find a grid"), q=q, found=found)
+    return render_template("grids.html", title=_("Find a grid"), q=q, found=found, total=total,
+                           first=offset + 1, page=page,
+                           pages=max(1, -(-total // GRID_SEARCH_PAGE)))
 
 
 @bp.get("/grids/<code>")
 @auth.requires("maps.read")
 def grid_page(code):
+    known_only(request.args, ANY_PAGE)
     db = get_db()
     grid = browse.grid_detail(db, code)  # NotFound → 404 in webmap.errors
     reach = auth.scope("issues.read")
@@ -117,20 +146,54 @@ def grid_page(code):
 @bp.get("/issues")
 @auth.requires("issues.read")
 def issue_list():
-    flt, cats = page_filter()
+    """The filtered issues, sorted and paged, with date shortcuts and export links."""
+    flt, cats = page_filter("page", "per_page", "sort")
+    sort = parse_sort(request.args)
     page = parse_int(request.args, "page", 1, 1, 100_000)
     per_page = parse_int(request.args, "per_page", 50, 10, 200)
-    rows, total = browse.list_issues(get_db(), flt, limit=per_page, offset=(page - 1) * per_page)
+    rows, total = browse.list_issues(get_db(), flt, limit=per_page, offset=(page - 1) * per_page,
+                                     sort=sort)
     pages = max(1, -(-total // per_page))
     args = flt.as_args()
-    link = lambda p: url_for("pages.issue_list", page=p, per_page=per_page, **args)  # noqa: E731
-    return render_template("issues.html", title=_("Issues"), rows=rows, total=total, page=page,
-                           pages=pages, link=link, **filter_context(flt, cats))
+    link = lambda p: url_for("pages.issue_list", page=p, per_page=per_page,  # noqa: E731
+                             sort=sort, **args)
+    today = district_today()
+    shortcuts = []
+    for name, label in zip(SHORTCUTS, (_("Today"), _("This week"))):
+        first, last = date_shortcut(name, today)
+        shortcuts.append((label, flt.date_from == first and flt.date_to == last,
+                          url_for("pages.issue_list", **{**args, "from": first.isoformat(),
+                                                          "to": last.isoformat()}, sort=sort)))
+    return render_template(
+        "issues.html", title=_("Issues"), rows=rows, total=total, page=page, pages=pages,
+        link=link, sort=sort, sort_link=lambda s: url_for("pages.issue_list", sort=s, **args),
+        shortcuts=shortcuts,
+        exports={fmt: url_for("pages.issue_export", fmt=fmt, sort=sort, **args)
+                 for fmt in EXPORT_TYPES},
+        **filter_context(flt, cats))
+
+
+@bp.get("/issues/export.<fmt>")
+def issue_export(fmt):
+    """Every issue of the list's filter, in its order, as a CSV or XLSX attachment."""
+    if fmt not in EXPORT_TYPES:
+        raise not_one_of("format", fmt, tuple(EXPORT_TYPES))
+    flt, _cats = page_filter("sort")
+    table = sheet.issue_table(get_db(), flt, parse_sort(request.args), _, is_english())
+    buffer = io.BytesIO()
+    if fmt == "csv":
+        sheet.write_csv(table, buffer)
+    else:
+        sheet.write_xlsx(table, buffer, _)
+    buffer.seek(0)
+    return send_file(buffer, mimetype=EXPORT_TYPES[fmt], as_attachment=True,
+                     download_name=f"issues-{district_today():%Y%m%d}.{fmt}")
 
 
 @bp.get("/issues/<int:issue_id>")
 @auth.requires("issues.read")
 def issue_page(issue_id):
+    known_only(request.args, ANY_PAGE)
     db = get_db()
     issue = browse.issue_detail(db, issue_id, scope=auth.scope("issues.read"))
     grid = browse.grid_detail(db, issue["grid_code"]) if issue["grid_code"] else None
