@@ -31,6 +31,7 @@ EXPECTED = {
     "pages.overview": ACCOUNTS, "pages.heatmap": ACCOUNTS, "pages.grid_search": ACCOUNTS,
     "pages.grid_page": ACCOUNTS,
     "pages.issue_list": NOT_TOILETS, "pages.issue_page": NOT_TOILETS,
+    "pages.issue_export": NOT_TOILETS,
     "api.issues": NOT_TOILETS, "api.issue": NOT_TOILETS, "api.clusters": NOT_TOILETS,
     "api.heat": NOT_TOILETS,
     "api.grids": ACCOUNTS, "api.grid": ACCOUNTS, "api.grid_stats": ACCOUNTS,

@@ -18,6 +18,7 @@ from geo import settings as settings_mod
 from geo.grids import versions
 from geo.issues import statuses
 from geo.store import db as geo_db
+from tests import accounts
 from tests import browser as br
 from tests.test_versions import draft_shapes, metric_area
 
@@ -132,7 +133,7 @@ def test_the_spread_drops(demo_db, suggested, scope):
 
 def test_the_draft_page_lists_every_move(demo_app, suggested):
     report = suggested["community"]
-    page = demo_app.test_client().get(f"/planner/{report.draft_id}").get_data(as_text=True)
+    page = accounts.client(demo_app).get(f"/planner/{report.draft_id}").get_data(as_text=True)
     section = re.search(r'<section class="cg-balance.*?</section>', page, re.S).group(0)
     assert "均衡建议" in section and f"调整 {len(report.moves)} 次" in section
     assert f"全部调整（{len(report.moves)} 项）" in section
@@ -166,7 +167,7 @@ def test_cli_reports_every_move_with_dots(demo_url, monkeypatch):
 def test_planner_page_shows_progress_then_the_moves(live, chromium, demo_db):
     """Submitting the balance form disables its button with a spinner and 正在计算…; the
     draft page that follows folds every move into a table."""
-    page = br.Page(chromium)
+    page = br.Page(chromium).login(live.url)
     drafts_before = {v["id"] for v in versions.list_versions(demo_db)}
     try:
         p = page.open(live.url + "/planner/")

@@ -20,6 +20,7 @@ from geo.grids import assign
 from geo.issues import records
 from geo.issues.query import date_shortcut
 from geo.store import db as geo_db
+from tests import accounts
 from tests import layouts
 
 OPEN = "status NOT IN ('closed', 'void')"  # docs/domain.md: closed and void need no work
@@ -27,7 +28,7 @@ OPEN = "status NOT IN ('closed', 'void')"  # docs/domain.md: closed and void nee
 
 @pytest.fixture
 def client(demo_app):
-    return demo_app.test_client()
+    return accounts.client(demo_app)
 
 
 @pytest.fixture(scope="module")
@@ -319,7 +320,7 @@ def test_history_names_the_imported_file_and_the_grids_of_a_reassignment(db, set
         tx.execute("UPDATE issues SET grid_id = (SELECT id FROM grids WHERE code = %s)"
                    " WHERE id = %s", (layouts.code(4), issue_id))
     assign.reassign(db, settings, actor="tester")
-    client = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}).test_client()
+    client = accounts.client(create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}))
     html = client.get(f"/issues/{issue_id}").get_data(as_text=True)
     assert "由 issues.csv 导入" in html and "收件" not in html and str(tmp_path) not in html
     row = re.search(r"<td>tester</td><td>(.*?)</td>", html, re.S).group(1)

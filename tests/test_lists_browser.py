@@ -16,8 +16,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def page(chromium):
-    p = br.Page(chromium)
+def page(chromium, live):
+    p = br.Page(chromium).login(live.url)
     yield p
     p.close()
 

@@ -174,6 +174,7 @@ def issue_list():
 
 
 @bp.get("/issues/export.<fmt>")
+@auth.requires("issues.read")
 def issue_export(fmt):
     """Every issue of the list's filter, in its order, as a CSV or XLSX attachment."""
     if fmt not in EXPORT_TYPES:
