@@ -157,6 +157,11 @@ def test_draft_page_in_chromium(planner, chromium):
         p = page.open(f"{server.url}/planner/{draft}?edit={code(2)}", screenshot="page-planner.png")
         p.wait_for_selector(".leaflet-draw-toolbar")
         assert p.locator(".leaflet-overlay-pane path.leaflet-interactive").count() >= 6
+        # Leaflet.draw speaks the page's language: its buttons' titles are Chinese
+        titles = [p.locator(f".leaflet-draw-draw-{tool}").get_attribute("title")
+                  for tool in ("polyline", "polygon")] \
+            + [p.locator(".leaflet-draw-edit-edit").get_attribute("title")]
+        assert titles == ["画线(用于拆分网格)", "画多边形", "编辑图形(拖动顶点)"], titles
         assert page.errors == [] and page.outside == []
     finally:
         page.close()
