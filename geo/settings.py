@@ -17,6 +17,8 @@
 ``CIVGRID_FALLBACK_OWNER`` who owns unassigned issues (属地兜底).
 ``CIVGRID_SLIVER_M2``     grid polygons (or parts) smaller than this are slivers
                           (default 100).
+``CIVGRID_MIN_GRID_WIDTH_M`` grid polygons (or parts) narrower than this are strips
+                          (default 10; 0 turns the check off).
 ``CIVGRID_MAX_UNZIPPED_MB`` a zipped Shapefile may unzip to at most this many MB
                           (default 1024); a larger one is refused (a zip bomb guard).
 """
@@ -50,6 +52,7 @@ class Settings:
     max_outside_m: float = 5000.0
     fallback_owner: str = "属地街道兜底"
     sliver_m2: float = 100.0
+    min_grid_width_m: float = 10.0
 
 
 def _float(env, name, default):
@@ -118,4 +121,5 @@ def from_env(env=None):
         max_outside_m=_float(env, "CIVGRID_MAX_OUTSIDE_M", 5000.0),
         fallback_owner=env.get("CIVGRID_FALLBACK_OWNER") or "属地街道兜底",
         sliver_m2=_float(env, "CIVGRID_SLIVER_M2", 100.0),
+        min_grid_width_m=_float(env, "CIVGRID_MIN_GRID_WIDTH_M", 10.0),
     )
