@@ -113,6 +113,8 @@ class Place:
         text = " ".join(parts)
         # A form's place is a phrase (``Text(N_("form: the issue"))``), not a file name.
         file = self.file.render(translate) if hasattr(self.file, "render") else self.file
+        if file and parts and parts[0].startswith("("):  # a form's record, named by its key
+            return f"{file} {text}"
         if file and text:
             return f"{file}: {text}"
         return file or text

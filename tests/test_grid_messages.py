@@ -41,12 +41,12 @@ def test_import_reports_in_both_languages(db, settings, cli, tmp_path):
     assert f"已从 {path} 导入 6 行（网格 6 个），为网格版本 1（当前生效）" in out.output
     assert "\n  问题：0 条改变网格" in out.output
     out = civgrid(ZH, "assign")
-    assert "问题：0 条按网格版本 1 分配（格内 0、边界 0、就近 0、无 0）；0 条有变化" in out.output
+    assert "问题：0 条按网格版本 1 分配（网格内 0、共用边界 0、最近网格 0、未分配 0）；0 条有变化" in out.output
     district = tmp_path / "district.geojson"
     gpd.GeoDataFrame({"code": ["150102000000000"], "name": ["新城区"]},
                      geometry=[ubox(0, 0, 6, 4)], crs=4490).to_file(district, driver="GeoJSON")
     out = civgrid(ZH, "import", "district", district, "--dry-run")
-    assert f"将从 {district} 存入辖区边界 150102000000000" in out.output
+    assert f"将从 {district} 保存辖区边界 150102000000000" in out.output
 
 
 def test_a_bad_grid_file_is_refused_in_chinese(db, settings, cli, tmp_path):

@@ -202,7 +202,8 @@ def test_problems_are_data_with_a_code_and_a_place(db, settings, loaded):
     (problem,) = err.value.problems
     assert problem.code == "toilets.date_order"
     assert problem.params == {"later": "accepted_at", "earlier": "started_at"}
-    assert (problem.place.file, problem.place.key, problem.place.value) == ("form", "code", "CS-1")
+    assert (problem.place.key, problem.place.value) == ("code", "CS-1")
+    assert problem.place.render() == "form: the toilet (code CS-1)"
     assert problem.render(catalogue("zh").gettext).endswith("accepted_at 早于 started_at")
     with pytest.raises(NotFound) as err:
         toilets.get_toilet(db, "NO-SUCH")

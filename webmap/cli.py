@@ -61,9 +61,13 @@ def _fail_cleanly(func):
 
 
 def _say(item, err=False):
-    """Print a core result in the environment's language: a report (its ``lines()``), a
-    :class:`~geo.errors.Text` or :class:`~geo.errors.Problem`, or (not yet data) a string."""
+    """Print a core result in the environment's language: anything that renders itself
+    (a report, a :class:`~geo.errors.Text`, a :class:`~geo.errors.Problem`), a report
+    of ``lines()``, or a string."""
     _ = environment_gettext()
+    if hasattr(item, "render"):
+        click.echo(item.render(_), err=err)
+        return
     for line in item.lines() if hasattr(item, "lines") else [item]:
         click.echo(line.render(_) if hasattr(line, "render") else str(line), err=err)
 

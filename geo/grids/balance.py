@@ -40,8 +40,8 @@ from geo.io import units as units_mod
 from geo.issues import statuses
 from geo.layers import blocks
 from geo.store import db as db_mod
-from geo.errors import N_, InputError, NotFound, Problem, Text
-from geo.grids.messages import Lines, codes_text, quoted
+from geo.errors import N_, excerpt, InputError, NotFound, Problem, Text
+from geo.grids.messages import Lines, codes_text
 from geo.grids.store import (
     NOISE_M2, delete_grid, grid_rows, insert_grid, new_draft,
     refresh_parents, version_row)
@@ -164,7 +164,7 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
     if not unit_m or unit_m <= 0:
         raise InputError(Problem("parameter.not_positive",
                                  N_("%(name)s must be a positive number of metres, not %(value)s"),
-                                 {"name": "unit_m", "value": quoted(unit_m)}))
+                                 {"name": "unit_m", "value": excerpt(unit_m)}))
     as_of = as_of or datetime.now(timezone.utc)
     with db.transaction() as tx:
         tx.execute("SET LOCAL jit = off")
@@ -213,7 +213,7 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
 
 def _not_one_of(name, allowed, value):
     return Problem("parameter.not_one_of", N_("%(name)s must be one of %(allowed)s, not %(value)s"),
-                   {"name": name, "allowed": ", ".join(allowed), "value": quoted(value)})
+                   {"name": name, "allowed": ", ".join(allowed), "value": excerpt(value)})
 
 
 def default_units(db):

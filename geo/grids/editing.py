@@ -14,8 +14,8 @@ import shapely
 from geo.io import units
 from geo.store import db as db_mod
 from geo.grids.codes import CODE_RE, lenient_level, split_departments
-from geo.errors import N_, InputError, Problem, Text
-from geo.grids.messages import FIELDS, Joined, Lines, codes_text, quoted
+from geo.errors import N_, excerpt, InputError, Problem, Text
+from geo.grids.messages import FIELDS, Joined, Lines, codes_text
 from geo.grids.store import (
     NOISE_M2, SNAP_M, as_shape, check_text, delete_grid, grid_rows, insert_grid,
     invalid_reason, refresh_parents, require_draft)
@@ -257,7 +257,7 @@ def _new_codes(tx, draft_id, code, n, given):
             if not CODE_RE.match(c) or lenient_level(c)[0] != "grid":
                 raise InputError(Problem(
                     "grids.malformed_code", N_("new_codes: %(code)s is not a 15-digit grid code"),
-                    {"code": quoted(c)}))
+                    {"code": excerpt(c)}))
             if c in taken or given.count(c) > 1:
                 raise InputError(Problem(
                     "grids.duplicate_code", N_("new_codes: %(code)s is already used in draft "
@@ -295,7 +295,7 @@ def merge_grids(db, settings, draft_id, codes, keep=None, name=None, actor=None)
     if keep not in codes:
         raise InputError(Problem("grids.merge_keep",
                                  N_("keep: %(keep)s is not one of the grids to merge"),
-                                 {"keep": quoted(keep)}))
+                                 {"keep": excerpt(keep)}))
     # A grid's code names its community (digits 1-12): a merged grid must stay in one,
     # or the community and street outlines would silently change.
     other = [c for c in codes if c[:12] != keep[:12]]
@@ -382,7 +382,7 @@ def set_attributes(db, draft_id, code, name=_UNSET, leader=_UNSET, departments=_
         if population is not None and (not isinstance(population, int) or population < 0):
             raise InputError(Problem("grids.population_invalid",
                                      N_("population: %(value)s is not a whole number ≥ 0"),
-                                     {"value": quoted(population)}))
+                                     {"value": excerpt(population)}))
         changes["population"] = population
     if not changes:
         raise InputError(Problem(

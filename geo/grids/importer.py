@@ -16,8 +16,8 @@ from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io.imports import record_import
 from geo.io.polygons import polygon_problems
-from geo.errors import N_, InputError, Place, Problem, Text
-from geo.grids.messages import LEVELS, VERSION_STATUS, Joined, Lines, quoted, term
+from geo.errors import N_, excerpt, InputError, Place, Problem, Text
+from geo.grids.messages import LEVELS, VERSION_STATUS, Joined, Lines, term
 
 @dataclass
 class GridImportReport(Lines):
@@ -101,7 +101,7 @@ def validate_grid_table(table, sliver_m2):
 
 def _not_15_digits(code, where):
     return Problem("grids.malformed_code", N_("code %(code)s is not 15 digits"),
-                   {"code": quoted(code)}, where)
+                   {"code": excerpt(code)}, where)
 
 
 def _part_areas(geoms):
@@ -133,7 +133,7 @@ def _population(frame, i, where, problems):
         problems.append(Problem(
             "grids.population_invalid",
             N_("population %(value)s is not a whole number from 0 to %(max)s"),
-            {"value": quoted(value), "max": f"{MAX_POPULATION:,}"}, where))
+            {"value": excerpt(value), "max": f"{MAX_POPULATION:,}"}, where))
         return None
     return int(value)
 

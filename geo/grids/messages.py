@@ -22,10 +22,6 @@ from dataclasses import dataclass
 
 from geo.errors import N_, Text
 
-#: How long a value quoted from user input may be in a message.
-QUOTE_CHARS = 40
-
-
 def _english(message):
     return message
 
@@ -64,16 +60,6 @@ class Joined:
 
     def __str__(self):
         return self.render()
-
-
-def quoted(value):
-    """A value from user input as a message shows it: ``repr``, cut to 40 characters.
-
-    >>> quoted("15010200100100"), quoted("x" * 60)[-4:]
-    ("'15010200100100'", 'xxx…')
-    """
-    text = repr(value)
-    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "…"
 
 
 def codes_text(codes, limit=None):

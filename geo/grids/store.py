@@ -13,8 +13,8 @@ from shapely.geometry import shape as geojson_shape
 from geo.io import crs as crs_mod
 from geo.grids.codes import lenient_level
 from geo.io.polygons import describe_invalid
-from geo.errors import N_, ConflictError, InputError, NotFound, Problem
-from geo.grids.messages import FIELDS, LEVELS, VERSION_STATUS, codes_text, quoted, term
+from geo.errors import N_, ConflictError, excerpt, InputError, NotFound, Problem
+from geo.grids.messages import FIELDS, LEVELS, VERSION_STATUS, codes_text, term
 
 #: Overlaps, gaps, parts and holes smaller than this (m²) are numerical debris of
 #: overlay operations (a 10 cm square), not planning errors.
@@ -39,7 +39,7 @@ def version_row(tx, version_id, lock=False):
     if not isinstance(version_id, int) or isinstance(version_id, bool):
         raise InputError(Problem("parameter.not_whole_number",
                                  N_("%(name)s must be a whole number, not %(value)s"),
-                                 {"name": "version_id", "value": quoted(version_id)}))
+                                 {"name": "version_id", "value": excerpt(version_id)}))
     rows = tx.fetchdicts(
         "SELECT id, label, status, parent_id, created_by, created_at, activated_by,"
         " activated_at, retired_at, note FROM grid_versions WHERE id = %s"

@@ -32,8 +32,8 @@ language (:mod:`geo.grids.messages`); ``str()`` is English.
 from geo.grids import assign
 from geo.io import readers
 from geo.io.polygons import polygon_problems
-from geo.errors import N_, ConflictError, InputError, NotFound, Problem
-from geo.grids.messages import VERSION_STATUS, quoted, term
+from geo.errors import N_, ConflictError, excerpt, InputError, NotFound, Problem
+from geo.grids.messages import VERSION_STATUS, term
 from geo.grids.activation import (  # noqa: F401
     ActivationReport, activate, rollback, rollback_target)
 from geo.grids.balance import BalanceReport, default_units, suggest_balance  # noqa: F401
@@ -206,7 +206,7 @@ def _number(name, value):
     except (TypeError, ValueError):
         raise InputError(Problem("parameter.not_a_number",
                                  N_("%(name)s must be a number, not %(value)s"),
-                                 {"name": name, "value": quoted(value)})) from None
+                                 {"name": name, "value": excerpt(value)})) from None
 
 
 def assignment_history(db, kind, row_id):
@@ -225,7 +225,7 @@ def assignment_history(db, kind, row_id):
         raise InputError(Problem(
             "parameter.not_one_of", N_("%(name)s must be one of %(allowed)s, not %(value)s"),
             {"name": "kind", "allowed": ", ".join(assign.ASSIGNED_TABLES),
-             "value": quoted(kind)}))
+             "value": excerpt(kind)}))
     with db.transaction() as tx:
         return tx.fetchdicts(
             "SELECT a.id AS activation_id, a.action, a.activated_at AS at,"

@@ -461,7 +461,7 @@ def date_problems(table, column, raw, parsed, reason):
     parse; the template has ``%(column)s`` and ``%(value)r``."""
     filled = (raw != "").to_numpy()
     failed = filled & parsed.isna().to_numpy()
-    problems = [Problem(*_coded(reason(i)), {"column": column, "value": readers.shown(raw.iat[i])},
+    problems = [Problem(*reason(i), {"column": column, "value": readers.shown(raw.iat[i])},
                         table.place(i)) for i in np.flatnonzero(failed)[:50]]
     year = parsed.dt.year.to_numpy(dtype=float, na_value=np.nan)
     odd = filled & ~failed & ((year < YEARS[0]) | (year > YEARS[1]))
@@ -473,14 +473,5 @@ def date_problems(table, column, raw, parsed, reason):
     return problems
 
 
-def _coded(reason):
-    """``(code, template)`` from a date reason. A bare English phrase is what callers not
-    yet converted pass: the one known becomes its template, another stays English."""
-    if isinstance(reason, tuple):
-        return reason
-    if reason == "is not a date (YYYY-MM-DD)":
-        return "io.not_a_date", N_("%(column)s %(value)r is not a date (YYYY-MM-DD)")
-    return _UNCODED, "%(column)s %(value)r " + reason.replace("%", "%%")
-
-
-_UNCODED = "input.invalid"
+#: The ``(code, template)`` of a value that is not a date.
+NOT_A_DATE = ("io.not_a_date", N_("%(column)s %(value)r is not a date (YYYY-MM-DD)"))

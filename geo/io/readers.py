@@ -114,16 +114,17 @@ class Table:
         'issues.csv: row 2 (ref XC-1)'
         """
         labels = self.labels
-        if not isinstance(labels, RowLabels):  # a form holds one record, named by its label
+        if isinstance(labels, RowLabels):
+            where = {"file": self.path.name, labels.word: labels.number(i)}
+        else:  # a form holds one record, named by its label ("form: the toilet")
             label = labels[i]
-            return Place(label if hasattr(label, "render") else f"{self.path.name}: {label}")
-        number = {labels.word: labels.number(i)}
+            where = {"file": label if hasattr(label, "render") else f"{self.path.name}: {label}"}
         for col in (key,) if key else () if key is False else ("ref", "code"):
             if col in self.frame.columns:
                 value = self.frame[col].iat[i]
                 if value:
-                    return Place(self.path.name, key=col, value=printable(value), **number)
-        return Place(self.path.name, **number)
+                    return Place(key=col, value=excerpt(value, quote=False), **where)
+        return Place(**where)
 
     def where(self, i, key=None):
         """'issues.csv: row 5 (ref XC-1)' in English: :meth:`place` rendered.
@@ -131,15 +132,6 @@ class Table:
         Kept for callers that still glue sentences; new code uses :meth:`place`.
         """
         return self.place(i, key).render()
-
-
-def printable(value, limit=40):
-    r"""A user's value shown without quotes (a row's key): control characters escaped, cut.
-
-    >>> printable("坏\x00数据")
-    '坏\\x00数据'
-    """
-    return shown(re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(value)), limit)
 
 
 def normalise_columns(frame, path):
@@ -328,7 +320,10 @@ def read_vector(path, max_unzipped_mb=None):
     if suffix == ".shp":
         _check_shp(path, head)
         return _read_gdal(path, path, "ESRI Shapefile")
-    raise InputError(f"{path.name}: unsupported file type {excerpt(path.suffix)}")
+    raise InputError(Problem(
+        "io.file_type", N_("unsupported file type %(suffix)r; use one of %(allowed)s"),
+        {"suffix": shown(path.suffix), "allowed": ", ".join(sorted(VECTOR_SUFFIXES))},
+        Place(path.name)))
 
 
 #: The formats :func:`read_vector` names in its messages.
@@ -344,29 +339,45 @@ def _head(path, size=1024):
         return f.read(size)
 
 
+#: What a file's first bytes can look like, for messages.
+CONTENTS = {"empty": N_("empty"), "sqlite": N_("a SQLite database"),
+            "zip": N_("a zip archive"), "shapefile": N_("a Shapefile"), "xml": N_("XML"),
+            "json": N_("JSON"), "binary": N_("binary data"), "text": N_("text")}
+
+
 def _content(head):
-    """What a file's first bytes look like, for a message: 'XML', 'a zip archive', …"""
+    """What a file's first bytes look like: a key of :data:`CONTENTS` ('xml', 'zip', …)."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
         return "empty"
     if head.startswith(SQLITE_MAGIC):
-        return "a SQLite database"
+        return "sqlite"
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "a zip archive"
+        return "zip"
     if head[:4] == SHP_MAGIC:
-        return "a Shapefile"
+        return "shapefile"
     if text.startswith(b"<"):
-        return "XML"
+        return "xml"
     if text[:1] in (b"{", b"["):
-        return "JSON"
+        return "json"
     if b"\x00" in head:
-        return "binary data"
+        return "binary"
     return "text"
 
 
+def _not_format(what, expected):
+    """The reason 'content is XML, not JSON' (both translatable)."""
+    return Text(N_("content is %(what)s, not %(expected)s"),
+                {"what": Text(CONTENTS[what]), "expected": Text(expected)})
+
+
 def _refuse(path, fmt, reason):
-    raise InputError(f"{path.name}: cannot read it as {FORMAT_NAMES[fmt]} ({reason}); "
-                     "is the file truncated or of another format?", source=path)
+    """Refuse ``path``: it cannot be read as ``fmt``, for ``reason`` (a :class:`Text`, or
+    GDAL's own words)."""
+    raise InputError(Problem(
+        "io.unreadable_format",
+        N_("cannot read it as %(format)s (%(reason)s); is the file truncated or of another format?"),
+        {"format": FORMAT_NAMES[fmt], "reason": reason}, Place(path.name)), source=path)
 
 
 def _check_geojson(path, head):
@@ -374,17 +385,18 @@ def _check_geojson(path, head):
     import json
 
     what = _content(head)
-    if what != "JSON":
-        _refuse(path, "GeoJSON", f"content is {what}, not JSON")
+    if what != "json":
+        _refuse(path, "GeoJSON", _not_format(what, N_("JSON")))
     try:
         data = json.loads(_decode(path))
     except (json.JSONDecodeError, InputError) as exc:
-        reason = (f"invalid JSON at line {exc.lineno} column {exc.colno}"
-                  if isinstance(exc, json.JSONDecodeError) else "undecodable text")
+        reason = (Text(N_("invalid JSON at line %(line)d column %(column)d"),
+                       {"line": exc.lineno, "column": exc.colno})
+                  if isinstance(exc, json.JSONDecodeError) else Text(N_("undecodable text")))
         _refuse(path, "GeoJSON", reason)
     kind = data.get("type") if isinstance(data, dict) else None
     if kind not in ("FeatureCollection", "Feature"):
-        _refuse(path, "GeoJSON", "JSON but not a FeatureCollection or Feature")
+        _refuse(path, "GeoJSON", Text(N_("JSON but not a FeatureCollection or Feature")))
     crs = data.get("crs")
     if crs is None:
         return
@@ -395,8 +407,10 @@ def _check_geojson(path, head):
          and re.fullmatch(r"[\w.:\- ]{1,100}", props["name"]))
         or (crs.get("type") == "EPSG" and isinstance(props.get("code"), int)))
     if not ok:
-        raise InputError(f"{path.name}: the 'crs' member must name a CRS (e.g. "
-                         "urn:ogc:def:crs:EPSG::4490), not link to one", source=path)
+        raise InputError(Problem(
+            "io.crs_link", N_("the 'crs' member must name a CRS (e.g. "
+                              "urn:ogc:def:crs:EPSG::4490), not link to one"),
+            {}, Place(path.name)), source=path)
 
 
 def _check_gpkg(path, head):
@@ -411,34 +425,37 @@ def _check_gpkg(path, head):
     import sqlite3
 
     if not head.startswith(SQLITE_MAGIC):
-        _refuse(path, "GPKG", f"content is {_content(head)}, not a GeoPackage")
+        _refuse(path, "GPKG", _not_format(_content(head), N_("a GeoPackage")))
     if head[68:72] not in GPKG_APPLICATION_IDS:
-        _refuse(path, "GPKG", "a SQLite database but not a GeoPackage")
+        _refuse(path, "GPKG", Text(N_("a SQLite database but not a GeoPackage")))
     try:
         con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error:
-        _refuse(path, "GPKG", "cannot open the database")
+        _refuse(path, "GPKG", Text(N_("cannot open the database")))
     try:
         con.execute("PRAGMA trusted_schema=OFF")
         schema = con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
     except sqlite3.DatabaseError:
-        _refuse(path, "GPKG", "damaged database")
+        _refuse(path, "GPKG", Text(N_("damaged database")))
     finally:
         con.close()
     problems = []
     for kind, name, table, sql in schema:
         sql = sql or ""
         if kind == "view":
-            problems.append(f"{path.name}: holds a view ({excerpt(name)}); keep only plain "
-                            "tables (export the layer again from QGIS)")
+            problems.append(Problem("io.gpkg_view", N_(
+                "holds a view (%(name)r); keep only plain tables (export the layer again "
+                "from QGIS)"), {"name": shown(name)}, Place(path.name)))
         elif kind == "trigger" and not _standard_trigger(name, table):
-            problems.append(f"{path.name}: holds a trigger ({excerpt(name)}) that GeoPackage "
-                            "software does not write; remove it")
+            problems.append(Problem("io.gpkg_trigger", N_(
+                "holds a trigger (%(name)r) that GeoPackage software does not write; remove it"),
+                {"name": shown(name)}, Place(path.name)))
         elif (kind == "table" and re.match(r"\s*CREATE\s+VIRTUAL\b", sql, re.I)
               and not (name.startswith("rtree_")
                        and re.search(r"\bUSING\s+rtree\s*\(", sql, re.I))):
-            problems.append(f"{path.name}: holds a virtual table ({excerpt(name)}) other "
-                            "than a spatial index; remove it")
+            problems.append(Problem("io.gpkg_virtual_table", N_(
+                "holds a virtual table (%(name)r) other than a spatial index; remove it"),
+                {"name": shown(name)}, Place(path.name)))
     if problems:
         raise InputError(problems, source=path)
 
@@ -462,7 +479,7 @@ def _standard_trigger(name, table):
 
 def _check_shp(path, head):
     if head[:4] != SHP_MAGIC:
-        _refuse(path, "ESRI Shapefile", f"content is {_content(head)}, not a Shapefile")
+        _refuse(path, "ESRI Shapefile", _not_format(_content(head), N_("a Shapefile")))
 
 
 #: What a zipped Shapefile may hold (.xml: the metadata ArcGIS writes as x.shp.xml).
@@ -487,9 +504,10 @@ def _unzip_shapefile(path, dest, max_bytes):
     from pathlib import PurePosixPath
 
     head = _head(path)
-    if _content(head) != "a zip archive" or not zipfile.is_zipfile(path):
-        _refuse(path, "ESRI Shapefile", f"content is {_content(head)}, not a zip archive")
-    limit_mb = f"{max_bytes / 2**20:g} MB"
+    if _content(head) != "zip" or not zipfile.is_zipfile(path):
+        _refuse(path, "ESRI Shapefile", _not_format(_content(head), N_("a zip archive")))
+    too_big = N_("unzips to more than %(mb)g MB (CIVGRID_MAX_UNZIPPED_MB)")
+    limit = {"mb": max_bytes / 2**20}
     try:
         with zipfile.ZipFile(path) as zf:
             members = []
@@ -498,36 +516,42 @@ def _unzip_shapefile(path, dest, max_bytes):
                 parts = PurePosixPath(name.replace("\\", "/")).parts
                 if parts[:1] == ("__MACOSX",) or info.is_dir():
                     continue  # macOS resource forks; folders are made as needed
-                shown = excerpt(name)
+                member = {"member": shown(name)}
                 if (name.startswith(("/", "\\")) or ".." in parts or ":" in name
                         or not parts or "\x00" in name):
-                    raise InputError(f"{path.name}: member {shown} has an unsafe path")
+                    raise _zip_problem(path, "io.zip_unsafe_path",
+                                       N_("member %(member)r has an unsafe path"), member)
                 if stat.S_ISLNK(info.external_attr >> 16):
-                    raise InputError(f"{path.name}: member {shown} is a symbolic link")
+                    raise _zip_problem(path, "io.zip_symlink",
+                                       N_("member %(member)r is a symbolic link"), member)
                 suffix = PurePosixPath(parts[-1]).suffix.lower()
                 if suffix in ARCHIVE_SUFFIXES:
-                    raise InputError(f"{path.name}: holds another archive ({shown}); zip the "
-                                     "Shapefile's own files (.shp, .shx, .dbf, .prj, .cpg)")
+                    raise _zip_problem(path, "io.zip_nested", N_(
+                        "holds another archive (%(member)r); zip the Shapefile's own files "
+                        "(.shp, .shx, .dbf, .prj, .cpg)"), member)
                 if suffix not in SHAPEFILE_PARTS:
-                    raise InputError(f"{path.name}: holds {shown}, which is not part of a "
-                                     "Shapefile (.shp, .shx, .dbf, .prj, .cpg)")
+                    raise _zip_problem(path, "io.zip_foreign_member", N_(
+                        "holds %(member)r, which is not part of a Shapefile "
+                        "(.shp, .shx, .dbf, .prj, .cpg)"), member)
                 if info.flag_bits & 0x1:
-                    raise InputError(f"{path.name}: member {shown} is encrypted")
+                    raise _zip_problem(path, "io.zip_encrypted",
+                                       N_("member %(member)r is encrypted"), member)
                 members.append((info, parts))
                 if len(members) > MAX_ZIP_MEMBERS:
-                    raise InputError(f"{path.name}: holds more than {MAX_ZIP_MEMBERS} files; "
-                                     "a zipped Shapefile needs a handful")
+                    raise _zip_problem(path, "io.zip_members", N_(
+                        "holds more than %(n)d files; a zipped Shapefile needs a handful"),
+                        {"n": MAX_ZIP_MEMBERS})
             if sum(info.file_size for info, _ in members) > max_bytes:
-                raise InputError(f"{path.name}: unzips to more than {limit_mb} "
-                                 "(CIVGRID_MAX_UNZIPPED_MB)")
+                raise _zip_problem(path, "io.zip_too_big", too_big, limit)
             shps = [dest.joinpath(*parts) for info, parts in members
                     if parts[-1].lower().endswith(".shp")]
             if not shps:
-                raise InputError(f"{path.name}: holds no .shp file")
+                raise _zip_problem(path, "io.zip_no_shp", N_("holds no .shp file"), {})
             if len(shps) > 1:  # as GDAL's several layers
-                raise InputError(f"{path.name}: holds {len(shps)} layers ("
-                                 + ", ".join(excerpt(p.stem, quote=False) for p in shps[:10])
-                                 + "); put one layer in each file")
+                raise _zip_problem(path, "io.many_layers", N_(
+                    "holds %(n)d layers (%(layers)s); put one layer in each file"),
+                    {"n": len(shps), "layers": ", ".join(excerpt(p.stem, quote=False)
+                                                         for p in shps[:10])})
             written = 0
             for info, parts in members:
                 target = dest.joinpath(*parts)
@@ -536,17 +560,16 @@ def _unzip_shapefile(path, dest, max_bytes):
                     while chunk := src.read(1 << 20):
                         written += len(chunk)
                         if written > max_bytes:  # sizes in the zip can lie
-                            raise InputError(f"{path.name}: unzips to more than {limit_mb} "
-                                             "(CIVGRID_MAX_UNZIPPED_MB)")
+                            raise _zip_problem(path, "io.zip_too_big", too_big, limit)
                         out.write(chunk)
     except InputError as exc:
         raise InputError(exc.problems, source=path) from None
     except (FileExistsError, NotADirectoryError, IsADirectoryError):
-        raise InputError(f"{path.name}: holds clashing file names (the same file twice?)",
-                         source=path) from None
+        raise _zip_problem(path, "io.zip_clash", N_(
+            "holds clashing file names (the same file twice?)"), {}) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
             ValueError):
-        _refuse(path, "ESRI Shapefile", "damaged or unsupported zip archive")
+        _refuse(path, "ESRI Shapefile", Text(N_("damaged or unsupported zip archive")))
     shp = shps[0]
     _check_shp(path, _head(shp))
     return shp
@@ -723,3 +746,8 @@ def _needs_transform(crs):
     from pyproj import CRS
 
     return CRS.from_user_input(crs).to_epsg() not in crs_mod.GEOGRAPHIC_ALIASES
+
+
+def _zip_problem(path, code, message, params):
+    """The error refusing the zip ``path``."""
+    return InputError(Problem(code, message, params, Place(path.name)), source=path)

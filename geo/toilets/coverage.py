@@ -57,7 +57,8 @@ from geo.grids import assign
 from geo.toilets import progress as coverage_progress
 from geo.io import crs as crs_mod
 from geo.store import db as db_mod
-from geo.errors import N_, InputError, NotFound, Problem, Text
+from geo import params
+from geo.errors import N_, NotFound, Text, shown
 from geo.toilets.records import ACTIONS, FACILITIES
 
 log = logging.getLogger(__name__)
@@ -75,23 +76,16 @@ _COUNTS = ("toilets", "latrines", "demolished", "converted", "new_built", "renov
     + tuple(f"lacking_{f}" for f in FACILITIES)
 
 
-def parameter_problem(code, message, name, value, **params):
-    """The :class:`~geo.errors.InputError` of a bad parameter ``name``: its value is
-    quoted short (``%(value)r`` in ``message``)."""
-    shown = value if isinstance(value, (int, float)) else str(value)[:40]
-    return InputError(Problem(code, message, dict(params, name=name, value=shown)))
-
-
 def check_radius(radius_m):
     """``radius_m`` as a float, or :class:`~geo.errors.InputError` naming it."""
     try:
         value = float(radius_m)
     except (TypeError, ValueError):
-        raise parameter_problem("parameter.not_a_number",
+        raise parameter_error("parameter.not_a_number",
                                 N_("%(name)s must be a number of metres, not %(value)r"),
                                 "radius_m", radius_m) from None
     if not 1 <= value <= MAX_RADIUS_M:  # (site candidates are at most a radius apart)
-        raise parameter_problem(
+        raise parameter_error(
             "parameter.out_of_range",
             N_("%(name)s must be from 1 to %(max)g m (usually 300 or 500), not %(value)r"),
             "radius_m", radius_m, max=MAX_RADIUS_M)
@@ -103,11 +97,11 @@ def check_target(target_pct):
     try:
         value = float(target_pct)
     except (TypeError, ValueError):
-        raise parameter_problem("parameter.not_a_number",
+        raise parameter_error("parameter.not_a_number",
                                 N_("%(name)s must be a percentage, not %(value)r"),
                                 "target_pct", target_pct) from None
     if not 0 <= value <= 100:
-        raise parameter_problem("parameter.out_of_range",
+        raise parameter_error("parameter.out_of_range",
                                 N_("%(name)s must be between 0 and 100, not %(value)r"),
                                 "target_pct", target_pct)
     return value
@@ -476,3 +470,10 @@ def coverage_report(db, settings, radius_m=DEFAULT_RADIUS_M, target_pct=DEFAULT_
     coverage = compute_coverage(db, radius_m, target_pct)
     return CoverageReport(coverage, coverage_progress.progress_over_time(db),
                           coverage.behind_target())
+
+
+def parameter_error(code, message, name, value, **values):
+    """A bad parameter ``name`` of the coverage figures (its value quoted short)."""
+    if not isinstance(value, (int, float)):
+        value = shown(value)
+    return params.bad_parameter(code, message, name, value=value, **values)

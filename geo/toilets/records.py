@@ -20,7 +20,7 @@ from geo.io import crs as crs_mod
 from geo.store import db as db_mod
 from geo.io import forms
 from geo.io import intake
-from geo.errors import N_, InputError, NotFound, Place, Problem, Text
+from geo.errors import N_, InputError, NotFound, Place, Problem, Text, shown
 from geo.io.points import convert_and_check
 
 KINDS = ("household", "public")
@@ -53,12 +53,6 @@ LEFT JOIN _assigned AS a ON a.key = s.key
 """.replace("{geom}", intake.STAGED_GEOM)
 
 
-def _shown(value, limit=40):
-    """A value quoted from the input, cut short (messages show it with ``%r``)."""
-    value = str(value)
-    return value if len(value) <= limit else value[:limit - 1] + "…"
-
-
 def _flags(table, column):
     frame = table.frame
     if column not in frame.columns:
@@ -66,13 +60,12 @@ def _flags(table, column):
     values = frame[column].str.lower()
     bad = ~values.isin(_TRUE | _FALSE)
     problems = [Problem("toilets.not_yes_no", N_("%(column)s %(value)r is not yes/no (1/0)"),
-                        {"column": column, "value": _shown(frame[column].iat[i])},
+                        {"column": column, "value": shown(frame[column].iat[i])},
                         table.place(i, "code"))
                 for i in np.flatnonzero(bad.to_numpy())[:50]]
     return values.isin(_TRUE), problems
 
 
-_NOT_A_DATE = Text(N_("is not a date (YYYY-MM-DD)"))
 
 
 def _dates(table, column):
@@ -85,7 +78,7 @@ def _dates(table, column):
     parsed = pd.to_datetime(raw.where(date, ""), format="ISO8601", errors="coerce")
     parsed = parsed.dt.normalize()
     problems = intake.date_problems(table, column, raw, parsed,
-                                    lambda i: _NOT_A_DATE)
+                                    lambda i: intake.NOT_A_DATE)
     return parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), None), problems, parsed
 
 
@@ -169,6 +162,7 @@ EDITABLE = ("kind", "name", "address", "original_type", "action", "status") + DA
 _REQUIRED_CHOICES = ("kind", "original_type", "status")
 _FORM = Path("form")
 _NO_TOILET = N_("no toilet with code %(code)r")
+_FORM_LABEL = Text(N_("form: the toilet"))
 
 
 def get_toilet(db, code):
@@ -220,7 +214,7 @@ def create_toilet(db, settings, fields, actor=None, crs=None):
     values = forms.form_values(fields, FIELDS, "fields")
     for col in ("lon", "lat"):
         values.setdefault(col, "")
-    table = forms.form_table(values, crs, "the toilet")
+    table = forms.form_table(values, crs, _FORM_LABEL)
 
     def record(tx, report):
         tx.execute(
@@ -276,7 +270,7 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
     with db.transaction() as tx:
         old = _record(tx, code, lock=True)
         merged = {**_as_form_values(old), **values}
-        table = forms.form_table(merged, crs if moved else None, "the toilet")
+        table = forms.form_table(merged, crs if moved else None, _FORM_LABEL)
         frame, problems = _parse(table, tx)
         location = None
         if moved:

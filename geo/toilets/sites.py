@@ -249,24 +249,24 @@ def _suggest(layers, version, srid, k, radius_m, objective, spacing_m):
 
 def _check(k, radius_m, objective, spacing_m):
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 100:
-        raise coverage.parameter_problem(
+        raise coverage.parameter_error(
             "parameter.out_of_range",
             N_("%(name)s must be a whole number of sites from 1 to 100, not %(value)r"), "k", k)
     radius_m = coverage.check_radius(radius_m)
     if spacing_m is None:
         spacing_m = min(DEFAULT_SPACING_M, radius_m)
     if objective not in OBJECTIVES:
-        raise coverage.parameter_problem(
+        raise coverage.parameter_error(
             "parameter.not_one_of", N_("%(name)s must be one of %(allowed)s, not %(value)r"),
             "objective", objective, allowed=", ".join(OBJECTIVES))
     try:
         spacing_m = float(spacing_m)
     except (TypeError, ValueError):
-        raise coverage.parameter_problem(
+        raise coverage.parameter_error(
             "parameter.not_a_number", N_("%(name)s must be a number of metres, not %(value)r"),
             "spacing_m", spacing_m) from None
     if not 1.0 <= spacing_m <= radius_m:
-        raise coverage.parameter_problem(
+        raise coverage.parameter_error(
             "parameter.out_of_range",
             N_("%(name)s must be from 1 m to the radius (%(radius)g m), not %(value)r"),
             "spacing_m", spacing_m, radius=radius_m)

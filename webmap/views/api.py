@@ -14,8 +14,8 @@ from geo.issues import browse
 from geo.io import crs as crs_mod
 from geo.issues import stats
 from geo.errors import N_, NotFound, Text
-from geo.issues.query import (MAX_PAGE, IssueFilter, not_one_of, parse_bbox, parse_int,
-                              required, unknown)
+from geo.issues.query import MAX_PAGE, IssueFilter
+from geo.params import not_one_of, parse_bbox, parse_int, required, unknown
 from webmap.db import get_db
 from webmap.views.openapi import spec
 

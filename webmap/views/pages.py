@@ -11,7 +11,8 @@ from geo.issues import browse
 from geo.issues import records
 from geo.issues import stats
 from geo.issues import statuses
-from geo.issues.query import IssueFilter, not_one_of, parse_int
+from geo.issues.query import IssueFilter
+from geo.params import not_one_of, parse_int
 from webmap import assets
 from webmap.maps import issues as maps
 from webmap.db import get_db, settings

@@ -11,8 +11,7 @@ from flask_babel import gettext as _
 from geo.grids import importer
 from geo.grids.codes import split_departments
 from geo.grids import versions
-from geo.errors import N_, ConflictError, InputError, NotFound, Problem
-from geo.grids.messages import quoted
+from geo.errors import N_, ConflictError, InputError, NotFound, Problem, excerpt
 from webmap.maps import planner as planner_maps
 from webmap.db import get_db, settings
 from webmap.errors import status_for
@@ -110,7 +109,7 @@ def _int(value):
     except ValueError:
         raise InputError(Problem("parameter.not_whole_number",
                                  N_("%(name)s must be a whole number, not %(value)s"),
-                                 {"name": "expected_active", "value": quoted(value)})) from None
+                                 {"name": "expected_active", "value": excerpt(value)})) from None
 
 
 

@@ -15,7 +15,7 @@ from geo.io import export
 from geo.toilets import ledger
 from geo.toilets import records as toilets_mod
 from geo.errors import N_, InputError, Problem
-from geo.issues.query import parse_float, parse_int
+from geo.params import parse_float, parse_int
 from webmap.maps import toilets as toilet_maps
 from webmap.db import get_db, settings
 from webmap.views.pages import map_parts
@@ -92,7 +92,8 @@ def _form_fields(form):
 
 def _on_the_form(problems):
     """The problems of the one record on the page: the page is their place."""
-    return [dataclasses.replace(p, place=None) if p.place and p.place.file == "form" else p
+    return [dataclasses.replace(p, place=None)
+            if p.place and p.place.row is None and p.place.feature is None else p
             for p in problems]
 
 
