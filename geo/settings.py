@@ -22,6 +22,8 @@
 ``CIVGRID_NOISE_WIDTH_M`` overlaps and gaps between grids thinner than this (m) are
                           digitising noise, repaired when a grid file is imported
                           (default 0.5; 0 turns the repair off).
+``CIVGRID_MIN_GRID_WIDTH_M`` grid polygons (or parts) narrower than this are strips
+                          (default 10; 0 turns the check off).
 ``CIVGRID_MAX_UNZIPPED_MB`` a zipped Shapefile may unzip to at most this many MB
                           (default 1024); a larger one is refused (a zip bomb guard).
 """
@@ -59,6 +61,7 @@ class Settings:
     fallback_owner: str = "属地街道兜底"
     sliver_m2: float = 100.0
     noise_width_m: float = 0.5
+    min_grid_width_m: float = 10.0
 
 
 def _float(env, name, default):
@@ -128,4 +131,5 @@ def from_env(env=None):
         fallback_owner=env.get("CIVGRID_FALLBACK_OWNER") or "属地街道兜底",
         sliver_m2=_float(env, "CIVGRID_SLIVER_M2", 100.0),
         noise_width_m=_float(env, "CIVGRID_NOISE_WIDTH_M", 0.5),
+        min_grid_width_m=_float(env, "CIVGRID_MIN_GRID_WIDTH_M", 10.0),
     )

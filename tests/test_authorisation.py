@@ -49,7 +49,7 @@ EXPECTED = {
     "planner.new_draft": PLANNERS, "planner.upload": PLANNERS, "planner.attributes": PLANNERS,
     "planner.merge": PLANNERS, "planner.split": PLANNERS, "planner.geometry": PLANNERS,
     "planner.balance": PLANNERS, "planner.delete": PLANNERS,
-    "planner.activate": PLANNERS, "planner.rollback": PLANNERS,
+    "planner.activate": PLANNERS, "planner.rollback": PLANNERS, "planner.rebase": PLANNERS,
 }
 OURS, THEIRS = code(2), code(1)  # the grid worker's grid, and a grid of another department
 DEPARTMENT = "区城管局"

@@ -74,7 +74,7 @@ def test_split_with_a_drawn_line(planner):
     for geometry in ("{", "[1, 2]", '"a string"'):
         bad = client.post(f"/planner/{draft}/split", data={"code": code(2), "geometry": geometry},
                           follow_redirects=True)
-        assert bad.status_code == 200 and "不是 GeoJSON 几何图形" in bad.get_data(as_text=True)
+        assert bad.status_code == 400 and "不是 GeoJSON 几何图形" in bad.get_data(as_text=True)
     missing = client.post(f"/planner/{draft}/attributes", data={"leader": "x"})
     assert missing.status_code == 400 and "code" in missing.get_data(as_text=True)
     nul = client.post("/planner/drafts", data={"label": "a\x00b"})
@@ -118,7 +118,7 @@ def test_findings_are_said_in_the_page_language(planner):
 def test_the_draft_page_says_a_finding_in_chinese_and_english(planner):
     """A draft with a grid without leader: the warning is said in the page's language."""
     app, db = planner
-    client = app.test_client()
+    client = accounts.client(app)
     draft = int(client.post("/planner/drafts").headers["Location"].rstrip("/").split("/")[-1])
     versions.set_attributes(db, draft, code(2), leader=None)
     page = client.get(f"/planner/{draft}").get_data(as_text=True)
@@ -132,7 +132,7 @@ def test_the_draft_page_says_a_finding_in_chinese_and_english(planner):
 def test_planner_reports_are_flashed_in_the_page_language(planner):
     """The edit, activation and rollback reports appear above the page, in Chinese."""
     app, db = planner
-    client = app.test_client()
+    client = accounts.client(app)
     first = active_version(db)
     draft = int(client.post("/planner/drafts").headers["Location"].rstrip("/").split("/")[-1])
     page = client.post(f"/planner/{draft}/merge", data={"code_list": f"{code(2)};{code(1)}"},
@@ -166,3 +166,63 @@ def test_draft_page_in_chromium(planner, chromium):
     finally:
         page.close()
         server.stop()
+
+
+def test_rollback_is_offered_only_when_there_is_one(planner):
+    app, db = planner
+    client = accounts.client(app)
+    first = active_version(db)
+    page = client.get("/planner/").get_data(as_text=True)
+    assert "cg-rollback" not in page  # the first version: nothing to roll back to
+    draft = int(client.post("/planner/drafts").headers["Location"].rstrip("/").split("/")[-1])
+    client.post(f"/planner/{draft}/activate", data={"expected_active": first})
+    page = client.get("/planner/").get_data(as_text=True)
+    assert "cg-rollback" in page and f"回退到版本 {first}" in page
+    assert f"确定从版本 {draft} 回退到版本 {first} 吗" in page  # the confirmation's question
+
+
+def test_a_refused_edit_shows_the_planner_page_with_the_form_as_sent(planner):
+    app, db = planner
+    client = accounts.client(app)
+    draft = int(client.post("/planner/drafts").headers["Location"].rstrip("/").split("/")[-1])
+    resp = client.post(f"/planner/{draft}/merge", data={"code_list": f"{code(5)};{code(4)}"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "alert-danger" in page and f"网格 {code(4)} 与其他待合并网格不相邻" in page
+    assert f'value="{code(5)};{code(4)}"' in page  # the form as it was
+    assert "cg-drawn-form" in page and "返回总览" not in page  # the planner page, no error page
+    resp = client.post(f"/planner/{draft}/attributes",
+                       data={"code": code(4), "leader": "x" * 300, "departments": "区水务局"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and 'value="区水务局"' in page
+    assert f'<option value="{code(4)}" selected>{code(4)} 己网格</option>' in page
+    # A success says so, and the page opens on the changed grid with it selected.
+    resp = client.post(f"/planner/{draft}/attributes", data={"code": code(4), "leader": "新"})
+    assert f"focus={code(4)}" in resp.headers["Location"]
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "alert-success" in page
+    assert f'<option value="{code(4)}" selected>{code(4)} 己网格</option>' in page
+    rollback = client.post("/planner/rollback", data={"expected_active": "1"})
+    page = rollback.get_data(as_text=True)
+    assert rollback.status_code == 409 and "网格版本 1 是第一个启用版本：没有更早的版本可回退" in page
+    assert "alert-danger" in page and "cg-versions" in page  # said on the planner's page
+
+
+def test_activating_an_overtaken_draft_explains_on_the_page(planner):
+    app, db = planner
+    client = accounts.client(app)
+    first = active_version(db)
+    mine = int(client.post("/planner/drafts").headers["Location"].rstrip("/").split("/")[-1])
+    theirs = int(client.post("/planner/drafts").headers["Location"].rstrip("/").split("/")[-1])
+    client.post(f"/planner/{mine}/attributes", data={"code": code(1), "leader": "甲"})
+    client.post(f"/planner/{theirs}/attributes", data={"code": code(1), "leader": "乙"})
+    client.post(f"/planner/{theirs}/activate", data={"expected_active": first})
+    resp = client.post(f"/planner/{mine}/activate", data={"expected_active": first})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 409 and "cg-stale" in page
+    assert f"都修改了网格 {code(1)}" in page  # the conflict, said
+    assert f"/planner/{mine}/rebase" not in page  # no take-over offered
+    resp = client.post(f"/planner/{mine}/rebase")
+    assert resp.status_code == 409 and f"都修改了网格 {code(1)}：未并入任何修改" in \
+        resp.get_data(as_text=True)
+    assert active_version(db) == theirs

@@ -222,15 +222,10 @@ def rollback(db, settings, actor=None, expected_active=None):
                    "activated or rolled back meanwhile; nothing was rolled back"),
                 {"current": current, "expected": expected_active},
                 code="grids.rollback_conflict")
-        last = tx.fetchdicts(
-            "SELECT a.id, a.version_id, a.previous_version_id FROM grid_activations a"
-            " WHERE a.action = 'activate' AND NOT EXISTS"
-            " (SELECT 1 FROM grid_activations r WHERE r.undoes = a.id)"
-            " ORDER BY a.id DESC LIMIT 1")
-        if not last or current is None:
+        last = _last_activation(tx)
+        if last is None or current is None:
             raise NotFound(N_("there is no activation to roll back"),
                            code="grids.nothing_to_roll_back")
-        last = last[0]
         if last["version_id"] != current:
             raise ConflictError(
                 N_("the active version %(current)s was not made active by the latest "
@@ -251,6 +246,33 @@ def rollback(db, settings, actor=None, expected_active=None):
         _flip(tx, current, previous, actor)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def rollback_target(db):
+    """The version :func:`rollback` would make active again, or None when a rollback
+    would be refused (nothing activated, or the first version is active).
+
+    Examples
+    --------
+    >>> rollback_target(db)  # doctest: +SKIP
+    6
+    """
+    with db.transaction() as tx:
+        current = tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'")
+        last = _last_activation(tx)
+    if current is None or last is None or last["version_id"] != current:
+        return None
+    return last["previous_version_id"]
+
+
+def _last_activation(tx):
+    """The latest activation not undone yet (a dict), or None."""
+    rows = tx.fetchdicts(
+        "SELECT a.id, a.version_id, a.previous_version_id FROM grid_activations a"
+        " WHERE a.action = 'activate' AND NOT EXISTS"
+        " (SELECT 1 FROM grid_activations r WHERE r.undoes = a.id)"
+        " ORDER BY a.id DESC LIMIT 1")
+    return rows[0] if rows else None
 
 
 def _user(tx):

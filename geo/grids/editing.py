@@ -55,7 +55,9 @@ def set_geometry(db, settings, draft_id, code, geometry, actor=None, snap_m=SNAP
     Neighbours lose what the new shape takes from them. Each part the new shape gives up
     goes to the neighbour that shares the longest boundary with it; a part that borders
     no other grid is refused (it would become a gap). A neighbour that would vanish is
-    refused too (merge the grids instead). Vertices within ``snap_m`` metres of an
+    refused too (merge the grids instead), and so is land changing hands with a grid of
+    another community or street (a freed part goes to a neighbour of the same community
+    where one borders it). Vertices within ``snap_m`` metres of an
     existing vertex or edge are snapped onto it, so a boundary drawn on a map meets its
     neighbours exactly.
 
@@ -108,6 +110,7 @@ def set_geometry(db, settings, draft_id, code, geometry, actor=None, snap_m=SNAP
                 N_("the new shape of grid %(code)s gives up %(area).1f m² near lon %(lon).6f, "
                    "lat %(lat).6f that border no other grid: it would become a gap"),
                 {"code": code, "area": a, "lon": x, "lat": y}) for a, x, y in stray])
+        _require_same_community(tx, code)
         vanished = [c for (c,) in tx.fetchall("SELECT code FROM _edit_result WHERE ST_IsEmpty(geom)"
                                               " ORDER BY code")]
         if vanished:
@@ -138,6 +141,29 @@ def set_geometry(db, settings, draft_id, code, geometry, actor=None, snap_m=SNAP
     return report
 
 
+def _require_same_community(tx, code):
+    """Refuse a boundary edit that moves land to or from a grid of another community.
+
+    A grid's code names its community (digits 1-12) and street (digits 1-9): land that
+    changes hands between communities silently re-draws their outlines, which
+    :func:`merge_grids` refuses for the same reason. ``_edit_result`` holds every
+    neighbour that loses land to the new shape or receives land it gives up.
+    """
+    crossing = [c for (c,) in tx.fetchall(
+        "SELECT code FROM _edit_result WHERE left(code, 12) <> %s ORDER BY code", (code[:12],))]
+    if crossing:
+        message = (N_("the new shape of grid %(code)s takes land from or gives land to grid "
+                      "%(codes)s of another street; a boundary edit stays within the community "
+                      "of %(code)s, as a merge does: draw the boundary along the street's edge")
+                   if any(c[:9] != code[:9] for c in crossing) else
+                   N_("the new shape of grid %(code)s takes land from or gives land to grid "
+                      "%(codes)s of another community; a boundary edit stays within the "
+                      "community of %(code)s, as a merge does: draw the boundary along the "
+                      "community's edge"))
+        raise InputError(Problem("grids.edit_communities", message,
+                                 {"code": code, "codes": codes_text(crossing)}))
+
+
 def split_grid(db, settings, draft_id, code, line, new_codes=None, names=None, actor=None):
     """Cut grid ``code`` of a draft along a drawn line (``ST_Split``).
 
@@ -145,7 +171,8 @@ def split_grid(db, settings, draft_id, code, line, new_codes=None, names=None, a
     (with any part of a multi-part grid the line does not touch); every other piece
     becomes a new grid with the same leader and departments, coded ``new_codes`` or,
     by default, with the next free sequence numbers of the community, numbered west to
-    east, north to south. Names default to the old name with ``-2``, ``-3`` …; the
+    east, north to south. Names default to the old name with ``-2``, ``-3`` … (the first
+    numbers no grid of the draft is named yet); the
     population of every piece is unknown afterwards (set it with :func:`set_attributes`).
 
     Examples
@@ -187,7 +214,7 @@ def split_grid(db, settings, draft_id, code, line, new_codes=None, names=None, a
                 "grids.split_names_count",
                 N_("names: %(n)d new grid(s) need %(n)d name(s), got %(given)d"),
                 {"n": len(others), "given": len(names)}))
-        names = names or [f"{target['name']}-{k + 2}" for k in range(len(others))]
+        names = names or _new_names(tx, draft_id, target["name"], len(others))
         base = {**target, "population": None}
         insert_grid(tx, draft_id, base, "ST_Union(ARRAY(SELECT ST_GeomFromWKB(w, 4490)"
                     " FROM unnest(%s::bytea[]) AS w))", ([bytes(w) for w in keep],))
@@ -201,6 +228,19 @@ def split_grid(db, settings, draft_id, code, line, new_codes=None, names=None, a
                                     "set_attributes")))
         refresh_parents(tx, draft_id, [code] + codes)
     return report
+
+
+def _new_names(tx, draft_id, base, n):
+    """``n`` names ``base-2``, ``base-3`` … not yet used by a grid of the draft (a second
+    split of the same grid goes on counting instead of repeating ``base-2``)."""
+    taken = {name for (name,) in tx.fetchall(
+        "SELECT name FROM grids WHERE version_id = %s AND level = 'grid'", (draft_id,))}
+    names, k = [], 2
+    while len(names) < n:
+        if f"{base}-{k}" not in taken:
+            names.append(f"{base}-{k}")
+        k += 1
+    return names
 
 
 def _new_codes(tx, draft_id, code, n, given):

@@ -11,6 +11,7 @@ kind                      severity  what
 ``gap``                   error     area inside the district boundary in no grid
 ``outside``               error     part of a grid outside the district boundary
 ``sliver``                error     a polygon part smaller than ``settings.sliver_m2``
+``thin``                  error     a polygon part narrower than ``settings.min_grid_width_m``
 ``duplicate_code``        error     one code on several rows of the version
 ``malformed_code``        error     a code that does not follow the 15-digit scheme
 ``no_grids``              error     the version holds no grid-level rows
@@ -50,6 +51,7 @@ SEVERITY = {
     "sliver": ERROR, "duplicate_code": ERROR, "malformed_code": ERROR, "no_grids": ERROR,
     "multipart": WARNING, "no_leader": WARNING, "no_departments": WARNING,
     "noise_repaired": WARNING, "fallback_boundary": NOTE,
+    "thin": ERROR,
 }
 _RANK = {ERROR: 0, WARNING: 1, NOTE: 2}
 #: The kinds and severities as people call them.
@@ -61,6 +63,7 @@ KIND_NAMES = {
     "no_leader": N_("No leader"), "no_departments": N_("No departments"),
     "fallback_boundary": N_("No district boundary stored"),
     "noise_repaired": N_("Digitising noise repaired"),
+    "thin": N_("Narrow strip"),
 }
 SEVERITY_NAMES = {ERROR: N_("error"), WARNING: N_("warning"), NOTE: N_("note")}
 
@@ -223,6 +226,8 @@ def validate_in(tx, settings, version_id):
     metric = _Metric(crs_mod.gk_zone_epsg((xmin + xmax) / 2))
     work, geometry_findings = _geometry_findings(codes, geoms, metric, settings.sliver_m2)
     findings += geometry_findings
+    findings += _thin_findings(codes, work, metric, settings.min_grid_width_m,
+                               settings.sliver_m2)
     # GEOS's coverage validator flags every edge that does not match its neighbour's:
     # grids with no flagged edge overlap nothing and union cheaply.
     suspect = ~shapely.is_empty(shapely.coverage_invalid_edges(work))
@@ -392,6 +397,40 @@ def _geometry_findings(codes, geoms, metric, sliver_m2):
             {"code": codes[i], "parts": int(count[i]), "smallest": float(mine.min()), **near},
             (codes[i],), _wkt(work[i]), float(mine.sum()), location))
     return work, findings
+
+
+#: A part that keeps less than this share of its area when eroded by half the minimum
+#: width is a strip: a 2 m wide strip vanishes, a 12 m one keeps a sixth, a 30 m one
+#: two thirds (at 10 m).
+THIN_KEEP = 0.1
+
+
+def _thin_findings(codes, work, metric, min_width_m, sliver_m2):
+    """Grid parts narrower than ``min_width_m`` (e.g. the 2 m strip a split left behind).
+
+    Each part is eroded by half the width in the metric CRS (a negative buffer): a part
+    no wider anywhere than ``min_width_m`` vanishes or keeps less than :data:`THIN_KEEP`
+    of its area. Parts already reported as slivers are left out.
+    """
+    if min_width_m <= 0:
+        return []
+    parts, index = shapely.get_parts(work, return_index=True)
+    if not len(parts):
+        return []
+    projected = metric.project(parts)
+    areas = shapely.area(projected)
+    kept = shapely.area(shapely.buffer(projected, -min_width_m / 2, quad_segs=2))
+    findings = []
+    for part, i, area, left in zip(parts, index, areas, kept):
+        if area < sliver_m2 or left >= THIN_KEEP * area:
+            continue
+        location, near = _where(part)
+        findings.append(Finding(
+            "thin", N_("grid %(code)s: a part of %(area).0f m² is a strip narrower than "
+                       "%(width)g m near lon %(lon).6f, lat %(lat).6f"),
+            {"code": codes[i], "area": float(area), "width": min_width_m, **near},
+            (codes[i],), _wkt(part), float(area), location))
+    return findings
 
 
 # -- overlaps ---------------------------------------------------------------------

@@ -16,7 +16,10 @@ The planner's cycle, every step a function of this module:
    :func:`diff` (which points change grid, the workload per grid after the change;
    :func:`move_locations` places the moving points on a map);
 4. :func:`activate` it (only the points in the changed area are re-assigned), or
-   :func:`delete_draft`; :func:`rollback` returns to the previous version exactly.
+   :func:`delete_draft`; :func:`rollback` returns to the previous version exactly
+   (:func:`rollback_target` says to which, if any). When another version was activated
+   first, :func:`staleness` says what changed and whether :func:`rebase` can carry it
+   into the draft.
 
 :func:`grid_at` answers "which grid owned this spot on 1 March?"; :func:`assignment_history`
 lists what every activation and rollback did to one issue or toilet.
@@ -31,20 +34,22 @@ from geo.io import readers
 from geo.io.polygons import polygon_problems
 from geo.errors import N_, ConflictError, excerpt, InputError, NotFound, Problem
 from geo.grids.messages import VERSION_STATUS, term
-from geo.grids.activation import ActivationReport, activate, rollback  # noqa: F401
+from geo.grids.activation import (  # noqa: F401
+    ActivationReport, activate, rollback, rollback_target)
 from geo.grids.balance import (  # noqa: F401
     BalanceReport, balance_of, default_units, suggest_balance)
 from geo.grids.validation import Finding, ValidationReport, validate_in
 from geo.grids.impact import DiffReport, diff, move_locations  # noqa: F401
 from geo.grids.editing import (  # noqa: F401
     EditReport, merge_grids, set_attributes, set_geometry, split_grid)
+from geo.grids.rebase import Staleness, rebase, staleness  # noqa: F401
 from geo.grids.store import new_draft, version_row
 
 __all__ = [
     "ActivationReport", "BalanceReport", "DiffReport", "EditReport", "Finding",
     "ValidationReport", "activate", "assignment_history", "balance_of", "create_draft", "default_units",
     "delete_draft", "diff", "grid_at", "list_versions", "load_district", "merge_grids",
-    "move_locations", "rollback",
+    "move_locations", "rebase", "rollback", "rollback_target", "Staleness", "staleness",
     "set_attributes", "set_geometry", "split_grid", "suggest_balance", "validate",
 ]
 

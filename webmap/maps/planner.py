@@ -17,7 +17,7 @@ CHANGE_COLOURS = {"reshaped": "#e67e22", "added": "#27ae60", "attributes": "#8e4
 MAX_MOVED_POINTS = 2000
 
 
-def draft_map(settings, frame, report=None, impact=None, moved=(), edit_code=None):
+def draft_map(settings, frame, report=None, impact=None, moved=(), edit_code=None, focus=()):
     """The draft's grids (changed ones highlighted), validation findings, moved points.
 
     Parameters
@@ -32,9 +32,16 @@ def draft_map(settings, frame, report=None, impact=None, moved=(), edit_code=Non
     moved : list of ``(lat, lon, Move)``
         The points that would change grid (:func:`geo.grids.impact.move_locations`).
     edit_code : str, optional
-        The grid whose shape is loaded into the drawing layer.
+        The grid whose shape is loaded into the drawing layer, as editable polygons.
+    focus : list of str, optional
+        Grid codes the map opens on (the grid being edited, the grids an edit changed);
+        without them, the whole draft.
     """
-    fmap = base_map(settings, frame.total_bounds if len(frame) else None)
+    fmap = base_map(settings)
+    shown = frame[frame["code"].isin(list(focus))] if len(focus) else frame
+    if len(shown):
+        xmin, ymin, xmax, ymax = shown.total_bounds
+        fmap.fit_bounds([[ymin, xmin], [ymax, xmax]], padding=(30, 30), max_zoom=18)
     changes = impact.grids if impact else {}
     data = frame[frame["level"] == "grid"][["code", "name", "leader", "geometry"]].copy()
     data["geometry"] = [display_geom(g, settings) for g in data.geometry]
@@ -63,21 +70,27 @@ def draft_map(settings, frame, report=None, impact=None, moved=(), edit_code=Non
                 tooltip=escape(f"{kinds.get(m.kind, m.kind)} {m.label or m.id}: "
                                f"{m.old_code or '—'} → {m.new_code or '—'}")).add_to(layer)
     editable = folium.FeatureGroup(name=_("Shape being edited")).add_to(fmap)
-    if edit_code:
-        row = frame[frame["code"] == edit_code]
-        if len(row):
-            folium.GeoJson(shapely.geometry.mapping(row.geometry.iloc[0])).add_to(editable)
     # Leaflet.draw reads L.drawLocal when its toolbar is built: set it first.
     fmap.get_root().script.add_child(folium.Element(
         "civgridDrawLocal(" + json.dumps(_draw_texts(), ensure_ascii=False) + ");"))
+    # show_geometry_on_click=False: Folium's default pops an alert() with the raw GeoJSON
+    # of a drawn shape when it is clicked.
     folium.plugins.Draw(
-        export=False, feature_group=editable, position="topleft",
+        export=False, feature_group=editable, position="topleft", show_geometry_on_click=False,
         draw_options={"polyline": True, "polygon": True, "rectangle": False, "circle": False,
                       "circlemarker": False, "marker": False},
         edit_options={"edit": True, "remove": False},
     ).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
-    attach_script(fmap, "civgridDrawTo({map}, 'drawn-geometry');")
+    group = editable.get_name()
+    if edit_code:
+        row = frame[frame["code"] == edit_code]
+        if len(row):
+            # Leaflet.draw edits L.Polygon layers only (an L.GeoJSON group in the edit
+            # group has no .editing): each part goes in as a polygon of its own.
+            shape = json.dumps(shapely.geometry.mapping(row.geometry.iloc[0]))
+            attach_script(fmap, f"civgridEditShape({group}, {shape});")
+    attach_script(fmap, f"civgridDrawTo({{map}}, 'drawn-geometry', {group});")
     return fmap
 
 

@@ -335,15 +335,60 @@ function civgridHeatAnimation(map, heat, data, cfg) {
 }
 
 /* Keep the last drawn or edited shape (GeoJSON geometry) in a form field, for the
-   planner's split and re-draw forms. */
-function civgridDrawTo(map, inputId) {
-  function keep(layer) {
+   planner's split and re-draw forms. When the loaded grid (civgridEditShape) is edited,
+   the field gets all its parts together, as a Polygon or MultiPolygon. */
+function civgridDrawTo(map, inputId, group) {
+  function put(geometry) {
     var input = document.getElementById(inputId);
-    if (input) input.value = JSON.stringify(layer.toGeoJSON().geometry);
+    if (input) input.value = JSON.stringify(geometry);
   }
-  map.on("draw:created", function (e) { keep(e.layer); });
-  map.on("draw:edited", function (e) { e.layers.eachLayer(keep); });
+  function loaded() {
+    var parts = [];
+    group.eachLayer(function (layer) {
+      if (layer.cgLoaded) parts.push(layer.toGeoJSON().geometry.coordinates);
+    });
+    return parts.length === 1 ? {type: "Polygon", coordinates: parts[0]}
+                              : {type: "MultiPolygon", coordinates: parts};
+  }
+  map.on("draw:created", function (e) { put(e.layer.toGeoJSON().geometry); });
+  map.on("draw:edited", function (e) {
+    var last = null, loadedEdited = false;
+    e.layers.eachLayer(function (layer) {
+      if (layer.cgLoaded) loadedEdited = true; else last = layer;
+    });
+    if (loadedEdited) put(loaded());
+    else if (last) put(last.toGeoJSON().geometry);
+  });
 }
+
+/* Put a grid's shape (GeoJSON Polygon or MultiPolygon, lon/lat) into Leaflet.draw's edit
+   group as one L.Polygon per part, holes kept: the edit tool gives them vertex handles. */
+function civgridEditShape(group, geometry) {
+  var parts = geometry.type === "MultiPolygon" ? geometry.coordinates : [geometry.coordinates];
+  parts.forEach(function (rings) {
+    var latlngs = rings.map(function (ring) {
+      return ring.slice(0, -1).map(function (c) { return [c[1], c[0]]; });  // open ring
+    });
+    var polygon = L.polygon(latlngs, {color: "#2471a3", weight: 3, fillOpacity: 0.1});
+    polygon.cgLoaded = true;
+    group.addLayer(polygon);
+  });
+}
+
+/* Planner forms: ask before what cannot be taken back (data-confirm holds the question),
+   and hand the drawn shape to the forms that need one. */
+document.addEventListener("submit", function (e) {
+  var form = e.target;
+  var question = form.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    e.preventDefault();
+    return;
+  }
+  if (form.classList.contains("cg-drawn-form")) {
+    var drawn = document.getElementById("drawn-geometry");
+    form.querySelector(".cg-drawn").value = drawn ? drawn.value : "";
+  }
+});
 
 // Leaflet.draw's toolbar and tooltips in the page's language: merge the translated
 // texts into L.drawLocal before the draw control is built.

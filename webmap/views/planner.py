@@ -15,6 +15,7 @@ from geo.errors import N_, ConflictError, InputError, NotFound, Problem, excerpt
 from webmap.maps import planner as planner_maps
 from webmap.db import get_db, settings
 from webmap import auth
+from webmap.errors import status_for
 from webmap.i18n import tr
 from webmap.views.pages import map_parts
 
@@ -32,20 +33,40 @@ def _draft_or_404(version_id):
     return rows[0]
 
 
+#: The core's errors a planner can cause by what they entered or by being second.
+PLANNER_ERRORS = (InputError, ConflictError, NotFound)
+
+
+def _refused(exc):
+    """Say a refused action on the page it came from (the form stays as it was)."""
+    flash(tr(exc), "danger")
+    return status_for(exc)
+
+
 @bp.get("/")
 @auth.requires("planner.read")
 def index():
-    all_versions = versions.list_versions(get_db())
+    return _index_page()
+
+
+def _index_page(form=None, status=200):
+    db = get_db()
+    all_versions = versions.list_versions(db)
     active = next((v for v in all_versions if v["status"] == "active"), None)
     return render_template("planner.html", title=_("Grid planning"), versions=all_versions,
-                           active=active, units=versions.default_units(get_db()))
+                           active=active, units=versions.default_units(db),
+                           rollback_to=versions.rollback_target(db), form=form or {}), status
 
 
 @bp.post("/drafts")
 @auth.requires("grids.edit")
 def new_draft():
-    draft = versions.create_draft(get_db(), label=request.form.get("label") or None,
-                                  actor=_actor())
+    try:
+        draft = versions.create_draft(get_db(), label=request.form.get("label") or None,
+                                      actor=_actor())
+    except PLANNER_ERRORS as exc:
+        return _index_page(request.form, _refused(exc))
+    flash(_("Draft %(n)s made from the active version.", n=draft), "success")
     return redirect(url_for("planner.draft", version_id=draft))
 
 
@@ -53,25 +74,32 @@ def new_draft():
 @auth.requires("grids.edit")
 def upload():
     upload = request.files.get("file")
-    if not upload or not upload.filename:
-        raise InputError(_("Choose a GeoJSON, GeoPackage or zipped Shapefile first."))
-    name = Path(upload.filename.replace("\\", "/")).name  # no folders
-    name = "upload" if name in ("", ".", "..") else name
-    suffix = Path(name).suffix.lower()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / (Path(name).stem[:60] + suffix)
-        upload.save(path)
-        report = importer.import_grids(get_db(), settings(), path,
-                                        crs=request.form.get("crs") or None, actor=_actor())
-    flash(_said(report))
+    try:
+        if not upload or not upload.filename:
+            raise InputError(_("Choose a GeoJSON, GeoPackage or zipped Shapefile first."))
+        name = Path(upload.filename.replace("\\", "/")).name  # no folders
+        name = "upload" if name in ("", ".", "..") else name
+        suffix = Path(name).suffix.lower()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / (Path(name).stem[:60] + suffix)
+            upload.save(path)
+            report = importer.import_grids(get_db(), settings(), path,
+                                            crs=request.form.get("crs") or None, actor=_actor())
+    except PLANNER_ERRORS as exc:
+        return _index_page(request.form, _refused(exc))
+    flash(_said(report), "success")
     return redirect(url_for("planner.draft", version_id=report.version_id))
 
 
 @bp.post("/rollback")
 @auth.requires("grids.activate")
 def rollback():
-    flash(_said(versions.rollback(get_db(), settings(), actor=_actor(),
-                                  expected_active=_int(request.form.get("expected_active")))))
+    try:
+        report = versions.rollback(get_db(), settings(), actor=_actor(),
+                                   expected_active=_int(request.form.get("expected_active")))
+    except PLANNER_ERRORS as exc:
+        return _index_page(request.form, _refused(exc))
+    flash(_said(report), "success")
     return redirect(url_for("planner.index"))
 
 
@@ -95,35 +123,52 @@ def _int(value):
 @bp.get("/<int:version_id>")
 @auth.requires("planner.read")
 def draft(version_id):
+    return _draft_page(version_id)
+
+
+def _draft_page(version_id, form=None, status=200, edit=None):
+    """The draft's page; after a refused edit ``form`` is what was sent, shown again, and
+    ``edit`` the grid whose shape was being edited."""
     db = get_db()
     version = _draft_or_404(version_id)
+    form = form or {}
+    edit = edit or request.args.get("edit") or None
+    # The grids to show: those an edit just changed, the one loaded for editing, the one
+    # a refused form named; the first is the one the selects keep.
+    focus = request.args.getlist("focus") or [c for c in (edit, form.get("code")) if c]
     report = versions.validate(db, version_id, settings())
+    stale = versions.staleness(db, version_id)
     impact = None
     if version["status"] == "draft":
         try:
             impact = versions.diff(db, version_id, settings())
-        except (InputError, NotFound, ConflictError) as exc:
-            flash(tr(exc))
+        except PLANNER_ERRORS as exc:
+            flash(tr(exc), "danger")
     from geo.io import export
 
     frame = export.frame(db, "grids", version_id)
     moved = versions.move_locations(db, planner_maps.moved_sample(impact))
-    fmap = planner_maps.draft_map(settings(), frame, report, impact, moved,
-                                  request.args.get("edit"))
-    codes = sorted(frame[frame["level"] == "grid"]["code"])
+    fmap = planner_maps.draft_map(settings(), frame, report, impact, moved, edit, focus)
+    grids = frame[frame["level"] == "grid"].sort_values("code")
     return render_template("planner_draft.html", title=_("Draft %(n)s", n=version_id),
-                           version=version, report=report, impact=impact, codes=codes,
-                           edit=request.args.get("edit"),
+                           version=version, report=report, impact=impact, stale=stale,
+                           grids=list(zip(grids["code"], grids["name"])), edit=edit,
+                           chosen=focus[0] if focus else None, form=form,
                            balance=versions.balance_of(db, version_id),
-                           grid_names=dict(zip(frame["code"], frame["name"])), **map_parts(fmap))
+                           grid_names=dict(zip(frame["code"], frame["name"])),
+                           **map_parts(fmap)), status
 
 
-def _edit(version_id, action):
+def _edit(version_id, action, **keep):
+    """Run an edit; on success say so and show the grids it changed, on refusal show the
+    page again with the form as it was sent. ``keep`` goes into the page's address."""
     try:
-        flash(_said(action()))
-    except (InputError, ConflictError, NotFound) as exc:
-        flash(tr(exc))
-    return redirect(url_for("planner.draft", version_id=version_id))
+        report = action()
+    except PLANNER_ERRORS as exc:
+        return _draft_page(version_id, request.form, _refused(exc), **keep)
+    flash(_said(report), "success")
+    focus = list(dict.fromkeys(report.changed + report.added)) or None
+    return redirect(url_for("planner.draft", version_id=version_id, focus=focus, **keep))
 
 
 def _drawn():
@@ -168,7 +213,16 @@ def split(version_id):
 @auth.requires("grids.edit")
 def geometry(version_id):
     return _edit(version_id, lambda: versions.set_geometry(
-        get_db(), settings(), version_id, request.form["code"], _drawn(), actor=_actor()))
+        get_db(), settings(), version_id, request.form["code"], _drawn(), actor=_actor()),
+        edit=request.form["code"])
+
+
+@bp.post("/<int:version_id>/rebase")
+@auth.requires("grids.edit")
+def rebase(version_id):
+    """Take over the changes of the version another planner activated meanwhile."""
+    return _edit(version_id, lambda: versions.rebase(get_db(), settings(), version_id,
+                                                     actor=_actor()))
 
 
 @bp.post("/balance")
@@ -201,15 +255,18 @@ def activate(version_id):
         report = versions.activate(get_db(), settings(), version_id,
                                    expected_active=_int(request.form.get("expected_active")),
                                    actor=_actor())
-    except (InputError, ConflictError) as exc:
-        flash(tr(exc))
-        return redirect(url_for("planner.draft", version_id=version_id))
-    flash(_said(report))
+    except PLANNER_ERRORS as exc:
+        return _draft_page(version_id, request.form, _refused(exc))
+    flash(_said(report), "success")
     return redirect(url_for("planner.index"))
 
 
 @bp.post("/<int:version_id>/delete")
 @auth.requires("grids.edit")
 def delete(version_id):
-    versions.delete_draft(get_db(), version_id)
+    try:
+        versions.delete_draft(get_db(), version_id)
+    except PLANNER_ERRORS as exc:
+        return _draft_page(version_id, request.form, _refused(exc))
+    flash(_("Draft %(n)s was discarded.", n=version_id), "success")
     return redirect(url_for("planner.index"))

@@ -3,7 +3,8 @@
 --   _edit_new     the new shape, its vertices snapped (within %(snap)s degrees) onto the
 --                 vertices of the old shape and of the neighbours;
 --   _edit_freed   the parts of the old shape the new one gives up;
---   _edit_gift    for each freed part, the neighbour sharing the longest boundary with it;
+--   _edit_gift    for each freed part, the neighbour sharing the longest boundary with it
+--                 (one of the same community first);
 --   _edit_result  every neighbour that changes: what it had, minus the new shape, plus
 --                 the freed parts it receives.
 DROP TABLE IF EXISTS _edit_nb, _edit_new, _edit_freed, _edit_gift, _edit_result;
@@ -30,14 +31,19 @@ FROM grids AS t, _edit_new AS e,
          WITH ORDINALITY AS f (path, geom, k)
 WHERE t.id = %(target)s AND ST_Area(f.geom::geography) >= %(noise)s;
 
+-- A freed part goes to a neighbour of the grid's own community where one borders it
+-- (a boundary edit does not move land between communities), else to the longest border.
 CREATE TEMP TABLE _edit_gift ON COMMIT DROP AS
-SELECT DISTINCT ON (f.k) f.k, n.id AS nb_id, n.code,
-       ST_Length(ST_Intersection(ST_Boundary(f.geom),
-                                 ST_Buffer(n.geom, %(eps)s, 'quad_segs=1'))::geography) AS shared_m
-FROM _edit_freed AS f
-JOIN _edit_nb AS n ON ST_DWithin(f.geom, n.geom, %(eps)s)
-ORDER BY f.k, shared_m DESC, n.code;
-DELETE FROM _edit_gift WHERE shared_m < 0.01;
+SELECT DISTINCT ON (c.k) c.k, c.nb_id, c.code, c.shared_m
+FROM (SELECT f.k, n.id AS nb_id, n.code, left(n.code, 12) = left(t.code, 12) AS same,
+             ST_Length(ST_Intersection(ST_Boundary(f.geom),
+                                       ST_Buffer(n.geom, %(eps)s, 'quad_segs=1'))::geography)
+                 AS shared_m
+      FROM _edit_freed AS f
+      JOIN _edit_nb AS n ON ST_DWithin(f.geom, n.geom, %(eps)s)
+      JOIN grids AS t ON t.id = %(target)s) AS c
+WHERE c.shared_m >= 0.01
+ORDER BY c.k, c.same DESC, c.shared_m DESC, c.code;
 
 CREATE TEMP TABLE _edit_result ON COMMIT DROP AS
 SELECT n.id, n.code,
