@@ -69,12 +69,22 @@ def plain_folium_size(csv_path, out):
     return out.stat().st_size
 
 
+BENCH_LOGIN, BENCH_PASSWORD = "bench", "bench-password-1"
+
+
 def measure_page(browser, url, ready):
-    """Bytes transferred and seconds until ``ready`` (a CSS selector) is drawn."""
+    """Bytes transferred and seconds until ``ready`` (a CSS selector) is drawn, for an
+    account that has logged in (the login itself is not timed)."""
     from tests.browser import LOCAL
 
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
+    base = url.split("/", 3)
+    page.goto("/".join(base[:3]) + "/login", wait_until="load")
+    page.fill("#login", BENCH_LOGIN)
+    page.fill("#password", BENCH_PASSWORD)
+    with page.expect_navigation():
+        page.click("form.cg-login button[type=submit]")
     sizes = []
     page.route("**/*", lambda r: r.continue_() if LOCAL.match(r.request.url) else r.abort())
     page.on("requestfinished", lambda req: sizes.append(req.sizes()))
@@ -102,6 +112,7 @@ def main():
     from playwright.sync_api import sync_playwright
 
     from tests.browser import CHROMIUM_FLAGS, LiveServer, chromium_path
+    from geo.people import users
     from webmap import create_app
 
     results = []
@@ -117,6 +128,8 @@ def main():
             issues.import_issues(db, settings, csv_path)
             with db.transaction() as tx:
                 tx.execute("ANALYZE")
+            users.create_user(db, BENCH_LOGIN, BENCH_LOGIN, ["admin"], BENCH_PASSWORD,
+                              actor="bench")
             live = LiveServer(create_app({"CIVGRID_SETTINGS": settings}))
             row = {"n": n, "plain": plain_folium_size(csv_path, args.workdir / f"plain_{n}.html")}
             for path, ready in PAGES:
