@@ -17,9 +17,20 @@ from webmap.db import get_db, settings
 from webmap import auth
 from webmap.errors import status_for
 from webmap.i18n import tr
-from webmap.views.pages import map_parts
+from geo.params import known_only
+from webmap.views.pages import ANY_PAGE, map_parts
 
 bp = Blueprint("planner", __name__, url_prefix="/planner")
+
+
+#: The parameters each page takes: any other is refused, not silently ignored.
+PAGE_PARAMS = {"planner.index": set(), "planner.draft": {"edit", "focus"}}
+
+
+@bp.before_request
+def _known_parameters():
+    if request.method == "GET":
+        known_only(request.args, PAGE_PARAMS.get(request.endpoint, set()) | ANY_PAGE)
 
 def _actor():
     """The account that histories name (no free-text "who" field any more)."""

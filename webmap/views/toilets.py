@@ -19,13 +19,28 @@ from geo.toilets import records as toilets_mod
 from geo.toilets import rules
 from geo.issues import stats
 from geo.errors import N_, InputError, Problem
-from geo.params import parse_float, parse_int
+from geo.params import known_only, parse_float, parse_int
 from webmap.maps import toilets as toilet_maps
 from webmap.db import get_db, settings
 from webmap import auth
-from webmap.views.pages import map_parts
+from webmap.views.pages import ANY_PAGE, map_parts
 
 bp = Blueprint("toilets", __name__, url_prefix="/toilets")
+
+
+#: The parameters each page takes: any other is refused, not silently ignored.
+PAGE_PARAMS = {
+    "toilets.overview": {"radius", "target", "colour", "sites"},
+    "toilets.progress_png": {"area"}, "toilets.ledger_xlsx": {"area"},
+    "toilets.record_list": {*listing.ToiletFilter.PARAMS, "page", "per_page"},
+    "toilets.record_list_export": set(listing.ToiletFilter.PARAMS),
+}
+
+
+@bp.before_request
+def _known_parameters():
+    if request.method == "GET":
+        known_only(request.args, PAGE_PARAMS.get(request.endpoint, set()) | ANY_PAGE)
 
 
 @bp.get("/")
