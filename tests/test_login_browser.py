@@ -35,6 +35,9 @@ def test_log_in_through_the_page_then_out(chromium, live, width):
         assert p.locator("nav a[href='/planner/']").count() == 0
         if width > 700:
             assert p.locator(".cg-user").inner_text() == "访客"
+        if p.locator(".navbar-toggler").is_visible():  # on a phone the menu folds
+            p.click(".navbar-toggler")
+            p.locator(".cg-logout").wait_for(state="visible")
         with p.expect_navigation():
             p.click(".cg-logout")
         assert p.locator("#login-notice").inner_text() == "您已退出登录。"

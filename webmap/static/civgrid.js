@@ -472,7 +472,9 @@ document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("table.table").forEach(function (table) {
     var head = table.tHead && table.tHead.rows[0];
     if (!head) return;
-    var labels = Array.prototype.map.call(head.cells, function (th) { return th.textContent.trim(); });
+    var labels = Array.prototype.map.call(head.cells, function (th) {
+      return th.textContent.replace(/[▲▼⇅]/g, "").trim();  // without a sortable column's mark
+    });
     Array.prototype.forEach.call(table.tBodies, function (body) {
       Array.prototype.forEach.call(body.rows, function (tr) {
         Array.prototype.forEach.call(tr.cells, function (td, i) {
