@@ -58,6 +58,10 @@ ASSIGN_METHODS = {
 }
 
 #: What an issue's or toilet's history entry records.
+#: Grid versions' statuses and the grid levels.
+GRID_VERSION_STATUSES = {"active": N_("active"), "draft": N_("draft"), "retired": N_("retired")}
+GRID_LEVELS = {"street": N_("street"), "community": N_("community"), "grid": N_("grid")}
+
 HISTORY_ACTIONS = {"created": N_("created"), "edited": N_("edited"),
                    "reassigned": N_("re-assigned")}
 

@@ -20,6 +20,7 @@ translated through the vocabularies below, as :class:`~geo.errors.Text`.
 
 from dataclasses import dataclass
 
+from geo import vocabulary
 from geo.errors import N_, Text
 
 def _english(message):
@@ -69,8 +70,8 @@ def codes_text(codes, limit=None):
     return ", ".join(shown) + (" …" if len(codes) > len(shown) else "")
 
 
-VERSION_STATUS = {"active": N_("active"), "draft": N_("draft"), "retired": N_("retired")}
-LEVELS = {"street": N_("street"), "community": N_("community"), "grid": N_("grid")}
+# The coded values' words live in the one vocabulary.
+VERSION_STATUS, LEVELS = vocabulary.GRID_VERSION_STATUSES, vocabulary.GRID_LEVELS
 #: Names of the one-line text fields of grids and versions.
 FIELDS = {"label": N_("label"), "name": N_("name"), "leader": N_("leader"),
           "departments": N_("departments"), "population": N_("population")}
