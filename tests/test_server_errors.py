@@ -3,6 +3,8 @@ error code: never a traceback, an exception's text or a server path (they go to 
 
 import logging
 
+import pytest
+
 from geo import settings as settings_mod
 from geo.errors import DatabaseError
 
@@ -66,3 +68,16 @@ def test_a_lost_database_is_a_clean_500(tmp_path):
     assert response.status_code == 500, body
     assert response.get_json()["error"] == "database.connect"
     assert "127.0.0.1" not in body and "port 9" not in body and "Traceback" not in body
+
+
+def test_a_refused_row_is_not_echoed(db):
+    """PostgreSQL's DETAIL of a violated constraint quotes the whole row: not in messages."""
+    from geo.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        with db.transaction() as tx:
+            tx.execute("CREATE TEMP TABLE t (secret text, n integer CHECK (n > 0))")
+            tx.execute("INSERT INTO t VALUES ('身份证 150102199001011234', -1)")
+    message = caught.value.render()
+    assert "violates check constraint" in message
+    assert "150102199001011234" not in message and "Failing row" not in message

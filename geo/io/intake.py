@@ -19,6 +19,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -132,7 +133,7 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
 
     ``after(tx, report)``, if given, runs inside the same transaction.
     """
-    report = ImportReport(spec.kind, str(table.path), len(table.frame), dry_run=dry_run,
+    report = ImportReport(spec.kind, Path(table.path).name, len(table.frame), dry_run=dry_run,
                           crs=crs_mod.crs_label(table.crs))
     try:
         with db.transaction() as tx:

@@ -239,7 +239,7 @@ def read_csv(path):
         raise InputError(Problem(
             "io.unreadable", N_("cannot parse CSV (%(reason)s); is the file truncated or a "
                                 "quote left open?"),
-            {"reason": str(exc)}, Place(path.name))) from None
+            {"reason": excerpt(str(exc), 200, quote=False)}, Place(path.name))) from None
     if invalid:
         raise InputError(_short_rows(path, data, len(header)), source=path)
     import pyarrow.compute as pc
@@ -605,7 +605,7 @@ def _read_gdal(path, target, driver, hide=None):
         _refuse(path, driver, excerpt(reason, limit=200, quote=False))
     except UnicodeDecodeError as exc:
         raise InputError(Problem("io.encoding", N_("undecodable text (%(reason)s)"),
-                                 {"reason": str(exc)}, Place(path.name))) from None
+                                 {"reason": excerpt(str(exc), 200, quote=False)}, Place(path.name))) from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
         raise InputError(Problem("io.no_geometry", N_("the layer has no geometry"), {},
                                  Place(path.name)), source=path)
