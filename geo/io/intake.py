@@ -267,7 +267,9 @@ def _bulk_mode(tx, table, rows):
         yield False
         return
     constraints = tx.fetchall(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        # Names come back quoted by the server (quote_ident, regclass), definitions as the
+        # server wrote them: nothing here is spliced from outside the schema.
+        "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint"
         " WHERE conrelid = %s::regclass AND contype IN ('f', 'u') ORDER BY contype DESC",
         (table,))
     indexes = tx.fetchall(
@@ -276,14 +278,14 @@ def _bulk_mode(tx, table, rows):
         " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)", (table,))
     tx.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     for name, _ in constraints:
-        tx.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        tx.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
     for name, _ in indexes:
         tx.execute(f"DROP INDEX {name}")
     yield True
     for _, definition in indexes:
         tx.execute(definition)
     for name, definition in constraints:
-        tx.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        tx.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
     tx.execute(f"ANALYZE {table}")
 
 
