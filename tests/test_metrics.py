@@ -80,6 +80,11 @@ def make_case(db, settings, grid, category, source, reported, status, deadline, 
 
 @pytest.fixture
 def history(db, settings, tmp_path):
+    return build_history(db, settings, tmp_path)
+
+
+def build_history(db, settings, tmp_path):
+    """The grids and the cases A–N of this module's docstring in ``db``; returns ``db``."""
     layout = grid_layout()
     layout.loc[layout["code"] == code(1), "code"] = G4
     layout.to_file(tmp_path / "grids.geojson", driver="GeoJSON")

@@ -37,17 +37,17 @@ DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 #: The groupings a figure can be counted by, in the order pages list them.
 GROUPINGS = ("street", "community", "grid", "department", "category", "source", "district")
 #: What the groupings are called on pages and sheets.
-GROUPING_NAMES = {"street": N_("Street"), "community": N_("Community"), "grid": N_("Grid"),
-                  "department": N_("Department"), "category": N_("Category"),
-                  "source": N_("Source"), "district": N_("Whole district")}
+GROUPING_NAMES = {"street": N_("Streets"), "community": N_("Communities"), "grid": N_("Grids"),
+                  "department": N_("Departments dispatched to"), "category": N_("Categories"),
+                  "source": N_("Sources"), "district": N_("Whole district")}
 #: The unit of cases not yet dispatched (department grouping) and of cases in no grid.
 NOT_DISPATCHED = N_("Not dispatched")
 NO_GRID = N_("No grid")
 
 #: Counts, in the order tables show them.
 COUNTS = ("new", "filed", "closed", "open", "overdue", "due")
-COUNT_NAMES = {"new": N_("New"), "filed": N_("Filed"), "closed": N_("Closed"),
-               "open": N_("Open"), "overdue": N_("Overdue"), "due": N_("Due")}
+COUNT_NAMES = {"new": N_("New cases"), "filed": N_("Filed cases"), "closed": N_("Closed cases"),
+               "open": N_("Open cases"), "overdue": N_("Overdue cases"), "due": N_("Due cases")}
 #: Rates: name → (numerator column, denominator column, label).
 RATES = {
     "closure": ("due_closed", "due", N_("Closure rate")),
@@ -233,7 +233,8 @@ WITH ev AS MATERIALIZED (
                                AND i.reported_at < %(end)s AS received) AS r
     CROSS JOIN LATERAL (SELECT
         i.status <> 'void' AND i.reported_at < %(end)s
-            AND (i.closed_at IS NULL OR i.closed_at >= %(end)s) AS open_end,
+            AND CASE WHEN i.closed_at IS NULL THEN i.status <> 'closed'
+                     ELSE i.closed_at >= %(end)s END AS open_end,
         i.status <> 'void' AND i.suspended_at IS NULL AND i.deadline IS NOT NULL
             AND ((i.deadline >= %(start)s AND i.deadline < %(end)s)
                  OR (i.closed_at >= %(start)s AND i.closed_at < %(end)s

@@ -19,7 +19,8 @@ from geo.issues import stats
 from geo.issues import statuses
 from webmap.i18n import category_name, is_english, light_meaning, light_name, status_name
 from webmap.maps.base import (add_base_layer, attach_script, base_map, display_geom,
-                              display_points, legend_html, ramp, table_html)
+                              display_points, legend_html, outline_layer, ramp,
+                              table_html)
 
 def measure_label(measure):
     return {"open": _("Open issues"), "density": _("Issues per km²"),
@@ -144,12 +145,7 @@ def heat_animation_map(settings, streets, starts, frames, period="week"):
     """
     fmap = base_map(settings, streets.total_bounds if len(streets) else None)
     if len(streets):
-        shown = streets.copy()
-        shown["geometry"] = [display_geom(g, settings) for g in shown.geometry]
-        folium.GeoJson(shown.to_json(), name=_("Streets"),
-                       style_function=lambda f: {"color": "#34495e", "weight": 1.5,
-                                                 "fill": False, "opacity": 0.7},
-                       tooltip=folium.GeoJsonTooltip(["name"], labels=False)).add_to(fmap)
+        outline_layer(streets, settings, _("Streets")).add_to(fmap)
     index, packed = {}, []
     for frame in frames:
         flat = []

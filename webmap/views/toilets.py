@@ -2,7 +2,6 @@
 
 import dataclasses
 import io
-from urllib.parse import quote
 
 from flask import (Blueprint, redirect, render_template, request, send_file, url_for)
 from flask_babel import gettext as _
@@ -23,6 +22,7 @@ from geo.params import known_only, parse_float, parse_int
 from webmap.maps import toilets as toilet_maps
 from webmap.db import get_db, settings
 from webmap import auth
+from webmap.downloads import XLSX, attachment as _attachment
 from webmap.views.pages import ANY_PAGE, map_parts
 
 bp = Blueprint("toilets", __name__, url_prefix="/toilets")
@@ -78,20 +78,6 @@ def progress_png():
     coverage_chart.progress_chart(progress, buffer, translate=_)
     buffer.seek(0)
     return send_file(buffer, mimetype="image/png", download_name="progress.png")
-
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _attachment(buffer, name, ascii_name, mimetype):
-    """``buffer`` as a download named ``name`` (e.g. 一户一档.xlsx), ``ascii_name`` for
-    clients that cannot read a UTF-8 file name."""
-    buffer.seek(0)
-    resp = send_file(buffer, as_attachment=True, download_name=name, mimetype=mimetype)
-    if not name.isascii():  # Werkzeug's ASCII fallback would be a bare ".xlsx"
-        resp.headers["Content-Disposition"] = (
-            f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(name)}")
-    return resp
 
 
 @bp.get("/ledger.xlsx")
