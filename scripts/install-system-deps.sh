@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages civgrid needs, only those that are missing.
-#   scripts/install-system-deps.sh          PostgreSQL + PostGIS, Python venv, Node/npm
+#   scripts/install-system-deps.sh          PostgreSQL + PostGIS, Python venv, Node/npm, Pango, CJK fonts
 #   scripts/install-system-deps.sh test     ... plus Chromium and poppler-utils for the tests
 set -euo pipefail
 
