@@ -329,6 +329,7 @@ def compute(db, start, end, groupings=GROUPINGS, weights_=None):
     (:func:`unit_figures`) ordered by key (no grid and not dispatched last)."""
     weights_ = weights() if weights_ is None else weights_
     with db.transaction() as tx:
+        tx.execute("SET LOCAL jit = off")  # compiling costs more than the query
         found = counts(tx, start, end, groupings)
         for g in groupings:
             for key in all_units(tx, g):

@@ -15,7 +15,7 @@ def hotspot_map(settings, outlines, points):
     if len(outlines):
         outline_layer(outlines, settings, _("Grids"), ("code", "name"), 1, 0.6).add_to(fmap)
     heat = [[round(lat, 6), round(lon, 6)] for lat, lon in display_points(points, settings)]
-    folium.plugins.HeatMap(heat, name=_("New cases of the day"), radius=14, blur=12,
-                           min_opacity=0.3, gradient=HEAT_GRADIENT).add_to(fmap)
+    folium.plugins.HeatMap(heat, name=_("New cases of the day"), radius=18, blur=14,
+                           min_opacity=0.5, gradient=HEAT_GRADIENT).add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     return fmap
