@@ -40,7 +40,7 @@ ACTIONS = {
     "issues.read": "issue lists, issue pages, the issues API (scoped)",
     "issues.report": "report a problem in the field (the case workflow to come)",
     "issues.act": "act on a case: file, dispatch, check, close… (the case workflow to come)",
-    "bulletins.read": "rankings and bulletins (to come)",
+    "bulletins.read": "the daily bulletin, its downloads and the metrics page (whole district)",
     "bulletins.compose": "compose bulletins (to come)",
     "planner.read": "grid versions: list, drafts, validation and impact",
     "grids.edit": "create, upload, edit, balance and delete draft grid versions",
