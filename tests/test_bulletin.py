@@ -140,12 +140,15 @@ def test_the_pdf_renders_with_chinese_text(app, tmp_path):
     assert f"bulletin-{DAY}.pdf" in response.headers["Content-Disposition"]
     pdf = tmp_path / "b.pdf"
     pdf.write_bytes(response.data)
-    subprocess.run(["pdftoppm", "-r", "60", "-png", str(pdf), str(tmp_path / "page")],
+    subprocess.run(["pdftoppm", "-r", "80", "-png", str(pdf), str(tmp_path / "page")],
                    check=True)
     pages = sorted(tmp_path.glob("page*.png"))
     assert len(pages) >= 1
     br.ARTIFACTS.mkdir(exist_ok=True)
-    shutil.copy(pages[0], br.ARTIFACTS / "bulletin-pdf-page1.png")
+    for old in br.ARTIFACTS.glob("bulletin-pdf-page*.png"):
+        old.unlink()
+    for n, png in enumerate(pages, start=1):  # to look at
+        shutil.copy(png, br.ARTIFACTS / f"bulletin-pdf-page{n}.png")
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
                           capture_output=True, text=True).stdout
     assert f"日通报 {DAY}" in text
