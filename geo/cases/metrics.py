@@ -204,16 +204,21 @@ WITH ev AS MATERIALIZED (
     UNION SELECT id FROM issues WHERE reported_at >= %(start)s AND reported_at < %(end)s
     UNION SELECT id FROM issues WHERE deadline >= %(start)s AND deadline < %(end)s
     UNION SELECT id FROM issues WHERE closed_at >= %(start)s
-    UNION SELECT id FROM issues WHERE status NOT IN ('closed', 'void')
-                                  AND reported_at < %(end)s
 ), cases AS MATERIALIZED (
-    -- one index probe per case the period touches (a few thousand a day), never a scan
-    -- of every case: OFFSET 0 keeps the planner from turning this into a hash join
+    -- Every case open now (it may have been open at the end of P), read from the covering
+    -- index of open cases (0017) ...
+    SELECT x.id, x.category, x.source, x.department, x.status, x.reported_at,
+           x.deadline, x.closed_at, x.suspended_at,
+           (SELECT code FROM grids WHERE grids.id = x.grid_id) AS grid_code
+    FROM issues x WHERE x.status NOT IN ('closed', 'void') AND x.reported_at < %(end)s
+    UNION ALL
+    -- ... and the closed or void cases the period touches, one index probe each (OFFSET 0
+    -- keeps the planner from turning the probes into a scan of every case)
     SELECT i.* FROM ids CROSS JOIN LATERAL (
         SELECT x.id, x.category, x.source, x.department, x.status, x.reported_at,
                x.deadline, x.closed_at, x.suspended_at,
                (SELECT code FROM grids WHERE grids.id = x.grid_id) AS grid_code
-        FROM issues x WHERE x.id = ids.id OFFSET 0) AS i
+        FROM issues x WHERE x.id = ids.id AND x.status IN ('closed', 'void') OFFSET 0) AS i
 ), c AS MATERIALIZED (
     SELECT i.category, i.source, i.department, i.grid_code,
            (i.reported_at >= %(start)s AND i.reported_at < %(end)s) AS new,
