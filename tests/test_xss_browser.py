@@ -79,18 +79,20 @@ def test_overview_grid_tooltip_popup_and_issue_popup(world, page):
     server, made = world
     p = page.open(server.url + "/")
     p.wait_for_selector(".leaflet-overlay-pane path.leaflet-interactive", timeout=10_000)
-    assert payloads.text("grid") in hover(p, 3.5, 2.8)
+    assert payloads.text("grid name") in hover(p, 3.5, 2.8)
     shown = click(p, 3.5, 2.8)
-    for label in ("grid", "leader", "dept"):
+    for label in ("grid name", "grid leader", "grid department"):
         assert payloads.text(label) in shown, label
     assert_inert(page)
     # Zoomed in, the issue is a marker whose popup the page fetches from /api/v1/issues/<id>.
     lon, lat = xy(2.5, 2.5)
+    p.evaluate(f"{MAP}.closePopup()")
     p.evaluate(f"([lat, lon]) => {MAP}.setView([lat, lon], 17)", [lat, lon])
     p.wait_for_selector(f".cg-issue-id-{made.issue}", timeout=10_000)
     p.locator(f".cg-issue-id-{made.issue}").click(force=True)
     p.wait_for_function("document.querySelectorAll('.leaflet-popup-content td').length >= 5")
-    assert payloads.text("description") in p.locator(".leaflet-popup-content").inner_text()
+    shown = p.locator(".leaflet-popup-content").last.inner_text()
+    assert payloads.text("issue description") in shown
     assert_inert(page)
 
 
@@ -98,8 +100,8 @@ def test_grid_page_tooltip_and_issue_popup(world, page):
     server, made = world
     p = page.open(f"{server.url}/grids/{payloads.GRID}")
     p.wait_for_selector(".leaflet-overlay-pane path.leaflet-interactive", timeout=10_000)
-    assert f"{payloads.GRID} {payloads.text('grid')}" in hover(p, 3.5, 3.7)
-    assert payloads.text("description") in click(p, 2.5, 2.5)
+    assert f"{payloads.GRID} {payloads.text('grid name')}" in hover(p, 3.5, 3.7)
+    assert payloads.text("issue description") in click(p, 2.5, 2.5)
     assert_inert(page)
 
 
@@ -110,7 +112,7 @@ def test_issue_page_popup(world, page):
     p.locator(".cg-issue").first.click(force=True)
     p.wait_for_selector(".leaflet-popup-content table.cg-popup", timeout=5_000)
     shown = p.locator(".leaflet-popup-content").inner_text()
-    assert payloads.text("description") in shown and payloads.text("grid") in shown
+    assert payloads.text("issue description") in shown and payloads.text("grid name") in shown
     assert_inert(page)
 
 
@@ -118,9 +120,9 @@ def test_draft_tooltip_and_popup(world, page):
     server, made = world
     p = page.open(f"{server.url}/planner/{made.draft}")
     p.wait_for_selector(".leaflet-overlay-pane path.leaflet-interactive", timeout=10_000)
-    assert payloads.text("grid") in hover(p, 3.5, 3.7)
+    assert payloads.text("grid name") in hover(p, 3.5, 3.7)
     shown = click(p, 3.5, 3.7)
-    assert payloads.text("grid") in shown and payloads.text("leader") in shown
+    assert payloads.text("grid name") in shown and payloads.text("grid leader") in shown
     assert_inert(page)
 
 
@@ -131,7 +133,7 @@ def test_heatmap_street_tooltip(world, page):
     # The street is drawn as an outline: hover its west edge.
     p.mouse.move(*screen_point(p, *xy(0, 1)), steps=4)
     p.wait_for_selector(".leaflet-tooltip", timeout=5_000)
-    assert payloads.text("street") in p.locator(".leaflet-tooltip").inner_text()
+    assert payloads.text("street name") in p.locator(".leaflet-tooltip").inner_text()
     assert_inert(page)
 
 
@@ -140,7 +142,7 @@ def test_toilet_map_record_and_grid_popups(world, page):
     p = page.open(server.url + "/toilets/")
     p.wait_for_selector(".leaflet-overlay-pane path.leaflet-interactive", timeout=10_000)
     shown = click(p, 3.5, 3.5)
-    assert payloads.FORMULA + payloads.PAYLOAD in shown
+    assert payloads.TOILET_NAME in shown
     p.evaluate(f"{MAP}.closePopup()")
-    assert f"{payloads.GRID} {payloads.text('grid')}" in click(p, 3.8, 2.2)
+    assert f"{payloads.GRID} {payloads.text('grid name')}" in click(p, 3.8, 2.2)
     assert_inert(page)
