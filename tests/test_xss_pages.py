@@ -14,7 +14,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import escape
 
 from tests import accounts, payloads
-from tests.payloads import GRID, STREET, COMMUNITY, REF, TOILET_NAME, text
+from tests.payloads import COMMUNITY, GRID, PAYLOAD, REF, STREET, TOILET_NAME, text
 
 ISSUE, TOILET, DRAFT = "{issue}", "{toilet}", "{draft}"
 #: Every page that shows stored text, and the texts it must show (escaped).
@@ -119,3 +119,25 @@ def test_the_api_returns_the_text_as_json_data(world):
         assert response.status_code == 200 and response.mimetype.endswith("json")
         got = pick(json.loads(response.get_data(as_text=True)))
         assert all(payloads.PAYLOAD in v for v in got), got
+
+
+def test_a_planner_edit_and_its_refusal_show_the_text_escaped(world):
+    """Set through the planner's form, the text is shown escaped on the draft's page and in
+    the message of a refused edit (which repeats what was typed)."""
+    from tests.layouts import code
+
+    client, made = world
+    response = client.post(f"/planner/{made.draft}/attributes", follow_redirects=True, data={
+        "code": code(4), "name": text("typed name"), "leader": text("typed leader")})
+    assert response.status_code == 200
+    refused = client.post(f"/planner/{made.draft}/attributes", data={
+        "code": code(4), "leader": "x" * 300 + PAYLOAD, "departments": text("typed dept")})
+    assert refused.status_code == 400
+    for body, labels in ((response.get_data(as_text=True), ["typed name", "typed leader"]),
+                         (refused.get_data(as_text=True), ["typed dept"])):
+        assert not any(live in body for live in payloads.LIVE)
+        parser = Live()
+        parser.feed(body)
+        assert parser.found == []
+        for label in labels:
+            assert any(form in body for form in escaped_forms(text(label))), label
