@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.io import cells
 from geo.io import crs as crs_mod
 from geo.io import gdal_env  # noqa: F401  (GDAL: our drivers only, no network)
 from geo.errors import N_, InputError, Place, Problem, Text, excerpt, shown
@@ -247,7 +248,9 @@ def read_csv(path):
     if table.num_rows == 0:
         raise InputError(Problem("io.no_rows", N_("the file holds no rows, only a header"), {},
                                  Place(path.name)))
-    table = pa.table([pc.utf8_trim_whitespace(col) for col in table.columns], names=header)
+    table = pa.table([pc.utf8_trim_whitespace(pc.replace_substring_regex(
+        col, pattern=cells.NEUTRALISED, replacement=r"\1")) for col in table.columns],
+        names=header)
     frame = normalise_columns(table.to_pandas(), path)
     blank = re.search(rb"\n\r?\n.", data, re.S)  # not just at the end
     return frame, RowLabels(len(frame), numbers=_row_numbers(data) if blank else None)
