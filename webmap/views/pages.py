@@ -9,7 +9,7 @@ import io
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -23,6 +23,7 @@ from geo.issues.query import (SHORTCUTS, IssueFilter, date_shortcut, district_to
 from geo.params import known_only, not_one_of, parse_int
 from webmap import assets
 from webmap import auth
+from webmap.downloads import attachment, dated
 from webmap.i18n import is_english
 from webmap.maps import issues as maps
 from webmap.db import get_db, settings
@@ -186,9 +187,7 @@ def issue_export(fmt):
         sheet.write_csv(table, buffer)
     else:
         sheet.write_xlsx(table, buffer, _)
-    buffer.seek(0)
-    return send_file(buffer, mimetype=EXPORT_TYPES[fmt], as_attachment=True,
-                     download_name=f"issues-{district_today():%Y%m%d}.{fmt}")
+    return attachment(buffer, dated(_("Issues"), fmt), dated("issues", fmt), EXPORT_TYPES[fmt])
 
 
 @bp.get("/issues/<int:issue_id>")
