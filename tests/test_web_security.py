@@ -71,6 +71,17 @@ def test_a_damaged_key_file_is_named(tmp_path):
     assert str(tmp_path / "secret_key") in err.value.render(lambda s: s)
 
 
+def test_the_anonymous_session_cookie_has_the_flags_too(settings, monkeypatch):
+    """The login page now starts a session (its CSRF token): that cookie is HttpOnly and
+    SameSite=Lax as well, and Secure with CIVGRID_SECURE_COOKIES=1 (test_login.py checks
+    the logged-in one)."""
+    cookie = make_app(settings).test_client().get("/login").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    monkeypatch.setenv("CIVGRID_SECURE_COOKIES", "1")
+    cookie = make_app(settings).test_client().get("/login").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "; Secure" in cookie
+
+
 # -- headers ----------------------------------------------------------------------------
 
 HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
