@@ -26,6 +26,8 @@
                           (default 10; 0 turns the check off).
 ``CIVGRID_MAX_UNZIPPED_MB`` a zipped Shapefile may unzip to at most this many MB
                           (default 1024); a larger one is refused (a zip bomb guard).
+``CIVGRID_MAX_UPLOAD_MB`` the web pages refuse a request (an upload) larger than this many
+                          MB (default 50).
 """
 
 import os
@@ -93,6 +95,27 @@ def max_unzipped_mb(env=None):
     """
     return _float(os.environ if env is None else env, "CIVGRID_MAX_UNZIPPED_MB",
                   MAX_UNZIPPED_MB)
+
+
+#: Default of ``CIVGRID_MAX_UPLOAD_MB``.
+MAX_UPLOAD_MB = 50.0
+
+
+def max_upload_mb(env=None):
+    """How many MB a request to the web pages may carry (``CIVGRID_MAX_UPLOAD_MB``, above 0).
+
+    Read when the app is built (Flask's ``MAX_CONTENT_LENGTH``).
+    """
+    from geo.errors import N_, ConfigError, shown
+
+    env = os.environ if env is None else env
+    value = _float(env, "CIVGRID_MAX_UPLOAD_MB", MAX_UPLOAD_MB)
+    if value == 0:
+        raise ConfigError(N_("%(name)s=%(value)r must be above 0: nothing could be sent"),
+                          {"name": "CIVGRID_MAX_UPLOAD_MB",
+                           "value": shown(env["CIVGRID_MAX_UPLOAD_MB"])},
+                          code="config.out_of_range")
+    return value
 
 
 def _tiles(env):

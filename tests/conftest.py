@@ -25,6 +25,13 @@ _counter = itertools.count()
 
 def pytest_configure(config):
     os.environ.setdefault("CIVGRID_TILES", "none")
+    # Every app's test client sends its session's CSRF token, as the pages' forms do
+    # (tests/accounts.py); tests/test_csrf.py builds clients that do not.
+    from flask import Flask
+
+    from tests.accounts import CsrfClient
+
+    Flask.test_client_class = CsrfClient
 
 
 def private_data_dir(prefix="civgrid-test-"):

@@ -26,6 +26,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user
 from geo.errors import ConfigError
 from geo.people import permissions, tokens, users
 from geo.people.login import Throttle
+from webmap import security
 from webmap.db import get_db
 
 #: Endpoints whose view civgrid does not write (Flask's static files).
@@ -139,7 +140,8 @@ def _refuse_anonymous():
 
 
 def check_request():
-    """Before every request: the endpoint's declared action, and the account's right to it."""
+    """Before every request: the endpoint's declared action, the account's right to it,
+    then the CSRF token of a request that may change something (:mod:`webmap.security`)."""
     if request.endpoint is None:
         return None  # no route: routing answers 404 or 405
     declared = required_action(current_app, request.endpoint)
@@ -147,18 +149,20 @@ def check_request():
         current_app.logger.error("endpoint %s declares no action: refused", request.endpoint)
         abort(403, _("This page declares no permission, so nobody may open it."))
     action, unscoped = declared
-    if action == "public":
-        return None
-    who = account()
-    if who is None:
-        return _refuse_anonymous()
-    if who.must_change_password and request.endpoint not in _WHILE_MUST_CHANGE:
-        if request.path.startswith("/api/"):
-            abort(403, _("Change your password first."))
-        return redirect(url_for("auth.password"))
-    if not permissions.can(who, action) or \
-            (unscoped and permissions.scope_for(who, action) is not None):
-        abort(403, _("Your account may not do this."))
+    if action != "public":
+        who = account()
+        if who is None:
+            return _refuse_anonymous()
+        if who.must_change_password and request.endpoint not in _WHILE_MUST_CHANGE:
+            if request.path.startswith("/api/"):
+                abort(403, _("Change your password first."))
+            return redirect(url_for("auth.password"))
+        if not permissions.can(who, action) or \
+                (unscoped and permissions.scope_for(who, action) is not None):
+            abort(403, _("Your account may not do this."))
+    # Only now the CSRF token: who may not do this at all learns that first. Public
+    # forms (the login) need one too, or another site could log a visitor in as itself.
+    security.check_csrf()
     return None
 
 

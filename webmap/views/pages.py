@@ -6,10 +6,11 @@ unfiltered list that looks filtered.
 """
 
 import io
+import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -23,6 +24,8 @@ from geo.issues.query import (SHORTCUTS, IssueFilter, date_shortcut, district_to
 from geo.params import known_only, not_one_of, parse_int
 from webmap import assets
 from webmap import auth
+from webmap import security
+from webmap.downloads import attachment, dated
 from webmap.i18n import is_english
 from webmap.maps import issues as maps
 from webmap.db import get_db, settings
@@ -42,12 +45,20 @@ def static_asset(path):
     return url_for("static", filename=f"node_modules/{path}")
 
 
+_SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
+
+
 def map_parts(fmap):
     """Header, body and script of a Folium map for embedding in a template."""
     assets.localise(fmap, static_asset)
     root = fmap.get_root()
     root.render()
-    return {"map_header": Markup(root.header.render()), "map_html": Markup(root.html.render()),
+    # Folium's own <script> tags (in the header and the body) run only with the request's
+    # nonce (Content-Security-Policy, webmap.security); the script part goes into the
+    # page's one nonced <script> (base.html).
+    tag = f'<script nonce="{security.csp_nonce()}"'
+    return {"map_header": Markup(_SCRIPT_TAG.sub(tag, root.header.render())),
+            "map_html": Markup(_SCRIPT_TAG.sub(tag, root.html.render())),
             "map_script": Markup(root.script.render())}
 
 
@@ -186,9 +197,7 @@ def issue_export(fmt):
         sheet.write_csv(table, buffer)
     else:
         sheet.write_xlsx(table, buffer, _)
-    buffer.seek(0)
-    return send_file(buffer, mimetype=EXPORT_TYPES[fmt], as_attachment=True,
-                     download_name=f"issues-{district_today():%Y%m%d}.{fmt}")
+    return attachment(buffer, dated(_("Issues"), fmt), dated("issues", fmt), EXPORT_TYPES[fmt])
 
 
 @bp.get("/issues/<int:issue_id>")
