@@ -50,13 +50,17 @@ def prepare(workdir, n_issues, n_grids):
 
 
 def server(workdir):
+    """A DSN that may create databases: the configured URL or the bench cluster's superuser
+    (the benchmarks' databases are the superuser's; civgrid warns of it once per process)."""
     url = os.environ.get("CIVGRID_DATABASE_URL")
     if url:
         return url
     data = workdir / "instance"
     data.mkdir(parents=True, exist_ok=True)
     os.chmod(workdir, 0o755)
-    return cluster.Cluster(data).ensure_running()
+    pg = cluster.Cluster(data)
+    pg.ensure_running()
+    return pg.admin_dsn
 
 
 def fresh_database(admin_dsn, name):
