@@ -150,8 +150,8 @@ class Cluster:
                 self._provision()
                 _provisioned.add(self.root)
         if created and notify:
-            notify(Text(N_("created a new empty database in %(path)s (set CIVGRID_DATA_DIR "
-                           "to use another)"), {"path": str(self.root)}))
+            notify(Text(N_("created a new empty database in %(path)s (to use an existing one, "
+                           "set CIVGRID_DATA_DIR)"), {"path": str(self.root)}))
         return self.dsn
 
     def stop(self):

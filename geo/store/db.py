@@ -232,7 +232,7 @@ class Database:
                 return conn
             self._pool.putconn(conn, close=True)
         raise DatabaseError(N_("cannot connect to the database %(db)s: %(reason)s"),
-                            {"db": self.name, "reason": "every connection was closed"},
+                            {"db": self.name, "reason": Text(N_("every connection was closed"))},
                             code="database.connect")
 
     @staticmethod
