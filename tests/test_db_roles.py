@@ -81,6 +81,13 @@ def test_superuser_connection_is_warned_about(server_dsn, db_url):
     assert heard == []  # the owner role: no warning
 
 
+def server_check_interval(db):
+    """The server's client_connection_check_interval (ms), whatever the session set."""
+    with db.transaction() as tx:
+        return tx.fetchval("SELECT reset_val FROM pg_settings"
+                           " WHERE name = 'client_connection_check_interval'")
+
+
 @pytest.fixture
 def old_cluster(monkeypatch):
     """A running cluster as civgrid before owner roles made it: ``civgrid`` is initdb's
@@ -89,6 +96,7 @@ def old_cluster(monkeypatch):
     pg = cluster.Cluster(path)
     with monkeypatch.context() as m:
         m.setattr(cluster, "ADMIN_USER", cluster.DB_USER)  # initdb -U civgrid
+        m.setattr(cluster, "_NEWER_SERVER_SETTINGS", {})
         m.setattr(cluster.Cluster, "_provision", lambda self: self._run(
             [self._bin("createdb"), "-h", self.socket_dir, "-p", cluster.PORT,
              "-U", cluster.DB_USER, cluster.DB_NAME]))
@@ -98,6 +106,7 @@ def old_cluster(monkeypatch):
     with old.transaction() as tx:
         tx.execute("INSERT INTO imports (kind, source_file) VALUES ('issues', 'old.csv')")
     assert old.is_superuser()
+    assert server_check_interval(old) == "0"
     old.close()
     yield pg
     geo_db.forget()
@@ -121,6 +130,7 @@ def test_an_older_cluster_is_converted(old_cluster):
         tx.execute("CREATE INDEX imports_kind_probe ON imports (kind)")
         tx.execute("DROP INDEX imports_kind_probe")
     assert db.upgrade() == []
+    assert server_check_interval(db) == str(cluster.CLIENT_CHECK_INTERVAL_MS)
     # Later starts find it converted and leave it so.
     geo_db.forget()
     old_cluster.stop()

@@ -51,7 +51,10 @@ _SERVER_SETTINGS = {
     "checkpoint_timeout": "'15min'",
     "logging_collector": "off",
     "timezone": "'Asia/Shanghai'",
-    "client_connection_check_interval": f"'{CLIENT_CHECK_INTERVAL_MS}ms'",
+}
+#: Settings of newer servers: ``{name: (first major version, value)}``.
+_NEWER_SERVER_SETTINGS = {
+    "client_connection_check_interval": (14, f"'{CLIENT_CHECK_INTERVAL_MS}ms'"),
 }
 #: Cluster roots already provisioned by this process (see ``Cluster._provision``).
 _provisioned = set()
@@ -250,6 +253,9 @@ class Cluster:
         )
         lines = [f"unix_socket_directories = '{self.socket_dir}'", f"port = {PORT}"]
         lines += [f"{k} = {v}" for k, v in _SERVER_SETTINGS.items()]
+        major = int((self.pgdata / "PG_VERSION").read_text().split(".")[0])
+        lines += [f"{k} = {v}" for k, (since, v) in _NEWER_SERVER_SETTINGS.items()
+                  if major >= since]
         conf = self.pgdata / "postgresql.conf"
         with open(conf, "a") as fh:
             fh.write("\n# civgrid private cluster\n" + "\n".join(lines) + "\n")
@@ -325,6 +331,11 @@ DO $$ BEGIN
     END IF;
 END $$;
 ALTER ROLE {DB_USER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+-- A cluster made before civgrid set it in postgresql.conf gets it too.
+SELECT 'ALTER SYSTEM SET client_connection_check_interval = {CLIENT_CHECK_INTERVAL_MS}'
+WHERE current_setting('client_connection_check_interval', true) = '0'
+\\gexec
+SELECT pg_reload_conf();
 """
 
 #: Inside civgrid's database, as the superuser: the owner owns the database and every
