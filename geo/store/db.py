@@ -143,20 +143,23 @@ class _Pool(psycopg2.pool.ThreadedConnectionPool):
 
 
 def describe(dsn):
-    """The database a DSN names, for messages: ``dbname (user@host:port)``, no password.
+    """The database a DSN names, for messages: ``dbname (user@host:port)``, with neither
+    password nor a socket's path (messages may reach the web pages).
 
     >>> describe("postgresql://ann:secret@db.example:5433/civgrid")
     'civgrid (ann@db.example:5433)'
-    >>> describe("host=/run/pg dbname=civgrid user=civgrid")
-    'civgrid (civgrid@/run/pg)'
+    >>> describe("host=/srv/civgrid/instance/run port=5432 dbname=civgrid user=civgrid")
+    'civgrid (civgrid@local socket)'
     """
     try:
         p = psycopg2.extensions.parse_dsn(dsn)
     except psycopg2.ProgrammingError:
         return "?"
-    where = p.get("host") or "localhost"
-    if p.get("port"):
-        where += f":{p['port']}"
+    host = p.get("host") or ""
+    if not host or host.startswith("/"):
+        where = "local socket"
+    else:
+        where = f"{host}:{p['port']}" if p.get("port") else host
     if p.get("user"):
         where = f"{p['user']}@{where}"
     return f"{p.get('dbname') or p.get('user') or '?'} ({where})"
