@@ -453,10 +453,12 @@ def admin(dsn, statement):
         conn.close()
 
 
-def with_dbname(dsn, name):
-    """``dsn`` pointing at database ``name`` (URL or key=value form)."""
+def with_dbname(dsn, name, user=None):
+    """``dsn`` pointing at database ``name`` (URL or key=value form), as ``user`` if given."""
     params = psycopg2.extensions.parse_dsn(dsn)
     params["dbname"] = name
+    if user:
+        params["user"] = user
     return psycopg2.extensions.make_dsn(**params)
 
 

@@ -50,8 +50,7 @@ def prepare(workdir, n_issues, n_grids):
 
 
 def server(workdir):
-    """A DSN that may create databases: the configured URL or the bench cluster's superuser
-    (the benchmarks' databases are the superuser's; civgrid warns of it once per process)."""
+    """A DSN that may create databases: the configured URL or the bench cluster's superuser."""
     url = os.environ.get("CIVGRID_DATABASE_URL")
     if url:
         return url
@@ -63,10 +62,23 @@ def server(workdir):
     return pg.admin_dsn
 
 
+def owner_dsn(admin_dsn, name):
+    """civgrid's DSN for database ``name``: on the bench cluster its owner role, as civgrid
+    runs (the superuser would be warned of); otherwise the configured URL's role."""
+    bench_cluster = geo_db.dsn_params(admin_dsn).get("user") == cluster.ADMIN_USER
+    return geo_db.with_dbname(admin_dsn, name, cluster.DB_USER if bench_cluster else None)
+
+
 def fresh_database(admin_dsn, name):
     geo_db.admin(admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    geo_db.admin(admin_dsn, f"CREATE DATABASE {name}")
-    return geo_db.with_dbname(admin_dsn, name)
+    dsn = owner_dsn(admin_dsn, name)
+    owner = geo_db.dsn_params(dsn).get("user")
+    if owner == cluster.DB_USER:
+        geo_db.admin(admin_dsn, f"CREATE DATABASE {name} OWNER {owner}")
+        geo_db.admin(geo_db.with_dbname(admin_dsn, name), "CREATE EXTENSION postgis")
+    else:
+        geo_db.admin(admin_dsn, f"CREATE DATABASE {name}")
+    return dsn
 
 
 # -- the three pipelines, each run in a child process --------------------------
