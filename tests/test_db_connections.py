@@ -138,3 +138,21 @@ def test_first_transaction_after_a_restart_works(own_cluster):
     with db.transaction() as tx:
         assert tx.fetchval("SELECT pg_backend_pid()") not in pids
         assert tx.fetchval("SELECT count(*) FROM grids") == 0
+
+
+def test_first_page_after_the_connections_died_is_served(settings, admin):
+    """The web pages' symptom: the first request after the database restarted was a 500."""
+    from tests import accounts
+    from webmap import create_app
+
+    app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
+    client = accounts.client(app, "admin")
+    assert client.get("/issues").status_code == 200
+    db = geo_db.connect(settings)
+    pids = pooled(db, 3)
+    with admin.transaction() as tx:
+        tx.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                   (list(pids),))
+    wait_gone(admin, pids)
+    response = client.get("/issues")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
