@@ -77,12 +77,17 @@ def _say(item, err=False):
                    err=err)
 
 
+def _notice(text):
+    """A notice on stderr: a new, empty database was created; a superuser connection."""
+    _say(text, err=True)
+
+
 def _settings():
     return settings.from_env()
 
 
 def _db():
-    return geo_db.connect(_settings())
+    return geo_db.connect(_settings(), notify=_notice)
 
 
 @click.group()
@@ -117,6 +122,30 @@ def serve_cmd(host, port, debug):
     _serve(host, port, debug)
 
 
+def waitress_options(s, max_content_length=None):
+    """waitress's limits from the settings (README: *Serving in production*).
+
+    Slow or idle clients must not use up the server: waitress answers only complete
+    requests from its threads, so what they hold is a connection, of which there may
+    be ``connection_limit`` (``poll()`` rather than ``select()``, which stops at file
+    descriptor 1024); one that sends nothing for ``channel_timeout`` seconds is closed,
+    looked for every few seconds. A body larger than the app's own limit is cut off
+    by waitress too (with room for the form around an upload, so the app's message
+    is the one seen).
+    """
+    options = {"threads": s.threads, "connection_limit": s.connection_limit,
+               "channel_timeout": s.channel_timeout_s,
+               "cleanup_interval": max(1, min(5, s.channel_timeout_s // 2)),
+               "asyncore_use_poll": True}
+    if max_content_length:
+        options["max_request_body_size"] = max_content_length + (1 << 20)
+    if s.trusted_proxy:
+        options.update(trusted_proxy=s.trusted_proxy, clear_untrusted_proxy_headers=True,
+                       trusted_proxy_headers="x-forwarded-for x-forwarded-host "
+                                             "x-forwarded-proto x-forwarded-port")
+    return options
+
+
 def _serve(host, port, debug):
     from webmap import create_app
 
@@ -127,7 +156,13 @@ def _serve(host, port, debug):
     else:
         import waitress
 
-        waitress.serve(app, host=host, port=port, threads=8)
+        s = app.config["CIVGRID_SETTINGS"]
+        _say(Text(N_("%(threads)d threads, at most %(connections)d connections, a silent one "
+                     "closed after %(timeout)d s"),
+                  {"threads": s.threads, "connections": s.connection_limit,
+                   "timeout": s.channel_timeout_s}))
+        waitress.serve(app, host=host, port=port,
+                       **waitress_options(s, app.config.get("MAX_CONTENT_LENGTH")))
 
 
 @main.group("db")
@@ -141,12 +176,13 @@ def db_status():
     """Where the database is, whether it runs, and its schema version."""
     s = _settings()
     if s.database_url:
-        _say(Text(N_("database: %(url)s (CIVGRID_DATABASE_URL)"), {"url": s.database_url}))
+        _say(Text(N_("database: %(url)s (CIVGRID_DATABASE_URL)"),
+                  {"url": geo_db.describe(s.database_url)}))
     else:
         _say(cluster.Cluster(s.data_dir).status())
         if not cluster.Cluster(s.data_dir).status().running:
             return
-    db = geo_db.Database(geo_db.resolve_dsn(s))
+    db = geo_db.Database(geo_db.resolve_dsn(s, notify=_notice))
     known = max(m[0] for m in geo_db.migrations())
     _say(Text(N_("schema version %(version)d (civgrid knows %(known)d)"),
               {"version": db.schema_version(), "known": known}))
@@ -160,7 +196,7 @@ def db_start():
     s = _settings()
     if s.database_url:
         raise click.UsageError("CIVGRID_DATABASE_URL is set: civgrid does not run that server")
-    cluster.Cluster(s.data_dir).ensure_running()
+    cluster.Cluster(s.data_dir).ensure_running(notify=_notice)
     _say(cluster.Cluster(s.data_dir).status())
 
 
@@ -179,7 +215,7 @@ def db_stop():
 @_fail_cleanly
 def db_upgrade():
     """Apply pending schema migrations in order."""
-    db = geo_db.Database(geo_db.resolve_dsn(_settings()))
+    db = geo_db.Database(geo_db.resolve_dsn(_settings(), notify=_notice))
     applied = db.upgrade()
     for number, name in applied:
         _say(Text(N_("applied %(number)04d %(name)s"), {"number": number, "name": name}))
