@@ -28,6 +28,7 @@ def create_app(test_config=None):
     from webmap import db, errors, i18n
     from webmap.views import account
     from webmap.views import api
+    from webmap.views import audit
     from webmap.views import pages
     from webmap.views import planner
     from webmap.views import toilets as toilet_pages
@@ -41,6 +42,7 @@ def create_app(test_config=None):
     app.register_blueprint(api.bp)
     app.register_blueprint(toilet_pages.bp)
     app.register_blueprint(planner.bp)
+    app.register_blueprint(audit.bp)
 
     @app.get("/favicon.ico")
     @auth.requires("public")
