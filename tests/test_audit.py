@@ -408,3 +408,98 @@ def test_audit_record_refuses_unknown_words(db):
             audit.record(tx, "x", "grids.paint", "grid_version", 1)
         with pytest.raises(ValueError):
             audit.record(tx, "x", "grids.activate", "galaxy", 1)
+
+
+def _seed(db, n):
+    """``n`` entries by two actors, the odd ones on toilet 'T-<i>', with a formula in one."""
+    with db.transaction() as tx:
+        for i in range(n):
+            audit.record(tx, audit.Actor("li" if i % 2 else "wang", address="10.0.0.9"),
+                         "toilets.edit", "toilet", f"T-{i}", {"name": f"旧{i}"},
+                         {"name": "=HYPERLINK(\"http://evil.example\")" if i == 3 else f"新{i}"})
+
+
+def test_the_page_filters_pages_and_shows_changes(world):
+    import re
+
+    _seed(world["db"], 7)
+    client = accounts.client(world["app"], "admin")
+    page = client.get("/audit/?actor=li&per_page=10")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    shown = re.findall(r'class="cg-audit-entry" data-id="(\d+)"', html)
+    assert len(shown) == 3  # entries 1, 3, 5 by li
+    assert "旧5" in html and "新5" in html and "修改厕所档案" in html  # readable, in Chinese
+    assert "10.0.0.9" in html and "wang" not in re.sub(r"<select.*?</select>", "", html,
+                                                        flags=re.S)
+    # Keyset pages: 10 per page over the admin's own login entry… and the seeded ones.
+    first = client.get("/audit/?per_page=10&object_type=toilet").get_data(as_text=True)
+    ids = [int(i) for i in re.findall(r'data-id="(\d+)"', first)]
+    assert ids == sorted(ids, reverse=True) and len(ids) == 8  # 7 seeded + the fixture's
+    one = client.get(f"/audit/?object_type=toilet&object_id=T-4").get_data(as_text=True)
+    assert re.findall(r'data-id="(\d+)"', one) == [str(ids[2])]
+    small = client.get("/audit/?per_page=10&action=toilets.edit&since=2000-01-01")
+    assert "rel=\"next\"" not in small.get_data(as_text=True)
+    assert client.get("/audit/?action=grids.paint").status_code == 400
+    assert client.get("/audit/?since=2026-12-02&until=2026-12-01").status_code == 400
+
+
+def test_keyset_pages_walk_every_entry_once(world):
+    import re
+
+    _seed(world["db"], 25)
+    client = accounts.client(world["app"], "admin")
+    url, seen = "/audit/?per_page=10&action=toilets.edit", []
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        seen += [int(i) for i in re.findall(r'data-id="(\d+)"', html)]
+        more = re.search(r'rel="next" href="([^"]+)"', html)
+        url = more.group(1).replace("&amp;", "&") if more else None
+    assert len(seen) == 25 and seen == sorted(set(seen), reverse=True)
+
+
+def test_exports_hold_the_filtered_entries_without_formulas(world):
+    import csv
+    from openpyxl import load_workbook
+
+    _seed(world["db"], 6)
+    client = accounts.client(world["app"], "admin")
+    got = client.get("/audit/export.csv?actor=li")
+    assert got.status_code == 200 and "attachment" in got.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(got.get_data().decode("utf-8-sig"))))
+    header, body = rows[0], rows[1:]
+    assert header[:3] == ["条目", "时间（北京）", "账号"]
+    assert [r[9] for r in body] == ["T-5", "T-3", "T-1"]
+    changes = body[1][10]
+    assert changes == "name: 旧3 → =HYPERLINK(\"http://evil.example\")"  # not at a cell's start
+    after = body[1][12]
+    assert after.startswith("{") and "HYPERLINK" in after
+    xlsx = client.get("/audit/export.xlsx?actor=li&object_id=T-3")
+    sheet = load_workbook(io.BytesIO(xlsx.get_data())).active
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert len(values) == 2 and values[1][2] == "li" and values[1][9] == "T-3"
+    # Text a spreadsheet would read as a formula is quoted, in CSV and XLSX alike.
+    with world["db"].transaction() as tx:
+        audit.record(tx, "@evil", "toilets.edit", "toilet", "=1+1", None, {"name": "x"})
+    for fmt in ("csv", "xlsx"):
+        data = client.get(f"/audit/export.{fmt}?actor=@evil").get_data()
+        if fmt == "csv":
+            row = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1]
+        else:
+            row = [c.value for c in list(load_workbook(io.BytesIO(data)).active.iter_rows())[1]]
+        assert (row[2], row[9]) == ("'@evil", "'=1+1"), fmt
+
+
+def test_only_admins_see_the_link(world):
+    admin = accounts.client(world["app"], "admin").get("/").get_data(as_text=True)
+    planner = accounts.client(world["app"], "planner").get("/").get_data(as_text=True)
+    assert 'href="/audit/"' in admin and 'href="/audit/"' not in planner
+
+
+def test_the_vocabulary_is_documented():
+    from tests.conftest import REPO
+
+    domain = (REPO / "docs" / "domain.md").read_text(encoding="utf-8")
+    section = domain.split("## Audit log", 1)[1]
+    assert [a for a in audit.ACTIONS if f"`{a}`" not in section] == []
+    assert [t for t in audit.OBJECT_TYPES if f"`{t}`" not in section] == []
