@@ -440,6 +440,13 @@ def test_the_page_filters_pages_and_shows_changes(world):
     assert re.findall(r'data-id="(\d+)"', one) == [str(ids[2])]
     small = client.get("/audit/?per_page=10&action=toilets.edit&since=2000-01-01")
     assert "rel=\"next\"" not in small.get_data(as_text=True)
+    # A toilet's changed fields and coded values in Chinese.
+    toilets.update_toilet(world["db"], world["settings"], world["toilet"],
+                          {"status": "in_progress", "started_at": "2026-11-01"}, actor="li")
+    edit = client.get(f"/audit/?object_id={world['toilet']}&action=toilets.edit")
+    html = edit.get_data(as_text=True)
+    assert re.search(r'<th[^>]*>状态</th><td class="cg-before">计划</td><td>→</td>'
+                     r'<td class="cg-after">施工中</td>', html), html[-3000:]
     assert client.get("/audit/?action=grids.paint").status_code == 400
     assert client.get("/audit/?since=2026-12-02&until=2026-12-01").status_code == 400
 
@@ -471,7 +478,7 @@ def test_exports_hold_the_filtered_entries_without_formulas(world):
     assert header[:3] == ["条目", "时间（北京）", "账号"]
     assert [r[9] for r in body] == ["T-5", "T-3", "T-1"]
     changes = body[1][10]
-    assert changes == "name: 旧3 → =HYPERLINK(\"http://evil.example\")"  # not at a cell's start
+    assert changes == "名称: 旧3 → =HYPERLINK(\"http://evil.example\")"  # not at a cell's start
     after = body[1][12]
     assert after.startswith("{") and "HYPERLINK" in after
     xlsx = client.get("/audit/export.xlsx?actor=li&object_id=T-3")

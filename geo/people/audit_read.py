@@ -13,7 +13,8 @@ import dataclasses
 import datetime as dt
 import json
 
-from geo import params
+from geo import params, vocabulary
+from geo.grids.messages import FIELDS as GRID_FIELDS
 from geo.errors import N_, InputError, Problem
 from geo.io.cells import neutralise
 from geo.people.audit import ACTIONS, OBJECT_TYPES
@@ -140,6 +141,30 @@ def changed_fields(entry):
     return [(k, before.get(k), after.get(k)) for k in dict.fromkeys([*before, *after])]
 
 
+#: Field names the page and exports translate, per object type (others show as stored).
+FIELD_NAMES = {"toilet": vocabulary.TOILET_FIELDS, "grid_version": GRID_FIELDS}
+
+
+def readable_changes(entry, translate=None):
+    """:func:`changed_fields` for people: field names and coded values (a toilet's status,
+    kind …) in the reader's language, values as one line of text each.
+
+    >>> readable_changes({"object_type": "toilet", "before": {"status": "planned"},
+    ...                   "after": {"status": "in_progress"}})
+    [('Status', 'planned', 'in progress')]
+    """
+    names = FIELD_NAMES.get(entry.get("object_type"), {})
+    coded = vocabulary.TOILET_VALUES if entry.get("object_type") == "toilet" else {}
+
+    def value(key, v):
+        if key in coded and isinstance(v, str):
+            return vocabulary.label(coded[key], v, translate)
+        return shown_value(v)
+
+    return [(vocabulary.label(names, k, translate), value(k, b), value(k, a))
+            for k, b, a in changed_fields(entry)]
+
+
 def shown_value(value):
     """A before or after value as one line of text (``—`` for none).
 
@@ -175,7 +200,7 @@ EXPORT_COLUMNS = (
     (N_("Object type"), lambda e, _: _(OBJECT_LABELS[e["object_type"]])),
     (N_("Object"), lambda e, _: e["object_id"]),
     (N_("Changes"), lambda e, _: "; ".join(
-        f"{k}: {shown_value(b)} → {shown_value(a)}" for k, b, a in changed_fields(e))),
+        f"{k}: {b} → {a}" for k, b, a in readable_changes(e, _))),
     (N_("Before (JSON)"), lambda e, _: _json_cell(e["before"])),
     (N_("After (JSON)"), lambda e, _: _json_cell(e["after"])),
 )

@@ -39,7 +39,8 @@ def index():
     newest = url_for("audit.index", per_page=per_page, **args) if before else None
     return render_template("audit.html", title=_("Audit log"), rows=rows, flt=flt, args=args,
                            older=older, newest=newest, actors=audit_read.actors(db),
-                           audit=audit_read)
+                           audit=audit_read,
+                           changes={e["id"]: audit_read.readable_changes(e, _) for e in rows})
 
 
 @bp.get("/export.<fmt>")
