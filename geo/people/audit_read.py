@@ -171,7 +171,7 @@ def shown_value(value):
     >>> shown_value(["城管", "环保"]), shown_value(None), shown_value({"a": 1})
     ('城管、环保', '—', '{"a": 1}')
     """
-    if value is None:
+    if value is None or value == []:
         return "—"
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return "、".join(value)

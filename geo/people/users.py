@@ -59,6 +59,8 @@ def _changed(tx, actor, action, user, before, after, object_type="user", object_
     none)."""
     if before is not None and after is not None:
         before, after = audit.changes(before, after)
+    elif after is not None:  # a new account: what it was given, without empty fields
+        after = {k: v for k, v in after.items() if v not in (None, [], "")}
     audit.record(tx, actor, action, object_type, object_id or user.login, before, after)
 
 
