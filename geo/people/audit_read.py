@@ -1,9 +1,9 @@
 """Reading the audit log: filters, keyset pages, readable changes, CSV and XLSX exports.
 
 The page (``/audit``, admins only) and the exports use the same :class:`AuditFilter`.
-Pages go by entry id, newest first (``before``: the id below which the next page
-starts), so that a page deep in a million entries costs what the first one does; every
-filter has an index (migration 0012). Days are Beijing days.
+Entries come newest first (by time, then id); a page starts after the last entry of the
+previous one (``before``: its id), so that a page deep in a million entries costs what
+the first one does; every filter has an index (migration 0012). Days are Beijing days.
 
 >>> AuditFilter.parse({"actor": ["zhang"], "since": ["2026-11-01"]}).as_args()
 {'since': '2026-11-01', 'actor': 'zhang'}
@@ -104,15 +104,22 @@ class AuditFilter:
 
 
 def entries(db, flt, before=None, limit=50):
-    """A page of entries matching ``flt``, newest first, below id ``before``:
-    ``(rows, next_before)``; ``next_before`` is None on the last page."""
+    """A page of entries matching ``flt``, newest first (by time, then id), after the
+    entry ``before`` (an id: the last one of the previous page): ``(rows, next_before)``;
+    ``next_before`` is None on the last page."""
     where, values = flt.where()
-    if before is not None:
-        where += " AND id < %(before)s"
-        values["before"] = before
     with db.transaction() as tx:
+        if before is not None:
+            last = tx.fetchone("SELECT at, id FROM audit_log WHERE id = %s", (before,))
+            if last is None:
+                raise params.bad_parameter("parameter.unknown_entry",
+                                           N_("parameter %(name)r: there is no entry %(value)s"),
+                                           "before", value=before)
+            where += " AND (at, id) < (%(before_at)s, %(before_id)s)"
+            values.update(before_at=last[0], before_id=last[1])
         rows = tx.fetchdicts(f"SELECT {_COLUMNS} FROM audit_log WHERE {where}"
-                             " ORDER BY id DESC LIMIT %(limit)s", {**values, "limit": limit + 1})
+                             " ORDER BY at DESC, id DESC LIMIT %(limit)s",
+                             {**values, "limit": limit + 1})
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1]["id"] if more else None)

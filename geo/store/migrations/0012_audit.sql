@@ -17,11 +17,12 @@ CREATE TABLE audit_log (
     after       jsonb                   -- and as it became; a summary for bulk imports
 );
 
--- The page pages by id (newest first) within its filters.
-CREATE INDEX audit_log_at_idx ON audit_log (at);
-CREATE INDEX audit_log_actor_idx ON audit_log (actor_login, id);
-CREATE INDEX audit_log_action_idx ON audit_log (action, id);
-CREATE INDEX audit_log_object_idx ON audit_log (object_type, object_id, id);
+-- The page lists entries newest first, (at, id) descending, within its filters and
+-- from the last entry shown: each filter reads one range of one of these.
+CREATE INDEX audit_log_at_idx ON audit_log (at, id);
+CREATE INDEX audit_log_actor_idx ON audit_log (actor_login, at, id);
+CREATE INDEX audit_log_action_idx ON audit_log (action, at, id);
+CREATE INDEX audit_log_object_idx ON audit_log (object_type, object_id, at, id);
 
 -- civgrid_append_only() (migration 0001) raises '<table> is append-only'.
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
