@@ -34,11 +34,11 @@ def test_import_reports_in_both_languages(db, settings, cli, tmp_path):
     layouts.grid_layout().to_file(path, driver="GeoJSON")
     out = civgrid(ZH, "import", "grids", path, "--dry-run")
     assert out.exit_code == 0, out.output
-    assert f"将从 {path} 导入 6 行（网格 6 个）" in out.output
+    assert f"将从 {path.name} 导入 6 行（网格 6 个）" in out.output
     out = civgrid(EN, "import", "grids", path, "--dry-run")
-    assert f"would import 6 rows (grid 6) from {path}" in out.output
+    assert f"would import 6 rows (grid 6) from {path.name}" in out.output
     out = civgrid(ZH, "import", "grids", path)
-    assert f"已从 {path} 导入 6 行（网格 6 个），为网格版本 1（当前生效）" in out.output
+    assert f"已从 {path.name} 导入 6 行（网格 6 个），为网格版本 1（当前生效）" in out.output
     assert "\n  问题：0 条改变网格" in out.output
     out = civgrid(ZH, "assign")
     assert "问题：0 条按网格版本 1 分配（网格内 0、共用边界 0、最近网格 0、未分配 0）；0 条有变化" in out.output

@@ -36,7 +36,7 @@ def test_coverage_on_residential_land_matches_shapely(db, settings, district):
     report = landuse.import_landuse(db, settings, district / "lu.geojson")
     assert report.residential == 2
     assert report.render(catalogue("zh").gettext) == (
-        f"已从 {district / 'lu.geojson'} 导入 2 个用地图斑（其中居住用地 2 个）；该图层已整体替换原图层")
+        "已从 lu.geojson 导入 2 个用地图斑（其中居住用地 2 个）；该图层已整体替换原图层")
     cov = coverage.compute_coverage(db, 300)
     # Independent: residential land ∩ grids, minus a 300 m disc, in EPSG:4546.
     metric = gpd.GeoSeries(res, crs=4490).to_crs(4546)

@@ -275,7 +275,7 @@ def test_cli_import_summary_in_the_environments_language(db, settings, layout, t
                     encoding="utf-8")
     zh = _cli(settings, "zh_CN.UTF-8", "import", "--dry-run", "issues", str(path))
     assert zh.returncode == 0, zh.stderr
-    assert f"将从 {path} 导入 1 条问题" in zh.stdout and "网格内 1" in zh.stdout
+    assert f"将从 {path.name} 导入 1 条问题" in zh.stdout and "网格内 1" in zh.stdout
     en = _cli(settings, "C.UTF-8", "import", "issues", str(path))
     assert en.returncode == 0, en.stderr
-    assert f"imported 1 issues from {path}" in en.stdout and "inside 1" in en.stdout
+    assert f"imported 1 issues from {path.name}" in en.stdout and "inside 1" in en.stdout

@@ -226,3 +226,15 @@ def test_activating_an_overtaken_draft_explains_on_the_page(planner):
     assert resp.status_code == 409 and f"都修改了网格 {code(1)}：未并入任何修改" in \
         resp.get_data(as_text=True)
     assert active_version(db) == theirs
+
+
+def test_an_uploaded_file_is_named_by_its_own_name_not_a_server_path(planner, tmp_path):
+    """The upload is kept in a temporary folder on the server: its report names the file."""
+    app, _db = planner
+    client = accounts.client(app, "planner")
+    layouts.grid_layout().to_file(tmp_path / "新网格.geojson", driver="GeoJSON")
+    with open(tmp_path / "新网格.geojson", "rb") as fh:
+        page = client.post("/planner/upload", data={"file": (fh, "新网格.geojson")},
+                           follow_redirects=True).get_data(as_text=True)
+    assert "导入" in page and ".geojson" in page
+    assert "/tmp" not in page and str(tmp_path) not in page

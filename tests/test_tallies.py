@@ -17,6 +17,7 @@ from geo.issues import statuses
 from geo.grids import versions
 from geo.errors import InputError
 from geo.issues.query import IssueFilter
+from geo.people.permissions import Scope
 from tests.conftest import table_snapshot
 from tests.layouts import code, xy
 from tests.test_versions_activation import redrawn_draft
@@ -136,7 +137,10 @@ FILTERS = [IssueFilter(), IssueFilter(category=["07001", "93001"]), IssueFilter(
            IssueFilter(community=code(3)[:12] + "000"),
            IssueFilter(category=["06010"], status=["open"], source=["patrol"]),
            IssueFilter(date_from=START.date() + timedelta(days=20)),
-           IssueFilter(q="T000")]
+           IssueFilter(q="T000"),
+           # A grid worker's view: its two grids (a scope), with and without a category.
+           IssueFilter(scope=Scope(grids=(code(3), code(4)))),
+           IssueFilter(scope=Scope(grids=(code(3), code(4))), category=["07001"])]
 
 
 def matching(frame, flt):
@@ -156,6 +160,8 @@ def matching(frame, flt):
     if flt.date_from:
         local = pd.to_datetime(frame["reported_at"], utc=True).dt.tz_convert("Asia/Shanghai")
         keep &= local.dt.date >= flt.date_from
+    if flt.scope is not None:  # grids only here: the scope's departments are none
+        keep &= frame["code"].isin(flt.scope.grids)
     if flt.q:  # descriptions and addresses are empty here: the text can only be in ref
         keep &= frame["ref"].str.contains(flt.q, regex=False)
     return frame[keep]
@@ -204,5 +210,9 @@ def test_which_filters_read_a_tally():
     assert not stats.uses_tally(IssueFilter(source=["citizen"]), "tally_cell")
     assert not stats.uses_tally(IssueFilter(date_from=START.date()), "tally_grid")
     assert not stats.uses_tally(IssueFilter(q="x"), "tally_grid")
+    # A scope is a condition on the grid, which the grid and cell tallies carry.
+    scoped = IssueFilter(scope=Scope(departments=("区城管局",)))
+    assert stats.uses_tally(scoped, "tally_grid") and stats.uses_tally(scoped, "tally_cell")
+    assert not stats.uses_tally(scoped, "tally_week")
     assert stats.uses_tally(IssueFilter(), "tally_week")
     assert not stats.uses_tally(IssueFilter(category=["07001"]), "tally_week")

@@ -39,11 +39,21 @@ def _answer(code, name, message, problems=None, params=None):
                                   title=heading, back=_("Back to the overview")), code
 
 
+def _server_error(code="server.error"):
+    """A failure of the server, not of the request: the details (a database's socket path,
+    a traceback) go to the log only; the user reads that it failed and was logged."""
+    return _answer(500, code, _("The server failed to answer this request; the error has been "
+                                "logged. Try again in a moment, or tell the administrator."))
+
+
 def init_app(app):
     @app.errorhandler(errors.CivgridError)
     def core_error(exc):
         """The error's code, its message in the request's language, its raw
         parameters and (for bad input) every problem with its place."""
+        if status_for(exc) == 500:  # the database or the configuration, not the request
+            app.logger.error("%s: %s", exc.code, exc.render())
+            return _server_error(exc.code)
         problems, params = None, exc.params
         if isinstance(exc, errors.InputError):
             problems = [p.as_dict(_) for p in exc.problems]
@@ -51,6 +61,14 @@ def init_app(app):
                 params = exc.problems[0].params
         params = {k: v.render(_) if hasattr(v, "render") else v for k, v in params.items()}
         return _answer(status_for(exc), exc.code, exc.render(_), problems, params)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        """Anything else is a bug: logged with its traceback, never shown."""
+        if isinstance(exc, HTTPException):
+            return http_error(exc)
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return _server_error()
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

@@ -6,6 +6,7 @@ Codes and levels are the rules of :mod:`geo.grids.codes`; activation is
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 import shapely
@@ -210,7 +211,7 @@ def import_grids(db, settings, path, crs=None, dry_run=False, activate=False, ac
         rows, problems = draft_grid_rows(table)
     if problems:
         raise InputError(problems, source=table.path)
-    report = GridImportReport(str(path), dry_run=dry_run)
+    report = GridImportReport(Path(path).name, dry_run=dry_run)  # no server paths in messages
     for row in rows:
         report.by_level[row[2]] = report.by_level.get(row[2], 0) + 1
     if dry_run:

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -136,7 +137,7 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
     audit entry (one record made by a form); without it the import is audited as a
     whole: its file, rows and import id, not the rows themselves.
     """
-    report = ImportReport(spec.kind, str(table.path), len(table.frame), dry_run=dry_run,
+    report = ImportReport(spec.kind, Path(table.path).name, len(table.frame), dry_run=dry_run,
                           crs=crs_mod.crs_label(table.crs))
     try:
         with db.transaction() as tx:
@@ -274,7 +275,9 @@ def _bulk_mode(tx, table, rows):
         yield False
         return
     constraints = tx.fetchall(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        # Names come back quoted by the server (quote_ident, regclass), definitions as the
+        # server wrote them: nothing here is spliced from outside the schema.
+        "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint"
         " WHERE conrelid = %s::regclass AND contype IN ('f', 'u') ORDER BY contype DESC",
         (table,))
     indexes = tx.fetchall(
@@ -283,14 +286,14 @@ def _bulk_mode(tx, table, rows):
         " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)", (table,))
     tx.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     for name, _ in constraints:
-        tx.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        tx.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
     for name, _ in indexes:
         tx.execute(f"DROP INDEX {name}")
     yield True
     for _, definition in indexes:
         tx.execute(definition)
     for name, definition in constraints:
-        tx.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        tx.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
     tx.execute(f"ANALYZE {table}")
 
 

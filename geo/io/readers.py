@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.io import cells
 from geo.io import crs as crs_mod
 from geo.io import gdal_env  # noqa: F401  (GDAL: our drivers only, no network)
 from geo.errors import N_, InputError, Place, Problem, Text, excerpt, shown
@@ -239,7 +240,7 @@ def read_csv(path):
         raise InputError(Problem(
             "io.unreadable", N_("cannot parse CSV (%(reason)s); is the file truncated or a "
                                 "quote left open?"),
-            {"reason": str(exc)}, Place(path.name))) from None
+            {"reason": excerpt(str(exc), 200, quote=False)}, Place(path.name))) from None
     if invalid:
         raise InputError(_short_rows(path, data, len(header)), source=path)
     import pyarrow.compute as pc
@@ -247,7 +248,9 @@ def read_csv(path):
     if table.num_rows == 0:
         raise InputError(Problem("io.no_rows", N_("the file holds no rows, only a header"), {},
                                  Place(path.name)))
-    table = pa.table([pc.utf8_trim_whitespace(col) for col in table.columns], names=header)
+    table = pa.table([pc.utf8_trim_whitespace(pc.replace_substring_regex(
+        col, pattern=cells.NEUTRALISED, replacement=r"\1")) for col in table.columns],
+        names=header)
     frame = normalise_columns(table.to_pandas(), path)
     blank = re.search(rb"\n\r?\n.", data, re.S)  # not just at the end
     return frame, RowLabels(len(frame), numbers=_row_numbers(data) if blank else None)
@@ -605,7 +608,7 @@ def _read_gdal(path, target, driver, hide=None):
         _refuse(path, driver, excerpt(reason, limit=200, quote=False))
     except UnicodeDecodeError as exc:
         raise InputError(Problem("io.encoding", N_("undecodable text (%(reason)s)"),
-                                 {"reason": str(exc)}, Place(path.name))) from None
+                                 {"reason": excerpt(str(exc), 200, quote=False)}, Place(path.name))) from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
         raise InputError(Problem("io.no_geometry", N_("the layer has no geometry"), {},
                                  Place(path.name)), source=path)

@@ -35,7 +35,10 @@ def list_issues(db, flt=None, limit=50, offset=0, sort=DEFAULT_SORT):
         rows = tx.fetchdicts(
             f"SELECT {_ISSUE_COLUMNS} FROM {_ISSUE_FROM} WHERE {where}"
             f" ORDER BY {order_by(sort)} LIMIT %(limit)s OFFSET %(offset)s", params)
-        total = tx.fetchval(f"SELECT count(*) FROM {_ISSUE_FROM} WHERE {where}", params)
+        # Every issue has a category, so counting needs the grids only when filtering on them.
+        counted = ("issues i LEFT JOIN grids g ON g.id = i.grid_id" if flt.needs_grid_join()
+                   else "issues i")
+        total = tx.fetchval(f"SELECT count(*) FROM {counted} WHERE {where}", params)
     return rows, total
 
 

@@ -205,7 +205,11 @@ def order_by(sort, alias="i", grid_alias="g"):
     """
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
+    key = sort.lstrip("-")
     column = {"reported": f"{alias}.reported_at", "deadline": f"{alias}.deadline",
-              "grid": f"{grid_alias}.code"}[sort.lstrip("-")]
+              "grid": f"{grid_alias}.code"}[key]
     direction = "DESC" if sort.startswith("-") else "ASC"
-    return f"{column} {direction} NULLS LAST, {alias}.id {direction}"
+    # reported_at is never NULL: without NULLS LAST the order matches the index
+    # issues_reported_id_idx in both directions.
+    nulls = "" if key == "reported" else " NULLS LAST"
+    return f"{column} {direction}{nulls}, {alias}.id {direction}"

@@ -25,10 +25,11 @@ _OPEN = statuses.open_sql("i.status")
 LATTICE = 512  # heat cells per degree, fixed by the tallies (migration 0007)
 ANIMATION_LATTICE = 256  # coarser for the heatmap over time: about its blur radius
 
-# The filter fields each tally can answer.
+# The filter fields each tally can answer (a scope is a condition on the grid).
 _TALLY_FIELDS = {
-    "tally_grid": {"category", "group", "status", "source", "street", "community", "grid"},
-    "tally_cell": {"category", "group", "status", "street", "community", "grid"},
+    "tally_grid": {"category", "group", "status", "source", "street", "community", "grid",
+                   "scope"},
+    "tally_cell": {"category", "group", "status", "street", "community", "grid", "scope"},
     "tally_week": set(),
 }
 

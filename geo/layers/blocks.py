@@ -8,6 +8,8 @@ where two overlap, the balance gives the overlap to one of them; ground in no bl
 with its grid.
 """
 
+from pathlib import Path
+
 import geopandas as gpd
 import shapely
 
@@ -52,7 +54,7 @@ def import_blocks(db, settings, path, crs=None, dry_run=False, actor=None):
     if not dry_run:
         layers.replace_layer(db, "blocks", table, [("ref", "text"), ("name", "text")], rows,
                              actor)
-    return BlocksReport(str(path), len(rows), dry_run)
+    return BlocksReport(Path(path).name, len(rows), dry_run)  # no server paths in messages
 
 
 def is_loaded(tx):

@@ -7,6 +7,7 @@ urban land classification standard GB 50137 (``R``, ``R1``, ``R2`` …).
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from geo.layers import common as layers
 from geo.io import readers
@@ -54,7 +55,7 @@ def import_landuse(db, settings, path, crs=None, dry_run=False, actor=None):
             rows.append((kind, name or None, is_residential(kind), layers.hex_wkb(geom)))
     if problems:
         raise InputError(problems, source=table.path)
-    report = LanduseReport(str(path), len(rows), dry_run, sum(r[2] for r in rows))
+    report = LanduseReport(Path(path).name, len(rows), dry_run, sum(r[2] for r in rows))
     if not dry_run:
         layers.replace_layer(db, "landuse", table, [("kind", "text"), ("name", "text"),
                                                      ("residential", "boolean")], rows, actor)

@@ -23,7 +23,7 @@ import psycopg2.pool
 from geo import settings as settings_mod
 from geo.store.cluster import Cluster
 from geo.errors import (N_, ConfigError, ConflictError, DatabaseError, InputError, Problem,
-                        SchemaError)
+                        SchemaError, excerpt)
 
 _HERE = Path(__file__).resolve().parent
 MIGRATIONS_DIR = _HERE / "migrations"
@@ -116,11 +116,11 @@ def _refusal(exc):
 
 
 def _pg_message(exc):
+    """The server's one-line reason. Its DETAIL is left out: for a violated constraint it
+    quotes the whole failing row ("Failing row contains (…)"), which no message may echo."""
     diag = getattr(exc, "diag", None)
     text = (diag.message_primary if diag and diag.message_primary else str(exc)).strip()
-    if diag and diag.message_detail:
-        text += f" ({diag.message_detail})"
-    return text
+    return excerpt(text.splitlines()[0] if text else text, 200, quote=False)
 
 
 class Database:

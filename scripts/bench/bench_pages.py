@@ -69,6 +69,19 @@ def plain_folium_size(csv_path, out):
     return out.stat().st_size
 
 
+def demo_district(admin_dsn, name, csv_path):
+    """A fresh database ``name`` with the demo grids and the issues of ``csv_path``,
+    analysed: ``(settings, db)``."""
+    dsn = fresh_database(admin_dsn, name)
+    settings = settings_mod.Settings(database_url=dsn, tiles="none")
+    db = geo_db.connect(settings)
+    grids.import_grids(db, settings, DEMO_DIR / "grids.geojson")
+    issues.import_issues(db, settings, csv_path)
+    with db.transaction() as tx:
+        tx.execute("ANALYZE")
+    return settings, db
+
+
 BENCH_LOGIN, BENCH_PASSWORD = "bench", "bench-password-1"
 
 
@@ -121,13 +134,8 @@ def main():
                                     args=CHROMIUM_FLAGS)
         for n in sizes:
             csv_path = make_issues(args.workdir / f"page_issues_{n}.v2.csv", n)
-            dsn = fresh_database(admin, f"bench_pages_{n}")
-            settings = settings_mod.Settings(database_url=dsn, tiles="none")
-            db = geo_db.connect(settings)
-            grids.import_grids(db, settings, DEMO_DIR / "grids.geojson")
-            issues.import_issues(db, settings, csv_path)
-            with db.transaction() as tx:
-                tx.execute("ANALYZE")
+            settings, db = demo_district(admin, f"bench_pages_{n}", csv_path)
+            dsn = settings.database_url
             users.create_user(db, BENCH_LOGIN, BENCH_LOGIN, ["admin"], BENCH_PASSWORD,
                               actor="bench")
             live = LiveServer(create_app({"CIVGRID_SETTINGS": settings}))

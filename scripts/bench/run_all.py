@@ -15,10 +15,12 @@ FULL = [
     ("bench_pages.py", []),
     ("bench_coverage.py", []),
     ("bench_toilet_page.py", []),
+    ("bench_permissions.py", []),
 ]
 QUICK = {"bench_import.py": ["--issues", "100000"], "bench_activation.py": ["--issues", "100000"],
          "bench_pages.py": ["--sizes", "10000,100000"],
-         "bench_toilet_page.py": ["--repeat", "2"]}
+         "bench_toilet_page.py": ["--repeat", "2"],
+         "bench_permissions.py": ["--issues", "100000", "--repeat", "5"]}
 
 
 def main():

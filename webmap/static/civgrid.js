@@ -70,7 +70,7 @@ function civgridClusters(map, cfg) {
           } else {
             var size = 26 + Math.min(24, Math.round(Math.log(n) * 4));
             var icon = L.divIcon({className: "cg-cluster", iconSize: [size, size],
-                                  html: "<span>" + String(n) + "</span>"});
+                                  html: "<span>" + String(Number(n)) + "</span>"});
             L.marker(ll, {icon: icon, title: n + " " + cfg.labels.issues})
               .on("click", function () { map.setView(ll, Math.min(map.getZoom() + 2, 19)); })
               .addTo(layer);
