@@ -83,7 +83,7 @@ def progress_png():
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _attachment(buffer, name, ascii_name, mimetype):
+def attachment(buffer, name, ascii_name, mimetype):
     """``buffer`` as a download named ``name`` (e.g. 一户一档.xlsx), ``ascii_name`` for
     clients that cannot read a UTF-8 file name."""
     buffer.seek(0)
@@ -100,7 +100,7 @@ def ledger_xlsx():
     """The Excel ledger in the page's language, written in memory, as a download."""
     buffer = io.BytesIO()
     ledger.write_ledger(get_db(), buffer, request.args.get("area") or None, translate=_)
-    return _attachment(buffer, f"{_(ledger.SHEET)}.xlsx", "toilet-ledger.xlsx", XLSX)
+    return attachment(buffer, f"{_(ledger.SHEET)}.xlsx", "toilet-ledger.xlsx", XLSX)
 
 
 @bp.get("/list")
@@ -133,11 +133,11 @@ def record_list_export(fmt):
     if fmt == "xlsx":
         buffer = io.BytesIO()
         ledger.write_ledger(get_db(), buffer, translate=_, condition=condition)
-        return _attachment(buffer, f"{name}.xlsx", "toilet-records.xlsx", XLSX)
+        return attachment(buffer, f"{name}.xlsx", "toilet-records.xlsx", XLSX)
     text = io.StringIO()
     ledger.write_csv(get_db(), text, translate=_, condition=condition)
     data = io.BytesIO(text.getvalue().encode("utf-8-sig"))  # the BOM: Excel reads UTF-8
-    return _attachment(data, f"{name}.csv", "toilet-records.csv", "text/csv; charset=utf-8")
+    return attachment(data, f"{name}.csv", "toilet-records.csv", "text/csv; charset=utf-8")
 
 
 @bp.get("/problems")
