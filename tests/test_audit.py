@@ -534,3 +534,25 @@ def test_an_admin_finds_an_import_through_the_menu_and_filters(live, chromium):
         assert page.errors == [] and page.outside == []
     finally:
         page.close()
+
+
+def test_a_photo_added_to_a_record_is_one_edit_entry(world):
+    import re
+
+    from PIL import Image
+
+    image = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(image, "PNG")
+    image.seek(0)
+    client = accounts.client(world["app"], "toilet_office")
+    last = _last_id(world["db"])
+    response = client.post(f"/toilets/{world['toilet']}/edit",
+                           data={"upload": (image, "厕所.png")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    [entry] = _entries_after(world["db"], last)
+    assert (entry["action"], entry["object_id"], entry["before"]) == \
+        ("toilets.edit", world["toilet"], {"photos": []})
+    [name] = entry["after"]["photos"]
+    assert re.fullmatch(r"[0-9a-f]{64}\.jpg", name)
+    assert toilets.get_toilet(world["db"], world["toilet"])["photos"] == [name]
