@@ -291,11 +291,11 @@ def test_invalid_input_leaves_nothing(world):
 
 
 def test_login_and_logout_are_not_changes(world):
-    client = world["app"].test_client()
-    login = accounts.ensure(world["db"], "viewer")
+    accounts.ensure(world["db"], "viewer")
     last = _last_id(world["db"])
-    accounts.log_in(client, login)
-    client.post("/logout")
+    client = accounts.client(world["app"], "viewer")  # logs in through POST /login
+    assert client.post("/logout").status_code == 200
+    assert client.get("/").status_code == 302  # logged out indeed
     assert _entries_after(world["db"], last) == []
 
 
