@@ -556,3 +556,24 @@ def test_a_photo_added_to_a_record_is_one_edit_entry(world):
     [name] = entry["after"]["photos"]
     assert re.fullmatch(r"[0-9a-f]{64}\.jpg", name)
     assert toilets.get_toilet(world["db"], world["toilet"])["photos"] == [name]
+
+
+def test_account_changes_record_the_changed_fields_only(db):
+    admin = audit.Actor("boss", address="10.9.8.7")
+    users.create_user(db, "zhao", "赵六", ["viewer"], "a long password 3", actor=admin)
+    last = _last_id(db)
+    users.set_roles(db, "zhao", ["planner", "viewer"], actor=admin)
+    users.set_disabled(db, "zhao", True, actor=admin)
+    users.set_disabled(db, "zhao", False, actor=admin)
+    users.reset_password(db, "zhao", "a new password 4", actor=admin)
+    got = [(e["actor_login"], e["address"], e["action"], e["object_id"], e["before"], e["after"])
+           for e in _entries_after(db, last)]
+    assert got == [
+        ("boss", "10.9.8.7", "users.set_roles", "zhao", {"roles": ["viewer"]},
+         {"roles": ["planner", "viewer"]}),
+        ("boss", "10.9.8.7", "users.disable", "zhao", {"disabled": False}, {"disabled": True}),
+        ("boss", "10.9.8.7", "users.enable", "zhao", {"disabled": True}, {"disabled": False}),
+        ("boss", "10.9.8.7", "users.reset_password", "zhao",
+         {"must_change_password": False, "password": None},
+         {"must_change_password": True, "password": "changed"}),
+    ]
