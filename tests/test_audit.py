@@ -447,6 +447,10 @@ def test_the_page_filters_pages_and_shows_changes(world):
     html = edit.get_data(as_text=True)
     assert ('<span class="text-muted">状态</span> <span class="cg-before">计划</span> → '
             '<span class="cg-after">施工中</span>') in html, html[-3000:]
+    # A creation has no before: its fields are listed with their values only.
+    created = client.get("/audit/?action=toilets.create").get_data(as_text=True)
+    assert "<th>操作</th>" in created and "改造方式" not in created  # not the toilet's "action"
+    assert "cg-before" not in created and '<span class="cg-after">CS-002</span>' in created
     assert client.get("/audit/?action=grids.paint").status_code == 400
     assert client.get("/audit/?since=2026-12-02&until=2026-12-01").status_code == 400
 
@@ -529,6 +533,7 @@ def test_an_admin_finds_an_import_through_the_menu_and_filters(live, chromium):
         assert rows.count() == 1  # the demo's one toilet file
         text = rows.first.inner_text()
         assert "导入厕所档案" in text and "demo" in text and "toilets.csv" in text
+        assert "→" not in text  # an import has no before
         assert "action=toilets.import" in p.locator("#export-csv").get_attribute("href")
         p.screenshot(path=str(br.ARTIFACTS / "audit.png"), full_page=True)
         assert page.errors == [] and page.outside == []

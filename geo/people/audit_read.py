@@ -154,7 +154,8 @@ FIELD_NAMES = {"toilet": vocabulary.TOILET_FIELDS, "grid_version": GRID_FIELDS}
 
 def readable_changes(entry, translate=None):
     """:func:`changed_fields` for people: field names and coded values (a toilet's status,
-    kind …) in the reader's language, values as one line of text each.
+    kind …) in the reader's language, values as one line of text each; the before value
+    is ``None`` when the entry has no before (a creation, an import).
 
     >>> readable_changes({"object_type": "toilet", "before": {"status": "planned"},
     ...                   "after": {"status": "in_progress"}})
@@ -168,8 +169,9 @@ def readable_changes(entry, translate=None):
             return vocabulary.label(coded[key], v, translate)
         return shown_value(v)
 
-    return [(vocabulary.label(names, k, translate), value(k, b), value(k, a))
-            for k, b, a in changed_fields(entry)]
+    created = entry.get("before") is None
+    return [(vocabulary.label(names, k, translate), None if created else value(k, b),
+             value(k, a)) for k, b, a in changed_fields(entry)]
 
 
 def shown_value(value):
@@ -202,12 +204,12 @@ EXPORT_COLUMNS = (
     (N_("Account id"), lambda e, _: e["actor_id"]),
     (N_("API token"), lambda e, _: e["token_id"]),
     (N_("Address"), lambda e, _: e["address"]),
-    (N_("Action"), lambda e, _: _(ACTION_LABELS[e["action"]])),
-    (N_("Action code"), lambda e, _: e["action"]),
+    (N_("Operation"), lambda e, _: _(ACTION_LABELS[e["action"]])),
+    (N_("Operation code"), lambda e, _: e["action"]),
     (N_("Object type"), lambda e, _: _(OBJECT_LABELS[e["object_type"]])),
     (N_("Object"), lambda e, _: e["object_id"]),
     (N_("Changes"), lambda e, _: "; ".join(
-        f"{k}: {b} → {a}" for k, b, a in readable_changes(e, _))),
+        f"{k}: {a}" if b is None else f"{k}: {b} → {a}" for k, b, a in readable_changes(e, _))),
     (N_("Before (JSON)"), lambda e, _: _json_cell(e["before"])),
     (N_("After (JSON)"), lambda e, _: _json_cell(e["after"])),
 )
