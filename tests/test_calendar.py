@@ -347,3 +347,34 @@ def test_page_upload_lists_and_refuses_per_row(app, db):
     assert "坏.csv: 第 4 行: &#39;2026-02-30&#39; 不是日期" in page
     assert len(_audit_after(db, last)) == 1
     assert len(calendar.list_days(db, 2026)) == 39
+
+
+@pytest.mark.browser
+def test_the_page_in_a_browser(live, chromium, tmp_path):
+    """In Chromium on the demo (its 2026 calendar loaded): the menu's link, the year's days,
+    and a bad upload refused row by row (the demo database stays as it was)."""
+    from tests import browser as br
+
+    bad = tmp_path / "2027.csv"
+    bad.write_text("日期,类型,名称\n2027-10-01,休,国庆节\n2027-10-01,休,国庆节\n", encoding="utf-8")
+    page = br.Page(chromium).login(live.url)
+    try:
+        p = page.open(live.url + "/")
+        p.click("#cg-nav a.nav-link[href='/admin/calendar/']")
+        p.wait_for_selector("h1:has-text('节假日安排')")
+        year = p.locator("section.cg-calendar-year[data-year='2026']")
+        assert "2026 年：节假日 33 天，调休上班日 6 天" in year.locator("h2").inner_text()
+        row = year.locator("tr[data-day='2026-10-10']").inner_text()
+        assert "星期六" in row and "调休上班日（班）" in row
+        p.set_input_files("#calendar-file", str(bad))
+        with p.expect_navigation():
+            p.click("#calendar-upload button[type=submit]")
+        problems = p.locator("#calendar-problems li").all_inner_texts()
+        assert problems == ["2027.csv: 第 3 行: 2027-10-01 重复出现（首次在第 2 行）"]
+        assert p.locator("section.cg-calendar-year").count() == 1
+        p.screenshot(path=str(br.ARTIFACTS / "calendar.png"), full_page=True)
+        # The refused upload is answered 400, which the console reports: nothing else.
+        assert [e for e in page.errors if "status of 400" not in e] == []
+        assert len(page.errors) == 1 and page.outside == []
+    finally:
+        page.close()
