@@ -128,16 +128,16 @@ def read_calendar(data, file_name):
         if not any(c.strip() for c in row):
             continue
         at = Place(file_name, row=number)
-        cell = lambda c: row[index[c]].strip() if c in index and index[c] < len(row) else ""
-        day, kind = parse_date(cell("date")), kind_of(cell("kind"))
+        cells = {c: row[i].strip() if i < len(row) else "" for c, i in index.items()}
+        day, kind = parse_date(cells["date"]), kind_of(cells["kind"])
         if day is None:
             problems.append(Problem("calendar.bad_date",
                                     N_("%(value)r is not a date (write 2026-10-01)"),
-                                    {"value": shown(cell("date"))}, at))
+                                    {"value": shown(cells["date"])}, at))
         if kind is None:
             problems.append(Problem("calendar.bad_kind",
                                     N_("unknown kind %(value)r (write 休 or 班)"),
-                                    {"value": shown(cell("kind"))}, at))
+                                    {"value": shown(cells["kind"])}, at))
         if day is None or kind is None:
             continue
         if day in first_row:
@@ -154,7 +154,7 @@ def read_calendar(data, file_name):
                                        "be a make-up working day"),
                                     {"day": day.isoformat()}, at))
             continue
-        days.append((number, Day(day, kind, cell("name") or None)))
+        days.append((number, Day(day, kind, cells.get("name") or None)))
     if days and not problems:
         year = days[0][1].day.year
         for number, d in days:

@@ -49,7 +49,8 @@ def main():
     db = geo_db.Database(dsn)
     db.upgrade()
     print(f"civgrid_deadline over {args.rows:,} start times (best of {args.repeat}):")
-    print(f"  hours (24)                      {best_of(db, args.repeat, 24, 'hours', args.rows):6.2f} s")
+    print(f"  hours (24)                      "
+          f"{best_of(db, args.repeat, 24, 'hours', args.rows):6.2f} s")
     print(f"  working_days (5), no calendar   "
           f"{best_of(db, args.repeat, 5, 'working_days', args.rows):6.2f} s")
     calendar.import_calendar(db, REPO / "data" / "calendar" / "2026.csv", actor="bench")
