@@ -206,6 +206,14 @@ def _extend(tx, issue_id, to):
                (issue_id, to))
 
 
+def _resumed(tx, issue_id, to):
+    """A suspension resumed: the workflow moved the deadline by the time suspended."""
+    tx.execute("UPDATE issues SET deadline = %s::timestamp AT TIME ZONE 'Asia/Shanghai'"
+               " WHERE id = %s", (to, issue_id))
+    tx.execute("INSERT INTO issue_history (issue_id, action, from_status, to_status)"
+               " VALUES (%s, 'resume', 'suspended', 'processing')", (issue_id,))
+
+
 def test_an_import_recomputes_open_cases_only(db):
     # 10002 架空线缆凌乱: 5 working days; 06010 暴露垃圾: 24 hours.
     with db.transaction() as tx:
@@ -216,11 +224,14 @@ def test_an_import_recomputes_open_cases_only(db):
         _extend(tx, extended, "2026-10-20 10:00")
         _issue(tx, "06010", "dispatched", "2026-09-30 20:00", None, "hours")
         _issue(tx, "10002", "reported", "2026-10-02 15:00", None, "on a holiday")
+        resumed = _issue(tx, "10002", "processing", "2026-09-28 09:00", "2026-09-29 10:00",
+                         "resumed")
+        _resumed(tx, resumed, "2026-10-08 10:00")
         # Without a calendar: Tue Sep 29 + 5 weekdays → Tue Oct 6; Fri Oct 2 → Fri Oct 9.
         assert _deadlines(tx) == {
             "open": "2026-10-06 10:00", "closed": "2026-10-06 10:00",
             "extended": "2026-10-20 10:00", "hours": "2026-10-01 20:00",
-            "on a holiday": "2026-10-09 15:00"}
+            "on a holiday": "2026-10-09 15:00", "resumed": "2026-10-08 10:00"}
         audits = tx.fetchval("SELECT count(*) FROM audit_log")
     report = calendar.import_calendar(db, CAL_2026, actor="setup")
     assert report.changed == 2
@@ -230,7 +241,7 @@ def test_an_import_recomputes_open_cases_only(db):
         assert _deadlines(tx) == {
             "open": "2026-10-12 10:00", "closed": "2026-10-06 10:00",
             "extended": "2026-10-20 10:00", "hours": "2026-10-01 20:00",
-            "on a holiday": "2026-10-14 00:00"}
+            "on a holiday": "2026-10-14 00:00", "resumed": "2026-10-08 10:00"}
         entries = tx.fetchdicts("SELECT * FROM audit_log ORDER BY id")[audits:]
     assert [(e["actor_login"], e["action"], e["object_type"], e["object_id"])
             for e in entries] == [("setup", "calendar.import", "calendar", "2026")]
@@ -262,11 +273,14 @@ def test_the_migration_rederives_existing_deadlines(test_server, monkeypatch, tm
                counted_from="2026-11-27 09:00")
         extended = _issue(tx, "10002", "processing", "2026-11-28 09:00", None, "extended")
         _extend(tx, extended, "2026-12-31 00:00")
+        resumed = _issue(tx, "10002", "processing", "2026-11-28 09:00", None, "resumed")
+        _resumed(tx, resumed, "2026-12-10 09:00")
         _issue(tx, "10002", "closed", "2026-11-29 18:00", None, "closed on sunday")
         _issue(tx, "06010", "reported", "2026-11-28 09:00", None, "hours")
         assert _deadlines(tx) == {
             "saturday": "2026-12-07 09:00", "filed": "2026-12-04 09:00",
-            "extended": "2026-12-31 00:00", "closed on sunday": "2026-12-07 18:00",
+            "extended": "2026-12-31 00:00", "resumed": "2026-12-10 09:00",
+            "closed on sunday": "2026-12-07 18:00",
             "hours": "2026-11-29 09:00"}
     old_db.close()
     monkeypatch.setattr(geo_db, "MIGRATIONS_DIR", real)
@@ -277,7 +291,8 @@ def test_the_migration_rederives_existing_deadlines(test_server, monkeypatch, tm
         # Filed Mon Nov 30 14:00: Dec 1, 2, 3, 4, 7 → Dec 7 14:00.
         assert _deadlines(tx) == {
             "saturday": "2026-12-07 00:00", "filed": "2026-12-07 14:00",
-            "extended": "2026-12-31 00:00", "closed on sunday": "2026-12-07 00:00",
+            "extended": "2026-12-31 00:00", "resumed": "2026-12-10 09:00",
+            "closed on sunday": "2026-12-07 00:00",
             "hours": "2026-11-29 09:00"}
     new_db.close()
 

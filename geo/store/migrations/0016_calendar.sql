@@ -113,12 +113,13 @@ RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- Existing deadlines under the new rule: from the filing time (the reported time for a
--- case never filed), except where an approved extension moved the deadline.
+-- case never filed), except where an approved extension or a resumed suspension moved it.
 UPDATE issues AS i
 SET deadline = civgrid_deadline(coalesce(i.filed_at, i.reported_at), c.limit_value, c.limit_unit)
 FROM categories AS c
 WHERE c.code = i.category
   AND NOT EXISTS (SELECT 1 FROM case_requests AS r
                   WHERE r.issue_id = i.id AND r.kind = 'extension' AND r.status = 'approved')
+  AND NOT EXISTS (SELECT 1 FROM issue_history AS h WHERE h.issue_id = i.id AND h.action = 'resume')
   AND i.deadline IS DISTINCT FROM
       civgrid_deadline(coalesce(i.filed_at, i.reported_at), c.limit_value, c.limit_unit);
