@@ -32,7 +32,8 @@ def _snapshot(db):
     """Every table a request could change, the accounts and the audit log included."""
     snap = table_snapshot(db)
     with db.transaction() as tx:
-        for t in ("users", "api_tokens", "audit_log", "balance_suggestions", "districts"):
+        for t in ("users", "api_tokens", "audit_log", "balance_suggestions", "districts",
+                  "calendar_days"):
             snap[t] = tx.fetchone(f"SELECT count(*), coalesce(md5(string_agg(t::text, '|'"
                                   f" ORDER BY t::text)), '') FROM {t} t")
     return snap
@@ -190,6 +191,15 @@ def case_password(w):
                 before={"password": None}, after={"password": "changed"})
 
 
+def case_calendar(w):
+    data = "日期,类型,名称\n2026-10-01,休,国庆节\n2026-10-10,班,国庆节调休上班\n".encode()
+    return dict(url="/admin/calendar/", data={"file": (io.BytesIO(data), "2026.csv")},
+                action="calendar.import", object_type="calendar", object_id="2026",
+                before={"holidays": 0, "workdays": 0},
+                after={"file": "2026.csv", "holidays": 1, "workdays": 1,
+                       "deadlines_changed": 0})
+
+
 #: endpoint → the sample request and the entry it must leave.
 CASES = {
     "planner.new_draft": case_new_draft, "planner.upload": case_upload,
@@ -199,6 +209,7 @@ CASES = {
     "planner.balance": case_balance, "planner.activate": case_activate,
     "planner.delete": case_delete, "toilets.create": case_toilet_create,
     "toilets.edit": case_toilet_edit, "auth.password": case_password,
+    "calendar.upload": case_calendar,
 }
 
 

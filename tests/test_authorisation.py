@@ -51,6 +51,7 @@ EXPECTED = {
     "planner.balance": PLANNERS, "planner.delete": PLANNERS,
     "planner.activate": PLANNERS, "planner.rollback": PLANNERS, "planner.rebase": PLANNERS,
     "audit.index": {"admin"}, "audit.export": {"admin"},
+    "calendar.index": {"admin"}, "calendar.upload": {"admin"},
 }
 OURS, THEIRS = code(2), code(1)  # the grid worker's grid, and a grid of another department
 DEPARTMENT = "区城管局"

@@ -69,6 +69,8 @@ def form(endpoint, world):
                            "lat": str(lat), "original_type": "dry_latrine",
                            "status": "planned"},
         "toilets.edit": {"name": "改过的名字"},
+        "calendar.upload": {"file": (io.BytesIO("日期,类型\n2026-10-01,休\n".encode()),
+                                     "2026.csv")},
     }.get(endpoint)
 
 

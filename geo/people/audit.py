@@ -22,7 +22,7 @@ import json
 
 #: What ``object_type`` names: the kinds of things the log records changes of.
 OBJECT_TYPES = ("grid_version", "district", "layer", "assignment", "toilet", "issue",
-                "import", "user", "token")
+                "import", "user", "token", "calendar")
 
 #: Every action the log records (``object_type`` of each in parentheses in the docs).
 ACTIONS = (
@@ -32,6 +32,7 @@ ACTIONS = (
     "toilets.create", "toilets.edit", "toilets.import", "issues.create", "issues.import",
     "users.create", "users.set_roles", "users.disable", "users.enable",
     "users.reset_password", "users.change_password", "tokens.create", "tokens.revoke",
+    "calendar.import",
 )
 
 

@@ -38,13 +38,14 @@ ACTION_LABELS = {
     "users.set_roles": N_("roles changed"), "users.disable": N_("account disabled"),
     "users.enable": N_("account enabled"), "users.reset_password": N_("password reset"),
     "users.change_password": N_("password changed"), "tokens.create": N_("API token created"),
-    "tokens.revoke": N_("API token revoked"),
+    "tokens.revoke": N_("API token revoked"), "calendar.import": N_("holiday calendar imported"),
 }
 #: What each object type is called.
 OBJECT_LABELS = {
     "grid_version": N_("grid version"), "district": N_("district"), "layer": N_("layer"),
     "assignment": N_("grid assignment"), "toilet": N_("toilet record"), "issue": N_("issue"),
     "import": N_("import"), "user": N_("account"), "token": N_("API token"),
+    "calendar": N_("holiday calendar"),
 }
 assert set(ACTION_LABELS) == set(ACTIONS) and set(OBJECT_LABELS) == set(OBJECT_TYPES)
 
