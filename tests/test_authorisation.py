@@ -50,6 +50,7 @@ EXPECTED = {
     "planner.merge": PLANNERS, "planner.split": PLANNERS, "planner.geometry": PLANNERS,
     "planner.balance": PLANNERS, "planner.delete": PLANNERS,
     "planner.activate": PLANNERS, "planner.rollback": PLANNERS, "planner.rebase": PLANNERS,
+    "audit.index": {"admin"}, "audit.export": {"admin"},
 }
 OURS, THEIRS = code(2), code(1)  # the grid worker's grid, and a grid of another department
 DEPARTMENT = "区城管局"

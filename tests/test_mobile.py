@@ -34,6 +34,7 @@ PAGES = [
     ("toilet-list", "/toilets/list", False, True),
     ("toilet-new", "/toilets/new", True, False),
     ("toilet-edit", "/toilets/{toilet}/edit", True, False),
+    ("audit", "/audit/", False, True),
 ]
 
 

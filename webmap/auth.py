@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_user
 
 from geo.errors import ConfigError
-from geo.people import permissions, tokens, users
+from geo.people import audit, permissions, tokens, users
 from geo.people.login import Throttle
 from webmap import security
 from webmap.db import get_db
@@ -80,9 +80,13 @@ def account():
 
 
 def actor():
-    """The login name that histories and the audit log record for this request."""
+    """Who histories and the audit log name for this request
+    (a :class:`geo.people.audit.Actor`): the account, the API token it acts through,
+    and the client's address; ``None`` for an anonymous visitor."""
     who = account()
-    return who.login if who else None
+    if who is None:
+        return None
+    return audit.Actor(who.login, who.id, who.token_id, request.remote_addr)
 
 
 def scope(action):

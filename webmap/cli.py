@@ -92,8 +92,29 @@ def _db():
 
 @click.group()
 @click.version_option(package_name="civgrid")
-def main():
+@click.option("--as", "as_login", metavar="LOGIN",
+              help="The account responsible for this command's changes, recorded in the "
+                   "histories and the audit log (default: cli:<operating-system user>).")
+@click.pass_context
+def main(ctx, as_login):
     """civgrid: responsibility grids and problem points for civilized-city work."""
+    ctx.obj = {"as": as_login}
+
+
+def _actor():
+    """Who the histories and the audit log name for this command: the account given
+    with ``--as`` (which must exist and be enabled), else ``cli:<os user>``."""
+    from geo.errors import ConflictError
+    from geo.people.audit import Actor
+
+    login = (click.get_current_context().find_root().obj or {}).get("as")
+    if not login:
+        return Actor(f"cli:{getpass.getuser()}")
+    account = people_users.get_user(_db(), login)
+    if account.disabled:
+        raise ConflictError(N_("account %(login)s is disabled: it cannot act"),
+                            {"login": login}, code="people.actor_disabled")
+    return Actor(account.login, account.id)
 
 
 @main.command("demo")
@@ -233,7 +254,7 @@ def db_upgrade():
 def import_cmd(kind, path, crs, dry_run, activate):
     """Import grids, issues, toilets, land use, blocks or the district boundary from a file:
     all rows or none."""
-    kwargs = {"crs": crs, "dry_run": dry_run, "actor": getpass.getuser()}
+    kwargs = {"crs": crs, "dry_run": dry_run, "actor": _actor()}
     if kind == "grids":
         kwargs["activate"] = activate
     elif activate:
@@ -269,7 +290,7 @@ def export_cmd(kind, fmt, output, version):
 @_fail_cleanly
 def assign_cmd():
     """Re-assign every issue and toilet to the active grids."""
-    for report in assign.reassign(_db(), _settings(), actor=getpass.getuser()):
+    for report in assign.reassign(_db(), _settings(), actor=_actor()):
         _say(report)
 
 
@@ -300,7 +321,7 @@ def grids_draft(label):
     """Copy the active version into a new draft to edit."""
     from geo.grids import versions
 
-    draft = versions.create_draft(_db(), label=label, actor=getpass.getuser())
+    draft = versions.create_draft(_db(), label=label, actor=_actor())
     _say(Text(N_("draft %(draft)s created from the active version"), {"draft": draft}))
 
 
@@ -338,7 +359,7 @@ def grids_activate(version, expect_active):
 
     _say(versions.activate(_db(), _settings(), version,
                                        expected_active=expect_active,
-                                       actor=getpass.getuser()))
+                                       actor=_actor()))
 
 
 @grids_group.command("rollback")
@@ -349,7 +370,7 @@ def grids_rollback(expect_active):
     """Return to the previous version, restoring every assignment exactly."""
     from geo.grids import versions
 
-    _say(versions.rollback(_db(), _settings(), actor=getpass.getuser(),
+    _say(versions.rollback(_db(), _settings(), actor=_actor(),
                                        expected_active=expect_active))
 
 
@@ -372,7 +393,7 @@ def grids_balance(metric, units, scope, max_moves):
 
     with _Dots() as dots:
         report = versions.suggest_balance(_db(), _settings(), metric=metric, units=units,
-                                          max_moves=max_moves, actor=getpass.getuser(),
+                                          max_moves=max_moves, actor=_actor(),
                                           scope=scope, progress=dots)
     _say(report)
 
@@ -441,7 +462,7 @@ def users_group():
 def users_add(login, name, phone, roles, grids, departments, password_stdin):
     """Create account LOGIN (the first admin: civgrid users add NAME --role admin)."""
     people_users.create_user(_db(), login, name, roles, _password(password_stdin), grids=grids,
-                             departments=departments, phone=phone, actor=getpass.getuser())
+                             departments=departments, phone=phone, actor=_actor())
     click.echo(f"account {login} created: {', '.join(roles)}")
 
 
@@ -462,7 +483,7 @@ def users_list():
 @_fail_cleanly
 def users_disable(login):
     """Disable LOGIN: its sessions and tokens stop at once."""
-    people_users.set_disabled(_db(), login, True, actor=getpass.getuser())
+    people_users.set_disabled(_db(), login, True, actor=_actor())
     click.echo(f"account {login} disabled")
 
 
@@ -471,7 +492,7 @@ def users_disable(login):
 @_fail_cleanly
 def users_enable(login):
     """Enable LOGIN again (also lifts a lock after failed logins)."""
-    people_users.set_disabled(_db(), login, False, actor=getpass.getuser())
+    people_users.set_disabled(_db(), login, False, actor=_actor())
     click.echo(f"account {login} enabled")
 
 
@@ -482,7 +503,7 @@ def users_enable(login):
 def users_set_roles(login, roles, grids, departments):
     """Replace LOGIN's roles (and scopes, when --grid or --department are given)."""
     people_users.set_roles(_db(), login, roles, grids=grids or None,
-                           departments=departments or None, actor=getpass.getuser())
+                           departments=departments or None, actor=_actor())
     click.echo(f"account {login}: {', '.join(roles)}")
 
 
@@ -493,7 +514,7 @@ def users_set_roles(login, roles, grids, departments):
 def users_reset_password(login, password_stdin):
     """Set LOGIN's password; its owner must change it at the next login."""
     people_users.reset_password(_db(), login, _password(password_stdin),
-                                actor=getpass.getuser())
+                                actor=_actor())
     click.echo(f"password of {login} reset; it must be changed at the next login")
 
 
@@ -511,7 +532,7 @@ def tokens_group():
 def tokens_add(login, role, label):
     """Create a token for LOGIN; it is printed this once and never again."""
     token_id, token = people_tokens.create_token(_db(), login, role, label,
-                                                 actor=getpass.getuser())
+                                                 actor=_actor())
     click.echo(f"token {token_id} for {login} as {role} (shown once, keep it safe):")
     click.echo(token)
 
@@ -532,7 +553,7 @@ def tokens_list():
 @_fail_cleanly
 def tokens_revoke(token_id):
     """Revoke token TOKEN_ID at once."""
-    people_tokens.revoke_token(_db(), token_id, actor=getpass.getuser())
+    people_tokens.revoke_token(_db(), token_id, actor=_actor())
     click.echo(f"token {token_id} revoked")
 
 
