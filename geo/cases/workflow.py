@@ -31,8 +31,8 @@ category), else the first of the case's grid's departments.
 
 >>> STEPS["file"].sources, STEPS["file"].target, STEPS["file"].who
 (('reported',), 'filed', 'command')
->>> sorted(s for s, step in STEPS.items() if "checking" in step.sources)
-['close', 'reply', 'rework']
+>>> [s for s, step in STEPS.items() if "checking" in step.sources and not step.pending]
+['close', 'rework', 'reply']
 """
 
 import dataclasses
