@@ -109,20 +109,21 @@ class Scope:
     def condition(self, grid_alias="g", issue_alias=None, prefix="scope"):
         """``(sql, params)``: the rule as a condition over ``grids {grid_alias}`` joined to
         the object by its ``grid_id`` (a LEFT JOIN: an unassigned object is outside) and,
-        for issues, the issue row ``{issue_alias}`` (its ``department``). Without an
-        issue alias (toilets) only the grids count.
+        for issues, the issue row ``{issue_alias}`` (its ``department``). Without an issue
+        alias (toilets) only the grids count; without departments the condition names
+        the grid alone, so the grid and cell tallies can answer it.
 
-        >>> Scope(("150102001001001",), ()).condition("g", "i")[0]
+        >>> Scope(("150102001001001",), ("城管",)).condition("g", "i")[0]
         '(g.code = ANY(%(scope_grids)s) OR i.department = ANY(%(scope_departments)s))'
-        >>> Scope(("150102001001001",), ()).condition("g")[0]
+        >>> Scope(("150102001001001",), ()).condition("g", "i")[0]
         '(g.code = ANY(%(scope_grids)s))'
         """
+        parts = [f"{grid_alias}.code = ANY(%({prefix}_grids)s)"]
         params = {f"{prefix}_grids": list(self.grids)}
-        if issue_alias is None:
-            return f"({grid_alias}.code = ANY(%({prefix}_grids)s))", params
-        params[f"{prefix}_departments"] = list(self.departments)
-        return (f"({grid_alias}.code = ANY(%({prefix}_grids)s)"
-                f" OR {issue_alias}.department = ANY(%({prefix}_departments)s))", params)
+        if issue_alias is not None and self.departments:
+            parts.append(f"{issue_alias}.department = ANY(%({prefix}_departments)s)")
+            params[f"{prefix}_departments"] = list(self.departments)
+        return "(" + " OR ".join(parts) + ")", params
 
     def admits(self, grid_code, department=None):
         """The same rule for an object whose grid code and (for a case) department are
