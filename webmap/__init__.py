@@ -24,6 +24,7 @@ def create_app(test_config=None):
     from webmap.views import account
     from webmap.views import api
     from webmap.views import audit
+    from webmap.views import cases
     from webmap.views import pages
     from webmap.views import planner
     from webmap.views import toilets as toilet_pages
@@ -39,6 +40,7 @@ def create_app(test_config=None):
     app.register_blueprint(toilet_pages.bp)
     app.register_blueprint(planner.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(cases.bp)
 
     @app.get("/favicon.ico")
     @auth.requires("public")

@@ -42,6 +42,7 @@ import json
 from geo.errors import N_, InputError, NotFound, Problem, Text
 from geo.issues import catalogue
 from geo.issues.query import DISTRICT_TZ
+from geo.issues import statuses
 from geo.issues.statuses import OPEN, STATUSES
 from geo.people import audit, permissions
 from geo.vocabulary import CASE_ACTIONS, ISSUE_STATUSES
@@ -125,7 +126,7 @@ class Names:
 
 # --- who may do what ----------------------------------------------------------------
 
-def _is_command(principal):
+def is_command(principal):
     return any(r in _COMMAND_ROLES for r in principal.roles)
 
 
@@ -141,7 +142,7 @@ def _is_grid_worker(principal, case):
 
 def _may(principal, who, case):
     if who == "command":
-        return _is_command(principal)
+        return is_command(principal)
     if who == "department":
         return _is_department(principal, case)
     return _is_department(principal, case) or _is_grid_worker(principal, case)
@@ -528,3 +529,55 @@ def move_rule(db, rule_id, up, actor):
                    (other["position"], rule["id"]))
         audit.record(tx, actor, "routing.move", "routing_rule", rule["id"],
                      {"position": rule["position"]}, {"position": other["position"]})
+
+
+# --- work queues --------------------------------------------------------------------------
+
+#: The command centre's queues: (key, title, condition on the case ``i``).
+COMMAND_QUEUES = (
+    ("to_file", N_("To file"), "i.status = 'reported'"),
+    ("to_dispatch", N_("To dispatch"), "i.status IN ('filed', 'returned')"),
+    ("to_check", N_("To check"), "i.status IN ('fed_back', 'checking')"),
+    ("requests", N_("Pending requests"),
+     "EXISTS (SELECT 1 FROM case_requests r WHERE r.issue_id = i.id AND r.status = 'pending')"),
+    ("overdue", N_("Overdue"), f"{statuses.open_sql('i.status')} AND i.deadline < now()"),
+)
+
+
+def queues(db, principal, limit=50):
+    """"我的待办": ``[(key, title, rows, total)]``. For the command centre its queues
+    (:data:`COMMAND_QUEUES`); for a department or a grid worker one queue, its open cases
+    in scope. Rows are ordered by deadline (none last), each with its traffic light and
+    the steps ``principal`` may take (``allowed``)."""
+    if principal is None or not permissions.can(principal, "issues.act"):
+        return []
+    if is_command(principal):
+        wanted = [(key, title, cond, {}) for key, title, cond in COMMAND_QUEUES]
+    else:
+        reach = permissions.scope_for(principal, "issues.act") or permissions.Scope()
+        cond, params = reach.condition("g", "i")
+        wanted = [("mine", N_("My open cases"),
+                   f"{statuses.open_sql('i.status')} AND {cond}", params)]
+    out = []
+    with db.transaction() as tx:
+        for key, title, cond, params in wanted:
+            rows = tx.fetchdicts(
+                f"SELECT i.id, i.ref, i.status, i.category, c.name_zh AS category_zh,"
+                f" c.name_en AS category_en, i.deadline, {statuses.light_sql('i')} AS light,"
+                f" i.department, g.code AS grid_code, g.name AS grid_name, i.description"
+                f" FROM issues i JOIN categories c ON c.code = i.category"
+                f" LEFT JOIN grids g ON g.id = i.grid_id WHERE {cond}"
+                f" ORDER BY i.deadline NULLS LAST, i.id LIMIT %(limit)s",
+                {**params, "limit": int(limit)})
+            total = tx.fetchval(f"SELECT count(*) FROM issues i LEFT JOIN grids g"
+                                f" ON g.id = i.grid_id WHERE {cond}", params)
+            pending = {}
+            for issue_id, kind in tx.fetchall(
+                    "SELECT issue_id, kind FROM case_requests WHERE status = 'pending'"
+                    " AND issue_id = ANY(%s)", ([r["id"] for r in rows],)):
+                pending.setdefault(issue_id, {})[kind] = {}
+            for row in rows:
+                row["pending"] = pending.get(row["id"], {})
+                row["allowed"] = allowed(row, principal)
+            out.append((key, title, rows, total))
+    return out
