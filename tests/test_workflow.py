@@ -388,3 +388,75 @@ def test_routing_proposal_first_rule_by_position_then_the_grid(world):
         workflow.remove_rule(db, 999_999, "tests")
     with db.transaction() as tx:
         assert tx.fetchval("SELECT count(*) FROM audit_log WHERE action LIKE 'routing.%'") == 8
+
+
+def _cli(settings, monkeypatch, args, lang="en_US.UTF-8"):
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    monkeypatch.setenv("CIVGRID_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LANG", lang)
+    monkeypatch.delenv("LANGUAGE", raising=False)
+    monkeypatch.delenv("LC_ALL", raising=False)
+    return CliRunner().invoke(main, ["cases", *args])
+
+
+def test_cli_bulk_close_from_a_file_as_a_named_account(world, monkeypatch, tmp_path):
+    from geo.people import users
+
+    db, settings = world["db"], world["settings"]
+    users.create_user(db, "duty", "值班长", ["command"], "a long password 1", actor="tests")
+    users.create_user(db, "cgj", "城管局", ["department"], "a long password 1",
+                      departments=[DEPT], actor="tests")
+    cases = [make_case(db, world["template"], "checking") for _ in range(3)]
+    ids_file = tmp_path / "close.txt"
+    ids_file.write_text(f"{cases[0]}\n{cases[1]}, {cases[2]}  # 本周核查通过\n", encoding="utf-8")
+    # A department may not close: nothing happens, every case is named.
+    out = _cli(settings, monkeypatch, ["close", "--ids-file", str(ids_file), "--as", "cgj"])
+    assert out.exit_code == 1
+    assert all(f"#{c}" in out.output for c in cases) and "close the case" in out.output
+    assert {status_of(db, c) for c in cases} == {"checking"}
+    # Without an account the command refuses to guess one.
+    out = _cli(settings, monkeypatch, ["close", "--id", str(cases[0])])
+    assert out.exit_code == 1 and "--as" in out.output
+    out = _cli(settings, monkeypatch, ["close", "--ids-file", str(ids_file), "--as", "duty"],
+               lang="zh_CN.UTF-8")
+    assert out.exit_code == 0, out.output
+    assert out.output.strip() == "结案：3 件，办理账号 duty"
+    assert {status_of(db, c) for c in cases} == {"closed"}
+    assert {r["actor"] for c in cases for r in _history(db, c)} == {"duty"}
+    with db.transaction() as tx:
+        assert tx.fetchval("SELECT count(*) FROM audit_log WHERE action = 'cases.close'"
+                           " AND actor_login = 'duty'") == 3
+    bad = tmp_path / "bad.txt"
+    bad.write_text("12\nabc\n", encoding="utf-8")
+    out = _cli(settings, monkeypatch, ["close", "--ids-file", str(bad), "--as", "duty"])
+    assert out.exit_code == 1 and "bad.txt" in out.output and "row 2" in out.output
+
+
+def test_queues_for_a_department_and_the_command_centre(world):
+    from webmap import create_app
+    from tests import accounts
+
+    db = world["db"]
+    app = create_app({"CIVGRID_SETTINGS": world["settings"], "TESTING": True})
+    later = make_case(db, world["template"], "dispatched")
+    with db.transaction() as tx:  # make_case's deadline is 2026-11-26 09:00; this one sooner
+        sooner = make_case(db, world["template"], "processing")
+        tx.execute("UPDATE issues SET deadline = '2026-11-25 18:00+08' WHERE id = %s", (sooner,))
+    elsewhere = make_case(db, world["template"], "dispatched", department=OTHER_DEPT)
+    reported = make_case(db, world["template"], "reported", department=None)
+    dept = accounts.client(app, "department", departments=[DEPT])
+    page = dept.get("/queue").get_data(as_text=True)
+    order = [int(x) for x in __import__("re").findall(r'cg-queue-case" data-id="(\d+)"', page)]
+    assert order[:2] == [sooner, later] and elsewhere not in order and reported not in order
+    assert 'data-step="accept"' in page  # one tap away
+    command = accounts.client(app, "command").get("/queue").get_data(as_text=True)
+    to_file = command.split('data-queue="to_file"')[1].split("</section>")[0]
+    assert f'data-id="{reported}"' in to_file and f'data-id="{later}"' not in to_file
+    overdue = command.split('data-queue="overdue"')[1].split("</section>")[0]
+    assert f'data-id="{sooner}"' in overdue
+    response = dept.post(f"/issues/{later}/act", data={"action": "accept", "next": "/queue"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/queue")
+    assert status_of(db, later) == "processing"
