@@ -460,3 +460,26 @@ def test_queues_for_a_department_and_the_command_centre(world):
     response = dept.post(f"/issues/{later}/act", data={"action": "accept", "next": "/queue"})
     assert response.status_code == 302 and response.headers["Location"].endswith("/queue")
     assert status_of(db, later) == "processing"
+
+
+def test_bulk_from_the_issue_list(world):
+    from webmap import create_app
+    from tests import accounts
+
+    db = world["db"]
+    app = create_app({"CIVGRID_SETTINGS": world["settings"], "TESTING": True})
+    cases = [make_case(db, world["template"], "reported", department=None) for _ in range(2)]
+    command = accounts.client(app, "command")
+    listing = command.get("/issues").get_data(as_text=True)
+    assert 'id="cg-bulk"' in listing and f'name="ids" value="{cases[0]}"' in listing
+    worker_list = accounts.client(app, "grid_worker", grids=[OURS]).get("/issues")
+    assert 'id="cg-bulk"' not in worker_list.get_data(as_text=True)
+    ids = [str(c) for c in cases]
+    refused = command.post("/issues/act", data={"ids": ids, "action": "void"},
+                           follow_redirects=True).get_data(as_text=True)
+    assert all(f"#{c}" in refused for c in cases) and "作废需要填写原因" in refused
+    assert {status_of(db, c) for c in cases} == {"reported"}
+    done = command.post("/issues/act", data={"ids": ids, "action": "file"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "立案：已办理 2 件。" in done
+    assert {status_of(db, c) for c in cases} == {"filed"}
