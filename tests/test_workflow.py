@@ -483,3 +483,27 @@ def test_bulk_from_the_issue_list(world):
                         follow_redirects=True).get_data(as_text=True)
     assert "立案：已办理 2 件。" in done
     assert {status_of(db, c) for c in cases} == {"filed"}
+
+
+def test_api_token_takes_a_step_with_the_same_rules(world):
+    from geo.people import tokens, users
+    from webmap import create_app
+
+    db = world["db"]
+    app = create_app({"CIVGRID_SETTINGS": world["settings"], "TESTING": True})
+    users.create_user(db, "script", "脚本", ["command"], "a long password 1", actor="tests")
+    _id, token = tokens.create_token(db, "script", "command", label="nightly")
+    case = make_case(db, world["template"], "checking")
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    refused = client.post(f"/api/v1/issues/{case}/actions", json={"action": "file"}, headers=auth)
+    body = refused.get_json()
+    assert refused.status_code == 400 and body["error"] == "cases.not_allowed"
+    assert "close the case" in body["message"] or "结案" in body["message"]
+    done = client.post(f"/api/v1/issues/{case}/actions", json={"action": "close"}, headers=auth)
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert done.get_json()["status"] == "closed" and done.get_json()["allowed"] == ["reopen", "reply"]
+    assert [(r["action"], r["actor"]) for r in _history(db, case)] == [("close", "script")]
+    with db.transaction() as tx:
+        assert tx.fetchone("SELECT actor_login, token_id FROM audit_log WHERE action ="
+                           " 'cases.close' AND object_id = %s", (str(case),)) == ("script", _id)
