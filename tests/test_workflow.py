@@ -502,7 +502,8 @@ def test_api_token_takes_a_step_with_the_same_rules(world):
     assert "close the case" in body["message"] or "结案" in body["message"]
     done = client.post(f"/api/v1/issues/{case}/actions", json={"action": "close"}, headers=auth)
     assert done.status_code == 200, done.get_data(as_text=True)
-    assert done.get_json()["status"] == "closed" and done.get_json()["allowed"] == ["reopen", "reply"]
+    answer = done.get_json()
+    assert answer["status"] == "closed" and answer["allowed"] == ["reopen", "reply"]
     assert [(r["action"], r["actor"]) for r in _history(db, case)] == [("close", "script")]
     with db.transaction() as tx:
         assert tx.fetchone("SELECT actor_login, token_id FROM audit_log WHERE action ="
