@@ -34,7 +34,7 @@ def steps_shown(p):
 
 def test_command_files_and_dispatches_from_the_case_page(site):
     page, issue = site["page"], site["issue"]
-    p = page.open(f"{site['url']}/issues/{issue}")
+    p = page.open(f"{site['url']}/issues/{issue}", screenshot="case-actions.png")
     assert steps_shown(p) == ["file", "void", "reply"]
     # 作废 without a reason: refused, the message shown, nothing changed.
     with p.expect_navigation():
