@@ -508,3 +508,18 @@ def test_api_token_takes_a_step_with_the_same_rules(world):
     with db.transaction() as tx:
         assert tx.fetchone("SELECT actor_login, token_id FROM audit_log WHERE action ="
                            " 'cases.close' AND object_id = %s", (str(case),)) == ("script", _id)
+
+
+def test_the_demo_department_has_dispatched_cases(demo_url):
+    from geo import settings as settings_mod
+    from geo.people import users
+    from geo.store import db as geo_db
+
+    demo = geo_db.connect(settings_mod.Settings(database_url=demo_url))
+    department = users.get_user(demo, "department")
+    with demo.transaction() as tx:
+        mine = tx.fetchval("SELECT count(*) FROM issues WHERE department = ANY(%s)",
+                           (list(department.departments),))
+        undispatched = tx.fetchval("SELECT count(*) FROM issues WHERE department IS NOT NULL"
+                                   " AND status IN ('reported', 'filed')")
+    assert mine > 0 and undispatched == 0
