@@ -9,9 +9,11 @@ import re
 import pytest
 from shapely.geometry import LineString, mapping
 
+from geo.cases import workflow
 from geo.errors import NotFound
 from geo.grids import importer as grids
 from geo.grids import versions
+from geo.issues import records as issues
 from geo.people import tokens
 from geo.toilets import records as toilets
 from tests import accounts
@@ -35,13 +37,17 @@ def world(db, settings, tmp_path):
         "code": "CS-1", "kind": "household", "lon": lon, "lat": lat,
         "original_type": "dry_latrine", "status": "planned"})["code"]
     draft = versions.create_draft(db, label="before", actor="tests")
+    issue = issues.create_issue(db, settings, {"category": "07001", "lon": lon, "lat": lat,
+                                               "reported_at": "2026-11-27 10:00"})
+    rule = workflow.add_rule(db, "07", "区市容所", "tests")
+    workflow.add_rule(db, None, "区城管局", "tests")
     with db.transaction() as tx:
         active = tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'")
     app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
     upload = tmp_path / "upload.geojson"
     layout.to_file(upload, driver="GeoJSON")
     return {"app": app, "db": db, "toilet": toilet, "draft": draft, "active": active,
-            "upload": upload.read_bytes(), "lonlat": (lon, lat)}
+            "upload": upload.read_bytes(), "lonlat": (lon, lat), "issue": issue, "rule": rule}
 
 
 def form(endpoint, world):
@@ -71,6 +77,12 @@ def form(endpoint, world):
         "toilets.edit": {"name": "改过的名字"},
         "calendar.upload": {"file": (io.BytesIO("日期,类型\n2026-10-01,休\n".encode()),
                                      "2026.csv")},
+        "cases.act": {"action": "file"},
+        "api.issue_action": {"action": "reply", "note": "已受理"},
+        "cases.act_many": {"ids": [str(world["issue"])], "action": "void", "note": "重复"},
+        "cases.routing_add": {"category": "08", "department": "区住建局"},
+        "cases.routing_move": {"direction": "down"},
+        "cases.routing_delete": {},
     }.get(endpoint)
 
 
@@ -85,7 +97,8 @@ def writes(app, world):
             continue
         values = {}
         for arg in rule.arguments:
-            values[arg] = {"version_id": world["draft"], "code": world["toilet"]}.get(arg)
+            values[arg] = {"version_id": world["draft"], "code": world["toilet"],
+                           "issue_id": world["issue"], "rule_id": world["rule"]}.get(arg)
             assert values[arg] is not None, f"no value for <{arg}> of {rule.rule}: add one"
         with app.test_request_context():
             url = url_for(rule.endpoint, **values)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from geo import demo
+from geo.cases import workflow as case_workflow
 from geo.grids import assign
 from geo.layers import blocks
 from geo.store import cluster
@@ -19,7 +20,7 @@ from geo.layers import landuse
 from geo import settings
 from geo.toilets import coverage
 from geo.toilets import records as toilets
-from geo.errors import N_, CivgridError, InputError, Text
+from geo.errors import N_, CivgridError, InputError, Problem, Text
 from geo.people import permissions
 from geo.people import tokens as people_tokens
 from geo.people import users as people_users
@@ -615,6 +616,65 @@ def toilets_check():
     click.echo(_("%(n)d record(s) break the date rules") % {"n": len(broken)})
     if broken:
         sys.exit(1)
+
+
+def _case_ids(ids, ids_file):
+    """The case ids of ``--id`` and of ``--ids-file`` (whitespace- or comma-separated
+    numbers; ``#`` starts a comment), a bad one refused with its file and line."""
+    from geo.errors import Place
+
+    found, problems = list(ids), []
+    if ids_file is not None:
+        text = ids_file.read_text(encoding="utf-8-sig")
+        for number, line in enumerate(text.splitlines(), start=1):
+            for token in line.split("#", 1)[0].replace(",", " ").split():
+                if token.isdigit():
+                    found.append(int(token))
+                else:
+                    problems.append(Problem("cases.bad_id", N_("%(value)r is not a case id"),
+                                            {"value": token[:40]},
+                                            Place(ids_file.name, row=number)))
+    if problems:
+        raise InputError(problems)
+    return found
+
+
+@main.command("cases")
+@click.argument("action", type=click.Choice(list(case_workflow.STEPS)))
+@click.option("--id", "ids", type=int, multiple=True, help="A case (issue) id; repeatable.")
+@click.option("--ids-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file of case ids, whitespace- or comma-separated.")
+@click.option("--as", "as_login", metavar="LOGIN",
+              help="The account taking the step: its roles and scope decide (required here).")
+@click.option("--note", help="The note or reason (required for void, return, rework, "
+                             "feed_back, requests and reply).")
+@click.option("--department", help="dispatch: the department.")
+@click.option("--proposed", is_flag=True,
+              help="dispatch: each case's proposed department when --department is not given.")
+@click.option("--deadline", help="request_extension: the new deadline, YYYY-MM-DD HH:MM "
+                                 "(Beijing time).")
+@_fail_cleanly
+def cases_cmd(action, ids, ids_file, as_login, note, department, proposed, deadline):
+    """Take one workflow step on cases, with the permission, history and audit rules of
+    the pages; all or nothing."""
+    from geo.errors import ConflictError
+    from geo.people.audit import Actor
+
+    login = as_login or (click.get_current_context().find_root().obj or {}).get("as")
+    if not login:
+        raise InputError(Problem("cases.no_account",
+                                 N_("name the account taking the step with --as LOGIN")))
+    db = _db()
+    account = people_users.get_user(db, login)
+    if account.disabled:
+        raise ConflictError(N_("account %(login)s is disabled: it cannot act"),
+                            {"login": login}, code="people.actor_disabled")
+    done = case_workflow.act_many(db, _case_ids(ids, ids_file), action,
+                                  Actor(account.login, account.id), account, note=note,
+                                  department=department, deadline_to=deadline,
+                                  propose=proposed)
+    _say(Text(N_("%(step)s: %(n)d case(s) done as %(login)s"),
+              {"step": case_workflow.Names([action]), "n": len(done), "login": account.login}))
 
 
 if __name__ == "__main__":

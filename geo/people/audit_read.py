@@ -39,6 +39,9 @@ ACTION_LABELS = {
     "users.enable": N_("account enabled"), "users.reset_password": N_("password reset"),
     "users.change_password": N_("password changed"), "tokens.create": N_("API token created"),
     "tokens.revoke": N_("API token revoked"), "calendar.import": N_("holiday calendar imported"),
+    **{f"cases.{step}": label for step, label in vocabulary.CASE_ACTIONS.items()},
+    "routing.add": N_("routing rule added"), "routing.remove": N_("routing rule deleted"),
+    "routing.move": N_("routing rule moved"),
 }
 #: What each object type is called.
 OBJECT_LABELS = {
@@ -46,6 +49,7 @@ OBJECT_LABELS = {
     "assignment": N_("grid assignment"), "toilet": N_("toilet record"), "issue": N_("issue"),
     "import": N_("import"), "user": N_("account"), "token": N_("API token"),
     "calendar": N_("holiday calendar"),
+    "routing_rule": N_("routing rule"),
 }
 assert set(ACTION_LABELS) == set(ACTIONS) and set(OBJECT_LABELS) == set(OBJECT_TYPES)
 
