@@ -26,6 +26,14 @@
                           (default 10; 0 turns the check off).
 ``CIVGRID_MAX_UNZIPPED_MB`` a zipped Shapefile may unzip to at most this many MB
                           (default 1024); a larger one is refused (a zip bomb guard).
+``CIVGRID_MAX_UPLOAD_MB`` the web pages refuse a request (an upload) larger than this many
+                          MB (default 50).
+``CIVGRID_THREADS``       ``civgrid serve``: requests answered at once (default 8).
+``CIVGRID_CONNECTION_LIMIT`` ``civgrid serve``: open client connections at most (default 500).
+``CIVGRID_CHANNEL_TIMEOUT_S`` ``civgrid serve``: a connection idle (or sending nothing)
+                          this long is closed (default 30).
+``CIVGRID_TRUSTED_PROXY`` ``civgrid serve``: the address of the reverse proxy whose
+                          ``X-Forwarded-*`` headers are believed (default: none).
 """
 
 import os
@@ -62,6 +70,10 @@ class Settings:
     sliver_m2: float = 100.0
     noise_width_m: float = 0.5
     min_grid_width_m: float = 10.0
+    threads: int = 8
+    connection_limit: int = 500
+    channel_timeout_s: int = 30
+    trusted_proxy: str | None = None
 
 
 def _float(env, name, default):
@@ -82,6 +94,23 @@ def _float(env, name, default):
     return value
 
 
+def _count(env, name, default):
+    """A whole number ≥ 1 from ``env[name]``."""
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    from geo.errors import N_, ConfigError, shown
+
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(N_("%(name)s=%(value)r must be a whole number ≥ 1"),
+                          {"name": name, "value": shown(raw)}, code="config.out_of_range")
+    return value
+
+
 #: Default of ``CIVGRID_MAX_UNZIPPED_MB``.
 MAX_UNZIPPED_MB = 1024.0
 
@@ -93,6 +122,27 @@ def max_unzipped_mb(env=None):
     """
     return _float(os.environ if env is None else env, "CIVGRID_MAX_UNZIPPED_MB",
                   MAX_UNZIPPED_MB)
+
+
+#: Default of ``CIVGRID_MAX_UPLOAD_MB``.
+MAX_UPLOAD_MB = 50.0
+
+
+def max_upload_mb(env=None):
+    """How many MB a request to the web pages may carry (``CIVGRID_MAX_UPLOAD_MB``, above 0).
+
+    Read when the app is built (Flask's ``MAX_CONTENT_LENGTH``).
+    """
+    from geo.errors import N_, ConfigError, shown
+
+    env = os.environ if env is None else env
+    value = _float(env, "CIVGRID_MAX_UPLOAD_MB", MAX_UPLOAD_MB)
+    if value == 0:
+        raise ConfigError(N_("%(name)s=%(value)r must be above 0: nothing could be sent"),
+                          {"name": "CIVGRID_MAX_UPLOAD_MB",
+                           "value": shown(env["CIVGRID_MAX_UPLOAD_MB"])},
+                          code="config.out_of_range")
+    return value
 
 
 def _tiles(env):
@@ -132,4 +182,8 @@ def from_env(env=None):
         sliver_m2=_float(env, "CIVGRID_SLIVER_M2", 100.0),
         noise_width_m=_float(env, "CIVGRID_NOISE_WIDTH_M", 0.5),
         min_grid_width_m=_float(env, "CIVGRID_MIN_GRID_WIDTH_M", 10.0),
+        threads=_count(env, "CIVGRID_THREADS", 8),
+        connection_limit=_count(env, "CIVGRID_CONNECTION_LIMIT", 500),
+        channel_timeout_s=_count(env, "CIVGRID_CHANNEL_TIMEOUT_S", 30),
+        trusted_proxy=env.get("CIVGRID_TRUSTED_PROXY") or None,
     )

@@ -62,8 +62,23 @@ ASSIGN_METHODS = {
 GRID_VERSION_STATUSES = {"active": N_("active"), "draft": N_("draft"), "retired": N_("retired")}
 GRID_LEVELS = {"street": N_("street"), "community": N_("community"), "grid": N_("grid")}
 
+#: The steps of the case workflow (geo.cases.workflow), as pages and messages name them.
+CASE_ACTIONS = {
+    "file": N_("file the case"), "void": N_("void the case"), "dispatch": N_("dispatch"),
+    "accept": N_("accept the case"), "return": N_("return the case"),
+    "feed_back": N_("feed back"), "send_to_check": N_("send to check"),
+    "close": N_("close the case"), "rework": N_("order rework"),
+    "request_extension": N_("request an extension"),
+    "approve_extension": N_("approve the extension"),
+    "refuse_extension": N_("refuse the extension"),
+    "request_suspension": N_("request a suspension"),
+    "approve_suspension": N_("approve the suspension"),
+    "refuse_suspension": N_("refuse the suspension"), "resume": N_("resume"),
+    "reopen": N_("reopen"), "reply": N_("reply to the reporter"),
+}
+
 HISTORY_ACTIONS = {"created": N_("created"), "edited": N_("edited"),
-                   "reassigned": N_("re-assigned")}
+                   "reassigned": N_("re-assigned"), **CASE_ACTIONS}
 
 TOILET_KINDS = {"household": N_("household"), "public": N_("public")}
 TOILET_ORIGINAL_TYPES = {"dry_latrine": N_("dry latrine"), "flush": N_("flush toilet"),

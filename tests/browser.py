@@ -4,6 +4,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,20 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until(page, expression, timeout=5_000):
+    """Wait until the JS ``expression`` (or ``() => …`` function) is true in ``page``.
+
+    Playwright's ``wait_for_function`` polls by evaluating its predicate with ``eval``
+    inside the page, which civgrid's Content-Security-Policy refuses (no 'unsafe-eval';
+    microsoft/playwright#7395); a single ``page.evaluate`` is allowed, so poll from here.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} ms: {expression}")
+        page.wait_for_timeout(50)
 
 
 class LiveServer:

@@ -3,7 +3,9 @@
 The session starts civgrid's own private cluster in a temporary directory (so
 the embedded path is exercised on every run), or uses the server named by
 ``CIVGRID_TEST_DATABASE_URL``. A template database with the schema is built
-once; every test gets a fresh copy of it.
+once; every test gets a fresh copy of it. On the private cluster the databases
+are created by its superuser and owned by civgrid's owner role, which is what the
+tests (like civgrid) connect as; a ``CIVGRID_TEST_DATABASE_URL`` is used for both.
 """
 
 import itertools
@@ -25,6 +27,13 @@ _counter = itertools.count()
 
 def pytest_configure(config):
     os.environ.setdefault("CIVGRID_TILES", "none")
+    # Every app's test client sends its session's CSRF token, as the pages' forms do
+    # (tests/accounts.py); tests/test_csrf.py builds clients that do not.
+    from flask import Flask
+
+    from tests.accounts import CsrfClient
+
+    Flask.test_client_class = CsrfClient
 
 
 def private_data_dir(prefix="civgrid-test-"):
@@ -35,26 +44,44 @@ def private_data_dir(prefix="civgrid-test-"):
 
 
 @pytest.fixture(scope="session")
-def server_dsn():
-    """DSN of a maintenance database on a PostGIS server for this session."""
+def test_server():
+    """``(admin DSN, civgrid's DSN)`` on a PostGIS server for this session."""
     url = os.environ.get("CIVGRID_TEST_DATABASE_URL")
     if url:
-        yield url
+        yield url, url
         return
     data_dir = private_data_dir()
     pg = cluster.Cluster(data_dir)
     dsn = pg.ensure_running()
-    yield dsn
+    yield pg.admin_dsn, dsn
     geo_db.forget()
     pg.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def template_dsn(server_dsn):
-    geo_db.admin(server_dsn, f"DROP DATABASE IF EXISTS {TEMPLATE}")
-    geo_db.admin(server_dsn, f"CREATE DATABASE {TEMPLATE}")
-    dsn = geo_db.with_dbname(server_dsn, TEMPLATE)
+def server_dsn(test_server):
+    """DSN of the maintenance database, as a role that may create databases."""
+    return test_server[0]
+
+
+def create_database(test_server, name, template=None):
+    """Create database ``name`` (from ``template``) owned by the role civgrid connects as;
+    return civgrid's DSN for it."""
+    admin_dsn, app_dsn = test_server
+    geo_db.admin(admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    owner = geo_db.dsn_params(app_dsn).get("user") if admin_dsn != app_dsn else None
+    geo_db.admin(admin_dsn, f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template
+                                                         else "")
+                 + (f" OWNER {owner}" if owner else ""))
+    if not template:  # the superuser's part: PostGIS
+        geo_db.admin(geo_db.with_dbname(admin_dsn, name), "CREATE EXTENSION IF NOT EXISTS postgis")
+    return geo_db.with_dbname(app_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def template_dsn(server_dsn, test_server):
+    dsn = create_database(test_server, TEMPLATE)
     db = geo_db.Database(dsn)
     db.upgrade()
     from geo.issues import catalogue
@@ -67,11 +94,10 @@ def template_dsn(server_dsn):
 
 
 @pytest.fixture
-def db_url(server_dsn, template_dsn):
+def db_url(server_dsn, template_dsn, test_server):
     """A fresh database with the current schema, dropped after the test."""
     name = f"civgrid_t{os.getpid()}_{next(_counter)}"
-    geo_db.admin(server_dsn, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-    dsn = geo_db.with_dbname(server_dsn, name)
+    dsn = create_database(test_server, name, TEMPLATE)
     yield dsn
     geo_db.forget(dsn)
     geo_db.admin(server_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -91,7 +117,7 @@ def table_snapshot(db):
     """Row counts and a checksum of every civgrid table: 'nothing changed' means equal."""
     tables = ["imports", "grid_versions", "grid_activations", "grids", "categories", "issues",
               "issue_history", "toilets", "toilet_history", "tally_grid", "tally_cell",
-              "tally_week"]
+              "tally_week", "case_requests", "routing_rules"]
     snap = {}
     with db.transaction() as tx:
         for t in tables:
@@ -104,14 +130,12 @@ def table_snapshot(db):
 
 
 @pytest.fixture(scope="session")
-def demo_url(server_dsn, template_dsn):
+def demo_url(server_dsn, template_dsn, test_server):
     """A database holding the demo district, loaded once per session (read-only in tests)."""
     from geo import demo
 
     name = "civgrid_test_demo"
-    geo_db.admin(server_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    geo_db.admin(server_dsn, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-    url = geo_db.with_dbname(server_dsn, name)
+    url = create_database(test_server, name, TEMPLATE)
     settings = settings_mod.Settings(database_url=url, tiles="none")
     for _ in demo.load(geo_db.connect(settings), settings):
         pass

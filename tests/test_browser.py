@@ -35,12 +35,18 @@ def assert_clean(page):
 
 
 def test_harness_sees_errors_and_outside_requests(page, live):
-    """The checks below mean something: a thrown error and a CDN request are caught."""
+    """The checks below mean something: a thrown error and a CDN request are caught.
+
+    A script's request to another server is refused by the Content-Security-Policy before
+    it leaves (a console error); a navigation, which no policy governs, meets the router."""
     p = page.open(live.url + "/issues")
     p.evaluate("setTimeout(() => { throw new Error('deliberate'); }, 0)")
     p.evaluate("fetch('https://cdn.example.org/x.js').catch(() => null)")
     p.wait_for_timeout(300)
     assert any("deliberate" in e for e in page.errors)
+    assert any("cdn.example.org" in e and "Content Security Policy" in e for e in page.errors)
+    with pytest.raises(Exception):
+        p.goto("https://cdn.example.org/x.js")
     assert page.outside == ["https://cdn.example.org/x.js"]
 
 
@@ -100,8 +106,7 @@ def test_heatmap_animation_steps(page, live):
     first = p.locator(".cg-period").inner_text()
     assert int(p.locator(".cg-player").get_attribute("data-points")) > 0
     p.locator(".cg-play").click()
-    p.wait_for_function("document.querySelector('.cg-player').dataset.frame !== '0'",
-                        timeout=5_000)
+    br.wait_until(p, "document.querySelector('.cg-player').dataset.frame !== '0'")
     assert p.locator(".cg-period").inner_text() != first
     assert_clean(page)
 

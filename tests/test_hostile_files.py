@@ -267,6 +267,30 @@ def test_a_zip_that_understates_its_sizes_is_refused(tmp_path):
     refused(lambda: readers.read_vector(path, max_unzipped_mb=10), path)
 
 
+@pytest.mark.parametrize("kind", ["grids", "issues", "toilets", "landuse", "blocks",
+                                  "district"])
+def test_vrt_without_geometry_is_refused_by_every_import(db, settings, tmp_path, secret_file,
+                                                         monkeypatch, kind):
+    """A VRT with no geometry under a GeoJSON, GeoPackage or zip name once reached GDAL and
+    ended in an AttributeError (a 500 on the web): every importer refuses it with a
+    message naming the file, never a traceback."""
+    from click.testing import CliRunner
+
+    from webmap.cli import main
+
+    monkeypatch.setenv("CIVGRID_DATABASE_URL", settings.database_url)
+    for name, fragment in (("x.geojson", "content is XML, not JSON"),
+                           ("x.gpkg", "content is XML, not a GeoPackage"),
+                           ("x.zip", "content is XML, not a zip archive")):
+        path = tmp_path / name
+        path.write_text(vrt(f"CSV:{secret_file}"))
+        out = CliRunner().invoke(main, ["import", kind, str(path)])
+        assert out.exit_code == 1, out.output
+        assert f"  {name}: cannot read it as" in out.output and fragment in out.output
+        assert "Traceback" not in out.output and "Error:" not in out.output
+        assert SECRET not in out.output
+
+
 def test_too_many_members_are_refused(tmp_path):
     path = tmp_path / "grids.zip"
     with zipfile.ZipFile(path, "w") as z:

@@ -34,6 +34,7 @@ PAGES = [
     ("toilet-list", "/toilets/list", False, True),
     ("toilet-new", "/toilets/new", True, False),
     ("toilet-edit", "/toilets/{toilet}/edit", True, False),
+    ("audit", "/audit/", False, True),
 ]
 
 
@@ -111,7 +112,7 @@ def assert_panel_folds(p, name):
     assert toggle.is_visible()
     toggle.click()
     p.wait_for_selector("#cg-panel.show")
-    p.wait_for_function("""() => { const r = document.getElementById('cg-panel')
+    br.wait_until(p, """() => { const r = document.getElementById('cg-panel')
                                                 .getBoundingClientRect();
                                    return r.left >= 0 && r.width > 0; }""")
     assert panel.is_visible()
@@ -127,8 +128,8 @@ def assert_panel_folds(p, name):
     p.screenshot(path=str(br.ARTIFACTS / f"phone-{name}-panel.png"))
     panel.locator(".btn-close").click()
     p.wait_for_selector("#cg-panel:not(.show)", state="attached")
-    p.wait_for_function("!document.getElementById('cg-panel').checkVisibility("
-                        "{visibilityProperty: true})")
+    br.wait_until(p, "!document.getElementById('cg-panel').checkVisibility("
+                     "{visibilityProperty: true})")
     assert not panel.is_visible()
 
 

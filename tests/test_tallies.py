@@ -210,9 +210,13 @@ def test_which_filters_read_a_tally():
     assert not stats.uses_tally(IssueFilter(source=["citizen"]), "tally_cell")
     assert not stats.uses_tally(IssueFilter(date_from=START.date()), "tally_grid")
     assert not stats.uses_tally(IssueFilter(q="x"), "tally_grid")
-    # A scope is a condition on the grid, which the grid and cell tallies carry.
-    scoped = IssueFilter(scope=Scope(departments=("区城管局",)))
+    # A grid worker's scope is a condition on the grid, which the grid and cell tallies
+    # carry; a department's is one on the issue (where it was dispatched): no tally.
+    scoped = IssueFilter(scope=Scope(grids=("150102001001001",)))
     assert stats.uses_tally(scoped, "tally_grid") and stats.uses_tally(scoped, "tally_cell")
     assert not stats.uses_tally(scoped, "tally_week")
+    department = IssueFilter(scope=Scope(departments=("区城管局",)))
+    assert not stats.uses_tally(department, "tally_grid")
+    assert not stats.uses_tally(department, "tally_cell")
     assert stats.uses_tally(IssueFilter(), "tally_week")
     assert not stats.uses_tally(IssueFilter(category=["07001"]), "tally_week")

@@ -5,6 +5,7 @@ import pytest
 
 from geo import settings as settings_mod
 from geo.grids import importer as grids
+from geo.issues.query import district_today
 from geo.store import db as geo_db
 from geo.toilets import listing
 from geo.toilets import records as toilets
@@ -128,7 +129,7 @@ def test_the_list_filters_and_exports(page, live, demo_url):
     assert p.locator("table.cg-toilet-list tbody tr").count() == 1
     with p.expect_download() as download:
         p.click("#export-csv")
-    assert download.value.suggested_filename == "厕所台账记录.csv"
+    assert download.value.suggested_filename == f"厕所台账记录-{district_today().isoformat()}.csv"
     lines = open(download.value.path(), encoding="utf-8-sig").read().splitlines()
     assert len(lines) == 2 and rows[0]["code"] in lines[1]
     p.set_viewport_size({"width": 390, "height": 844})

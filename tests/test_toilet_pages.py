@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 
 from geo import settings as settings_mod
+from geo.issues.query import district_today
 from geo.toilets import coverage
 from geo.toilets import sites as coverage_sites
 from geo.store import db as geo_db
@@ -73,16 +74,18 @@ def test_exports(client):
 def test_downloads_are_attachments_with_a_filename(client, demo_url, tmp_path):
     """The ledger and GeoJSON download under their names; the chart shows inline.
     The GeoJSON written in memory holds what `civgrid export` writes to a file."""
+    today = district_today().isoformat()
     xlsx = client.get("/toilets/ledger.xlsx")
-    assert xlsx.headers["Content-Disposition"] == (  # 一户一档.xlsx, ASCII for old browsers
-        "attachment; filename=toilet-ledger.xlsx;"
-        " filename*=UTF-8''%E4%B8%80%E6%88%B7%E4%B8%80%E6%A1%A3.xlsx")
+    assert xlsx.headers["Content-Disposition"] == (  # 一户一档-<day>.xlsx, ASCII for old browsers
+        f"attachment; filename=toilet-ledger-{today}.xlsx;"
+        f" filename*=UTF-8''%E4%B8%80%E6%88%B7%E4%B8%80%E6%A1%A3-{today}.xlsx")
     english = client.get("/toilets/ledger.xlsx?lang=en")
-    assert english.headers["Content-Disposition"] == 'attachment; filename="Toilet ledger.xlsx"'
+    assert english.headers["Content-Disposition"] == \
+        f'attachment; filename="Toilet ledger-{today}.xlsx"'
     assert openpyxl.load_workbook(io.BytesIO(english.data)).sheetnames == [
         "Toilet ledger", "About"]
     resp = client.get("/toilets/toilets.geojson")
-    assert resp.headers["Content-Disposition"] == "attachment; filename=toilets.geojson"
+    assert resp.headers["Content-Disposition"] == f"attachment; filename=toilets-{today}.geojson"
     assert resp.mimetype == "application/geo+json"
     assert "attachment" not in client.get("/toilets/progress.png").headers.get(
         "Content-Disposition", "")

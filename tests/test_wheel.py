@@ -124,7 +124,10 @@ def test_the_installed_command_loads_the_demo_and_serves(installed):
         # Every page needs an account: log in as the demo admin, as a browser would.
         opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-        form = urllib.parse.urlencode({"login": "admin", "password": DEMO_PASSWORD}).encode()
+        with opener.open(base + "/login", timeout=30) as resp:  # its form's CSRF token
+            token = re.search(r'name="csrf_token" value="([^"]+)"', resp.read().decode()).group(1)
+        form = urllib.parse.urlencode({"login": "admin", "password": DEMO_PASSWORD,
+                                       "csrf_token": token}).encode()
         with opener.open(base + "/login", data=form, timeout=30) as resp:
             assert resp.status == 200 and resp.url == base + "/", resp.url
             page = resp.read()

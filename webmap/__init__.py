@@ -1,7 +1,5 @@
 """civgrid's web layer: a thin Flask app over :mod:`geo` (see :func:`create_app`)."""
 
-import os
-
 from flask import Flask
 
 from geo import settings as settings_mod
@@ -16,23 +14,24 @@ def create_app(test_config=None):
     app = Flask(__name__)
     app.config["CIVGRID_SETTINGS"] = settings_mod.from_env()
     app.json.ensure_ascii = False
-    # Signs the flash messages of the planner's forms; set CIVGRID_SECRET_KEY when
-    # several processes serve the same users.
-    app.config["SECRET_KEY"] = os.environ.get("CIVGRID_SECRET_KEY") or os.urandom(24)
     from webmap import auth
 
     app.config.update(auth.session_config())
     if test_config:
         app.config.update(test_config)
 
-    from webmap import db, errors, i18n
+    from webmap import db, errors, i18n, security
     from webmap.views import account
     from webmap.views import api
+    from webmap.views import audit
+    from webmap.views import calendar as calendar_pages
+    from webmap.views import cases
     from webmap.views import bulletins
     from webmap.views import pages
     from webmap.views import planner
     from webmap.views import toilets as toilet_pages
 
+    security.init_app(app)  # the secret key, from the settings' data directory
     db.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
@@ -42,6 +41,9 @@ def create_app(test_config=None):
     app.register_blueprint(api.bp)
     app.register_blueprint(toilet_pages.bp)
     app.register_blueprint(planner.bp)
+    app.register_blueprint(audit.bp)
+    app.register_blueprint(calendar_pages.bp)
+    app.register_blueprint(cases.bp)
     app.register_blueprint(bulletins.bp)
 
     @app.get("/favicon.ico")

@@ -24,8 +24,9 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_user
 
 from geo.errors import ConfigError
-from geo.people import permissions, tokens, users
+from geo.people import audit, permissions, tokens, users
 from geo.people.login import Throttle
+from webmap import security
 from webmap.db import get_db
 
 #: Endpoints whose view civgrid does not write (Flask's static files).
@@ -74,14 +75,23 @@ def required_action(app, endpoint):
 
 
 def account():
-    """The account making this request (an API token's owner), or ``None``."""
+    """The account making this request (an API token's owner), or ``None``.
+
+    ``None`` too while the server's error page is drawn (``g.civgrid_failed``): when the
+    database is down, loading the account again for the page's menu would fail again."""
+    if g.get("civgrid_failed"):
+        return None
     return current_user.account if current_user.is_authenticated else None
 
 
 def actor():
-    """The login name that histories and the audit log record for this request."""
+    """Who histories and the audit log name for this request
+    (a :class:`geo.people.audit.Actor`): the account, the API token it acts through,
+    and the client's address; ``None`` for an anonymous visitor."""
     who = account()
-    return who.login if who else None
+    if who is None:
+        return None
+    return audit.Actor(who.login, who.id, who.token_id, request.remote_addr)
 
 
 def scope(action):
@@ -139,7 +149,8 @@ def _refuse_anonymous():
 
 
 def check_request():
-    """Before every request: the endpoint's declared action, and the account's right to it."""
+    """Before every request: the endpoint's declared action, the account's right to it,
+    then the CSRF token of a request that may change something (:mod:`webmap.security`)."""
     if request.endpoint is None:
         return None  # no route: routing answers 404 or 405
     declared = required_action(current_app, request.endpoint)
@@ -147,18 +158,20 @@ def check_request():
         current_app.logger.error("endpoint %s declares no action: refused", request.endpoint)
         abort(403, _("This page declares no permission, so nobody may open it."))
     action, unscoped = declared
-    if action == "public":
-        return None
-    who = account()
-    if who is None:
-        return _refuse_anonymous()
-    if who.must_change_password and request.endpoint not in _WHILE_MUST_CHANGE:
-        if request.path.startswith("/api/"):
-            abort(403, _("Change your password first."))
-        return redirect(url_for("auth.password"))
-    if not permissions.can(who, action) or \
-            (unscoped and permissions.scope_for(who, action) is not None):
-        abort(403, _("Your account may not do this."))
+    if action != "public":
+        who = account()
+        if who is None:
+            return _refuse_anonymous()
+        if who.must_change_password and request.endpoint not in _WHILE_MUST_CHANGE:
+            if request.path.startswith("/api/"):
+                abort(403, _("Change your password first."))
+            return redirect(url_for("auth.password"))
+        if not permissions.can(who, action) or \
+                (unscoped and permissions.scope_for(who, action) is not None):
+            abort(403, _("Your account may not do this."))
+    # Only now the CSRF token: who may not do this at all learns that first. Public
+    # forms (the login) need one too, or another site could log a visitor in as itself.
+    security.check_csrf()
     return None
 
 
@@ -187,6 +200,8 @@ def init_app(app):
     manager.init_app(app)
     @manager.user_loader
     def load_user(user_id):
+        if g.get("civgrid_failed"):  # drawing the error page of a failed database
+            return None
         try:
             uid, epoch = (int(part) for part in user_id.split("."))
         except ValueError:
@@ -197,7 +212,7 @@ def init_app(app):
     @manager.request_loader
     def load_token(req):
         header = req.headers.get("Authorization", "")
-        if not header.lower().startswith("bearer "):
+        if g.get("civgrid_failed") or not header.lower().startswith("bearer "):
             return None
         found = tokens.authenticate(get_db(), header[7:].strip())
         if found is None:
@@ -206,5 +221,5 @@ def init_app(app):
         return WebUser(found)
 
     app.before_request(check_request)
-    app.jinja_env.globals.update(can=can)
+    app.jinja_env.globals.update(can=can, me=account)
 

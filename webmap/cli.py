@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from geo import demo
+from geo.cases import workflow as case_workflow
 from geo.grids import assign
 from geo.layers import blocks
 from geo.store import cluster
@@ -19,7 +20,7 @@ from geo.layers import landuse
 from geo import settings
 from geo.toilets import coverage
 from geo.toilets import records as toilets
-from geo.errors import N_, CivgridError, InputError, Text
+from geo.errors import N_, CivgridError, InputError, Problem, Text
 from geo.people import permissions
 from geo.people import tokens as people_tokens
 from geo.people import users as people_users
@@ -77,18 +78,44 @@ def _say(item, err=False):
                    err=err)
 
 
+def _notice(text):
+    """A notice on stderr: a new, empty database was created; a superuser connection."""
+    _say(text, err=True)
+
+
 def _settings():
     return settings.from_env()
 
 
 def _db():
-    return geo_db.connect(_settings())
+    return geo_db.connect(_settings(), notify=_notice)
 
 
 @click.group()
 @click.version_option(package_name="civgrid")
-def main():
+@click.option("--as", "as_login", metavar="LOGIN",
+              help="The account responsible for this command's changes, recorded in the "
+                   "histories and the audit log (default: cli:<operating-system user>).")
+@click.pass_context
+def main(ctx, as_login):
     """civgrid: responsibility grids and problem points for civilized-city work."""
+    ctx.obj = {"as": as_login}
+
+
+def _actor():
+    """Who the histories and the audit log name for this command: the account given
+    with ``--as`` (which must exist and be enabled), else ``cli:<os user>``."""
+    from geo.errors import ConflictError
+    from geo.people.audit import Actor
+
+    login = (click.get_current_context().find_root().obj or {}).get("as")
+    if not login:
+        return Actor(f"cli:{getpass.getuser()}")
+    account = people_users.get_user(_db(), login)
+    if account.disabled:
+        raise ConflictError(N_("account %(login)s is disabled: it cannot act"),
+                            {"login": login}, code="people.actor_disabled")
+    return Actor(account.login, account.id)
 
 
 @main.command("demo")
@@ -117,6 +144,30 @@ def serve_cmd(host, port, debug):
     _serve(host, port, debug)
 
 
+def waitress_options(s, max_content_length=None):
+    """waitress's limits from the settings (README: *Serving in production*).
+
+    Slow or idle clients must not use up the server: waitress answers only complete
+    requests from its threads, so what they hold is a connection, of which there may
+    be ``connection_limit`` (``poll()`` rather than ``select()``, which stops at file
+    descriptor 1024); one that sends nothing for ``channel_timeout`` seconds is closed,
+    looked for every few seconds. A body larger than the app's own limit is cut off
+    by waitress too (with room for the form around an upload, so the app's message
+    is the one seen).
+    """
+    options = {"threads": s.threads, "connection_limit": s.connection_limit,
+               "channel_timeout": s.channel_timeout_s,
+               "cleanup_interval": max(1, min(5, s.channel_timeout_s // 2)),
+               "asyncore_use_poll": True}
+    if max_content_length:
+        options["max_request_body_size"] = max_content_length + (1 << 20)
+    if s.trusted_proxy:
+        options.update(trusted_proxy=s.trusted_proxy, clear_untrusted_proxy_headers=True,
+                       trusted_proxy_headers="x-forwarded-for x-forwarded-host "
+                                             "x-forwarded-proto x-forwarded-port")
+    return options
+
+
 def _serve(host, port, debug):
     from webmap import create_app
 
@@ -127,7 +178,13 @@ def _serve(host, port, debug):
     else:
         import waitress
 
-        waitress.serve(app, host=host, port=port, threads=8)
+        s = app.config["CIVGRID_SETTINGS"]
+        _say(Text(N_("%(threads)d threads, at most %(connections)d connections, a silent one "
+                     "closed after %(timeout)d s"),
+                  {"threads": s.threads, "connections": s.connection_limit,
+                   "timeout": s.channel_timeout_s}))
+        waitress.serve(app, host=host, port=port,
+                       **waitress_options(s, app.config.get("MAX_CONTENT_LENGTH")))
 
 
 @main.group("db")
@@ -141,12 +198,13 @@ def db_status():
     """Where the database is, whether it runs, and its schema version."""
     s = _settings()
     if s.database_url:
-        _say(Text(N_("database: %(url)s (CIVGRID_DATABASE_URL)"), {"url": s.database_url}))
+        _say(Text(N_("database: %(url)s (CIVGRID_DATABASE_URL)"),
+                  {"url": geo_db.describe(s.database_url)}))
     else:
         _say(cluster.Cluster(s.data_dir).status())
         if not cluster.Cluster(s.data_dir).status().running:
             return
-    db = geo_db.Database(geo_db.resolve_dsn(s))
+    db = geo_db.Database(geo_db.resolve_dsn(s, notify=_notice))
     known = max(m[0] for m in geo_db.migrations())
     _say(Text(N_("schema version %(version)d (civgrid knows %(known)d)"),
               {"version": db.schema_version(), "known": known}))
@@ -160,7 +218,7 @@ def db_start():
     s = _settings()
     if s.database_url:
         raise click.UsageError("CIVGRID_DATABASE_URL is set: civgrid does not run that server")
-    cluster.Cluster(s.data_dir).ensure_running()
+    cluster.Cluster(s.data_dir).ensure_running(notify=_notice)
     _say(cluster.Cluster(s.data_dir).status())
 
 
@@ -179,7 +237,7 @@ def db_stop():
 @_fail_cleanly
 def db_upgrade():
     """Apply pending schema migrations in order."""
-    db = geo_db.Database(geo_db.resolve_dsn(_settings()))
+    db = geo_db.Database(geo_db.resolve_dsn(_settings(), notify=_notice))
     applied = db.upgrade()
     for number, name in applied:
         _say(Text(N_("applied %(number)04d %(name)s"), {"number": number, "name": name}))
@@ -197,7 +255,7 @@ def db_upgrade():
 def import_cmd(kind, path, crs, dry_run, activate):
     """Import grids, issues, toilets, land use, blocks or the district boundary from a file:
     all rows or none."""
-    kwargs = {"crs": crs, "dry_run": dry_run, "actor": getpass.getuser()}
+    kwargs = {"crs": crs, "dry_run": dry_run, "actor": _actor()}
     if kind == "grids":
         kwargs["activate"] = activate
     elif activate:
@@ -233,7 +291,7 @@ def export_cmd(kind, fmt, output, version):
 @_fail_cleanly
 def assign_cmd():
     """Re-assign every issue and toilet to the active grids."""
-    for report in assign.reassign(_db(), _settings(), actor=getpass.getuser()):
+    for report in assign.reassign(_db(), _settings(), actor=_actor()):
         _say(report)
 
 
@@ -264,7 +322,7 @@ def grids_draft(label):
     """Copy the active version into a new draft to edit."""
     from geo.grids import versions
 
-    draft = versions.create_draft(_db(), label=label, actor=getpass.getuser())
+    draft = versions.create_draft(_db(), label=label, actor=_actor())
     _say(Text(N_("draft %(draft)s created from the active version"), {"draft": draft}))
 
 
@@ -302,7 +360,7 @@ def grids_activate(version, expect_active):
 
     _say(versions.activate(_db(), _settings(), version,
                                        expected_active=expect_active,
-                                       actor=getpass.getuser()))
+                                       actor=_actor()))
 
 
 @grids_group.command("rollback")
@@ -313,7 +371,7 @@ def grids_rollback(expect_active):
     """Return to the previous version, restoring every assignment exactly."""
     from geo.grids import versions
 
-    _say(versions.rollback(_db(), _settings(), actor=getpass.getuser(),
+    _say(versions.rollback(_db(), _settings(), actor=_actor(),
                                        expected_active=expect_active))
 
 
@@ -336,7 +394,7 @@ def grids_balance(metric, units, scope, max_moves):
 
     with _Dots() as dots:
         report = versions.suggest_balance(_db(), _settings(), metric=metric, units=units,
-                                          max_moves=max_moves, actor=getpass.getuser(),
+                                          max_moves=max_moves, actor=_actor(),
                                           scope=scope, progress=dots)
     _say(report)
 
@@ -405,7 +463,7 @@ def users_group():
 def users_add(login, name, phone, roles, grids, departments, password_stdin):
     """Create account LOGIN (the first admin: civgrid users add NAME --role admin)."""
     people_users.create_user(_db(), login, name, roles, _password(password_stdin), grids=grids,
-                             departments=departments, phone=phone, actor=getpass.getuser())
+                             departments=departments, phone=phone, actor=_actor())
     click.echo(f"account {login} created: {', '.join(roles)}")
 
 
@@ -426,7 +484,7 @@ def users_list():
 @_fail_cleanly
 def users_disable(login):
     """Disable LOGIN: its sessions and tokens stop at once."""
-    people_users.set_disabled(_db(), login, True, actor=getpass.getuser())
+    people_users.set_disabled(_db(), login, True, actor=_actor())
     click.echo(f"account {login} disabled")
 
 
@@ -435,7 +493,7 @@ def users_disable(login):
 @_fail_cleanly
 def users_enable(login):
     """Enable LOGIN again (also lifts a lock after failed logins)."""
-    people_users.set_disabled(_db(), login, False, actor=getpass.getuser())
+    people_users.set_disabled(_db(), login, False, actor=_actor())
     click.echo(f"account {login} enabled")
 
 
@@ -446,7 +504,7 @@ def users_enable(login):
 def users_set_roles(login, roles, grids, departments):
     """Replace LOGIN's roles (and scopes, when --grid or --department are given)."""
     people_users.set_roles(_db(), login, roles, grids=grids or None,
-                           departments=departments or None, actor=getpass.getuser())
+                           departments=departments or None, actor=_actor())
     click.echo(f"account {login}: {', '.join(roles)}")
 
 
@@ -457,7 +515,7 @@ def users_set_roles(login, roles, grids, departments):
 def users_reset_password(login, password_stdin):
     """Set LOGIN's password; its owner must change it at the next login."""
     people_users.reset_password(_db(), login, _password(password_stdin),
-                                actor=getpass.getuser())
+                                actor=_actor())
     click.echo(f"password of {login} reset; it must be changed at the next login")
 
 
@@ -475,7 +533,7 @@ def tokens_group():
 def tokens_add(login, role, label):
     """Create a token for LOGIN; it is printed this once and never again."""
     token_id, token = people_tokens.create_token(_db(), login, role, label,
-                                                 actor=getpass.getuser())
+                                                 actor=_actor())
     click.echo(f"token {token_id} for {login} as {role} (shown once, keep it safe):")
     click.echo(token)
 
@@ -496,7 +554,7 @@ def tokens_list():
 @_fail_cleanly
 def tokens_revoke(token_id):
     """Revoke token TOKEN_ID at once."""
-    people_tokens.revoke_token(_db(), token_id, actor=getpass.getuser())
+    people_tokens.revoke_token(_db(), token_id, actor=_actor())
     click.echo(f"token {token_id} revoked")
 
 
@@ -560,6 +618,65 @@ def toilets_check():
         sys.exit(1)
 
 
+def _case_ids(ids, ids_file):
+    """The case ids of ``--id`` and of ``--ids-file`` (whitespace- or comma-separated
+    numbers; ``#`` starts a comment), a bad one refused with its file and line."""
+    from geo.errors import Place
+
+    found, problems = list(ids), []
+    if ids_file is not None:
+        text = ids_file.read_text(encoding="utf-8-sig")
+        for number, line in enumerate(text.splitlines(), start=1):
+            for token in line.split("#", 1)[0].replace(",", " ").split():
+                if token.isdigit():
+                    found.append(int(token))
+                else:
+                    problems.append(Problem("cases.bad_id", N_("%(value)r is not a case id"),
+                                            {"value": token[:40]},
+                                            Place(ids_file.name, row=number)))
+    if problems:
+        raise InputError(problems)
+    return found
+
+
+@main.command("cases")
+@click.argument("action", type=click.Choice(list(case_workflow.STEPS)))
+@click.option("--id", "ids", type=int, multiple=True, help="A case (issue) id; repeatable.")
+@click.option("--ids-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file of case ids, whitespace- or comma-separated.")
+@click.option("--as", "as_login", metavar="LOGIN",
+              help="The account taking the step: its roles and scope decide (required here).")
+@click.option("--note", help="The note or reason (required for void, return, rework, "
+                             "feed_back, requests and reply).")
+@click.option("--department", help="dispatch: the department.")
+@click.option("--proposed", is_flag=True,
+              help="dispatch: each case's proposed department when --department is not given.")
+@click.option("--deadline", help="request_extension: the new deadline, YYYY-MM-DD HH:MM "
+                                 "(Beijing time).")
+@_fail_cleanly
+def cases_cmd(action, ids, ids_file, as_login, note, department, proposed, deadline):
+    """Take one workflow step on cases, with the permission, history and audit rules of
+    the pages; all or nothing."""
+    from geo.errors import ConflictError
+    from geo.people.audit import Actor
+
+    login = as_login or (click.get_current_context().find_root().obj or {}).get("as")
+    if not login:
+        raise InputError(Problem("cases.no_account",
+                                 N_("name the account taking the step with --as LOGIN")))
+    db = _db()
+    account = people_users.get_user(db, login)
+    if account.disabled:
+        raise ConflictError(N_("account %(login)s is disabled: it cannot act"),
+                            {"login": login}, code="people.actor_disabled")
+    done = case_workflow.act_many(db, _case_ids(ids, ids_file), action,
+                                  Actor(account.login, account.id), account, note=note,
+                                  department=department, deadline_to=deadline,
+                                  propose=proposed)
+    _say(Text(N_("%(step)s: %(n)d case(s) done as %(login)s"),
+              {"step": case_workflow.Names([action]), "n": len(done), "login": account.login}))
+
+
 @main.command("bulletin")
 @click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="The day, YYYY-MM-DD (default: yesterday on the district clock).")
@@ -599,3 +716,39 @@ def bulletin_cmd(day, fmt, output):
 
 if __name__ == "__main__":
     main()
+
+
+@main.group("calendar")
+def calendar_group():
+    """The holiday calendar working-day deadlines follow: import a year, list the days."""
+
+
+@calendar_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@_fail_cleanly
+def calendar_import(path):
+    """Import calendar file PATH (CSV date,kind,name; kind 休 or 班): replaces the days of
+    its year and recomputes the deadlines of open cases."""
+    from geo.cases import calendar
+
+    _say(calendar.import_calendar(_db(), path, actor=_actor()))
+
+
+@calendar_group.command("list")
+@click.option("--year", type=int, help="Only this year.")
+@_fail_cleanly
+def calendar_list(year):
+    """The loaded holidays and make-up working days, by year."""
+    from geo.cases import calendar
+
+    _ = environment_gettext()
+    by_year = calendar.years(calendar.list_days(_db(), year))
+    if not by_year:
+        click.echo(_("no calendar loaded: working days skip weekends only"))
+    kinds = {"holiday": _("holiday (休)"), "workday": _("make-up working day (班)")}
+    for y, days in by_year.items():
+        click.echo(_("%(year)s: %(holidays)d holiday(s), %(workdays)d make-up working day(s)")
+                   % {"year": y, "holidays": sum(d.kind == "holiday" for d in days),
+                      "workdays": sum(d.kind == "workday" for d in days)})
+        for d in days:
+            click.echo(f"  {d.day.isoformat()}  {kinds[d.kind]}  {d.name or ''}")

@@ -1,8 +1,9 @@
 """The one place where errors become HTTP answers: JSON under /api/, a page elsewhere."""
 
-from flask import jsonify, render_template_string, request
+from flask import g, current_app, jsonify, render_template_string, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import BadRequestKeyError, HTTPException
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import BadRequestKeyError, HTTPException, RequestEntityTooLarge
 
 from geo import errors
 
@@ -26,15 +27,22 @@ def status_for(exc):
     return 500
 
 
+def wants_json():
+    """Whether the request is the API's or a script's (JSON), not a page's."""
+    return request.path.startswith("/api/") or request.is_json or \
+        request.accept_mimetypes.best == "application/json"
+
+
 def _answer(code, name, message, problems=None, params=None):
-    if request.path.startswith("/api/"):
+    if wants_json():
         body = {"error": name, "message": message}
         if params:
             body["params"] = params
         if problems:
             body["problems"] = problems
         return jsonify(body), code
-    heading = {400: _("Bad request"), 404: _("Not found"), 409: _("Conflict")}.get(code, _("Error"))
+    heading = {400: _("Bad request"), 404: _("Not found"), 409: _("Conflict"),
+               413: _("Too large")}.get(code, _("Error"))
     return render_template_string(PAGE, code=code, heading=heading, message=message,
                                   title=heading, back=_("Back to the overview")), code
 
@@ -42,6 +50,7 @@ def _answer(code, name, message, problems=None, params=None):
 def _server_error(code="server.error"):
     """A failure of the server, not of the request: the details (a database's socket path,
     a traceback) go to the log only; the user reads that it failed and was logged."""
+    g.civgrid_failed = True  # the page's menu asks nothing of the account (webmap.auth)
     return _answer(500, code, _("The server failed to answer this request; the error has been "
                                 "logged. Try again in a moment, or tell the administrator."))
 
@@ -69,6 +78,30 @@ def init_app(app):
             return http_error(exc)
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return _server_error()
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        """No or a wrong CSRF token (:mod:`webmap.security`): most often a page left open
+        across a login or logout, so the advice is to reload it. Nothing was done."""
+        current_app.logger.info("CSRF refusal on %s %s: %s", request.method, request.path,
+                                exc.description)
+        return _answer(400, "web.csrf",
+                       _("This page has expired (its security token is missing or no longer "
+                         "valid), so nothing was changed. Reload the page and try again."))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc):
+        """A request over ``MAX_CONTENT_LENGTH`` (``CIVGRID_MAX_UPLOAD_MB``): refused before
+        anything of it is stored."""
+        limit, length = current_app.config.get("MAX_CONTENT_LENGTH"), request.content_length
+        if not limit or (length is not None and length <= limit):
+            # another of Werkzeug's limits (a form field's size, the number of parts)
+            return _answer(413, "web.too_large", _("The request is too large."))
+        mb = f"{limit / (1024 * 1024):g}"
+        return _answer(413, "web.too_large",
+                       _("The upload is larger than the limit of %(mb)s MB, so nothing was "
+                         "stored. Send a smaller file (the limit is the CIVGRID_MAX_UPLOAD_MB "
+                         "setting).", mb=mb), params={"limit_mb": float(mb)})
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

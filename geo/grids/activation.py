@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 
 from geo.grids import assign
+from geo.people import audit
 from geo.store import db as db_mod
 from geo.grids import validation as version_checks
 from geo.errors import N_, ConflictError, InputError, NotFound, Problem, Text
@@ -159,6 +160,7 @@ def activate(db, settings, draft_id, expected_active=None, actor=None):
 def activate_in(tx, settings, draft_id, expected_active=None, actor=None):
     """:func:`activate` inside the caller's transaction ``tx``."""
     started = time.perf_counter()
+    who, actor = actor, audit.login_of(actor)
     tx.execute("SET LOCAL jit = off")
     lock_versions(tx)
     draft = version_row(tx, draft_id, lock=True)
@@ -193,6 +195,7 @@ def activate_in(tx, settings, draft_id, expected_active=None, actor=None):
         report.grids, report.tables = _switch(tx, settings, current, draft_id, activation,
                                               actor)
         _flip(tx, current, draft_id, actor)
+    _audit(tx, who, report)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -212,6 +215,7 @@ def rollback(db, settings, actor=None, expected_active=None):
     rolled back to grid version 6 (was 7) by 王工 in 0.35 s; …
     """
     started = time.perf_counter()
+    who, actor = actor, audit.login_of(actor)
     with db.transaction() as tx:
         tx.execute("SET LOCAL jit = off")
         lock_versions(tx)
@@ -244,6 +248,7 @@ def rollback(db, settings, actor=None, expected_active=None):
         report.grids, report.tables = _switch(tx, settings, current, previous, activation,
                                               actor, restore=last["id"])
         _flip(tx, current, previous, actor)
+        _audit(tx, who, report)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -273,6 +278,15 @@ def _last_activation(tx):
         " (SELECT 1 FROM grid_activations r WHERE r.undoes = a.id)"
         " ORDER BY a.id DESC LIMIT 1")
     return rows[0] if rows else None
+
+
+def _audit(tx, actor, report):
+    """The audit entry of an activation or rollback: which version was active before and
+    after, and how many grids and points changed (not the points themselves)."""
+    audit.record(tx, actor, "grids." + report.action, "grid_version", report.version_id,
+                 {"active": report.previous_id},
+                 {"active": report.version_id, "activation": report.activation_id,
+                  "grids": report.grids, "moved": {t.table: t.moved for t in report.tables}})
 
 
 def _user(tx):

@@ -23,6 +23,7 @@ from geo.errors import N_, Text
 from geo.grids.messages import Joined
 from geo.store import db as db_mod
 from geo.io.points import Extent
+from geo.people import audit
 
 ASSIGNED_TABLES = ("issues", "toilets")
 METHODS = ("inside", "boundary", "nearest", "none")
@@ -117,7 +118,10 @@ def reassign(db, settings, tables=ASSIGNED_TABLES, where="true", actor=None):
     table. Runs in one transaction.
     """
     with db.transaction() as tx:
-        return reassign_in(tx, settings, tables, where, actor)
+        reports = reassign_in(tx, settings, tables, where, actor)
+        audit.record(tx, actor, "grids.reassign", "assignment", None, None,
+                     {r.table: {"changed": r.changed, "total": r.total} for r in reports})
+        return reports
 
 
 def reassign_in(tx, settings, tables=ASSIGNED_TABLES, where="true", actor=None):
@@ -172,7 +176,7 @@ def _record_changes(tx, table, changes, version, actor):
     history = {"issues": ("issue_history", "issue_id"), "toilets": ("toilet_history", "toilet_id")}
     hist_table, key = history[table]
     rows = [
-        (row_id, actor or "civgrid", "reassigned",
+        (row_id, audit.login_of(actor), "reassigned",
          json.dumps({"from_grid": old, "to_grid": new, "method": method,
                     "grid_version": version}))
         for row_id, old, new, method in changes
@@ -180,5 +184,5 @@ def _record_changes(tx, table, changes, version, actor):
     if rows:
         tx.execute_values(
             f"INSERT INTO {hist_table} ({key}, actor, action, data) VALUES %s",
-            rows, template="(%s, %s, %s, %s::jsonb)", page_size=5000,
+            rows, template="(%s, coalesce(%s, current_user), %s, %s::jsonb)", page_size=5000,
         )

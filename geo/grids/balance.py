@@ -49,6 +49,7 @@ from geo.grids import assign
 from geo.io import units as units_mod
 from geo.issues import statuses
 from geo.layers import blocks
+from geo.people import audit
 from geo.store import db as db_mod
 from geo.errors import N_, excerpt, InputError, NotFound, Problem, Text
 from geo.grids.messages import Lines, codes_text
@@ -269,6 +270,9 @@ def suggest_balance(db, settings, metric="open_issues", source=None, units=None,
             refresh_parents(tx, draft, across, levels=("community",))
         report.draft_id = draft
         _store(tx, report)
+        audit.record(tx, actor, "grids.balance", "grid_version", draft, None,
+                     {"source": source, "metric": metric, "scope": scope, "units": kind,
+                      "moves": len(report.moves), "changed": report.changed})
     return report
 
 

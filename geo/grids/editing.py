@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import shapely
 
 from geo.io import units
+from geo.people import audit
 from geo.store import db as db_mod
 from geo.grids.codes import CODE_RE, lenient_level, split_departments
 from geo.errors import N_, excerpt, InputError, Problem, Text
@@ -138,6 +139,7 @@ def set_geometry(db, settings, draft_id, code, geometry, actor=None, snap_m=SNAP
             report.notes.append(Text(N_("%(area).0f m² given up by %(code)s went to %(other)s"),
                                      {"area": area, "code": code, "other": gift}))
         refresh_parents(tx, draft_id, report.changed)
+        _audit(tx, actor, "grids.geometry", report, {"code": code})
     return report
 
 
@@ -227,6 +229,7 @@ def split_grid(db, settings, draft_id, code, line, new_codes=None, names=None, a
         report.notes.append(Text(N_("the population of the pieces is unknown: set it with "
                                     "set_attributes")))
         refresh_parents(tx, draft_id, [code] + codes)
+        _audit(tx, actor, "grids.split", report, {"code": code})
     return report
 
 
@@ -330,6 +333,7 @@ def merge_grids(db, settings, draft_id, codes, keep=None, name=None, actor=None)
         report.changed.append(keep)
         report.removed.extend(c for c in codes if c != keep)
         refresh_parents(tx, draft_id, codes)
+        _audit(tx, actor, "grids.merge", report, {"codes": codes, "keep": keep})
     return report
 
 
@@ -398,4 +402,14 @@ def set_attributes(db, draft_id, code, name=_UNSET, leader=_UNSET, departments=_
                     "(SELECT geom FROM grids WHERE id = %s)", (row["id"],))
         delete_grid(tx, row["id"])
         report.changed.append(code)
+        before, after = audit.changes({k: row[k] for k in changes}, changes)
+        audit.record(tx, actor, "grids.attributes", "grid_version", draft_id,
+                     {"code": code, **before}, {"code": code, **after})
     return report
+
+
+def _audit(tx, actor, action, report, given):
+    """The audit entry of a shape edit: what was asked, and which grids it changed."""
+    after = {**given, **{k: v for k, v in (("changed", report.changed), ("added", report.added),
+                                           ("removed", report.removed)) if v}}
+    audit.record(tx, actor, action, "grid_version", report.version_id, None, after)

@@ -17,6 +17,7 @@ from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io.imports import record_import
 from geo.io.polygons import polygon_problems
+from geo.people import audit
 from geo.errors import N_, excerpt, InputError, Place, Problem, Text
 from geo.grids.messages import LEVELS, VERSION_STATUS, Joined, Lines, term
 from geo.grids.store import NOISE_M2
@@ -222,12 +223,15 @@ def import_grids(db, settings, path, crs=None, dry_run=False, activate=False, ac
         version = tx.fetchval(
             "INSERT INTO grid_versions (label, import_id, parent_id, created_by)"
             " VALUES (%s, %s, %s, coalesce(%s, current_user)) RETURNING id",
-            (table.path.name, import_id, active, actor),
+            (table.path.name, import_id, active, audit.login_of(actor)),
         )
         rows, report.repairs = _repair_noise(tx, settings, rows)
         _insert_grid_rows(tx, version, rows)
         _record_repairs(tx, version, report.repairs)
         report.version_id = version
+        audit.record(tx, actor, "grids.import", "grid_version", version, None,
+                     {"file": table.path.name, "import": import_id, "rows": report.by_level,
+                      "repairs": len(report.repairs)})
         if validate and (active is None or activate):
             activated = activation.activate_in(
                 tx, settings, version, expected_active=expected_active, actor=actor)

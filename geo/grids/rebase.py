@@ -20,6 +20,7 @@ grids no longer fit together.
 from dataclasses import dataclass, field
 
 from geo.errors import N_, ConflictError, Text
+from geo.people import audit
 from geo.grids.editing import EditReport
 from geo.grids.messages import Lines, codes_text
 from geo.grids.store import (delete_grid, grid_rows, insert_grid, refresh_parents,
@@ -176,4 +177,8 @@ def rebase(db, settings, draft_id, actor=None):
         refresh_parents(tx, draft_id, codes)
         tx.execute("UPDATE grid_versions SET parent_id = %s WHERE id = %s",
                    (stale.active_id, draft_id))
+        audit.record(tx, actor, "grids.rebase", "grid_version", draft_id,
+                     {"parent": stale.parent_id},
+                     {"parent": stale.active_id, "changed": report.changed,
+                      "added": report.added, "removed": report.removed})
     return report

@@ -11,6 +11,7 @@ import shapely
 from shapely.geometry import shape as geojson_shape
 
 from geo.io import crs as crs_mod
+from geo.people import audit
 from geo.grids.codes import lenient_level
 from geo.io.polygons import describe_invalid
 from geo.errors import N_, ConflictError, excerpt, InputError, NotFound, Problem
@@ -260,7 +261,7 @@ def new_draft(tx, source, label, actor=None, note=None):
     draft = tx.fetchval(
         "INSERT INTO grid_versions (label, parent_id, created_by, note)"
         " VALUES (%s, (SELECT id FROM grid_versions WHERE status = 'active'),"
-        " coalesce(%s, current_user), %s) RETURNING id", (label, actor, note))
+        " coalesce(%s, current_user), %s) RETURNING id", (label, audit.login_of(actor), note))
     tx.execute(
         "INSERT INTO grids (version_id, code, name, level, parent_code, leader, departments,"
         " population, area_m2, geom)"

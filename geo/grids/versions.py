@@ -29,7 +29,10 @@ data whose ``lines()`` the planner pages and the command line render in their us
 language (:mod:`geo.grids.messages`); ``str()`` is English.
 """
 
+from pathlib import Path
+
 from geo.grids import assign
+from geo.people import audit
 from geo.io import readers
 from geo.io.polygons import polygon_problems
 from geo.errors import N_, ConflictError, excerpt, InputError, NotFound, Problem
@@ -99,10 +102,13 @@ def create_draft(db, source=None, label=None, actor=None, note=None):
             if source is None:
                 raise NotFound(N_("there is no active grid version to copy: import grids first"),
                                code="grids.no_active_version")
-        return new_draft(tx, source, label or f"copy of version {source}", actor, note)
+        draft = new_draft(tx, source, label or f"copy of version {source}", actor, note)
+        audit.record(tx, actor, "grids.create_draft", "grid_version", draft, None,
+                     {"source": source, "label": label or f"copy of version {source}"})
+        return draft
 
 
-def delete_draft(db, draft_id):
+def delete_draft(db, draft_id, actor=None):
     """Discard a draft and its rows. Active and retired versions cannot be deleted."""
     with db.transaction() as tx:
         row = version_row(tx, draft_id, lock=True)
@@ -115,6 +121,9 @@ def delete_draft(db, draft_id):
                    (row["parent_id"], draft_id))
         tx.execute("DELETE FROM grids WHERE version_id = %s", (draft_id,))
         tx.execute("DELETE FROM grid_versions WHERE id = %s", (draft_id,))
+        audit.record(tx, actor, "grids.delete_draft", "grid_version", draft_id,
+                     {"label": row["label"], "status": "draft", "parent": row["parent_id"]},
+                     None)
 
 
 def load_district(db, path, crs=None, actor=None, dry_run=False):
@@ -161,7 +170,9 @@ def load_district(db, path, crs=None, actor=None, dry_run=False):
                 " coalesce(%s, current_user)) ON CONFLICT (code) DO UPDATE SET"
                 " name = EXCLUDED.name, geom = EXCLUDED.geom, source_file = EXCLUDED.source_file,"
                 " loaded_by = EXCLUDED.loaded_by, loaded_at = now()",
-                (code, name, shapely.to_wkb(merged, hex=True), str(path), actor))
+                (code, name, shapely.to_wkb(merged, hex=True), str(path), audit.login_of(actor)))
+            audit.record(tx, actor, "district.load", "district", code, None,
+                         {"name": name, "file": Path(str(path)).name})
     return sorted(parts)
 
 

@@ -12,10 +12,16 @@ Examples
 --------
 >>> neutralise("=1+1"), neutralise("-3"), neutralise(-3), neutralise("厕所")
 ("'=1+1", "'-3", -3, '厕所')
+
+civgrid's own CSV reader (:func:`geo.io.readers.read_csv`) takes such a quote off again
+(:data:`NEUTRALISED`), so a CSV export imports back as it was: a spreadsheet program
+never writes that quote into a CSV itself (it is how one types a formula as text).
 """
 
 #: The first characters that make a spreadsheet read a text cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A neutralised text (RE2 and Python syntax): the quote, then the formula start in group 1.
+NEUTRALISED = r"^'([=+\-@\t\r])"
 
 
 def neutralise(value):

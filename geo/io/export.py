@@ -13,6 +13,7 @@ import shapely
 from geo.grids import assign
 from geo.grids import store as version_store
 from geo.errors import N_, InputError, NotFound, Place, Problem, shown
+from geo.io.cells import neutralise_frame
 
 FORMATS = ("geojson", "gpkg", "csv")
 KINDS = ("grids", "issues", "toilets")
@@ -113,7 +114,8 @@ def _write(gdf, kind, fmt, target):
     """Write ``gdf`` to ``target`` (a path, or a binary buffer: its layer is ``kind``)."""
     in_memory = hasattr(target, "write")
     if fmt == "csv":
-        out = pd.DataFrame(gdf.drop(columns="geometry"))
+        # Text a spreadsheet would run as a formula gets a leading ' (read_csv takes it off).
+        out = neutralise_frame(pd.DataFrame(gdf.drop(columns="geometry")))
         if kind == "grids":
             out["wkt"] = shapely.to_wkt(gdf.geometry.to_numpy(), rounding_precision=-1)
         out.to_csv(target, index=False, encoding="utf-8-sig")

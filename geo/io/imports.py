@@ -6,6 +6,7 @@ system its raw coordinates were given.
 """
 
 from geo.io import crs as crs_mod
+from geo.people import audit
 
 
 def record_import(tx, kind, table, rows, actor=None):
@@ -30,4 +31,4 @@ def record_import(tx, kind, table, rows, actor=None):
     return tx.fetchval(
         "INSERT INTO imports (kind, source_file, rows, crs, imported_by)"
         " VALUES (%s, %s, %s, %s, coalesce(%s, current_user)) RETURNING id",
-        (kind, str(table.path), rows, crs_mod.crs_label(table.crs), actor))
+        (kind, str(table.path), rows, crs_mod.crs_label(table.crs), audit.login_of(actor)))

@@ -18,6 +18,7 @@ import io
 import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from geo.grids import assign
 from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io.imports import record_import
+from geo.people import audit
 from geo.errors import N_, InputError, Problem, Text
 from geo.io.points import convert_and_check, spatial_order
 
@@ -131,7 +133,9 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
                  after=None):
     """Import an already read :class:`~geo.readers.Table` (file or form).
 
-    ``after(tx, report)``, if given, runs inside the same transaction.
+    ``after(tx, report)``, if given, runs inside the same transaction and writes the
+    audit entry (one record made by a form); without it the import is audited as a
+    whole: its file, rows and import id, not the rows themselves.
     """
     report = ImportReport(spec.kind, Path(table.path).name, len(table.frame), dry_run=dry_run,
                           crs=crs_mod.crs_label(table.crs))
@@ -164,6 +168,10 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
                 " WHERE import_id = %s GROUP BY 1", (report.import_id,)
             ):
                 report.by_method[method] = count
+            if not after:
+                audit.record(tx, actor, f"{spec.kind}.import", "import", report.import_id, None,
+                             {"file": Path(str(table.path)).name, "rows": report.rows,
+                              "crs": report.crs, "grids": report.by_method})
             if dry_run:
                 raise _DryRun
     except _DryRun:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.io import cells
 from geo.io import crs as crs_mod
 from geo.io import gdal_env  # noqa: F401  (GDAL: our drivers only, no network)
 from geo.errors import N_, InputError, Place, Problem, Text, excerpt, shown
@@ -172,7 +173,12 @@ class RowLabels:
 
 def _decode(path):
     """The file's bytes as UTF-8 (BOM removed; GBK re-encoded)."""
-    data = path.read_bytes()
+    return decode(path.read_bytes(), path.name)
+
+
+def decode(data, name):
+    """``data`` (the bytes of file ``name``) as UTF-8 bytes: BOM removed, GBK re-encoded;
+    text in neither is an error naming the file and the line."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -188,7 +194,7 @@ def _decode(path):
     raise InputError(Problem(
         "io.encoding", N_("text is neither UTF-8 nor GBK (undecodable byte 0x%(byte)02x at "
                           "offset %(offset)d)"),
-        {"byte": data[utf8_error.start], "offset": utf8_error.start}, Place(path.name, row=line)))
+        {"byte": data[utf8_error.start], "offset": utf8_error.start}, Place(name, row=line)))
 
 
 def read_csv(path):
@@ -247,7 +253,9 @@ def read_csv(path):
     if table.num_rows == 0:
         raise InputError(Problem("io.no_rows", N_("the file holds no rows, only a header"), {},
                                  Place(path.name)))
-    table = pa.table([pc.utf8_trim_whitespace(col) for col in table.columns], names=header)
+    table = pa.table([pc.utf8_trim_whitespace(pc.replace_substring_regex(
+        col, pattern=cells.NEUTRALISED, replacement=r"\1")) for col in table.columns],
+        names=header)
     frame = normalise_columns(table.to_pandas(), path)
     blank = re.search(rb"\n\r?\n.", data, re.S)  # not just at the end
     return frame, RowLabels(len(frame), numbers=_row_numbers(data) if blank else None)

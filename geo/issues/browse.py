@@ -17,7 +17,8 @@ _ISSUE_COLUMNS = f"""
     i.id, i.ref, i.category, c.name_zh AS category_zh, c.name_en AS category_en, i.status,
     i.source, i.reported_at, i.closed_at, i.deadline, {statuses.light_sql('i')} AS light,
     i.description, i.address, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
-    g.code AS grid_code, g.name AS grid_name, i.grid_version, i.assign_method"""
+    g.code AS grid_code, g.name AS grid_name, i.grid_version, i.assign_method,
+    i.department, i.filed_at, i.suspended_at"""
 _ISSUE_FROM = ("issues i JOIN categories c ON c.code = i.category"
                " LEFT JOIN grids g ON g.id = i.grid_id")
 
@@ -45,7 +46,7 @@ def list_issues(db, flt=None, limit=50, offset=0, sort=DEFAULT_SORT):
 def issue_detail(db, issue_id, scope=None):
     """One issue with its history (oldest first); NotFound if there is none, or if it
     lies outside ``scope`` (a :class:`geo.people.permissions.Scope`; ``None``: anywhere)."""
-    where, params = scope.condition("g") if scope is not None else ("true", {})
+    where, params = scope.condition("g", "i") if scope is not None else ("true", {})
     params["id"] = issue_id
     with db.transaction() as tx:
         rows = tx.fetchdicts(f"SELECT {_ISSUE_COLUMNS} FROM {_ISSUE_FROM}"

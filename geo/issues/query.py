@@ -156,7 +156,7 @@ class IssueFilter:
             parts.append(f"{i}.geom && ST_MakeEnvelope(%(f_x1)s, %(f_y1)s, %(f_x2)s, %(f_y2)s, 4490)")
             params.update(zip(("f_x1", "f_y1", "f_x2", "f_y2"), self.bbox))
         if self.scope is not None:
-            condition, scope_params = self.scope.condition(g)
+            condition, scope_params = self.scope.condition(g, i)
             parts.append(condition)
             params.update(scope_params)
         return (" AND ".join(parts) or "true"), params
@@ -166,7 +166,10 @@ class IssueFilter:
         names = {name for name in ("category", "group", "status", "source", "street",
                                    "community", "grid", "q", "bbox", "overdue")
                  if getattr(self, name)}
-        names |= {"scope"} if self.scope is not None else set()
+        if self.scope is not None:
+            # A department's reach is a condition on the issue itself (where it was
+            # dispatched), which no tally keeps; a grid worker's is one on the grid.
+            names.add("scope_departments" if self.scope.departments else "scope")
         return names | ({"date"} if self.date_from or self.date_to else set())
 
     def needs_grid_join(self):

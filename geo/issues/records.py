@@ -8,6 +8,7 @@ from geo.issues.statuses import STATUSES
 from geo.io import forms
 from geo.io import intake
 from geo.io import readers
+from geo.people import audit
 from geo.errors import N_, Problem, Text, shown
 
 SOURCES = ("leader", "joint", "patrol", "sweep", "citizen", "city", "other")
@@ -126,8 +127,10 @@ def create_issue(db, settings, fields, crs=None, actor=None):
             "INSERT INTO issue_history (issue_id, actor, action, to_status)"
             " SELECT id, coalesce(%s, current_user), 'created', status FROM issues"
             " WHERE import_id = %s RETURNING issue_id",
-            (actor, report.import_id),
+            (audit.login_of(actor), report.import_id),
         ))
+        audit.record(tx, actor, "issues.create", "issue", created[0], None,
+                     {k: v for k, v in values.items() if v not in (None, "")})
 
     intake.import_table(db, settings, SPEC, table, actor=actor, after=record)
     return created[0]

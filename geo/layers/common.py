@@ -11,6 +11,7 @@ import shapely
 
 from geo.errors import N_, Text
 from geo.io.imports import record_import
+from geo.people import audit
 
 
 @dataclass
@@ -65,4 +66,6 @@ def replace_layer(db, kind, table, columns, rows, actor=None):
             " ST_Multi(ST_GeomFromWKB(decode(v.wkb, 'hex'), 4490)), %s"
             f" FROM (VALUES %%s) AS v ({names}, wkb)" % int(import_id),
             rows, template=f"({casts}, %s)")
+        audit.record(tx, actor, "layer.import", "layer", kind, None,
+                     {"file": table.path.name, "import": import_id, "rows": len(rows)})
     return import_id

@@ -8,11 +8,11 @@ Roles (docs: README, *Accounts and permissions*):
 
 ==============  ==========================================================================
 admin           everything: accounts, and every action below
-command         sees everything; (the case workflow to come) acts on every case
+command         sees everything; files, dispatches, checks and closes every case
 planner         grid versions: drafts, edits, validation, activation, rollback
 toilet_office   creates and edits toilet records
-department      sees (and will act on) the issues of its department(s) — see :class:`Scope`
-grid_worker     sees (and will report and act on) the issues and toilets in its grid(s)
+department      sees and acts on the cases dispatched to its department(s) — :class:`Scope`
+grid_worker     sees and acts on the cases and sees the toilets in its grid(s)
 leader          sees everything, changes nothing
 viewer          maps and issue lists; no records that carry personal data (toilet records)
 ==============  ==========================================================================
@@ -39,7 +39,8 @@ ACTIONS = {
     "maps.read": "overview and heat maps, grid search, grid pages, the grids API",
     "issues.read": "issue lists, issue pages, the issues API (scoped)",
     "issues.report": "report a problem in the field (the case workflow to come)",
-    "issues.act": "act on a case: file, dispatch, check, close… (the case workflow to come)",
+    "issues.act": "act on a case: file, dispatch, accept, check, close… (each step checks role and scope)",
+    "routing.manage": "the routing table that proposes a department at dispatch",
     "bulletins.read": "the daily bulletin, its downloads and the metrics page (whole district)",
     "bulletins.compose": "compose bulletins (to come)",
     "planner.read": "grid versions: list, drafts, validation and impact",
@@ -56,6 +57,7 @@ ACTIONS = {
 ROLE_ACTIONS = {
     "admin": frozenset(ACTIONS),
     "command": frozenset({"account.self", "maps.read", "issues.read", "issues.act",
+                          "routing.manage",
                           "bulletins.read", "bulletins.compose", "planner.read",
                           "toilets.read"}),
     "planner": frozenset({"account.self", "maps.read", "issues.read", "planner.read",
@@ -88,13 +90,15 @@ class Principal:
 
 @dataclass(frozen=True)
 class Scope:
-    """The reach of a scoped account: objects lying in these grids or departments' grids.
+    """The reach of a scoped account: cases dispatched to its departments, and objects
+    lying in its grids.
 
-    *The interim department rule.* There is no dispatch yet (the case workflow is a
-    later issue): until there is, a department's cases are the issues lying in grids
-    whose ``departments`` include one of its departments. A grid worker's are those
-    lying in its grids (by grid code, in whichever grid version the object was
-    assigned). This class is the only place that says so: lists filter with
+    A department's cases are the issues whose ``department`` (set when the command
+    centre dispatches a case, :mod:`geo.cases.workflow`) is one of its departments: it
+    sees a case only once the case has been dispatched to it. A grid worker's are the
+    issues and toilets lying in its grids (by grid code, in whichever grid version the
+    object was assigned). Toilet records have no department, so a department's reach
+    over them is nothing. This class is the only place that says so: lists filter with
     :meth:`condition`, single objects are checked with it too (an object outside the
     scope is "not found"), and :meth:`admits` states the same rule for an object in hand.
     """
@@ -102,30 +106,39 @@ class Scope:
     grids: tuple = ()
     departments: tuple = ()
 
-    def condition(self, grid_alias="g", prefix="scope"):
+    def condition(self, grid_alias="g", issue_alias=None, prefix="scope"):
         """``(sql, params)``: the rule as a condition over ``grids {grid_alias}`` joined to
-        the object by its ``grid_id`` (a LEFT JOIN: an unassigned object is outside).
+        the object by its ``grid_id`` (a LEFT JOIN: an unassigned object is outside) and,
+        for issues, the issue row ``{issue_alias}`` (its ``department``). Without an issue
+        alias (toilets) only the grids count; without departments the condition names
+        the grid alone, so the grid and cell tallies can answer it.
 
-        >>> Scope(("150102001001001",), ()).condition()[0]
-        '(g.code = ANY(%(scope_grids)s) OR g.departments && %(scope_departments)s::text[])'
+        >>> Scope(("150102001001001",), ("城管",)).condition("g", "i")[0]
+        '(g.code = ANY(%(scope_grids)s) OR i.department = ANY(%(scope_departments)s))'
+        >>> Scope(("150102001001001",), ()).condition("g", "i")[0]
+        '(g.code = ANY(%(scope_grids)s))'
         """
-        g = grid_alias
-        return (f"({g}.code = ANY(%({prefix}_grids)s)"
-                f" OR {g}.departments && %({prefix}_departments)s::text[])",
-                {f"{prefix}_grids": list(self.grids),
-                 f"{prefix}_departments": list(self.departments)})
+        parts = [f"{grid_alias}.code = ANY(%({prefix}_grids)s)"]
+        params = {f"{prefix}_grids": list(self.grids)}
+        if issue_alias is not None and self.departments:
+            parts.append(f"{issue_alias}.department = ANY(%({prefix}_departments)s)")
+            params[f"{prefix}_departments"] = list(self.departments)
+        return "(" + " OR ".join(parts) + ")", params
 
-    def admits(self, grid_code, grid_departments):
-        """The same rule for an object whose grid's code and departments are known.
+    def admits(self, grid_code, department=None):
+        """The same rule for an object whose grid code and (for a case) department are
+        known.
 
-        >>> Scope(departments=("城管",)).admits("150102001001001", ["城管", "环保"])
+        >>> Scope(departments=("城管",)).admits("150102001001001", "城管")
         True
-        >>> Scope(grids=("150102001001001",)).admits(None, [])
+        >>> Scope(departments=("城管",)).admits("150102001001001", None)
+        False
+        >>> Scope(grids=("150102001001001",)).admits(None)
         False
         """
-        if grid_code is None:
-            return False
-        return grid_code in self.grids or bool(set(grid_departments or ()) & set(self.departments))
+        if department is not None and department in self.departments:
+            return True
+        return grid_code is not None and grid_code in self.grids
 
 
 def actions_of(principal):
@@ -152,8 +165,8 @@ def can(principal, action, obj=None):
     """Whether ``principal`` may take ``action`` (on ``obj``, when given).
 
     ``principal`` is ``None`` for an anonymous visitor, who may only take ``public``.
-    ``obj`` is an object lying in a grid: a mapping with ``grid_code`` and
-    ``grid_departments`` (its grid's departments), checked against the scope.
+    ``obj`` is an object lying in a grid: a mapping with ``grid_code`` and, for a
+    case, ``department`` (where it was dispatched), checked against the scope.
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
@@ -164,4 +177,4 @@ def can(principal, action, obj=None):
     scope = scope_for(principal, action)
     if obj is None or scope is None:
         return True
-    return scope.admits(obj.get("grid_code"), obj.get("grid_departments"))
+    return scope.admits(obj.get("grid_code"), obj.get("department"))

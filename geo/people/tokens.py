@@ -37,7 +37,8 @@ def create_token(db, login, role, label=None, actor=None):
             "INSERT INTO api_tokens (user_id, role, label, token_sha256) VALUES (%s, %s, %s, %s)"
             " RETURNING id", (owner.id, role, label or None, _digest(token)))
         _changed(tx, actor, "tokens.create", owner, None,
-                 {"token": token_id, "role": role, "label": label})
+                 {"owner": owner.login, "role": role, "label": label},
+                 object_type="token", object_id=token_id)
     return token_id, token
 
 
@@ -59,8 +60,10 @@ def revoke_token(db, token_id, actor=None):
                            code="people.no_such_token")
         tx.execute("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())"
                    " WHERE id = %s", (token_id,))
-        _changed(tx, actor, "tokens.revoke", _get(tx, row[0]), {"token": token_id},
-                 {"token": token_id, "revoked": True})
+        if row[1] is None:  # revoking twice changes nothing, and records nothing
+            _changed(tx, actor, "tokens.revoke", _get(tx, row[0]),
+                     {"owner": row[0], "revoked": False}, {"owner": row[0], "revoked": True},
+                     object_type="token", object_id=token_id)
 
 
 def authenticate(db, token):

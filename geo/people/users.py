@@ -1,7 +1,7 @@
 """Accounts: login name, display name, phone, roles and scopes, password, disabled.
 
-Every change to an account goes through :func:`_changed` in the same transaction:
-that is where the audit log (``geo.people.audit.record``) is written once it exists.
+Every change to an account goes through :func:`_changed`, which writes it to the
+audit log (:mod:`geo.people.audit`) in the same transaction.
 
 >>> uid = create_user(db, "zhang", "张三", ["grid_worker"], "a long secret",
 ...                   grids=["150102001001001"], actor="admin")  # doctest: +SKIP
@@ -14,7 +14,7 @@ import datetime as dt
 import re
 
 from geo.errors import N_, InputError, NotFound, Problem, excerpt
-from geo.people import passwords
+from geo.people import audit, passwords
 from geo.people.permissions import ROLES, SCOPED_ROLES, Principal
 
 LOGIN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -53,13 +53,15 @@ class Account(Principal):
                          "disabled", "must_change_password")}
 
 
-def _changed(tx, actor, action, user, before, after):
-    """Record a change to an account in the audit log (same transaction).
-
-    A no-op until ``geo.people.audit.record`` exists on this branch: the merge with
-    the audit log makes this one call
-    ``audit.record(tx, actor, action, "user", user, before, after, None)``.
-    """
+def _changed(tx, actor, action, user, before, after, object_type="user", object_id=None):
+    """Record a change to account ``user`` in the audit log (same transaction): only
+    the fields that changed, and never a password hash (:meth:`Account.as_dict` holds
+    none)."""
+    if before is not None and after is not None:
+        before, after = audit.changes(before, after)
+    elif after is not None:  # a new account: what it was given, without empty fields
+        after = {k: v for k, v in after.items() if v not in (None, [], "")}
+    audit.record(tx, actor, action, object_type, object_id or user.login, before, after)
 
 
 def _check_login(login):
@@ -165,7 +167,10 @@ def _update(db, login, action, actor, sql, params):
         before = _get(tx, login, lock=True)
         tx.execute(f"UPDATE users SET {sql} WHERE id = %(id)s", {**params, "id": before.id})
         after = _get(tx, login)
-        _changed(tx, actor, action, after, before.as_dict(), after.as_dict())
+        new = after.as_dict()
+        if "hash" in params:  # say that the password changed, never what it is
+            new["password"] = "changed"
+        _changed(tx, actor, action, after, before.as_dict(), new)
     return after
 
 
@@ -204,9 +209,10 @@ def reset_password(db, login, password, actor=None):
     return after
 
 
-def change_password(db, login, old, new):
+def change_password(db, login, old, new, actor=None):
     """The owner changes their password (``old`` must be right); returns the account,
-    whose new ``session_epoch`` ends every other session."""
+    whose new ``session_epoch`` ends every other session. ``actor``: the owner, with
+    the request's address (default: the login name)."""
     with db.transaction() as tx:
         stored = tx.fetchval("SELECT password_hash FROM users WHERE login = %s", (login,))
     if not passwords.verify(stored, old):
@@ -216,7 +222,7 @@ def change_password(db, login, old, new):
         raise InputError(Problem("people.password_unchanged",
                                  N_("the new password must differ from the current one")))
     passwords.check_policy(new, login)
-    return _update(db, login, "users.change_password", login,
+    return _update(db, login, "users.change_password", actor or login,
                    "password_hash = %(hash)s, must_change_password = false,"
                    " session_epoch = session_epoch + 1",
                    {"hash": passwords.hash_password(new)})

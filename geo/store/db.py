@@ -9,8 +9,11 @@ numbered migrations ``geo/store/migrations/NNNN_name.sql``.
 """
 
 import io
+import logging
 import re
+import select
 import threading
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -21,15 +24,18 @@ import psycopg2.extras
 import psycopg2.pool
 
 from geo import settings as settings_mod
-from geo.store.cluster import Cluster
+from geo.store.cluster import CLIENT_CHECK_INTERVAL_MS, Cluster
 from geo.errors import (N_, ConfigError, ConflictError, DatabaseError, InputError, Problem,
-                        SchemaError, excerpt)
+                        SchemaError, Text, excerpt)
 
 _HERE = Path(__file__).resolve().parent
 MIGRATIONS_DIR = _HERE / "migrations"
 SQL_DIR = _HERE / "sql"
 # Any fixed number: serialises migrations between processes.
 _MIGRATION_LOCK = 7_301_551
+#: A pooled connection idle longer than this (s) is asked ``SELECT 1`` before use.
+IDLE_PROBE_S = 5.0
+_log = logging.getLogger("civgrid")
 
 
 @lru_cache(maxsize=None)
@@ -123,46 +129,166 @@ def _pg_message(exc):
     return excerpt(text.splitlines()[0] if text else text, 200, quote=False)
 
 
+class _Pool(psycopg2.pool.ThreadedConnectionPool):
+    """The connection pool; every new session checks that its client is still there."""
+
+    def _connect(self, key=None):
+        conn = super()._connect(key)
+        if conn.server_version >= 140000:  # the setting is new in PostgreSQL 14
+            with conn.cursor() as cur:
+                cur.execute("SET client_connection_check_interval = %s",
+                            (CLIENT_CHECK_INTERVAL_MS,))
+            conn.commit()
+        return conn
+
+
+def describe(dsn):
+    """The database a DSN names, for messages: ``dbname (user@host:port)``, with neither
+    password nor a socket's path (messages may reach the web pages).
+
+    >>> describe("postgresql://ann:secret@db.example:5433/civgrid")
+    'civgrid (ann@db.example:5433)'
+    >>> describe("host=/srv/civgrid/instance/run port=5432 dbname=civgrid user=civgrid")
+    'civgrid (civgrid@local socket)'
+    """
+    try:
+        p = psycopg2.extensions.parse_dsn(dsn)
+    except psycopg2.ProgrammingError:
+        return "?"
+    host = p.get("host") or ""
+    if not host or host.startswith("/"):
+        where = "local socket"
+    else:
+        where = f"{host}:{p['port']}" if p.get("port") else host
+    if p.get("user"):
+        where = f"{p['user']}@{where}"
+    return f"{p.get('dbname') or p.get('user') or '?'} ({where})"
+
+
+def _libpq_reason(exc):
+    """libpq's reason for a failed connection, on one line.
+
+    >>> _libpq_reason(Exception('connection to server at "127.0.0.1", port 1 failed: '
+    ...                         'Connection refused\\n\\tIs the server running on that host?'))
+    'Connection refused'
+    """
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = text.rsplit(" failed: ", 1)[-1].strip()
+    return re.sub(r"^(FATAL|ERROR):\s+", "", text)
+
+
+def _lost(name, exc):
+    return DatabaseError(N_("lost the connection to the database %(db)s: %(reason)s"),
+                         {"db": name, "reason": _libpq_reason(exc)}, code="database.lost")
+
+
 class Database:
     """A pool of connections to one PostGIS database."""
 
     def __init__(self, dsn, maxconn=8):
         self.dsn = dsn
+        self.name = describe(dsn)
+        self._maxconn = maxconn
         try:
-            self._pool = psycopg2.pool.ThreadedConnectionPool(1, maxconn, dsn)
+            self._pool = _Pool(1, maxconn, dsn)
         except psycopg2.ProgrammingError as exc:  # libpq could not parse it
             reason = str(exc).strip()
             raise ConfigError(N_("CIVGRID_DATABASE_URL is not a PostgreSQL URL (%(reason)s)"),
                               {"reason": reason}, code="config.database_url") from None
         except psycopg2.OperationalError as exc:
-            raise DatabaseError(N_("cannot connect to the database: %(reason)s"),
-                                {"reason": str(exc).strip()}, code="database.connect") from exc
+            raise self._cannot_connect(exc) from None
         self._lock = threading.Lock()
+        self._idle_since = {}  # id(connection) -> when it went back into the pool
+
+    def _cannot_connect(self, exc):
+        return DatabaseError(N_("cannot connect to the database %(db)s: %(reason)s"),
+                             {"db": self.name, "reason": _libpq_reason(exc)},
+                             code="database.connect")
 
     def close(self):
         self._pool.closeall()
 
+    def is_superuser(self):
+        """Whether civgrid's role is a superuser (it should not be: see README, Database)."""
+        conn = self._checkout()
+        try:
+            return conn.get_parameter_status("is_superuser") == "on"
+        finally:
+            self._checkin(conn)
+
+    def _checkout(self):
+        """A live connection from the pool.
+
+        A connection the server has closed (a restart, ``pg_terminate_backend``) has
+        data or end-of-file waiting on its socket while idle; one idle for a while is
+        also asked ``SELECT 1``. A dead one is thrown away and the next is taken, before
+        any statement of the caller has run, so nothing is ever run twice.
+        """
+        for _ in range(self._maxconn + 1):
+            try:
+                conn = self._pool.getconn()
+            except psycopg2.OperationalError as exc:
+                raise self._cannot_connect(exc) from None
+            with self._lock:
+                idle_since = self._idle_since.pop(id(conn), None)
+            if self._alive(conn, idle_since):
+                return conn
+            self._pool.putconn(conn, close=True)
+        raise DatabaseError(N_("cannot connect to the database %(db)s: %(reason)s"),
+                            {"db": self.name, "reason": Text(N_("every connection was closed"))},
+                            code="database.connect")
+
+    @staticmethod
+    def _alive(conn, idle_since):
+        if conn.closed:
+            return False
+        try:
+            poller = select.poll()
+            poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+            if poller.poll(0):
+                return False
+            if idle_since is not None and time.monotonic() - idle_since > IDLE_PROBE_S:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+                conn.rollback()
+        except (psycopg2.OperationalError, psycopg2.InterfaceError, OSError, ValueError):
+            return False
+        return True
+
+    def _checkin(self, conn):
+        closed = bool(conn.closed)
+        if not closed:
+            with self._lock:
+                self._idle_since[id(conn)] = time.monotonic()
+        self._pool.putconn(conn, close=closed)
+
     @contextmanager
     def transaction(self, isolation=None):
-        """Yield a :class:`Tx`; commit on success, roll back on any exception."""
-        conn = self._pool.getconn()
+        """Yield a :class:`Tx`; commit on success, roll back on any exception.
+
+        A lost connection becomes a :class:`DatabaseError` naming the database.
+        """
+        conn = self._checkout()
         try:
-            if conn.closed:
-                raise DatabaseError(N_("connection closed"), code="database.closed")
             if isolation == "serializable":
                 conn.set_session(isolation_level="SERIALIZABLE")
             tx = Tx(conn)
             yield tx
             conn.commit()
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            if conn.closed:
+                raise _lost(self.name, exc) from exc
+            _rollback(conn)
+            raise
         except BaseException:
-            if not conn.closed:
-                conn.rollback()
+            _rollback(conn)
             raise
         finally:
             if isolation and not conn.closed:
-                conn.rollback()
-                conn.set_session(isolation_level="DEFAULT")
-            self._pool.putconn(conn, close=bool(conn.closed))
+                _rollback(conn)
+                if not conn.closed:
+                    conn.set_session(isolation_level="DEFAULT")
+            self._checkin(conn)
 
     # -- schema ---------------------------------------------------------
 
@@ -238,6 +364,16 @@ class Database:
                 {"names": names, "current": current}, code="database.schema_older")
 
 
+def _rollback(conn):
+    """Roll back unless the connection is gone (then there is nothing to roll back)."""
+    if conn.closed:
+        return
+    try:
+        conn.rollback()
+    except (psycopg2.OperationalError, psycopg2.InterfaceError):
+        pass  # lost meanwhile: the server rolled back; conn.closed now says so
+
+
 def text_buffer(rows):
     """Encode rows of Python values as COPY text (tab separated, ``\\N`` = NULL)."""
     out = io.StringIO()
@@ -261,21 +397,50 @@ _databases = {}
 _databases_lock = threading.Lock()
 
 
-def resolve_dsn(settings=None):
-    """The DSN for ``settings``: the configured URL or the private cluster."""
+#: Private clusters this process has seen running: data dir → DSN.
+_running = {}
+
+
+def resolve_dsn(settings=None, notify=None):
+    """The DSN for ``settings``: the configured URL or the private cluster (``notify``
+    hears when a new cluster is created).
+
+    Every request asks, so a cluster this process has already seen running is taken on
+    the word of its pid file (a stat, not a ``pg_ctl status`` of several milliseconds);
+    once the file is gone (the cluster was stopped) the cluster is started again.
+    """
     settings = settings or settings_mod.from_env()
     if settings.database_url:
         return settings.database_url
-    return Cluster(settings.data_dir).ensure_running()
+    cluster = Cluster(settings.data_dir)
+    dsn = _running.get(cluster.root)
+    if dsn is None or not (cluster.pgdata / "postmaster.pid").exists():
+        dsn = _running[cluster.root] = cluster.ensure_running(notify=notify)
+    return dsn
 
 
-def connect(settings=None, check=True):
-    """Return the (cached) :class:`Database` for ``settings``, schema checked."""
-    dsn = resolve_dsn(settings)
+def _log_warning(text):
+    _log.warning("%s", text.render())
+
+
+def connect(settings=None, check=True, notify=None):
+    """Return the (cached) :class:`Database` for ``settings``, schema checked.
+
+    ``notify`` (a callable taking a :class:`~geo.errors.Text`; default: the ``civgrid``
+    logger) hears of a newly created private cluster and of a superuser connection.
+    """
+    settings = settings or settings_mod.from_env()
+    notify = notify or _log_warning
+    dsn = resolve_dsn(settings, notify)
     with _databases_lock:
         db = _databases.get(dsn)
         if db is None:
-            db = Database(dsn)
+            # Every serving thread may hold a connection, and a command needs one or two.
+            db = Database(dsn, maxconn=max(8, settings.threads + 2))
+            if db.is_superuser():
+                notify(Text(N_("warning: connected to the database %(db)s as a superuser; "
+                               "civgrid needs only an owner role without superuser rights "
+                               "(see README, Database)"), {"db": db.name}))
             if check:
                 db.check_schema()
             _databases[dsn] = db
@@ -288,6 +453,9 @@ def forget(dsn=None):
         for key in list(_databases):
             if dsn is None or key == dsn:
                 _databases.pop(key).close()
+        for root, known in list(_running.items()):
+            if dsn is None or known == dsn:
+                del _running[root]
 
 
 def admin(dsn, statement):
@@ -301,10 +469,12 @@ def admin(dsn, statement):
         conn.close()
 
 
-def with_dbname(dsn, name):
-    """``dsn`` pointing at database ``name`` (URL or key=value form)."""
+def with_dbname(dsn, name, user=None):
+    """``dsn`` pointing at database ``name`` (URL or key=value form), as ``user`` if given."""
     params = psycopg2.extensions.parse_dsn(dsn)
     params["dbname"] = name
+    if user:
+        params["user"] = user
     return psycopg2.extensions.make_dsn(**params)
 
 

@@ -10,6 +10,10 @@ assigned under). Rows are ordered by grid code, then toilet code; toilets in no
 grid come last. A second sheet records when and for what area the ledger was
 made.
 
+A text cell a spreadsheet would read as a formula (a name starting with ``=``, ``+``,
+``-``, ``@``, tab or carriage return) is written with a leading ``'``
+(:func:`geo.io.cells.neutralise`), in the XLSX and the CSV alike.
+
 Written with openpyxl's write-only mode, so memory stays flat for any number
 of rows.
 
@@ -31,6 +35,7 @@ from geo.grids import assign
 from geo.toilets import progress as coverage_progress
 from geo.store import db as db_mod
 from geo.errors import N_, NotFound
+from geo.io.cells import neutralise
 
 SHEET = N_("Toilet ledger")
 #: Beijing time (UTC+8, no summer time since 1991): the times the office reads.
@@ -101,10 +106,10 @@ def _cell(value, shown, translate):
     if shown is not None:
         return vocab.label(shown, value, translate)
     if isinstance(value, list):
-        return ";".join(value)
+        return neutralise(";".join(value))
     if isinstance(value, dt.datetime):
         return value.astimezone(BEIJING).replace(tzinfo=None)
-    return value
+    return neutralise(value)
 
 
 def made_at():
@@ -152,7 +157,7 @@ def write_ledger(db, path, area_code=None, translate=None, condition=None):
     about = wb.create_sheet(translate(ABOUT_SHEET))
     for key, value in [
             (N_("Ledger"), translate(N_("Toilet renovation: one record per toilet"))),
-            (N_("Scope"), area_code or translate(N_("whole district"))),
+            (N_("Scope"), neutralise(area_code) or translate(N_("whole district"))),
             (N_("Records"), len(rows)),
             (N_("Made at"), made_at()),
             (N_("Coordinates"), translate(N_("CGCS2000 longitude/latitude (EPSG:4490)")))]:

@@ -23,6 +23,7 @@ from geo.io import forms
 from geo.io import intake
 from geo.errors import N_, InputError, NotFound, Place, Problem, Text, shown
 from geo.io.points import convert_and_check
+from geo.people import audit
 from geo.toilets import rules
 
 KINDS = ("household", "public")
@@ -165,6 +166,9 @@ _REQUIRED_CHOICES = ("kind", "original_type", "status")
 _FORM = Path("form")
 _NO_TOILET = N_("no toilet with code %(code)r")
 _FORM_LABEL = Text(N_("form: the toilet"))
+#: Columns of a created record the audit log leaves out (internal links, raw input).
+_NOT_AUDITED = ("id", "import_id", "grid_id", "grid_version", "created_at", "raw_x", "raw_y",
+                "raw_crs")
 
 
 def district_bounds(db):
@@ -228,13 +232,16 @@ def create_toilet(db, settings, fields, actor=None, crs=None):
     table = forms.form_table(values, crs, _FORM_LABEL)
 
     def record(tx, report):
-        tx.execute(
+        created = tx.fetchone(
             "INSERT INTO toilet_history (toilet_id, actor, action, data)"
             " SELECT t.id, coalesce(%s, current_user), 'created',"
             " (to_jsonb(t) - 'geom')"
             " || jsonb_build_object('lon', ST_X(t.geom), 'lat', ST_Y(t.geom))"
-            " FROM toilets AS t WHERE t.import_id = %s",
-            (actor, report.import_id))
+            " FROM toilets AS t WHERE t.import_id = %s RETURNING data",
+            (audit.login_of(actor), report.import_id))[0]
+        audit.record(tx, actor, "toilets.create", "toilet", created["code"], None,
+                     {k: v for k, v in created.items()
+                      if v not in (None, [], "") and k not in _NOT_AUDITED})
 
     intake.import_table(db, settings, SPEC, table, actor=actor, after=record)
     return get_toilet(db, values.get("code", ""))
@@ -304,11 +311,19 @@ def update_toilet(db, settings, code, changes, actor=None, crs=None, note=None):
         tx.execute(
             "INSERT INTO toilet_history (toilet_id, actor, action, note, data)"
             " VALUES (%s, coalesce(%s, current_user), 'edited', %s, %s::jsonb)",
-            (old["id"], actor, note, json.dumps({"changes": diff}, ensure_ascii=False)))
+            (old["id"], audit.login_of(actor), note,
+             json.dumps({"changes": diff}, ensure_ascii=False)))
         if location:
             assign.reassign_in(tx, settings, ("toilets",), where=f"id = {int(old['id'])}",
                                actor=actor)
-        return _record(tx, code)
+        record = _record(tx, code)
+        moved_to = {"grid_code": record["grid_code"]} if location else {}
+        audit.record(tx, actor, "toilets.edit", "toilet", code,
+                     {k: d["from"] for k, d in diff.items()} | (
+                         {"grid_code": old["grid_code"]} if location else {}),
+                     {k: d["to"] for k, d in diff.items()} | moved_to
+                     | ({"note": note} if note else {}))
+        return record
 
 
 def _record(tx, code, lock=False, scope=None):

@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO), str(HERE)]
 
-from bench_import import fresh_database, prepare, server  # noqa: E402
+from bench_import import fresh_database, owner_dsn, prepare, server  # noqa: E402
 from geo.grids import assign
 from geo.store import db as geo_db
 from geo.grids import importer as geo_grids
@@ -105,7 +105,7 @@ def main():
     admin = server(args.workdir)
     name = "bench_activation"
     reuse = args.reuse and _exists(admin, name)
-    dsn = geo_db.with_dbname(admin, name) if reuse else fresh_database(admin, name)
+    dsn = owner_dsn(admin, name) if reuse else fresh_database(admin, name)
     settings = settings_mod.Settings(database_url=dsn, data_dir=args.workdir)
     db = geo_db.connect(settings)
 

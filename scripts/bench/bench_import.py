@@ -50,19 +50,35 @@ def prepare(workdir, n_issues, n_grids):
 
 
 def server(workdir):
+    """A DSN that may create databases: the configured URL or the bench cluster's superuser."""
     url = os.environ.get("CIVGRID_DATABASE_URL")
     if url:
         return url
     data = workdir / "instance"
     data.mkdir(parents=True, exist_ok=True)
     os.chmod(workdir, 0o755)
-    return cluster.Cluster(data).ensure_running()
+    pg = cluster.Cluster(data)
+    pg.ensure_running()
+    return pg.admin_dsn
+
+
+def owner_dsn(admin_dsn, name):
+    """civgrid's DSN for database ``name``: on the bench cluster its owner role, as civgrid
+    runs (the superuser would be warned of); otherwise the configured URL's role."""
+    bench_cluster = geo_db.dsn_params(admin_dsn).get("user") == cluster.ADMIN_USER
+    return geo_db.with_dbname(admin_dsn, name, cluster.DB_USER if bench_cluster else None)
 
 
 def fresh_database(admin_dsn, name):
     geo_db.admin(admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    geo_db.admin(admin_dsn, f"CREATE DATABASE {name}")
-    return geo_db.with_dbname(admin_dsn, name)
+    dsn = owner_dsn(admin_dsn, name)
+    owner = geo_db.dsn_params(dsn).get("user")
+    if owner == cluster.DB_USER:
+        geo_db.admin(admin_dsn, f"CREATE DATABASE {name} OWNER {owner}")
+        geo_db.admin(geo_db.with_dbname(admin_dsn, name), "CREATE EXTENSION postgis")
+    else:
+        geo_db.admin(admin_dsn, f"CREATE DATABASE {name}")
+    return dsn
 
 
 # -- the three pipelines, each run in a child process --------------------------

@@ -16,6 +16,7 @@ import argparse
 import statistics
 import sys
 import http.cookiejar
+import re
 import time
 import urllib.parse
 import urllib.request
@@ -40,7 +41,10 @@ def log_in(base_url):
 
     opener = urllib.request.build_opener(
         urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    data = urllib.parse.urlencode({"login": "admin", "password": DEMO_PASSWORD}).encode()
+    with opener.open(base_url + "/login", timeout=60) as resp:  # its form's CSRF token
+        token = re.search(r'name="csrf_token" value="([^"]+)"', resp.read().decode()).group(1)
+    data = urllib.parse.urlencode({"login": "admin", "password": DEMO_PASSWORD,
+                                   "csrf_token": token}).encode()
     with opener.open(base_url + "/login", data=data, timeout=60) as resp:
         if resp.url.rstrip("/").endswith("/login"):
             raise SystemExit("could not log in as the demo admin")

@@ -5,13 +5,18 @@ module per subject: :mod:`webmap.maps.issues` (overview, heat animation, grid
 and issue pages), :mod:`webmap.maps.planner` (a draft on the planner's page),
 :mod:`webmap.maps.toilets` (coverage map, one record). Views only call them.
 
-Every text that reaches a popup or tooltip is escaped (:func:`table_html`,
-``markupsafe.escape``); the dynamic layers (server-side clusters, the heat
+Stored text (names, leaders, descriptions, anything a user typed or imported) reaches a
+map's HTML in three ways, each escaped at one place here: in tooltip and popup HTML
+that Folium writes into JavaScript template literals (:func:`html_text`,
+:func:`table_html`); in the GeoJSON properties Folium's ``GeoJsonTooltip`` puts into
+``innerHTML`` (:func:`tooltip_properties`); and in the JSON that the map scripts carry
+(:func:`script_json`, which cannot close the page's ``<script>``). The dynamic layers (server-side clusters, the heat
 animation, the legend) are driven by ``static/civgrid.js`` through the small
 ``civgrid*`` calls the builders attach with :func:`attach_script`.
 """
 
 import json
+from urllib.parse import quote
 
 import folium
 from branca.element import MacroElement
@@ -19,7 +24,7 @@ from jinja2 import Template
 import numpy as np
 import shapely
 from flask_babel import gettext as _
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from geo.io import crs as crs_mod
 
@@ -77,7 +82,7 @@ def add_base_layer(fmap, settings):
         folium.TileLayer(tiles=tiles, attr=settings.tiles_attr, name=_("Base map"),
                          max_zoom=19).add_to(fmap)
     else:
-        attach_script(fmap, "civgridBase({map}, " + json.dumps({
+        attach_script(fmap, "civgridBase({map}, " + script_json({
             "url": "/api/v1/basemap" + ("?crs=gcj02" if settings.tiles_crs == "gcj02" else ""),
         }) + ");")
     return fmap
@@ -88,6 +93,7 @@ def outline_layer(outlines, settings, name, fields=("name",), weight=1.5, opacit
     tooltip of ``fields``."""
     shown = outlines.copy()
     shown["geometry"] = [display_geom(g, settings) for g in shown.geometry]
+    shown = tooltip_properties(shown, list(fields))  # tooltips set innerHTML: escape
     return folium.GeoJson(shown.to_json(), name=name,
                           style_function=lambda f: {"color": "#34495e", "weight": weight,
                                                     "fill": False, "opacity": opacity},
@@ -103,18 +109,65 @@ def ramp(t):
     return "#%02x%02x%02x" % tuple(rgb)
 
 
+#: What else must not stay literal in HTML that Folium writes into a JavaScript template
+#: literal (`` `…` `` of ``bindTooltip`` and ``Popup``): a backtick would end it, ``${``
+#: would run code, a backslash would escape. As character references they show as typed.
+_TEMPLATE_LITERAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+
+
+def html_text(value):
+    """``value`` (any text, ``None`` as empty) as HTML that shows it literally, safe in a
+    Folium tooltip or popup string, in ``innerHTML`` and in an attribute.
+
+    >>> print(html_text('N"><img src=x onerror=alert(2)>'))
+    N&#34;&gt;&lt;img src=x onerror=alert(2)&gt;
+    >>> print(html_text("${alert(1)}`"))
+    &#36;{alert(1)}&#96;
+    """
+    return Markup(str(escape("" if value is None else str(value))).translate(_TEMPLATE_LITERAL))
+
+
+def tooltip_properties(frame, columns):
+    """A copy of ``frame`` whose text ``columns`` hold :func:`html_text`, for the
+    properties that Folium's ``GeoJsonTooltip`` and ``GeoJsonPopup`` set as ``innerHTML``
+    (they take a feature's property values as HTML). Missing values stay missing."""
+    out = frame.copy()
+    for column in columns:
+        out[column] = [v if v is None or v != v else str(html_text(v)) for v in out[column]]
+    return out
+
+
+def script_json(value):
+    """``value`` as JSON to splice into an inline ``<script>``: ``<``, ``>`` and ``&`` are
+    written as ``\\u003c``, ``\\u003e``, ``\\u0026`` (as Jinja's ``tojson`` does), so stored
+    text holding ``</script>`` or ``<!--`` cannot end or change the script; Chinese
+    and every other character stay as they are.
+
+    >>> print(script_json({"name": "</script>网格"}))
+    {"name":"\\u003c/script\\u003e网格"}
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
 def table_html(rows, css="cg-popup"):
-    """An HTML table of ``(label, value)`` with every value escaped."""
-    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape('' if v is None else str(v))}</td></tr>"
-                   for k, v in rows)
+    """An HTML table of ``(label, value)`` with every label and value escaped
+    (:func:`html_text`)."""
+    body = "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in rows)
     return f"<table class='{css}'>{body}</table>"
+
+
+def grid_link(code, text):
+    """A link to grid ``code``'s page showing ``text``, both escaped."""
+    return f"<a href='/grids/{html_text(quote(str(code), safe=''))}'>{html_text(text)}</a>"
 
 
 def legend_html(title, stops):
     """A legend's HTML: ``title`` over ``(colour, label)`` swatches, every text escaped."""
     items = "".join(
-        f"<div><i style='background:{c}'></i>{escape(label)}</div>" for c, label in stops)
-    return f"<b>{escape(title)}</b>{items}"
+        f"<div><i style='background:{c}'></i>{html_text(label)}</div>" for c, label in stops)
+    return f"<b>{html_text(title)}</b>{items}"
 
 
 

@@ -5,22 +5,21 @@ shift, popups, legends) are in :mod:`webmap.maps.base`.
 """
 
 import datetime as dt
-import json
 
 import folium
 import folium.plugins
 import numpy as np
 import shapely
 from flask_babel import format_date, gettext as _
-from markupsafe import escape
 
 from geo.issues import records as issues_mod
 from geo.issues import stats
 from geo.issues import statuses
 from webmap.i18n import category_name, is_english, light_meaning, light_name, status_name
 from webmap.maps.base import (add_base_layer, attach_script, base_map, display_geom,
-                              display_points, legend_html, outline_layer, ramp,
-                              table_html)
+                              display_points, grid_link, html_text, legend_html,
+                              outline_layer, ramp, script_json, table_html,
+                              tooltip_properties)
 
 def measure_label(measure):
     return {"open": _("Open issues"), "density": _("Issues per km²"),
@@ -35,18 +34,18 @@ def grid_layer(grids, measure, settings, name):
     data = grids.copy()
     data["geometry"] = [display_geom(g, settings) for g in data.geometry]
     data["fill"] = [ramp(v / top) for v in values]
-    open_grid = escape(_("Open the grid page"))
+    open_grid = _("Open the grid page")
     data["popup"] = [
         table_html([
             (_("Grid code"), r.code), (_("Grid"), r.name), (_("Leader"), r.leader),
             (_("Departments"), r.departments), (_("Issues"), r.total),
             (_("Open issues"), r.open), (_("Overdue issues"), r.overdue),
             (_("Issues per km²"), r.density),
-        ]) + f"<a href='/grids/{escape(r.code)}'>{open_grid} →</a>"
+        ]) + grid_link(r.code, f"{open_grid} →")
         for r in data.itertuples()
     ]
-    data = data[["code", "name", measure, "popup", "fill", "geometry"]].rename(
-        columns={measure: "value"})
+    data = tooltip_properties(data[["code", "name", measure, "popup", "fill", "geometry"]],
+                              ["code", "name"]).rename(columns={measure: "value"})
     layer = folium.GeoJson(
         data.to_json(),
         name=name,
@@ -95,22 +94,21 @@ def overview_map(settings, grids, heat, measure, api_query):
     cells = [[round(lat, 6), round(lon, 6), int(n)]
              for lat, lon, n in display_points(heat, settings)]
     attach_script(fmap, "var cgHeat = civgridHeat({map}, " + layer.get_name() + ", "
-                  + json.dumps({"lattice": stats.LATTICE, "cells": cells,
-                                "gradient": HEAT_GRADIENT, "texts": heat_texts()},
-                               ensure_ascii=False, separators=(",", ":")) + ");")
+                  + script_json({"lattice": stats.LATTICE, "cells": cells,
+                                 "gradient": HEAT_GRADIENT, "texts": heat_texts()}) + ");")
     if grids is not None and not grids.empty:
         grids_layer, legend_html = grid_layer(grids, measure, settings, _("Grids"))
         grids_layer.add_to(fmap)
         attach_script(fmap, "civgridColourBy({map}, " + layer.get_name() + ", "
-                      + grids_layer.get_name() + ", cgHeat, " + json.dumps({
+                      + grids_layer.get_name() + ", cgHeat, " + script_json({
                           "gridLegend": legend_html,
                           "texts": {"title": _("Colour the map by"),
                                     "heat": _("Heatmap of issues"),
                                     "grids": _("Grids: %(measure)s",
                                                measure=measure_label(measure))},
-                      }, ensure_ascii=False) + ");")
+                      }) + ");")
     folium.LayerControl(collapsed=False).add_to(fmap)
-    attach_script(fmap, "civgridClusters({map}, " + json.dumps({
+    attach_script(fmap, "civgridClusters({map}, " + script_json({
         "markers": MARKER_STYLES, "legend": marker_legend_html(),
         "openStatuses": list(statuses.OPEN),
         "api": "/api/v1/issues/clusters", "detail": "/issues/", "query": api_query,
@@ -120,7 +118,7 @@ def overview_map(settings, grids, heat, measure, api_query):
                    "reported": _("Reported"), "description": _("Description"),
                    "grid": _("Grid")},
         "statuses": {s: status_name(s) for s in issues_mod.STATUSES},
-    }, ensure_ascii=False) + ");")
+    }) + ");")
     return fmap
 
 
@@ -160,8 +158,7 @@ def heat_animation_map(settings, streets, starts, frames, period="week"):
             "frames": packed}
     cfg = {"lattice": stats.ANIMATION_LATTICE, "gradient": HEAT_GRADIENT, "texts": heat_texts()}
     attach_script(fmap, "civgridHeatAnimation({map}, " + layer.get_name() + ", "
-                  + json.dumps(data, separators=(",", ":"), ensure_ascii=False) + ", "
-                  + json.dumps(cfg, ensure_ascii=False) + ");")
+                  + script_json(data) + ", " + script_json(cfg) + ");")
     return fmap
 
 
@@ -173,13 +170,13 @@ def grid_map(settings, grid, issues):
         folium.GeoJson(
             shapely.geometry.mapping(display_geom(n["geometry"], settings)),
             style_function=lambda f: {"color": "#7f8c8d", "weight": 1, "fillOpacity": 0.05},
-            tooltip=f"{escape(n['code'])} {escape(n['name'])}",
-            popup=folium.Popup(f"<a href='/grids/{escape(n['code'])}'>{escape(n['name'])}</a>"),
+            tooltip=html_text(f"{n['code']} {n['name']}"),
+            popup=folium.Popup(grid_link(n["code"], n["name"])),
         ).add_to(fmap)
     folium.GeoJson(
-        shapely.geometry.mapping(geom), name=grid["name"],
+        shapely.geometry.mapping(geom), name=html_text(grid["name"]),
         style_function=lambda f: {"color": "#c0392b", "weight": 3, "fillOpacity": 0.08},
-        tooltip=f"{escape(grid['code'])} {escape(grid['name'])}",
+        tooltip=html_text(f"{grid['code']} {grid['name']}"),
     ).add_to(fmap)
     issue_markers(fmap, issues, settings)
     return fmap
@@ -223,9 +220,9 @@ def marker_legend_html():
         f" fill='{MARKER_STYLES[kind]['fillColor']}'"
         f" fill-opacity='{MARKER_STYLES[kind]['fillOpacity']}'"
         f" stroke='{MARKER_STYLES[kind]['color']}'"
-        f" stroke-width='{MARKER_STYLES[kind]['weight']}'/></svg>{escape(text)}</div>"
+        f" stroke-width='{MARKER_STYLES[kind]['weight']}'/></svg>{html_text(text)}</div>"
         for kind, text in rows)
-    return f"<b>{escape(_('Issues'))}</b>{items}"
+    return f"<b>{html_text(_('Issues'))}</b>{items}"
 
 
 def issue_markers(fmap, issues, settings):
@@ -240,13 +237,13 @@ def issue_markers(fmap, issues, settings):
             popup=folium.Popup(issue_popup(r), max_width=320),
         ).add_to(fmap)
     attach_script(fmap, "civgridLegend({map}, "
-                  + json.dumps(marker_legend_html(), ensure_ascii=False) + ");")
+                  + script_json(marker_legend_html()) + ");")
 
 
 def issue_popup(r):
     """An issue's popup: category (in the page's language), status, time, grid, link."""
     category = category_name({"name_zh": r.get("category_zh"), "name_en": r.get("category_en")})
-    link = escape(_("Open the issue page"))
+    link = html_text(_("Open the issue page"))
     return table_html([
         (_("Category"), f"{r['category']} {category}"), (_("Status"), status_name(r["status"])),
         (_("Reported"), r["reported_at"].strftime("%Y-%m-%d %H:%M")),

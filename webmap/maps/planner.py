@@ -1,16 +1,14 @@
 """The planner's map of a draft: its grids (changed ones coloured), validation findings,
 the points that would change grid, and the shape being edited with Leaflet.draw."""
 
-import json
-
 import folium
 import folium.plugins
 import shapely
 from flask_babel import gettext as _
-from markupsafe import escape
 
 from webmap.i18n import tr
-from webmap.maps.base import attach_script, base_map, display_geom, display_points, table_html
+from webmap.maps.base import (attach_script, base_map, display_geom, display_points, html_text,
+                              script_json, table_html, tooltip_properties)
 
 CHANGE_COLOURS = {"reshaped": "#e67e22", "added": "#27ae60", "attributes": "#8e44ad"}
 #: At most this many moving points are drawn (the count matrix has them all).
@@ -49,6 +47,7 @@ def draft_map(settings, frame, report=None, impact=None, moved=(), edit_code=Non
     data["popup"] = [table_html([(_("Grid code"), r.code), (_("Grid"), r.name),
                                  (_("Leader"), r.leader), (_("Change"), r.change)])
                      for r in data.itertuples()]
+    data = tooltip_properties(data, ["code", "name"])
     folium.GeoJson(
         data.to_json(), name=_("Draft grids"),
         style_function=lambda f: {
@@ -67,12 +66,12 @@ def draft_map(settings, frame, report=None, impact=None, moved=(), edit_code=Non
             folium.CircleMarker(
                 (lat, lon), radius=4, color="#c0392b", weight=1, fill=True,
                 fill_color="#e74c3c", fill_opacity=0.9,
-                tooltip=escape(f"{kinds.get(m.kind, m.kind)} {m.label or m.id}: "
-                               f"{m.old_code or '—'} → {m.new_code or '—'}")).add_to(layer)
+                tooltip=html_text(f"{kinds.get(m.kind, m.kind)} {m.label or m.id}: "
+                                  f"{m.old_code or '—'} → {m.new_code or '—'}")).add_to(layer)
     editable = folium.FeatureGroup(name=_("Shape being edited")).add_to(fmap)
     # Leaflet.draw reads L.drawLocal when its toolbar is built: set it first.
     fmap.get_root().script.add_child(folium.Element(
-        "civgridDrawLocal(" + json.dumps(_draw_texts(), ensure_ascii=False) + ");"))
+        "civgridDrawLocal(" + script_json(_draw_texts()) + ");"))
     # show_geometry_on_click=False: Folium's default pops an alert() with the raw GeoJSON
     # of a drawn shape when it is clicked.
     folium.plugins.Draw(
@@ -88,7 +87,7 @@ def draft_map(settings, frame, report=None, impact=None, moved=(), edit_code=Non
         if len(row):
             # Leaflet.draw edits L.Polygon layers only (an L.GeoJSON group in the edit
             # group has no .editing): each part goes in as a polygon of its own.
-            shape = json.dumps(shapely.geometry.mapping(row.geometry.iloc[0]))
+            shape = script_json(shapely.geometry.mapping(row.geometry.iloc[0]))
             attach_script(fmap, f"civgridEditShape({group}, {shape});")
     attach_script(fmap, f"civgridDrawTo({{map}}, 'drawn-geometry', {group});")
     return fmap
@@ -116,7 +115,7 @@ def _findings(fmap, findings, settings):
                 "color": "#c0392b" if err else "#f39c12", "weight": 3,
                 "fillColor": "#c0392b" if err else "#f39c12", "fillOpacity": 0.5},
             marker=folium.CircleMarker(radius=7),
-            tooltip=escape(tr(f)),
+            tooltip=html_text(tr(f)),
         ).add_to(layer)
 
 

@@ -1,17 +1,14 @@
 """Maps of the toilet renovation (厕所革命): the coverage map and one record's map."""
 
-import json
-
 import folium
 import numpy as np
 import shapely
 from flask_babel import gettext as _
-from markupsafe import escape
 
 from geo.io.units import NOMINAL_M_PER_DEGREE
 from webmap.i18n import toilet_label
 from webmap.maps.base import (add_base_layer, attach_script, base_map, display_geom,
-                              display_points, ramp, table_html)
+                              display_points, html_text, ramp, script_json, table_html)
 
 #: Display simplification (about 3 m): figures are computed on the full geometry.
 SIMPLIFY_DEG = 3 / NOMINAL_M_PER_DEGREE
@@ -78,8 +75,7 @@ def coverage_map(settings, cov, records, colour_by, sites=None, photos=None):
         ).add_to(fmap)
     group = folium.FeatureGroup(name=_("Latrines and toilets")).add_to(fmap)
     attach_script(fmap, f"civgridToilets({group.get_name()}, "
-                  + json.dumps(_records_data(records, settings, photos), ensure_ascii=False)
-                  + ");")
+                  + script_json(_records_data(records, settings, photos)) + ");")
     if sites is not None and sites.sites:
         group = folium.FeatureGroup(name=_("Suggested sites")).add_to(fmap)
         for s in sites.sites:
@@ -87,12 +83,12 @@ def coverage_map(settings, cov, records, colour_by, sites=None, photos=None):
             folium.Marker(
                 (lat, lon),
                 icon=folium.DivIcon(html=f"<div class='cg-site'>{int(s['rank'])}</div>"),
-                tooltip=escape(_("Site %(n)s: +%(m)s m² served", n=s["rank"],
-                                 m=f"{s['gain_m2']:,.0f}")),
+                tooltip=html_text(_("Site %(n)s: +%(m)s m² served", n=s["rank"],
+                                    m=f"{s['gain_m2']:,.0f}")),
             ).add_to(group)
     folium.LayerControl(collapsed=False).add_to(fmap)
-    attach_script(fmap, "civgridLegend({map}, " + json.dumps(
-        coverage_legend(colour_by, top), ensure_ascii=False) + ");")
+    attach_script(fmap, "civgridLegend({map}, " + script_json(coverage_legend(colour_by, top))
+                  + ");")
     return fmap
 
 
@@ -121,17 +117,17 @@ def coverage_legend(colour_by, top):
     words = {"none": _("no dry latrines"), "unserved": _("Not served"),
              "served": _("Served (within the radius)"), "status": _("Status"),
              "household": _("household"), "public": _("public")}
-    words = {k: escape(v) for k, v in words.items()}
-    rows = [f"<b>{escape(title)}</b>"]
+    words = {k: html_text(v) for k, v in words.items()}
+    rows = [f"<b>{html_text(title)}</b>"]
     rows += [f"<div class='cg-stop'><i style='background:{_grid_fill(v, top, colour_by)}'></i>"
-             f"{escape(label)}</div>" for label, v in stops]
+             f"{html_text(label)}</div>" for label, v in stops]
     if colour_by == "progress":
         rows.append(f"<div><i style='background:{NO_LATRINES}'></i>{words['none']}</div>")
     rows.append(f"<div><i class='cg-unserved'></i>{words['unserved']}</div>")
     rows.append(f"<div><i style='background:{SERVICE_STYLE['fillColor']}'></i>"
                 f"{words['served']}</div>")
     rows.append(f"<b>{words['status']}</b>")
-    rows += [f"<div><i style='background:{c}'></i>{escape(toilet_label('status', s))}</div>"
+    rows += [f"<div><i style='background:{c}'></i>{html_text(toilet_label('status', s))}</div>"
              for s, c in STATUS_COLOURS.items()]
     rows.append(f"<div>● {words['household']} ◎ {words['public']}</div>")
     return "".join(rows)
@@ -193,5 +189,5 @@ def picker_map(settings, bounds, rec=None):
         start = [lat, lon]
     cfg = {"lon": "lon", "lat": "lat", "crs": "crs", "start": start,
            "clickCrs": "gcj02" if settings.tiles_crs == "gcj02" else ""}
-    attach_script(fmap, "civgridPicker({map}, " + json.dumps(cfg) + ");")
+    attach_script(fmap, "civgridPicker({map}, " + script_json(cfg) + ");")
     return fmap

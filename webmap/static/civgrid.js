@@ -2,6 +2,20 @@
    Served by the app; no third-party code beyond Leaflet and leaflet.heat. */
 "use strict";
 
+/* fetch() for a request that may change something (not GET, HEAD or OPTIONS): it sends
+   the page's CSRF token (<meta name="csrf-token">) in the X-CSRFToken header, which the
+   server requires of every cookie-authenticated write (webmap/security.py). */
+function civgridFetch(url, options) {
+  options = Object.assign({credentials: "same-origin"}, options || {});
+  var method = (options.method || "GET").toUpperCase();
+  if (["GET", "HEAD", "OPTIONS"].indexOf(method) < 0) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    options.headers = new Headers(options.headers || {});
+    if (meta) options.headers.set("X-CSRFToken", meta.content);
+  }
+  return fetch(url, options);
+}
+
 function civgridLegend(map, html) {
   var legend = L.control({position: "bottomright"});
   legend.onAdd = function () {
@@ -70,7 +84,7 @@ function civgridClusters(map, cfg) {
           } else {
             var size = 26 + Math.min(24, Math.round(Math.log(n) * 4));
             var icon = L.divIcon({className: "cg-cluster", iconSize: [size, size],
-                                  html: "<span>" + String(n) + "</span>"});
+                                  html: "<span>" + String(Number(n)) + "</span>"});
             L.marker(ll, {icon: icon, title: n + " " + cfg.labels.issues})
               .on("click", function () { map.setView(ll, Math.min(map.getZoom() + 2, 19)); })
               .addTo(layer);

@@ -60,7 +60,8 @@ def password():
                 raise InputError(Problem("people.password_mismatch",
                                          N_("the two new passwords differ")))
             changed = users.change_password(get_db(), who.login,
-                                            request.form.get("current", ""), new)
+                                            request.form.get("current", ""), new,
+                                            actor=auth.actor())
         except InputError as exc:
             problems = [tr(p) for p in exc.problems]
         else:

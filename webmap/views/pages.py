@@ -6,13 +6,15 @@ unfiltered list that looks filtered.
 """
 
 import io
+import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from geo.cases import workflow
 from geo.issues import browse
 from geo.issues import records
 from geo.issues import sheet
@@ -23,6 +25,8 @@ from geo.issues.query import (SHORTCUTS, IssueFilter, date_shortcut, district_to
 from geo.params import known_only, not_one_of, parse_int
 from webmap import assets
 from webmap import auth
+from webmap import security
+from webmap.downloads import attachment, dated
 from webmap.i18n import is_english
 from webmap.maps import issues as maps
 from webmap.db import get_db, settings
@@ -42,12 +46,20 @@ def static_asset(path):
     return url_for("static", filename=f"node_modules/{path}")
 
 
+_SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
+
+
 def map_parts(fmap):
     """Header, body and script of a Folium map for embedding in a template."""
     assets.localise(fmap, static_asset)
     root = fmap.get_root()
     root.render()
-    return {"map_header": Markup(root.header.render()), "map_html": Markup(root.html.render()),
+    # Folium's own <script> tags (in the header and the body) run only with the request's
+    # nonce (Content-Security-Policy, webmap.security); the script part goes into the
+    # page's one nonced <script> (base.html).
+    tag = f'<script nonce="{security.csp_nonce()}"'
+    return {"map_header": Markup(_SCRIPT_TAG.sub(tag, root.header.render())),
+            "map_html": Markup(_SCRIPT_TAG.sub(tag, root.html.render())),
             "map_script": Markup(root.script.render())}
 
 
@@ -167,7 +179,8 @@ def issue_list():
     return render_template(
         "issues.html", title=_("Issues"), rows=rows, total=total, page=page, pages=pages,
         link=link, sort=sort, sort_link=lambda s: url_for("pages.issue_list", sort=s, **args),
-        shortcuts=shortcuts,
+        shortcuts=shortcuts, bulk=workflow.is_command(auth.account()),
+        bulk_steps=workflow.BULK_STEPS,
         exports={fmt: url_for("pages.issue_export", fmt=fmt, sort=sort, **args)
                  for fmt in EXPORT_TYPES},
         **filter_context(flt, cats))
@@ -186,18 +199,40 @@ def issue_export(fmt):
         sheet.write_csv(table, buffer)
     else:
         sheet.write_xlsx(table, buffer, _)
-    buffer.seek(0)
-    return send_file(buffer, mimetype=EXPORT_TYPES[fmt], as_attachment=True,
-                     download_name=f"issues-{district_today():%Y%m%d}.{fmt}")
+    return attachment(buffer, dated(_("Issues"), fmt), dated("issues", fmt), EXPORT_TYPES[fmt])
 
 
 @bp.get("/issues/<int:issue_id>")
 @auth.requires("issues.read")
 def issue_page(issue_id):
     known_only(request.args, ANY_PAGE)
+    return render_issue(issue_id)
+
+
+def render_issue(issue_id, refusal=None, sent=None):
+    """The issue page with its history and the workflow steps the account may take
+    (``refusal``: the message of a step just refused, ``sent``: the form as sent)."""
     db = get_db()
     issue = browse.issue_detail(db, issue_id, scope=auth.scope("issues.read"))
     grid = browse.grid_detail(db, issue["grid_code"]) if issue["grid_code"] else None
     fmap = maps.issue_map(settings(), issue, grid["geometry"] if grid else None)
+    case = workflow.case_state(db, issue_id, auth.account()) if auth.can("issues.act") \
+        else None
     return render_template("issue.html", title=f"#{issue_id}", issue=issue, grid=grid,
+                           case=case, steps=workflow.STEPS, refusal=refusal,
+                           sent=sent or {}, departments=known_departments(db, case),
                            **map_parts(fmap))
+
+
+def known_departments(db, case=None):
+    """Departments a dispatch may choose: the grids', the routing table's and the
+    accounts' (the case's proposal first)."""
+    if case is None or "dispatch" not in case["allowed"]:
+        return []
+    with db.transaction() as tx:
+        names = [r[0] for r in tx.fetchall(
+            "SELECT d FROM (SELECT unnest(departments) AS d FROM grids"
+            " UNION SELECT department FROM routing_rules"
+            " UNION SELECT unnest(departments) FROM users) x WHERE d <> '' ORDER BY d")]
+    first = [case["proposed"]] if case.get("proposed") else []
+    return first + [n for n in names if n not in first]

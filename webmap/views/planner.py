@@ -276,7 +276,7 @@ def activate(version_id):
 @auth.requires("grids.edit")
 def delete(version_id):
     try:
-        versions.delete_draft(get_db(), version_id)
+        versions.delete_draft(get_db(), version_id, actor=_actor())
     except PLANNER_ERRORS as exc:
         return _draft_page(version_id, request.form, _refused(exc))
     flash(_("Draft %(n)s was discarded.", n=version_id), "success")

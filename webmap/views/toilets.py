@@ -2,7 +2,6 @@
 
 import dataclasses
 import io
-
 from flask import (Blueprint, redirect, render_template, request, send_file, url_for)
 from flask_babel import gettext as _
 
@@ -22,7 +21,7 @@ from geo.params import known_only, parse_float, parse_int
 from webmap.maps import toilets as toilet_maps
 from webmap.db import get_db, settings
 from webmap import auth
-from webmap.downloads import XLSX, attachment as _attachment
+from webmap.downloads import attachment, dated
 from webmap.views.pages import ANY_PAGE, map_parts
 
 bp = Blueprint("toilets", __name__, url_prefix="/toilets")
@@ -80,13 +79,16 @@ def progress_png():
     return send_file(buffer, mimetype="image/png", download_name="progress.png")
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 @bp.get("/ledger.xlsx")
 @auth.requires("toilets.read", unscoped=True)
 def ledger_xlsx():
     """The Excel ledger in the page's language, written in memory, as a download."""
     buffer = io.BytesIO()
     ledger.write_ledger(get_db(), buffer, request.args.get("area") or None, translate=_)
-    return _attachment(buffer, f"{_(ledger.SHEET)}.xlsx", "toilet-ledger.xlsx", XLSX)
+    return attachment(buffer, dated(_(ledger.SHEET), "xlsx"), dated("toilet-ledger", "xlsx"), XLSX)
 
 
 @bp.get("/list")
@@ -119,11 +121,12 @@ def record_list_export(fmt):
     if fmt == "xlsx":
         buffer = io.BytesIO()
         ledger.write_ledger(get_db(), buffer, translate=_, condition=condition)
-        return _attachment(buffer, f"{name}.xlsx", "toilet-records.xlsx", XLSX)
+        return attachment(buffer, dated(name, "xlsx"), dated("toilet-records", "xlsx"), XLSX)
     text = io.StringIO()
     ledger.write_csv(get_db(), text, translate=_, condition=condition)
     data = io.BytesIO(text.getvalue().encode("utf-8-sig"))  # the BOM: Excel reads UTF-8
-    return _attachment(data, f"{name}.csv", "toilet-records.csv", "text/csv; charset=utf-8")
+    return attachment(data, dated(name, "csv"), dated("toilet-records", "csv"),
+                      "text/csv; charset=utf-8")
 
 
 @bp.get("/problems")
@@ -139,8 +142,8 @@ def record_problems():
 def toilets_geojson():
     """Every record as GeoJSON, written in memory, as a download."""
     data = export.export_bytes(get_db(), "toilets", "geojson")
-    return send_file(io.BytesIO(data), as_attachment=True, mimetype="application/geo+json",
-                     download_name="toilets.geojson")
+    name = dated("toilets", "geojson")
+    return attachment(data, name, name, "application/geo+json")
 
 
 def _form_fields(form):

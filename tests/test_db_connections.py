@@ -1,0 +1,158 @@
+"""Connections that die: a killed client, a restarted server, a terminated backend."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from geo import settings as settings_mod
+from geo.errors import DatabaseError
+from geo.store import cluster
+from geo.store import db as geo_db
+from tests.conftest import REPO, private_data_dir
+
+#: A generous bound: the behaviour is checked, not its speed.
+PATIENCE_S = 15
+
+HOLD_LOCK = """
+import sys
+from geo import settings
+from geo.store import db as geo_db
+db = geo_db.connect(settings.Settings(database_url=sys.argv[1]))
+with db.transaction() as tx:
+    tx.execute("LOCK TABLE imports IN ACCESS EXCLUSIVE MODE")
+    print(tx.fetchval("SELECT pg_backend_pid()"), flush=True)
+    tx.execute("SELECT pg_sleep(600)")
+"""
+
+
+def backends(admin, pids):
+    """Those of ``pids`` still in pg_stat_activity."""
+    with admin.transaction() as tx:
+        return {r[0] for r in tx.fetchall(
+            "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", (list(pids),))}
+
+
+def wait_gone(admin, pids):
+    deadline = time.monotonic() + PATIENCE_S
+    while backends(admin, pids):
+        assert time.monotonic() < deadline, f"backends {pids} still there after {PATIENCE_S} s"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def admin(server_dsn):
+    db = geo_db.Database(server_dsn)
+    yield db
+    db.close()
+
+
+def test_sessions_check_that_their_client_is_there(db):
+    with db.transaction() as tx:
+        assert tx.fetchval("SHOW client_connection_check_interval") == "2s"
+
+
+def test_killed_client_leaves_no_backend_holding_locks(db_url, db, admin):
+    """kill -9 of a process in the middle of a long statement (as of `civgrid import`):
+    its backend ends, and with it the exclusive lock, instead of running on."""
+    child = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, db_url], cwd=REPO,
+                             env=dict(os.environ, PYTHONPATH=str(REPO)),
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(child.stdout.readline())
+        with db.transaction() as tx:
+            assert tx.fetchval("SELECT count(*) FROM pg_locks WHERE pid = %s"
+                               " AND relation = 'imports'::regclass AND granted", (pid,)) == 1
+            assert tx.fetchval("SELECT wait_event FROM pg_stat_activity WHERE pid = %s",
+                               (pid,)) == "PgSleep"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    wait_gone(admin, {pid})
+    with db.transaction() as tx:  # the table is free again
+        tx.execute("SET LOCAL lock_timeout = '5s'")
+        tx.execute("LOCK TABLE imports IN ACCESS EXCLUSIVE MODE")
+
+
+def pooled(db, n):
+    """Open ``n`` connections at once and put them back into the pool: their pids."""
+    with db.transaction() as a, db.transaction() as b, db.transaction() as c:
+        return {t.fetchval("SELECT pg_backend_pid()") for t in (a, b, c)[:n]}
+
+
+def test_terminated_connections_are_replaced(db, admin):
+    """Every pooled connection killed by the server: the next transaction still works."""
+    pids = pooled(db, 3)
+    assert len(pids) == 3
+    with admin.transaction() as tx:
+        tx.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                   (list(pids),))
+    wait_gone(admin, pids)
+    for _ in range(4):  # as many checkouts as dead connections and one more
+        with db.transaction() as tx:
+            assert tx.fetchval("SELECT pg_backend_pid()") not in pids
+
+
+def test_a_connection_lost_mid_transaction_is_named(db, admin):
+    """The server ends the session while the caller's transaction runs: a DatabaseError
+    that names the database (nothing is retried), and the pool recovers."""
+    with pytest.raises(DatabaseError) as caught:
+        with db.transaction() as tx:
+            pid = tx.fetchval("SELECT pg_backend_pid()")
+            with admin.transaction() as other:
+                other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            wait_gone(admin, {pid})
+            tx.execute("INSERT INTO imports (kind, source_file) VALUES ('issues', 'lost.csv')")
+    assert caught.value.code == "database.lost"
+    message = caught.value.render()
+    assert message.startswith(f"lost the connection to the database {db.name}: ")
+    assert "\n" not in message and "server closed the connection" in message
+    with db.transaction() as tx:
+        assert tx.fetchval("SELECT count(*) FROM imports WHERE source_file = 'lost.csv'") == 0
+
+
+@pytest.fixture
+def own_cluster():
+    path = private_data_dir("civgrid-restart-")
+    pg = cluster.Cluster(path)
+    yield pg
+    geo_db.forget()
+    pg.stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.skipif(bool(os.environ.get("CIVGRID_TEST_DATABASE_URL")),
+                    reason="restarts the private cluster")
+def test_first_transaction_after_a_restart_works(own_cluster):
+    """The first request after the database restarted used to get a stale connection."""
+    settings = settings_mod.Settings(data_dir=own_cluster.root)
+    db = geo_db.connect(settings)
+    pids = pooled(db, 3)
+    own_cluster.stop()
+    own_cluster.ensure_running()
+    assert geo_db.connect(settings) is db  # the same pool, holding three dead connections
+    with db.transaction() as tx:
+        assert tx.fetchval("SELECT pg_backend_pid()") not in pids
+        assert tx.fetchval("SELECT count(*) FROM grids") == 0
+
+
+def test_first_page_after_the_connections_died_is_served(settings, admin):
+    """The web pages' symptom: the first request after the database restarted was a 500."""
+    from tests import accounts
+    from webmap import create_app
+
+    app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
+    client = accounts.client(app, "admin")
+    assert client.get("/issues").status_code == 200
+    db = geo_db.connect(settings)
+    pids = pooled(db, 3)
+    with admin.transaction() as tx:
+        tx.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                   (list(pids),))
+    wait_gone(admin, pids)
+    response = client.get("/issues")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
