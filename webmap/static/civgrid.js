@@ -533,7 +533,7 @@ function civgridReport(map, cfg) {
       lat.value = y.toFixed(7);
       crs.value = "";
       var shown = cfg.shift === "gcj02" ? civgridToGcj02(x, y) : [x, y];
-      place([shown[1], shown[0]], 17);
+      place([shown[1], shown[0]], 16);
       say(cfg.text.located.replace("%(m)s", Math.round(pos.coords.accuracy)), false);
     }, function () { say(cfg.text.noGps, true); },
     {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
