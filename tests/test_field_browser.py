@@ -42,7 +42,7 @@ def site(db, settings, layout, chromium):
     server = br.LiveServer(create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}))
     page = br.Page(chromium).login(server.url, login, accounts.PASSWORD)
     page.page.set_viewport_size(PHONE)
-    yield {"page": page, "url": server.url, "issue": issue, "db": db}
+    yield {"page": page, "url": server.url, "issue": issue, "db": db, "chromium": chromium}
     page.close()
     server.stop()
 
@@ -93,6 +93,23 @@ def test_accept_and_feed_back_with_a_photo_from_the_queue(site):
     shot(p, "case")
     no_sideways_scroll(p)
     assert page.errors == [] and page.outside == []
+    # The command centre checks it: before and after side by side above 结案 and 返工.
+    workflow.act(db, issue, "send_to_check", "t_cmd", COMMAND)
+    checker = br.Page(site["chromium"]).login(site["url"], accounts.ensure(db, "command"),
+                                              accounts.PASSWORD)
+    checker.page.set_viewport_size(PHONE)
+    c = checker.open(f"{site['url']}/issues/{issue}")
+    compare = c.locator(".cg-compare.cg-checking")
+    before, after = compare.locator(".cg-photos-before"), compare.locator(".cg-photos-after")
+    assert "无照片" in before.inner_text() and after.locator("img").count() == 1
+    b, a = before.bounding_box(), after.bounding_box()
+    assert abs(b["y"] - a["y"]) < 1 and b["x"] + b["width"] <= a["x"] + 1  # side by side
+    assert c.eval_on_selector_all(".cg-step", "fs => fs.map(f => f.dataset.step)") == \
+        ["close", "rework", "reply"]
+    shot(c, "check")
+    no_sideways_scroll(c)
+    assert checker.errors == [] and checker.outside == []
+    checker.close()
 
 
 def test_report_with_the_phones_position_and_a_photo(site):
