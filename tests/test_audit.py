@@ -255,6 +255,21 @@ def case_routing_move(w):
                 before={"position": 2}, after={"position": 1})
 
 
+def case_report(w):
+    lon, lat = xy(3, 3)
+    return dict(url="/report/new", role="grid_worker", grids=[code(2)], refused="leader",
+                data={"category": "07001", "source": "sweep", "description": "井盖缺失",
+                      "lon": str(lon), "lat": str(lat)},
+                action="issues.create", object_type="issue",
+                object_id=lambda: str(_newest_issue(w)), before=None,
+                after={"category": "07001", "source": "sweep", "description": "井盖缺失"})
+
+
+def _newest_issue(w):
+    with w["db"].transaction() as tx:
+        return tx.fetchval("SELECT max(id) FROM issues")
+
+
 #: endpoint → the sample request and the entry it must leave.
 CASES = {
     "planner.new_draft": case_new_draft, "planner.upload": case_upload,
@@ -267,7 +282,7 @@ CASES = {
     "calendar.upload": case_calendar,
     "cases.act": case_file, "cases.act_many": case_bulk_void, "api.issue_action": case_api_reply,
     "cases.routing_add": case_routing_add, "cases.routing_delete": case_routing_delete,
-    "cases.routing_move": case_routing_move,
+    "cases.routing_move": case_routing_move, "cases.report": case_report,
 }
 
 
@@ -299,8 +314,8 @@ def test_every_post_route_is_in_the_table(world):
 def test_a_change_leaves_one_entry_naming_who_and_what(world, endpoint):
     case = CASES[endpoint](world)
     role = case.get("role", "admin")
-    client = accounts.client(world["app"], role)
-    login = accounts.ensure(world["db"], role)
+    client = accounts.client(world["app"], role, grids=case.get("grids", ()))
+    login = accounts.ensure(world["db"], role, grids=case.get("grids", ()))
     account_id = users.get_user(world["db"], login).id
     last = _last_id(world["db"])
     response = client.post(case["url"], data=case["data"],
@@ -330,7 +345,7 @@ def test_a_change_leaves_one_entry_naming_who_and_what(world, endpoint):
 def test_a_refused_request_leaves_nothing(world, endpoint):
     """A role without the right is refused: no entry, nothing changed."""
     case = CASES[endpoint](world)
-    refused_role = "leader" if case.get("role") is None else None
+    refused_role = case.get("refused", "leader" if case.get("role") is None else None)
     if refused_role is None:  # every account may change its own password: send a wrong one
         case["data"] = {**case["data"], "current": "not-the-password"}
         refused_role = case["role"]

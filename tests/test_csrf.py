@@ -83,6 +83,8 @@ def form(endpoint, world):
         "cases.routing_add": {"category": "08", "department": "区住建局"},
         "cases.routing_move": {"direction": "down"},
         "cases.routing_delete": {},
+        "cases.report": {"category": "07001", "source": "patrol", "description": "井盖缺失",
+                         "lon": str(lon), "lat": str(lat)},
     }.get(endpoint)
 
 

@@ -35,6 +35,8 @@ PAGES = [
     ("toilet-new", "/toilets/new", True, False),
     ("toilet-edit", "/toilets/{toilet}/edit", True, False),
     ("audit", "/audit/", False, True),
+    ("queue", "/queue", False, False),
+    ("report", "/report/new", True, False),
 ]
 
 

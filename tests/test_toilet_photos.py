@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from geo.grids import importer as grids
-from geo.toilets import photos
+from geo import photos
 from geo.toilets import records as toilets
 from tests import accounts
 from tests import layouts

@@ -39,6 +39,7 @@ import dataclasses
 import datetime as dt
 import json
 
+from geo.cases import photos as case_photos
 from geo.errors import N_, InputError, NotFound, Problem, Text
 from geo.issues import catalogue
 from geo.issues.query import DISTRICT_TZ
@@ -315,6 +316,8 @@ def _apply(tx, case, action, actor, fields):
                     deadline_to=sets.get("deadline"))
     elif action == "reply":
         data["public"] = True
+    if fields.get("photos"):
+        data["photos"] = case_photos.entries(fields["photos"], case_photos.STEP_KINDS[action])
     if action in REQUESTS:
         kind = REQUESTS[action]
         data["request_id"] = tx.fetchval(
@@ -357,7 +360,7 @@ def _apply(tx, case, action, actor, fields):
 
 
 def act_many(db, ids, action, actor, principal, note=None, department=None, deadline_to=None,
-             propose=False, at=None):
+             propose=False, at=None, photos=(), data_dir=None):
     """Take ``action`` on every case of ``ids`` in one transaction, all or nothing.
 
     ``principal`` is the account whose roles and scope decide (an account is its own
@@ -365,7 +368,10 @@ def act_many(db, ids, action, actor, principal, note=None, department=None, dead
     ``department`` the department of a dispatch (``propose=True``: each case's proposed
     department when none is given); ``deadline_to`` the deadline an extension asks for
     (a datetime or ``YYYY-MM-DD HH:MM`` on the district's clock); ``at`` the step's time
-    (default: now). Raises :class:`Refused` naming every case refused and why.
+    (default: now). ``photos`` (checked :class:`geo.photos.Photo`, only for a step of
+    :data:`geo.cases.photos.STEP_KINDS`: the "after" photo of ``feed_back``) are written
+    under ``data_dir`` once every case is accepted, and named in each history row and
+    audit entry. Raises :class:`Refused` naming every case refused and why.
     Returns ``{id: new status}``.
     """
     if action not in STEPS:
@@ -376,9 +382,14 @@ def act_many(db, ids, action, actor, principal, note=None, department=None, dead
     if not ids:
         raise InputError(Problem("cases.no_cases", N_("no case was chosen")))
     actor = actor if actor is not None else principal
+    photos = list(photos or ())
+    if photos and action not in case_photos.STEP_KINDS:
+        raise InputError(Problem("cases.no_photos_here",
+                                 N_("%(action)s takes no photo; add the after photo when "
+                                    "feeding back"), {"action": Text(CASE_ACTIONS[action])}))
     fields = {"note": _clean_text(note, N_("the note or reason"), MAX_TEXT),
               "department": _clean_text(department, N_("department"), MAX_DEPARTMENT),
-              "deadline_to": _aware(deadline_to)}
+              "deadline_to": _aware(deadline_to), "photos": photos}
     with db.transaction() as tx:
         fields["now"] = _aware(at) or tx.fetchval("SELECT now()")
         cases = _load(tx, ids)
@@ -395,14 +406,19 @@ def act_many(db, ids, action, actor, principal, note=None, department=None, dead
             problems += _problems(case, action, principal, own)
         if problems:
             raise Refused(problems)
-        return {i: _apply(tx, cases[i], action, actor, per_case[i]) for i in ids}
+        done = {i: _apply(tx, cases[i], action, actor, per_case[i]) for i in ids}
+        # Written before the commit: a stored case never names a missing file (a file
+        # left by a failed commit is unnamed and harmless, and the same photo reuses it).
+        case_photos.store(data_dir, photos)
+        return done
 
 
 def act(db, issue_id, action, actor, principal, note=None, department=None, deadline_to=None,
-        at=None):
+        at=None, photos=(), data_dir=None):
     """Take ``action`` on case ``issue_id`` (see :func:`act_many`); returns its new status."""
     return act_many(db, [issue_id], action, actor, principal, note=note, department=department,
-                    deadline_to=deadline_to, at=at)[int(issue_id)]
+                    deadline_to=deadline_to, at=at, photos=photos,
+                    data_dir=data_dir)[int(issue_id)]
 
 
 def case_state(db, issue_id, principal):

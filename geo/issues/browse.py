@@ -194,3 +194,22 @@ def list_grids(db, version=None, level=None, q=None, bbox=None, limit=1000, offs
     for row in rows:
         row["geometry"] = shapely.from_wkb(bytes(row.pop("wkb")))
     return rows, total
+
+
+def report_area(db, scope=None):
+    """Where a field report may be made: ``(outlines, bounds)``. For a grid worker's
+    ``scope`` the outlines are its grids of the active version (``[(code, name,
+    geometry)]``) and ``bounds`` frame them; without a scope (anywhere) there are no
+    outlines and ``bounds`` frame the district. ``bounds`` is ``None`` without grids."""
+    with db.transaction() as tx:
+        version = assign.active_version(tx)
+        if scope is None:
+            extent = assign.district_extent(tx, version)
+            return [], None if extent is None else (extent.xmin, extent.ymin, extent.xmax,
+                                                    extent.ymax)
+        outlines = [(code, name, shapely.from_wkb(bytes(wkb))) for code, name, wkb in tx.fetchall(
+            "SELECT code, name, ST_AsBinary(geom) FROM grids WHERE version_id = %s"
+            " AND code = ANY(%s) ORDER BY code", (version, list(scope.grids)))]
+    if not outlines:
+        return [], None
+    return outlines, tuple(shapely.union_all([g for _c, _n, g in outlines]).bounds)

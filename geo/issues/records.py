@@ -1,15 +1,18 @@
 """Issues (problem points): import from files, create one, list unassigned (docs/domain.md)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 
+from geo.cases import photos as case_photos
 from geo.issues import catalogue
 from geo.issues.statuses import STATUSES
 from geo.io import forms
 from geo.io import intake
 from geo.io import readers
 from geo.people import audit
-from geo.errors import N_, Problem, Text, shown
+from geo.errors import N_, InputError, Problem, Text, shown
 
 SOURCES = ("leader", "joint", "patrol", "sweep", "citizen", "city", "other")
 TEXT_COLUMNS = ("ref", "description", "address")
@@ -101,7 +104,7 @@ def import_issues(db, settings, path, crs=None, dry_run=False, actor=None, progr
     return intake.import_points(db, settings, SPEC, path, crs, dry_run, actor, progress)
 
 
-def create_issue(db, settings, fields, crs=None, actor=None):
+def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=()):
     """Create one issue from a dict of fields (a form or API call); return its id.
 
     ``fields`` maps names of :data:`FIELDS` (or their import aliases, e.g. ``经度``) to
@@ -109,6 +112,12 @@ def create_issue(db, settings, fields, crs=None, actor=None):
     (an EPSG code, ``'gcj02'`` or ``'bd09'``; default lon/lat in EPSG:4490). The issue
     goes through exactly the checks and assignment of an import; bad fields raise
     :class:`~geo.errors.InputError` listing every problem, and nothing is stored.
+
+    ``scope`` (a :class:`geo.people.permissions.Scope`; ``None``: anywhere) is where
+    the reporter may report: a point assigned to no grid of the scope is refused,
+    naming the grid it falls in. ``photos`` (checked :class:`geo.photos.Photo`) are the
+    "before" photos: written under ``settings.data_dir`` in the same transaction's
+    course and named in the ``created`` history row (``data.photos``) and the audit entry.
 
     Examples
     --------
@@ -121,19 +130,40 @@ def create_issue(db, settings, fields, crs=None, actor=None):
     table = forms.form_table(values, crs, Text(N_("form: the issue")))
 
     created = []
+    shot = case_photos.entries(photos, "before")
 
     def record(tx, report):
+        if scope is not None:
+            _check_scope(tx, report.import_id, scope)
         created.append(tx.fetchval(
-            "INSERT INTO issue_history (issue_id, actor, action, to_status)"
-            " SELECT id, coalesce(%s, current_user), 'created', status FROM issues"
+            "INSERT INTO issue_history (issue_id, actor, action, to_status, data)"
+            " SELECT id, coalesce(%s, current_user), 'created', status, %s::jsonb FROM issues"
             " WHERE import_id = %s RETURNING issue_id",
-            (audit.login_of(actor), report.import_id),
+            (audit.login_of(actor), json.dumps({"photos": shot}) if shot else None,
+             report.import_id),
         ))
-        audit.record(tx, actor, "issues.create", "issue", created[0], None,
-                     {k: v for k, v in values.items() if v not in (None, "")})
+        after = {k: v for k, v in values.items() if v not in (None, "")}
+        if shot:
+            after["photos"] = shot
+        audit.record(tx, actor, "issues.create", "issue", created[0], None, after)
+        case_photos.store(settings.data_dir, photos)
 
     intake.import_table(db, settings, SPEC, table, actor=actor, after=record)
     return created[0]
+
+
+def _check_scope(tx, import_id, scope):
+    """Refuse a created issue lying outside ``scope``'s grids: name the grid it is in."""
+    code, name = tx.fetchone(
+        "SELECT g.code, g.name FROM issues i LEFT JOIN grids g ON g.id = i.grid_id"
+        " WHERE i.import_id = %s", (import_id,))
+    if code is None or code not in scope.grids:
+        where = Text(N_("in no grid")) if code is None else Text(
+            N_("in grid %(name)s (%(code)s)"), {"name": name, "code": code})
+        raise InputError(Problem("issues.outside_scope",
+                                 N_("the point lies %(where)s, outside the grids you work in; "
+                                    "report only problems in your own grids"),
+                                 {"where": where}))
 
 
 def unassigned(db, limit=1000):

@@ -262,3 +262,34 @@ def issue_map(settings, issue, grid_geom):
                                                  "fillOpacity": 0.05}).add_to(fmap)
     issue_markers(fmap, [issue], settings)
     return fmap
+
+
+def report_map(settings, outlines, bounds, start=None):
+    """The field report's map (``civgridReport``): the reporter's grids outlined
+    (``outlines``: ``[(code, name, geometry)]``), framed on ``bounds`` (lon/lat), the
+    position found by the phone or tapped. ``start`` (lon, lat, crs) is a position
+    already given (the form shown again), drawn where the tiles put it."""
+    fmap = base_map(settings, bounds, zoom=14)
+    for code, name, geom in outlines:
+        folium.GeoJson(shapely.geometry.mapping(display_geom(geom, settings)),
+                       style_function=lambda f: {"color": "#0d6efd", "weight": 2,
+                                                 "fillOpacity": 0.04},
+                       tooltip=html_text(f"{name} ({code})")).add_to(fmap)
+    shown = None
+    if start is not None:
+        lon, lat, crs = start
+        if crs == "gcj02" or settings.tiles_crs != "gcj02":
+            shown = [lon, lat]
+        else:
+            (y, x, _r), = display_points([(lat, lon, None)], settings)
+            shown = [x, y]
+    cfg = {"lon": "lon", "lat": "lat", "crs": "crs", "status": "cg-position",
+           "locate": "cg-locate", "start": shown, "auto": start is None,
+           "clickCrs": "gcj02" if settings.tiles_crs == "gcj02" else "",
+           "shift": "gcj02" if settings.tiles_crs == "gcj02" else "",
+           "text": {"locating": _("Finding your position…"),
+                    "located": _("Position from the phone (within %(m)s m)."),
+                    "tapped": _("Position set by tapping the map."),
+                    "noGps": _("No position from the phone: tap the map where the problem is.")}}
+    attach_script(fmap, "civgridReport({map}, " + script_json(cfg) + ");")
+    return fmap

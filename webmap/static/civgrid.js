@@ -480,6 +480,73 @@ function civgridPicker(map, cfg) {
   if (cfg.start) { place(cfg.start); map.setView(cfg.start, 16); }
 }
 
+/* WGS84 → GCJ-02, the published forward formula (as geo.io.crs.wgs84_to_gcj02): a
+   phone's GPS position, drawn on GCJ-02 tiles, must be shifted as every overlay is. */
+function civgridToGcj02(lon, lat) {
+  var A = 6378245.0, EE = 0.00669342162296594323, PI = Math.PI;
+  var x = lon - 105.0, y = lat - 35.0;
+  var dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+  dlat += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
+  dlat += (20.0 * Math.sin(y * PI) + 40.0 * Math.sin(y / 3.0 * PI)) * 2.0 / 3.0;
+  dlat += (160.0 * Math.sin(y / 12.0 * PI) + 320 * Math.sin(y * PI / 30.0)) * 2.0 / 3.0;
+  var dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+  dlon += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
+  dlon += (20.0 * Math.sin(x * PI) + 40.0 * Math.sin(x / 3.0 * PI)) * 2.0 / 3.0;
+  dlon += (150.0 * Math.sin(x / 12.0 * PI) + 300.0 * Math.sin(x / 30.0 * PI)) * 2.0 / 3.0;
+  var radlat = lat / 180.0 * PI, magic = 1 - EE * Math.sin(radlat) * Math.sin(radlat);
+  var sqrtmagic = Math.sqrt(magic);
+  dlat = (dlat * 180.0) / ((A * (1 - EE)) / (magic * sqrtmagic) * PI);
+  dlon = (dlon * 180.0) / (A / sqrtmagic * Math.cos(radlat) * PI);
+  return [lon + dlon, lat + dlat];
+}
+
+/* The field report's map (report.html): the phone's GPS position (navigator.geolocation,
+   WGS84 = CGCS2000 for our purpose, so crs stays empty) or, failing that, a tap on the
+   map (on GCJ-02 tiles a tap is GCJ-02: crs=gcj02). Either way the marker shows where
+   the report will be, and the status line says which source the position came from. */
+function civgridReport(map, cfg) {
+  var lon = document.getElementById(cfg.lon), lat = document.getElementById(cfg.lat);
+  var crs = document.getElementById(cfg.crs), status = document.getElementById(cfg.status);
+  var button = document.getElementById(cfg.locate), marker = null;
+  function place(ll, zoom) {
+    if (marker) marker.setLatLng(ll);
+    else marker = L.marker(ll, {title: "report"}).addTo(map);
+    map.setView(ll, Math.max(map.getZoom(), zoom || 16));
+  }
+  function say(text, bad) {
+    status.textContent = text;
+    status.className = "small " + (bad ? "text-danger" : "text-success");
+  }
+  map.on("click", function (e) {
+    lon.value = e.latlng.lng.toFixed(7);
+    lat.value = e.latlng.lat.toFixed(7);
+    crs.value = cfg.clickCrs;
+    place(e.latlng, map.getZoom());
+    say(cfg.text.tapped, false);
+  });
+  function locate() {
+    if (!navigator.geolocation) { say(cfg.text.noGps, true); return; }
+    say(cfg.text.locating, false);
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      var x = pos.coords.longitude, y = pos.coords.latitude;
+      lon.value = x.toFixed(7);
+      lat.value = y.toFixed(7);
+      crs.value = "";
+      var shown = cfg.shift === "gcj02" ? civgridToGcj02(x, y) : [x, y];
+      place([shown[1], shown[0]], 16);
+      say(cfg.text.located.replace("%(m)s", Math.round(pos.coords.accuracy)), false);
+    }, function () { say(cfg.text.noGps, true); },
+    {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
+  }
+  button.addEventListener("click", locate);
+  if (cfg.start) {
+    var s = cfg.start;
+    place([s[1], s[0]], 16);
+  } else if (cfg.auto) {
+    locate();
+  }
+}
+
 /* On a phone, tables with a header row show each row as a card (civgrid.css);
    label every cell with its column's header so the card still says what is what. */
 document.addEventListener("DOMContentLoaded", function () {

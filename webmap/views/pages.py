@@ -14,6 +14,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from geo.cases import photos as case_photos
 from geo.cases import workflow
 from geo.issues import browse
 from geo.issues import records
@@ -220,6 +221,8 @@ def render_issue(issue_id, refusal=None, sent=None):
         else None
     return render_template("issue.html", title=f"#{issue_id}", issue=issue, grid=grid,
                            case=case, steps=workflow.STEPS, refusal=refusal,
+                           shots=case_photos.of_history(issue["history"]),
+                           photo_steps=case_photos.STEP_KINDS,
                            sent=sent or {}, departments=known_departments(db, case),
                            **map_parts(fmap))
 

@@ -11,7 +11,7 @@ from geo.toilets import progress as coverage_progress
 from geo.toilets import sites as coverage_sites
 from geo.io import export
 from geo.toilets import ledger
-from geo.toilets import photos
+from geo import photos
 from geo.toilets import listing
 from geo.toilets import records as toilets_mod
 from geo.toilets import rules
@@ -160,20 +160,13 @@ def _form_fields(form):
 
 
 def _uploaded_photos(fields, current=()):
-    """Check and re-encode the form's uploads (:mod:`geo.toilets.photos`); add their
+    """Check and re-encode the form's uploads (:mod:`geo.photos`); add their
     names to ``fields["photos"]``. Returns the photos to write once the record is saved;
     a bad upload raises :class:`InputError` before anything is written."""
     uploads = [f for f in request.files.getlist("upload") if f and f.filename]
     if not uploads:
         return []
-    prepared, problems = [], []
-    for upload in uploads:
-        try:
-            prepared.append(photos.prepare(upload.read(photos.MAX_BYTES + 1), upload.filename))
-        except InputError as exc:
-            problems += exc.problems
-    if problems:
-        raise InputError(problems)
+    prepared = photos.prepare_many((u.read(photos.MAX_BYTES + 1), u.filename) for u in uploads)
     names = [n for n in (fields.get("photos") or ";".join(current)).split(";") if n.strip()]
     names += [p.name for p in prepared if p.name not in names]
     fields["photos"] = ";".join(names)
@@ -188,7 +181,7 @@ def _store_photos(prepared):
 @bp.get("/photos/<name>")
 @auth.requires("toilets.read")  # names are content hashes: not guessable
 def photo(name):
-    """A stored photo (only names :mod:`geo.toilets.photos` gives: no other file)."""
+    """A stored photo (only names :mod:`geo.photos` gives: no other file)."""
     return send_file(photos.photo_path(settings().data_dir, name), mimetype="image/jpeg",
                      max_age=86400)
 

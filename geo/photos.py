@@ -1,4 +1,4 @@
-"""Photos of toilet records: checked, re-encoded without metadata, stored by content.
+"""Photos (toilet records, case steps): checked, re-encoded without metadata, stored by content.
 
 An upload is accepted only when Pillow reads it as an image of a known format
 (:data:`FORMATS`), no bigger than :data:`MAX_BYTES` and :data:`MAX_PIXELS` (a
@@ -10,6 +10,10 @@ metadata: no EXIF, so no GPS position of the household, no camera serial. A
 the stored JPEG (``<64 hex>.jpg``), so the same photo uploaded twice is stored once,
 and :func:`photo_path` accepts nothing but such a name: no path reaches the disk
 from a URL.
+
+Each kind of record keeps its photos in its own folder under the data directory
+(:data:`FOLDERS`: ``photos/`` for toilet records, ``case_photos/`` for cases), so a
+route serving one kind can never hand out a photo of the other.
 
 Examples
 --------
@@ -35,6 +39,8 @@ THUMB_SIDE = 320
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
 QUALITY = 85
 NAME = re.compile(r"^[0-9a-f]{64}\.jpg$")
+#: Where each kind of record keeps its photos, under the data directory.
+FOLDERS = {"toilets": "photos", "cases": "case_photos"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,20 @@ def prepare(data, filename="photo"):
     return Photo(hashlib.sha256(jpeg).hexdigest() + ".jpg", jpeg, _jpeg(thumb))
 
 
+def prepare_many(uploads):
+    """Check and re-encode every ``(bytes, filename)`` of ``uploads``: the list of
+    :class:`Photo`, or one :class:`~geo.errors.InputError` naming every bad file."""
+    prepared, problems = [], []
+    for data, filename in uploads:
+        try:
+            prepared.append(prepare(data, filename))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    return prepared
+
+
 def _too_many_pixels(place):
     return InputError(Problem("photos.too_many_pixels",
                               N_("the photo declares more than %(limit)d million pixels"),
@@ -95,10 +115,11 @@ def _jpeg(img):
     return out.getvalue()
 
 
-def store(data_dir, photo):
-    """Write ``photo`` and its thumbnail under ``data_dir/photos``; return its name."""
-    for path, data in ((_dir(data_dir) / photo.name, photo.jpeg),
-                       (_dir(data_dir, "thumbs") / photo.name, photo.thumb)):
+def store(data_dir, photo, kind="toilets"):
+    """Write ``photo`` and its thumbnail in ``kind``'s folder under ``data_dir``
+    (:data:`FOLDERS`); return its name."""
+    for path, data in ((_dir(data_dir, kind) / photo.name, photo.jpeg),
+                       (_dir(data_dir, kind, "thumbs") / photo.name, photo.thumb)):
         if path.exists():
             continue
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
@@ -113,20 +134,20 @@ def is_stored_name(name):
     return bool(NAME.match(name or ""))
 
 
-def photo_path(data_dir, name, thumb=False):
-    """The file of a stored photo (or its thumbnail); :class:`~geo.errors.NotFound` for
-    any other name, so a URL cannot reach another file."""
+def photo_path(data_dir, name, thumb=False, kind="toilets"):
+    """The file of a stored photo of ``kind`` (or its thumbnail);
+    :class:`~geo.errors.NotFound` for any other name, so a URL cannot reach another file."""
     if not is_stored_name(name):
         raise NotFound(N_("no photo %(name)r"), {"name": shown(name)}, code="photos.not_found")
-    path = (_dir(data_dir, "thumbs") if thumb else _dir(data_dir)) / name
+    path = (_dir(data_dir, kind, "thumbs") if thumb else _dir(data_dir, kind)) / name
     if not path.is_file():
         raise NotFound(N_("no photo %(name)r"), {"name": shown(name)}, code="photos.not_found")
     return path
 
 
-def _dir(data_dir, *sub):
+def _dir(data_dir, kind, *sub):
     from pathlib import Path
 
-    path = Path(data_dir, "photos", *sub)
+    path = Path(data_dir, FOLDERS[kind], *sub)
     path.mkdir(parents=True, exist_ok=True)
     return path
