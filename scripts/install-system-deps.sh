@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian/Ubuntu packages civgrid needs, only those that are missing.
-#   scripts/install-system-deps.sh          PostgreSQL + PostGIS, Python venv, Node/npm
-#   scripts/install-system-deps.sh test     ... plus Chromium and CJK fonts for browser tests
+#   scripts/install-system-deps.sh          PostgreSQL + PostGIS, Python venv, Node/npm, Pango, CJK fonts
+#   scripts/install-system-deps.sh test     ... plus Chromium and poppler-utils for the tests
 set -euo pipefail
 
 SUDO=""
@@ -30,9 +30,14 @@ command -v gcc >/dev/null || missing+=(gcc)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 python3 -c 'import sysconfig, os, sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)' || missing+=(python3-dev)
 command -v npm >/dev/null || missing+=(nodejs npm)
+# WeasyPrint (the bulletin's PDF) lays text out with Pango; Chinese needs a CJK font.
+need_pkg libpango-1.0-0
+need_pkg libpangoft2-1.0-0
+need_pkg fonts-noto-cjk
 if [ "${1:-}" = "test" ]; then
   command -v chromium >/dev/null || missing+=(chromium)
-  need_pkg fonts-noto-cjk
+  # pdftoppm and pdftotext: the tests render the bulletin's PDF and read its text back
+  command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -24,6 +24,7 @@ NOT_TOILETS = ACCOUNTS - {"toilet_office"}
 TOILET_READERS = {"admin", "command", "toilet_office", "leader"}
 PLANNER_READERS = {"admin", "command", "planner", "leader"}
 PLANNERS = {"admin", "planner"}
+BULLETIN_READERS = {"admin", "command", "leader"}
 
 #: endpoint → who may use it (every method of the route).
 EXPECTED = {
@@ -50,6 +51,10 @@ EXPECTED = {
     "planner.new_draft": PLANNERS, "planner.upload": PLANNERS, "planner.attributes": PLANNERS,
     "planner.merge": PLANNERS, "planner.split": PLANNERS, "planner.geometry": PLANNERS,
     "planner.balance": PLANNERS, "planner.delete": PLANNERS,
+    # The bulletin and the metrics: whole-district figures, command centre and leaders.
+    "bulletins.bulletin": BULLETIN_READERS, "bulletins.trend_png": BULLETIN_READERS,
+    "bulletins.bulletin_xlsx": BULLETIN_READERS, "bulletins.bulletin_pdf": BULLETIN_READERS,
+    "bulletins.metrics_page": BULLETIN_READERS, "bulletins.metrics_xlsx": BULLETIN_READERS,
     "planner.activate": PLANNERS, "planner.rollback": PLANNERS, "planner.rebase": PLANNERS,
     "audit.index": {"admin"}, "audit.export": {"admin"},
     # The workflow checks each step's role and scope itself; the routes need issues.act.

@@ -25,6 +25,7 @@ def create_app(test_config=None):
     from webmap.views import api
     from webmap.views import audit
     from webmap.views import cases
+    from webmap.views import bulletins
     from webmap.views import pages
     from webmap.views import planner
     from webmap.views import toilets as toilet_pages
@@ -41,6 +42,7 @@ def create_app(test_config=None):
     app.register_blueprint(planner.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(bulletins.bp)
 
     @app.get("/favicon.ico")
     @auth.requires("public")

@@ -677,5 +677,42 @@ def cases_cmd(action, ids, ids_file, as_login, note, department, proposed, deadl
               {"step": case_workflow.Names([action]), "n": len(done), "login": account.login}))
 
 
+@main.command("bulletin")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The day, YYYY-MM-DD (default: yesterday on the district clock).")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "html", "pdf"]), required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@_fail_cleanly
+def bulletin_cmd(day, fmt, output):
+    """Write the daily bulletin (日通报) of a day as an Excel workbook, an HTML page or a PDF,
+    in the command line's language."""
+    import datetime as dt
+
+    from geo.cases import bulletin
+    from geo.issues.query import district_today
+    from webmap import create_app
+    from webmap.i18n import environment_locale
+    from webmap.views import bulletins
+
+    day = day.date() if day else district_today() - dt.timedelta(days=1)
+    db = _db()
+    with export.replacing(output, fmt) as tmp:
+        b = bulletin.daily(db, day)
+        if fmt == "xlsx":
+            english = environment_locale() == "en"
+            bulletin.write_xlsx(bulletin.bulletin_sheets(b), tmp, environment_gettext(), english)
+        else:
+            app = create_app({"CIVGRID_SETTINGS": _settings()})
+            with app.test_request_context(f"/?lang={environment_locale()}"):
+                html = bulletins.print_html(db, b)
+            if fmt == "pdf":
+                tmp.write_bytes(bulletins.pdf_bytes(html))
+            else:
+                tmp.write_text(html, encoding="utf-8")
+    _ = environment_gettext()
+    click.echo(_("wrote the daily bulletin of %(day)s to %(path)s")
+               % {"day": day.isoformat(), "path": str(output)})
+
+
 if __name__ == "__main__":
     main()

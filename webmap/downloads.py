@@ -12,6 +12,8 @@ from flask import send_file
 
 from geo.issues.query import district_today
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 
 def dated(stem, ext, day=None):
     """``stem-YYYY-MM-DD.ext`` for the district's today (or ``day``).

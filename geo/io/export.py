@@ -72,7 +72,7 @@ def frame(db, kind, version=None):
 
 #: The file name endings each format is written under.
 SUFFIXES = {"csv": (".csv",), "geojson": (".geojson", ".json"), "gpkg": (".gpkg",),
-            "xlsx": (".xlsx",), "png": (".png",)}
+            "xlsx": (".xlsx",), "png": (".png",), "html": (".html", ".htm"), "pdf": (".pdf",)}
 
 
 def export(db, kind, fmt, path, version=None):

@@ -41,7 +41,7 @@ ACTIONS = {
     "issues.report": "report a problem in the field (the case workflow to come)",
     "issues.act": "act on a case: file, dispatch, accept, check, close… (each step checks role and scope)",
     "routing.manage": "the routing table that proposes a department at dispatch",
-    "bulletins.read": "rankings and bulletins (to come)",
+    "bulletins.read": "the daily bulletin, its downloads and the metrics page (whole district)",
     "bulletins.compose": "compose bulletins (to come)",
     "planner.read": "grid versions: list, drafts, validation and impact",
     "grids.edit": "create, upload, edit, balance and delete draft grid versions",

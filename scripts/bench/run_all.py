@@ -16,11 +16,13 @@ FULL = [
     ("bench_coverage.py", []),
     ("bench_toilet_page.py", []),
     ("bench_permissions.py", []),
+    ("bench_bulletin.py", []),
 ]
 QUICK = {"bench_import.py": ["--issues", "100000"], "bench_activation.py": ["--issues", "100000"],
          "bench_pages.py": ["--sizes", "10000,100000"],
          "bench_toilet_page.py": ["--repeat", "2"],
-         "bench_permissions.py": ["--issues", "100000", "--repeat", "5"]}
+         "bench_permissions.py": ["--issues", "100000", "--repeat", "5"],
+         "bench_bulletin.py": ["--cases", "100000", "--repeat", "3"]}
 
 
 def main():

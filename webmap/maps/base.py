@@ -88,6 +88,18 @@ def add_base_layer(fmap, settings):
     return fmap
 
 
+def outline_layer(outlines, settings, name, fields=("name",), weight=1.5, opacity=0.7):
+    """``outlines`` (a GeoDataFrame) as unfilled outlines moved onto the tiles, with a
+    tooltip of ``fields``."""
+    shown = outlines.copy()
+    shown["geometry"] = [display_geom(g, settings) for g in shown.geometry]
+    shown = tooltip_properties(shown, [f for f in fields if shown[f].dtype == object])
+    return folium.GeoJson(shown.to_json(), name=name,
+                          style_function=lambda f: {"color": "#34495e", "weight": weight,
+                                                    "fill": False, "opacity": opacity},
+                          tooltip=folium.GeoJsonTooltip(list(fields), labels=False))
+
+
 def ramp(t):
     """Colour for t in [0, 1] on a yellow → dark red ramp."""
     t = min(max(float(t), 0.0), 1.0) * (len(RAMP) - 1)

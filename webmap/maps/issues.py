@@ -17,8 +17,9 @@ from geo.issues import stats
 from geo.issues import statuses
 from webmap.i18n import category_name, is_english, light_meaning, light_name, status_name
 from webmap.maps.base import (add_base_layer, attach_script, base_map, display_geom,
-                              display_points, grid_link, html_text, legend_html, ramp,
-                              script_json, table_html, tooltip_properties)
+                              display_points, grid_link, html_text, legend_html,
+                              outline_layer, ramp, script_json, table_html,
+                              tooltip_properties)
 
 def measure_label(measure):
     return {"open": _("Open issues"), "density": _("Issues per km²"),
@@ -142,13 +143,7 @@ def heat_animation_map(settings, streets, starts, frames, period="week"):
     """
     fmap = base_map(settings, streets.total_bounds if len(streets) else None)
     if len(streets):
-        shown = streets.copy()
-        shown["geometry"] = [display_geom(g, settings) for g in shown.geometry]
-        shown = tooltip_properties(shown, ["name"])
-        folium.GeoJson(shown.to_json(), name=_("Streets"),
-                       style_function=lambda f: {"color": "#34495e", "weight": 1.5,
-                                                 "fill": False, "opacity": 0.7},
-                       tooltip=folium.GeoJsonTooltip(["name"], labels=False)).add_to(fmap)
+        outline_layer(streets, settings, _("Streets")).add_to(fmap)
     index, packed = {}, []
     for frame in frames:
         flat = []

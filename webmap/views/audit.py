@@ -11,8 +11,7 @@ from geo.people import audit_read
 from webmap import auth
 from webmap.db import get_db
 from webmap.views.pages import ANY_PAGE
-from webmap.downloads import attachment
-from webmap.views.toilets import XLSX
+from webmap.downloads import XLSX, attachment
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
