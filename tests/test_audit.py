@@ -13,7 +13,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from geo.cases import workflow
+from geo.cases import supervision, workflow
 from geo.grids import importer as grids
 from geo.grids import versions
 from geo.issues import records as issues
@@ -240,6 +240,16 @@ def case_routing_move(w):
                 before={"position": 2}, after={"position": 1})
 
 
+def case_supervision(w):
+    issue = _issue(w)
+    return dict(url="/supervision/new", data={"ids": str(issue), "title": "专项督查",
+                                               "rectify_by": "2026-12-10", "note": ""},
+                action="bulletins.compose", object_type="supervision_bulletin",
+                object_id=lambda: str(supervision.listing(w["db"])[0]["id"]), before=None,
+                after={"number": 1, "title": "专项督查", "rectify_by": "2026-12-10",
+                       "cases": [issue]})
+
+
 #: endpoint → the sample request and the entry it must leave.
 CASES = {
     "planner.new_draft": case_new_draft, "planner.upload": case_upload,
@@ -251,7 +261,7 @@ CASES = {
     "toilets.edit": case_toilet_edit, "auth.password": case_password,
     "cases.act": case_file, "cases.act_many": case_bulk_void,
     "cases.routing_add": case_routing_add, "cases.routing_delete": case_routing_delete,
-    "cases.routing_move": case_routing_move,
+    "cases.routing_move": case_routing_move, "supervision.compose": case_supervision,
 }
 
 

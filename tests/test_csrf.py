@@ -80,6 +80,8 @@ def form(endpoint, world):
         "cases.routing_add": {"category": "08", "department": "区住建局"},
         "cases.routing_move": {"direction": "down"},
         "cases.routing_delete": {},
+        "supervision.compose": {"ids": str(world["issue"]), "title": "督查",
+                                "rectify_by": "2026-12-10"},
     }.get(endpoint)
 
 

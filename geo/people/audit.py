@@ -22,7 +22,7 @@ import json
 
 #: What ``object_type`` names: the kinds of things the log records changes of.
 OBJECT_TYPES = ("grid_version", "district", "layer", "assignment", "toilet", "issue",
-                "import", "user", "token", "routing_rule")
+                "import", "user", "token", "routing_rule", "supervision_bulletin")
 
 #: Every action the log records (``object_type`` of each in parentheses in the docs).
 ACTIONS = (
@@ -39,6 +39,8 @@ ACTIONS = (
     "cases.request_suspension", "cases.approve_suspension", "cases.refuse_suspension",
     "cases.resume", "cases.reopen", "cases.reply",
     "routing.add", "routing.remove", "routing.move",
+    # A supervision bulletin (督查专报) composed.
+    "bulletins.compose",
 )
 
 
