@@ -215,6 +215,23 @@ def build(db, n):
     print("  statuses: " + ", ".join(f"{s} {c:,}" for s, c in statuses), flush=True)
 
 
+def database(workdir, cases, reuse=False):
+    """``(dsn, db)`` of the benchmark database of ``cases`` cases: built afresh (the demo
+    grids and :func:`build`), or with ``reuse`` the one a previous run built."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    admin_dsn = server(workdir)
+    name = f"bench_bulletin_{cases}"
+    if reuse:
+        dsn = geo_db.with_dbname(admin_dsn, name)
+        return dsn, geo_db.connect(settings_mod.Settings(database_url=dsn, tiles="none"))
+    dsn = fresh_database(admin_dsn, name)
+    settings = settings_mod.Settings(database_url=dsn, tiles="none")
+    db = geo_db.connect(settings)
+    grids.import_grids(db, settings, DEMO_DIR / "grids.geojson")
+    build(db, cases)
+    return dsn, db
+
+
 def timed(func, repeat):
     samples = []
     result = None
@@ -233,19 +250,7 @@ def main():
     parser.add_argument("--reuse", action="store_true",
                         help="time the database a previous run built (same --cases)")
     args = parser.parse_args()
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    admin_dsn = server(args.workdir)
-    name = f"bench_bulletin_{args.cases}"
-    if args.reuse:
-        dsn = geo_db.with_dbname(admin_dsn, name)
-        settings = settings_mod.Settings(database_url=dsn, tiles="none")
-        db = geo_db.connect(settings)
-    else:
-        dsn = fresh_database(admin_dsn, name)
-        settings = settings_mod.Settings(database_url=dsn, tiles="none")
-        db = geo_db.connect(settings)
-        grids.import_grids(db, settings, DEMO_DIR / "grids.geojson")
-        build(db, args.cases)
+    _dsn, db = database(args.workdir, args.cases, args.reuse)
 
     day = (dt.datetime.now(metrics.DISTRICT_TZ) - dt.timedelta(days=1)).date()
     start, end = metrics.period(day)
