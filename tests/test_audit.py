@@ -207,6 +207,13 @@ def case_file(w):
                 after={"status": "filed"})
 
 
+def case_api_reply(w):
+    issue = _issue(w)
+    return dict(url=f"/api/v1/issues/{issue}/actions", data={"action": "reply", "note": "已受理"},
+                action="cases.reply", object_type="issue", object_id=str(issue),
+                before={}, after={"public": True, "note": "已受理"}, status=200)
+
+
 def case_bulk_void(w):
     issue = _issue(w)
     return dict(url="/issues/act", data={"ids": [str(issue)], "action": "void", "note": "重复"},
@@ -259,7 +266,7 @@ CASES = {
     "planner.balance": case_balance, "planner.activate": case_activate,
     "planner.delete": case_delete, "toilets.create": case_toilet_create,
     "toilets.edit": case_toilet_edit, "auth.password": case_password,
-    "cases.act": case_file, "cases.act_many": case_bulk_void,
+    "cases.act": case_file, "cases.act_many": case_bulk_void, "api.issue_action": case_api_reply,
     "cases.routing_add": case_routing_add, "cases.routing_delete": case_routing_delete,
     "cases.routing_move": case_routing_move, "supervision.compose": case_supervision,
 }
@@ -300,7 +307,7 @@ def test_a_change_leaves_one_entry_naming_who_and_what(world, endpoint):
     response = client.post(case["url"], data=case["data"],
                            content_type="multipart/form-data")
     assert response.status_code in (200, 302), response.get_data(as_text=True)[:800]
-    assert response.status_code == 302, "the change was refused: " + \
+    assert response.status_code == case.get("status", 302), "the change was refused: " + \
         response.get_data(as_text=True)[:800]
     made = _entries_after(world["db"], last)
     assert len(made) == 1, [(e["action"], e["object_id"]) for e in made]

@@ -62,6 +62,7 @@ EXPECTED = {
     "audit.index": {"admin"}, "audit.export": {"admin"},
     # The workflow checks each step's role and scope itself; the routes need issues.act.
     "cases.act": {"admin", "command", "department", "grid_worker"},
+    "api.issue_action": {"admin", "command", "department", "grid_worker"},
     "cases.act_many": {"admin", "command", "department", "grid_worker"},
     "cases.queue": {"admin", "command", "department", "grid_worker"},
     "cases.routing": {"admin", "command"}, "cases.routing_add": {"admin", "command"},

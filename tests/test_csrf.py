@@ -76,6 +76,7 @@ def form(endpoint, world):
                            "status": "planned"},
         "toilets.edit": {"name": "改过的名字"},
         "cases.act": {"action": "file"},
+        "api.issue_action": {"action": "reply", "note": "已受理"},
         "cases.act_many": {"ids": [str(world["issue"])], "action": "void", "note": "重复"},
         "cases.routing_add": {"category": "08", "department": "区住建局"},
         "cases.routing_move": {"direction": "down"},

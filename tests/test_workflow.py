@@ -460,3 +460,66 @@ def test_queues_for_a_department_and_the_command_centre(world):
     response = dept.post(f"/issues/{later}/act", data={"action": "accept", "next": "/queue"})
     assert response.status_code == 302 and response.headers["Location"].endswith("/queue")
     assert status_of(db, later) == "processing"
+
+
+def test_bulk_from_the_issue_list(world):
+    from webmap import create_app
+    from tests import accounts
+
+    db = world["db"]
+    app = create_app({"CIVGRID_SETTINGS": world["settings"], "TESTING": True})
+    cases = [make_case(db, world["template"], "reported", department=None) for _ in range(2)]
+    command = accounts.client(app, "command")
+    listing = command.get("/issues").get_data(as_text=True)
+    assert 'id="cg-bulk"' in listing and f'name="ids" value="{cases[0]}"' in listing
+    worker_list = accounts.client(app, "grid_worker", grids=[OURS]).get("/issues")
+    assert 'id="cg-bulk"' not in worker_list.get_data(as_text=True)
+    ids = [str(c) for c in cases]
+    refused = command.post("/issues/act", data={"ids": ids, "action": "void"},
+                           follow_redirects=True).get_data(as_text=True)
+    assert all(f"#{c}" in refused for c in cases) and "作废需要填写原因" in refused
+    assert {status_of(db, c) for c in cases} == {"reported"}
+    done = command.post("/issues/act", data={"ids": ids, "action": "file"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "立案：已办理 2 件。" in done
+    assert {status_of(db, c) for c in cases} == {"filed"}
+
+
+def test_api_token_takes_a_step_with_the_same_rules(world):
+    from geo.people import tokens, users
+    from webmap import create_app
+
+    db = world["db"]
+    app = create_app({"CIVGRID_SETTINGS": world["settings"], "TESTING": True})
+    users.create_user(db, "script", "脚本", ["command"], "a long password 1", actor="tests")
+    _id, token = tokens.create_token(db, "script", "command", label="nightly")
+    case = make_case(db, world["template"], "checking")
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    refused = client.post(f"/api/v1/issues/{case}/actions", json={"action": "file"}, headers=auth)
+    body = refused.get_json()
+    assert refused.status_code == 400 and body["error"] == "cases.not_allowed"
+    assert "close the case" in body["message"] or "结案" in body["message"]
+    done = client.post(f"/api/v1/issues/{case}/actions", json={"action": "close"}, headers=auth)
+    assert done.status_code == 200, done.get_data(as_text=True)
+    answer = done.get_json()
+    assert answer["status"] == "closed" and answer["allowed"] == ["reopen", "reply"]
+    assert [(r["action"], r["actor"]) for r in _history(db, case)] == [("close", "script")]
+    with db.transaction() as tx:
+        assert tx.fetchone("SELECT actor_login, token_id FROM audit_log WHERE action ="
+                           " 'cases.close' AND object_id = %s", (str(case),)) == ("script", _id)
+
+
+def test_the_demo_department_has_dispatched_cases(demo_url):
+    from geo import settings as settings_mod
+    from geo.people import users
+    from geo.store import db as geo_db
+
+    demo = geo_db.connect(settings_mod.Settings(database_url=demo_url))
+    department = users.get_user(demo, "department")
+    with demo.transaction() as tx:
+        mine = tx.fetchval("SELECT count(*) FROM issues WHERE department = ANY(%s)",
+                           (list(department.departments),))
+        undispatched = tx.fetchval("SELECT count(*) FROM issues WHERE department IS NOT NULL"
+                                   " AND status IN ('reported', 'filed')")
+    assert mine > 0 and undispatched == 0

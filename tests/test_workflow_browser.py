@@ -34,7 +34,7 @@ def steps_shown(p):
 
 def test_command_files_and_dispatches_from_the_case_page(site):
     page, issue = site["page"], site["issue"]
-    p = page.open(f"{site['url']}/issues/{issue}")
+    p = page.open(f"{site['url']}/issues/{issue}", screenshot="case-actions.png")
     assert steps_shown(p) == ["file", "void", "reply"]
     # 作废 without a reason: refused, the message shown, nothing changed.
     with p.expect_navigation():
@@ -62,3 +62,42 @@ def test_command_files_and_dispatches_from_the_case_page(site):
     with site["db"].transaction() as tx:
         assert tx.fetchone("SELECT status, department FROM issues WHERE id = %s",
                            (issue,)) == ("dispatched", proposed)
+
+
+def test_a_department_accepts_from_its_queue_on_a_phone(db, settings, layout, chromium):
+    from geo.cases import workflow
+    from geo.people.permissions import Principal
+    from webmap import create_app
+
+    lon, lat = xy(3, 3)
+    issue = issues.create_issue(db, settings, {
+        "ref": "Q-1", "category": "07001", "lon": lon, "lat": lat,
+        "reported_at": "2026-11-27 10:00", "description": "人行道上堆放杂物，影响通行"})
+    command = Principal("tests", roles=("command",))
+    workflow.act(db, issue, "file", None, command)
+    workflow.act(db, issue, "dispatch", None, command, department="区城管局")
+    login = accounts.ensure(db, "department", departments=("区城管局",))
+    server = br.LiveServer(create_app({"CIVGRID_SETTINGS": settings, "TESTING": True}))
+    page = br.Page(chromium)
+    page.context.close()
+    page.context = chromium.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                                        is_mobile=True, has_touch=True)
+    page.page = page.context.new_page()
+    page.page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    try:
+        page.login(server.url, login, accounts.PASSWORD)
+        p = page.open(server.url + "/queue", screenshot="queue-390.png")
+        assert p.evaluate("document.documentElement.scrollWidth") <= 390
+        button = p.locator(f".cg-queue-case[data-id='{issue}'] .cg-one-tap[data-step=accept]")
+        box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["height"] >= 28
+        with p.expect_navigation():
+            button.tap()
+        assert "接单：已办理 1 件。" in p.inner_text(".cg-flash")
+        assert p.locator(f".cg-queue-case[data-id='{issue}'] .cg-one-tap[data-step=accept]").count() == 0
+        assert page.errors == []
+        with db.transaction() as tx:
+            assert tx.fetchval("SELECT status FROM issues WHERE id = %s", (issue,)) == "processing"
+    finally:
+        page.close()
+        server.stop()

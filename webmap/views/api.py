@@ -12,6 +12,7 @@ import json
 
 from flask import Blueprint, Response, jsonify, request
 
+from geo.cases import workflow
 from geo.issues import browse
 from geo.io import crs as crs_mod
 from geo.issues import stats
@@ -107,6 +108,25 @@ def issue(issue_id):
     return jsonify({"type": "Feature", "id": issue_id,
                     "geometry": {"type": "Point", "coordinates": [lon, lat]},
                     "properties": {k: _json_value(v) for k, v in detail.items()}})
+
+
+@bp.post("/issues/<int:issue_id>/actions")
+@auth.requires("issues.act")
+def issue_action(issue_id):
+    """One workflow step on a case, e.g. ``{"action": "close"}`` with an API token: the
+    same rules, history and audit as the pages (geo.cases.workflow). Answers the case's
+    new status and the steps the account may take on it now."""
+    body = (request.get_json(silent=True) if request.is_json else request.form) or {}
+    if not isinstance(body, dict) and not hasattr(body, "get"):
+        body = {}
+    db = get_db()
+    status = workflow.act(db, issue_id, str(body.get("action") or ""), auth.actor(),
+                          auth.account(), note=body.get("note"),
+                          department=body.get("department"),
+                          deadline_to=body.get("deadline_to"))
+    case = workflow.case_state(db, issue_id, auth.account())
+    return jsonify({"id": issue_id, "status": status, "department": case["department"],
+                    "deadline": _json_value(case["deadline"]), "allowed": case["allowed"]})
 
 
 @bp.get("/issues/clusters")

@@ -60,6 +60,20 @@ def spec():
                 "parameters": [{"name": "id", "in": "path", "required": True,
                                 "schema": {"type": "integer"}}, CRS_PARAM],
                 "responses": {"200": GEOJSON, "400": BAD, "404": BAD}}},
+            "/api/v1/issues/{id}/actions": {"post": {
+                "summary": "Take one workflow step on a case (file, dispatch, accept, close…):"
+                           " the account's role and scope decide; refused steps answer 400"
+                           " with the steps the case allows now",
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "integer"}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["action"], "properties": {
+                        "action": {"type": "string"}, "note": {"type": "string"},
+                        "department": {"type": "string"},
+                        "deadline_to": {"type": "string",
+                                        "description": "YYYY-MM-DD HH:MM, Beijing time"}}}}}},
+                "responses": {"200": {"description": "the case's new status and allowed steps"},
+                              "400": BAD, "403": BAD, "404": BAD}}},
             "/api/v1/issues/clusters": {"get": {
                 "summary": "Issues in a bbox grouped by PostGIS on a zoom-dependent lattice",
                 "parameters": FILTERS + [_param("zoom", "map zoom 0–22", {"type": "integer"}, True)],
