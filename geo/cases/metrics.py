@@ -186,24 +186,48 @@ WITH ev AS MATERIALIZED (
     WHERE action IN ('file', 'close', 'send_to_check', 'rework', 'dispatch')
       AND at >= %(start)s AND at < %(end)s
     GROUP BY issue_id
+), returned AS MATERIALIZED (
+    -- the last return of each case returned since P began (a return after a dispatch in P)
+    SELECT issue_id, max(at) AS at FROM issue_history
+    WHERE action = 'return' AND at >= %(start)s GROUP BY issue_id
+), replied AS MATERIALIZED (
+    -- the first public reply of each case answered since P began (messages of P are)
+    SELECT issue_id, min(at) AS at FROM issue_history
+    WHERE action = 'reply' AND at >= %(start)s AND data @> '{"public": true}'
+    GROUP BY issue_id
+), extended AS MATERIALIZED (
+    -- every case with an extension approved before the end of P (read from the index)
+    SELECT DISTINCT issue_id FROM issue_history
+    WHERE action = 'approve_extension' AND at < %(end)s
 ), ids AS (
     SELECT issue_id AS id FROM ev
     UNION SELECT id FROM issues WHERE reported_at >= %(start)s AND reported_at < %(end)s
     UNION SELECT id FROM issues WHERE deadline >= %(start)s AND deadline < %(end)s
     UNION SELECT id FROM issues WHERE closed_at >= %(start)s
-    UNION SELECT id FROM issues WHERE status NOT IN ('closed', 'void')
-                                  AND reported_at < %(end)s
+), cases AS MATERIALIZED (
+    -- Every case open now (it may have been open at the end of P), read from the covering
+    -- index of open cases (0017) ...
+    SELECT x.id, x.category, x.source, x.department, x.status, x.reported_at,
+           x.deadline, x.closed_at, x.suspended_at,
+           (SELECT code FROM grids WHERE grids.id = x.grid_id) AS grid_code
+    FROM issues x WHERE x.status NOT IN ('closed', 'void') AND x.reported_at < %(end)s
+    UNION ALL
+    -- ... and the closed or void cases the period touches, one index probe each (OFFSET 0
+    -- keeps the planner from turning the probes into a scan of every case)
+    SELECT i.* FROM ids CROSS JOIN LATERAL (
+        SELECT x.id, x.category, x.source, x.department, x.status, x.reported_at,
+               x.deadline, x.closed_at, x.suspended_at,
+               (SELECT code FROM grids WHERE grids.id = x.grid_id) AS grid_code
+        FROM issues x WHERE x.id = ids.id AND x.status IN ('closed', 'void') OFFSET 0) AS i
 ), c AS MATERIALIZED (
-    SELECT i.category, i.source, i.department, g.code AS grid_code,
+    SELECT i.category, i.source, i.department, i.grid_code,
            (i.reported_at >= %(start)s AND i.reported_at < %(end)s) AS new,
            coalesce(ev.filed, false) AS filed,
            coalesce(ev.closed, false) AS closed,
            open_end, open_end AND i.suspended_at IS NULL AND i.deadline < %(end)s AS overdue,
            due, due AND i.closed_at < %(end)s AS due_closed,
            due AND i.closed_at < %(end)s AND i.closed_at <= i.deadline AS due_on_time,
-           due AND EXISTS (SELECT 1 FROM issue_history h WHERE h.issue_id = i.id
-                           AND h.action = 'approve_extension' AND h.at < %(end)s)
-               AS due_extended,
+           due AND extended.issue_id IS NOT NULL AS due_extended,
            same_day,
            same_day AND i.closed_at IS NOT NULL
                AND (i.closed_at AT TIME ZONE 'Asia/Shanghai')::date
@@ -211,23 +235,21 @@ WITH ev AS MATERIALIZED (
            coalesce(ev.checked, false) AS checked,
            coalesce(ev.reworked, false) AS reworked,
            ev.dispatched_at IS NOT NULL AS dispatched,
-           ev.dispatched_at IS NOT NULL AND NOT EXISTS (
-               SELECT 1 FROM issue_history h WHERE h.issue_id = i.id AND h.action = 'return'
-               AND h.at >= ev.dispatched_at) AS dispatched_ok,
+           ev.dispatched_at IS NOT NULL
+               AND (returned.at IS NULL OR returned.at < ev.dispatched_at) AS dispatched_ok,
            citizen,
-           citizen AND EXISTS (
-               SELECT 1 FROM issue_history h WHERE h.issue_id = i.id AND h.action = 'reply'
-               AND h.data @> '{"public": true}'
-               AND (cat.limit_value IS NULL OR cat.limit_unit = 'plan' OR h.at <=
-                    civgrid_deadline(i.reported_at, cat.limit_value, cat.limit_unit)))
+           citizen AND replied.at IS NOT NULL
+               AND (cat.limit_value IS NULL OR cat.limit_unit = 'plan' OR replied.at <=
+                    civgrid_deadline(i.reported_at, cat.limit_value, cat.limit_unit))
                AS citizen_replied,
            citizen AND i.closed_at IS NOT NULL AS citizen_closed,
            city, city AND i.closed_at IS NOT NULL AS city_closed
-    FROM ids
-    JOIN issues i ON i.id = ids.id
+    FROM cases i
     JOIN categories cat ON cat.code = i.category
-    LEFT JOIN grids g ON g.id = i.grid_id
     LEFT JOIN ev ON ev.issue_id = i.id
+    LEFT JOIN returned ON returned.issue_id = i.id
+    LEFT JOIN replied ON replied.issue_id = i.id
+    LEFT JOIN extended ON extended.issue_id = i.id
     -- received: reported in P and not void (a duplicate or non-problem counts in no rate)
     CROSS JOIN LATERAL (SELECT i.status <> 'void' AND i.reported_at >= %(start)s
                                AND i.reported_at < %(end)s AS received) AS r
@@ -254,11 +276,24 @@ COLUMNS = ("new", "filed", "closed", "open", "overdue", "due", "due_closed", "du
 _FLAG_OF = {"open": "open_end"}
 
 
+#: The columns of ``c`` each grouping's key reads.
+_NEEDS = {"street": ("grid_code",), "community": ("grid_code",), "grid": ("grid_code",),
+          "department": ("department",), "category": ("category",), "source": ("source",),
+          "district": ()}
+
+
 def _query(groupings):
+    # Count by the finest key the groupings need first (for the bulletin: a few hundred
+    # grids and departments), then fan each key out to its unit in every grouping.
+    fine = sorted({col for g in groupings for col in _NEEDS[g]})
     fan = ", ".join(f"('{g}', {_KEYS[g]})" for g in groupings)
-    counts = ", ".join(f"count(*) FILTER (WHERE c.{_FLAG_OF.get(col, col)}) AS {col}"
+    counts = ", ".join(f"count(*) FILTER (WHERE {_FLAG_OF.get(col, col)}) AS {col}"
                        for col in COLUMNS)
-    return (_FLAGS + f"SELECT u.grouping, u.key, {counts} FROM c"
+    sums = ", ".join(f"sum(c.{col}) AS {col}" for col in COLUMNS)
+    keys = "".join(f"{col}, " for col in fine)
+    group = f" GROUP BY {', '.join(fine)}" if fine else ""
+    return (_FLAGS + f", fine AS (SELECT {keys}{counts} FROM c{group})"
+            f" SELECT u.grouping, u.key, {sums} FROM fine AS c"
             f" CROSS JOIN LATERAL (VALUES {fan}) AS u (grouping, key)"
             " GROUP BY u.grouping, u.key")
 
