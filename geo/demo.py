@@ -1,6 +1,7 @@
 """Load the demo district (``data/demo``, written by ``scripts/make_demo.py``; located by
 :mod:`geo.datafiles`)."""
 
+from geo.cases import calendar
 from geo.layers import blocks
 from geo.grids import importer as grids
 from geo.issues import records as issues
@@ -50,6 +51,9 @@ def load(db, settings, demo_dir=DEMO_DIR):
     codes = versions.load_district(db, demo_dir / "district.geojson", actor="demo")
     yield Text(N_("district boundary stored: %(codes)s"), {"codes": ", ".join(codes)})
     yield blocks.import_blocks(db, settings, demo_dir / "blocks.geojson", actor="demo")
+    # The holiday calendars first, so that the issues' working-day deadlines follow them.
+    for path in sorted((DATA_DIR / "calendar").glob("*.csv")):
+        yield calendar.import_calendar(db, path, actor="demo")
     yield issues.import_issues(db, settings, demo_dir / "issues.csv", actor="demo")
     yield _dispatch_demo_cases(db)
     yield toilets.import_toilets(db, settings, demo_dir / "toilets.csv", actor="demo")

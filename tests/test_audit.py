@@ -34,7 +34,8 @@ def _snapshot(db):
     """Every table a request could change, the accounts and the audit log included."""
     snap = table_snapshot(db)
     with db.transaction() as tx:
-        for t in ("users", "api_tokens", "audit_log", "balance_suggestions", "districts"):
+        for t in ("users", "api_tokens", "audit_log", "balance_suggestions", "districts",
+                  "calendar_days"):
             snap[t] = tx.fetchone(f"SELECT count(*), coalesce(md5(string_agg(t::text, '|'"
                                   f" ORDER BY t::text)), '') FROM {t} t")
     return snap
@@ -192,6 +193,13 @@ def case_password(w):
                 before={"password": None}, after={"password": "changed"})
 
 
+def case_calendar(w):
+    data = "日期,类型,名称\n2026-10-01,休,国庆节\n2026-10-10,班,国庆节调休上班\n".encode()
+    return dict(url="/admin/calendar/", data={"file": (io.BytesIO(data), "2026.csv")},
+                action="calendar.import", object_type="calendar", object_id="2026",
+                before={"holidays": 0, "workdays": 0},
+                after={"file": "2026.csv", "holidays": 1, "workdays": 1,
+                       "deadlines_changed": 0})
 def _issue(w):
     lon, lat = xy(3, 3)
     return issues.create_issue(w["db"], w["settings"], {
@@ -266,6 +274,7 @@ CASES = {
     "planner.balance": case_balance, "planner.activate": case_activate,
     "planner.delete": case_delete, "toilets.create": case_toilet_create,
     "toilets.edit": case_toilet_edit, "auth.password": case_password,
+    "calendar.upload": case_calendar,
     "cases.act": case_file, "cases.act_many": case_bulk_void, "api.issue_action": case_api_reply,
     "cases.routing_add": case_routing_add, "cases.routing_delete": case_routing_delete,
     "cases.routing_move": case_routing_move, "supervision.compose": case_supervision,
@@ -361,11 +370,11 @@ def test_invalid_input_leaves_nothing(world):
 
 
 def test_login_and_logout_are_not_changes(world):
-    client = world["app"].test_client()
-    login = accounts.ensure(world["db"], "viewer")
+    accounts.ensure(world["db"], "viewer")
     last = _last_id(world["db"])
-    accounts.log_in(client, login)
-    client.post("/logout")
+    client = accounts.client(world["app"], "viewer")  # logs in through POST /login
+    assert client.post("/logout").status_code == 200
+    assert client.get("/").status_code == 302  # logged out indeed
     assert _entries_after(world["db"], last) == []
 
 
@@ -517,6 +526,10 @@ def test_the_page_filters_pages_and_shows_changes(world):
     html = edit.get_data(as_text=True)
     assert ('<span class="text-muted">状态</span> <span class="cg-before">计划</span> → '
             '<span class="cg-after">施工中</span>') in html, html[-3000:]
+    # A creation has no before: its fields are listed with their values only.
+    created = client.get("/audit/?action=toilets.create").get_data(as_text=True)
+    assert "<th>操作</th>" in created and "改造方式" not in created  # not the toilet's "action"
+    assert "cg-before" not in created and '<span class="cg-after">CS-002</span>' in created
     assert client.get("/audit/?action=grids.paint").status_code == 400
     assert client.get("/audit/?since=2026-12-02&until=2026-12-01").status_code == 400
 
@@ -599,8 +612,52 @@ def test_an_admin_finds_an_import_through_the_menu_and_filters(live, chromium):
         assert rows.count() == 1  # the demo's one toilet file
         text = rows.first.inner_text()
         assert "导入厕所档案" in text and "demo" in text and "toilets.csv" in text
+        assert "→" not in text  # an import has no before
         assert "action=toilets.import" in p.locator("#export-csv").get_attribute("href")
         p.screenshot(path=str(br.ARTIFACTS / "audit.png"), full_page=True)
         assert page.errors == [] and page.outside == []
     finally:
         page.close()
+
+
+def test_a_photo_added_to_a_record_is_one_edit_entry(world):
+    import re
+
+    from PIL import Image
+
+    image = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(image, "PNG")
+    image.seek(0)
+    client = accounts.client(world["app"], "toilet_office")
+    last = _last_id(world["db"])
+    response = client.post(f"/toilets/{world['toilet']}/edit",
+                           data={"upload": (image, "厕所.png")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    [entry] = _entries_after(world["db"], last)
+    assert (entry["action"], entry["object_id"], entry["before"]) == \
+        ("toilets.edit", world["toilet"], {"photos": []})
+    [name] = entry["after"]["photos"]
+    assert re.fullmatch(r"[0-9a-f]{64}\.jpg", name)
+    assert toilets.get_toilet(world["db"], world["toilet"])["photos"] == [name]
+
+
+def test_account_changes_record_the_changed_fields_only(db):
+    admin = audit.Actor("boss", address="10.9.8.7")
+    users.create_user(db, "zhao", "赵六", ["viewer"], "a long password 3", actor=admin)
+    last = _last_id(db)
+    users.set_roles(db, "zhao", ["planner", "viewer"], actor=admin)
+    users.set_disabled(db, "zhao", True, actor=admin)
+    users.set_disabled(db, "zhao", False, actor=admin)
+    users.reset_password(db, "zhao", "a new password 4", actor=admin)
+    got = [(e["actor_login"], e["address"], e["action"], e["object_id"], e["before"], e["after"])
+           for e in _entries_after(db, last)]
+    assert got == [
+        ("boss", "10.9.8.7", "users.set_roles", "zhao", {"roles": ["viewer"]},
+         {"roles": ["planner", "viewer"]}),
+        ("boss", "10.9.8.7", "users.disable", "zhao", {"disabled": False}, {"disabled": True}),
+        ("boss", "10.9.8.7", "users.enable", "zhao", {"disabled": True}, {"disabled": False}),
+        ("boss", "10.9.8.7", "users.reset_password", "zhao",
+         {"must_change_password": False, "password": None},
+         {"must_change_password": True, "password": "changed"}),
+    ]

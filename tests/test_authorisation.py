@@ -60,6 +60,7 @@ EXPECTED = {
     "supervision.compose_form": {"admin", "command"}, "supervision.compose": {"admin", "command"},
     "planner.activate": PLANNERS, "planner.rollback": PLANNERS, "planner.rebase": PLANNERS,
     "audit.index": {"admin"}, "audit.export": {"admin"},
+    "calendar.index": {"admin"}, "calendar.upload": {"admin"},
     # The workflow checks each step's role and scope itself; the routes need issues.act.
     "cases.act": {"admin", "command", "department", "grid_worker"},
     "api.issue_action": {"admin", "command", "department", "grid_worker"},

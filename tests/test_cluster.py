@@ -63,6 +63,25 @@ def test_start_stop_restart_keeps_data(data_dir):
         assert tx.fetchval("SELECT source_file FROM imports") == "kept.csv"
 
 
+def test_a_running_cluster_is_not_asked_again_on_every_connect(data_dir, monkeypatch):
+    """Pages ask for the database on every request: once this process has seen the cluster
+    running, its pid file is enough; a stopped cluster (no pid file) is started again."""
+    settings = settings_mod.Settings(data_dir=data_dir)
+    geo_db.connect(settings)
+    asked = []
+    real = cluster.Cluster.ensure_running
+    monkeypatch.setattr(cluster.Cluster, "ensure_running",
+                        lambda self, notify=None: asked.append(1) or real(self, notify))
+    for _ in range(5):
+        geo_db.connect(settings)
+    assert asked == []
+    cluster.Cluster(data_dir).stop()  # pg_ctl stop removes postmaster.pid
+    db = geo_db.connect(settings)
+    assert asked == [1]
+    with db.transaction() as tx:  # the pool's dead connections were replaced
+        assert tx.fetchval("SELECT 1") == 1
+
+
 def test_cli_db_commands(data_dir):
     out = civgrid(data_dir, "db", "status")
     assert out.returncode == 0 and "not created" in out.stdout

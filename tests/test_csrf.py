@@ -75,6 +75,8 @@ def form(endpoint, world):
                            "lat": str(lat), "original_type": "dry_latrine",
                            "status": "planned"},
         "toilets.edit": {"name": "改过的名字"},
+        "calendar.upload": {"file": (io.BytesIO("日期,类型\n2026-10-01,休\n".encode()),
+                                     "2026.csv")},
         "cases.act": {"action": "file"},
         "api.issue_action": {"action": "reply", "note": "已受理"},
         "cases.act_many": {"ids": [str(world["issue"])], "action": "void", "note": "重复"},

@@ -275,3 +275,40 @@ def test_weights_and_minimum_from_the_environment():
     with pytest.raises(ConfigError):
         metrics.min_due({"CIVGRID_RANK_MIN_DUE": "five"})
     assert metrics.min_due({"CIVGRID_RANK_MIN_DUE": "3"}) == 3
+
+
+def test_the_workflow_writes_what_the_metrics_count(db, settings, tmp_path):
+    """One case taken through the real workflow (geo.cases.workflow, steps at given times):
+    the metrics read its steps as the workflow wrote them."""
+    from geo.cases import workflow
+    from geo.people.permissions import Principal
+
+    build_history(db, settings, tmp_path)  # the grids (and cases A–N, on other days)
+    command = Principal("t_command", roles=("command",))
+    dept = Principal("t_dept", roles=("department",), departments=(CHENGGUAN,))
+    lon, lat = xy(*WHERE[G3])
+    case = records.create_issue(db, settings, {
+        "category": "07001", "source": "citizen", "lon": lon, "lat": lat,
+        "reported_at": t("11-10 08:00").isoformat()})
+    steps = [("file", command, {}, "11-10 08:10"),
+             ("dispatch", command, {"department": CHENGGUAN}, "11-10 08:20"),
+             ("reply", command, {"note": "已受理"}, "11-10 08:30"),
+             ("accept", dept, {}, "11-10 09:00"),
+             ("feed_back", dept, {"note": "已清理"}, "11-10 11:00"),
+             ("send_to_check", command, {}, "11-10 12:00"),
+             ("rework", command, {"note": "未清理干净"}, "11-10 12:30"),
+             ("accept", dept, {}, "11-10 13:00"),
+             ("feed_back", dept, {"note": "已清理"}, "11-10 14:00"),
+             ("send_to_check", command, {}, "11-10 15:00"),
+             ("close", command, {}, "11-10 16:00")]
+    for action, who, extra, at in steps:
+        workflow.act(db, case, action, None, who, at=t(at), **extra)
+    start, end = metrics.period(dt.date(2026, 11, 10))
+    [d] = metrics.compute(db, start, end, ["district"])["district"]
+    # Only this case happens on 11-10: reported, filed, closed the same day; due (closed in
+    # P, deadline 11-11 08:10 later); checked twice, reworked once; dispatched, not returned;
+    # a citizen message answered publicly 30 minutes in and closed.
+    assert counts(d) == {"new": 1, "filed": 1, "closed": 1, "open": 0, "overdue": 0, "due": 1}
+    assert rates(d) == {"closure": (1, 1), "on_time": (1, 1), "same_day": (1, 1),
+                        "rework": (1, 1), "dispatch": (1, 1), "extension": (0, 1),
+                        "reply": (1, 1), "completion": (1, 1), "city": (0, 0)}

@@ -44,15 +44,17 @@ def test_the_status_check_of_the_issues_table_allows_exactly_the_statuses(db):
     assert re.findall(r"'([a-z_]+)'::text", checks[0]) == list(statuses.STATUSES)
 
 
-def test_the_open_deadline_index_predicate_is_the_python_rule(db):
-    """The index was written by migration 0004; PostgreSQL normalises predicates, so
-    compare it with the normalised predicate of an index built from :func:`open_sql`."""
+@pytest.mark.parametrize("index", [OPEN_DEADLINE_INDEX, "issues_open_cover_idx"])
+def test_the_open_deadline_index_predicate_is_the_python_rule(db, index):
+    """The indexes were written by migrations 0004 and 0017; PostgreSQL normalises
+    predicates, so compare each with the normalised predicate of an index built from
+    :func:`open_sql`."""
     with db.transaction() as tx:
         stored = tx.fetchval(
             "SELECT pg_get_expr(x.indpred, x.indrelid) FROM pg_index x"
-            " WHERE x.indexrelid = %s::regclass", (OPEN_DEADLINE_INDEX,))
+            " WHERE x.indexrelid = %s::regclass", (index,))
         indexdef = tx.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = %s",
-                               (OPEN_DEADLINE_INDEX,))
+                               (index,))
         tx.execute("CREATE TEMP TABLE rule_probe (status text, deadline timestamptz)")
         tx.execute(f"CREATE INDEX rule_probe_idx ON rule_probe (deadline)"
                    f" WHERE {statuses.open_sql('status')}")

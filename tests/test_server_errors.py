@@ -81,3 +81,22 @@ def test_a_refused_row_is_not_echoed(db):
     message = caught.value.render()
     assert "violates check constraint" in message
     assert "150102199001011234" not in message and "Failing row" not in message
+
+
+def test_a_database_failure_while_logged_in_still_draws_the_error_page(settings, monkeypatch):
+    """The account is loaded from the database on every request: when that fails, the
+    error page must not ask for the account again (its menu) and fail a second time."""
+    from geo.people import users
+    from tests import accounts
+
+    app = _app(settings)
+    client = accounts.client(app, "admin")
+
+    def down(*args, **kwargs):
+        raise DatabaseError("cannot connect to the database: %(reason)s",
+                            {"reason": f'socket "{SECRET_PATH}" refused'}, code="database.connect")
+
+    monkeypatch.setattr(users, "load_session", down)
+    response = client.get("/issues")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500 and "已记录" in body and SECRET_PATH not in body

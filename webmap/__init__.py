@@ -24,6 +24,7 @@ def create_app(test_config=None):
     from webmap.views import account
     from webmap.views import api
     from webmap.views import audit
+    from webmap.views import calendar as calendar_pages
     from webmap.views import cases
     from webmap.views import bulletins
     from webmap.views import pages
@@ -42,6 +43,7 @@ def create_app(test_config=None):
     app.register_blueprint(toilet_pages.bp)
     app.register_blueprint(planner.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(calendar_pages.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(bulletins.bp)
     app.register_blueprint(supervision.bp)

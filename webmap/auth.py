@@ -75,7 +75,12 @@ def required_action(app, endpoint):
 
 
 def account():
-    """The account making this request (an API token's owner), or ``None``."""
+    """The account making this request (an API token's owner), or ``None``.
+
+    ``None`` too while the server's error page is drawn (``g.civgrid_failed``): when the
+    database is down, loading the account again for the page's menu would fail again."""
+    if g.get("civgrid_failed"):
+        return None
     return current_user.account if current_user.is_authenticated else None
 
 
@@ -195,6 +200,8 @@ def init_app(app):
     manager.init_app(app)
     @manager.user_loader
     def load_user(user_id):
+        if g.get("civgrid_failed"):  # drawing the error page of a failed database
+            return None
         try:
             uid, epoch = (int(part) for part in user_id.split("."))
         except ValueError:
@@ -205,7 +212,7 @@ def init_app(app):
     @manager.request_loader
     def load_token(req):
         header = req.headers.get("Authorization", "")
-        if not header.lower().startswith("bearer "):
+        if g.get("civgrid_failed") or not header.lower().startswith("bearer "):
             return None
         found = tokens.authenticate(get_db(), header[7:].strip())
         if found is None:
@@ -214,5 +221,5 @@ def init_app(app):
         return WebUser(found)
 
     app.before_request(check_request)
-    app.jinja_env.globals.update(can=can)
+    app.jinja_env.globals.update(can=can, me=account)
 

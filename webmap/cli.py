@@ -723,3 +723,39 @@ def bulletin_cmd(day, fmt, output):
 
 if __name__ == "__main__":
     main()
+
+
+@main.group("calendar")
+def calendar_group():
+    """The holiday calendar working-day deadlines follow: import a year, list the days."""
+
+
+@calendar_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@_fail_cleanly
+def calendar_import(path):
+    """Import calendar file PATH (CSV date,kind,name; kind 休 or 班): replaces the days of
+    its year and recomputes the deadlines of open cases."""
+    from geo.cases import calendar
+
+    _say(calendar.import_calendar(_db(), path, actor=_actor()))
+
+
+@calendar_group.command("list")
+@click.option("--year", type=int, help="Only this year.")
+@_fail_cleanly
+def calendar_list(year):
+    """The loaded holidays and make-up working days, by year."""
+    from geo.cases import calendar
+
+    _ = environment_gettext()
+    by_year = calendar.years(calendar.list_days(_db(), year))
+    if not by_year:
+        click.echo(_("no calendar loaded: working days skip weekends only"))
+    kinds = {"holiday": _("holiday (休)"), "workday": _("make-up working day (班)")}
+    for y, days in by_year.items():
+        click.echo(_("%(year)s: %(holidays)d holiday(s), %(workdays)d make-up working day(s)")
+                   % {"year": y, "holidays": sum(d.kind == "holiday" for d in days),
+                      "workdays": sum(d.kind == "workday" for d in days)})
+        for d in days:
+            click.echo(f"  {d.day.isoformat()}  {kinds[d.kind]}  {d.name or ''}")

@@ -12,8 +12,6 @@ from flask import send_file
 
 from geo.issues.query import district_today
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
 
 def dated(stem, ext, day=None):
     """``stem-YYYY-MM-DD.ext`` for the district's today (or ``day``).
@@ -48,3 +46,6 @@ def attachment(data, name, ascii_name, mimetype):
     if not name.isascii():
         response.headers["Content-Disposition"] = disposition(name, ascii_name)
     return response
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -1,6 +1,6 @@
 """The one place where errors become HTTP answers: JSON under /api/, a page elsewhere."""
 
-from flask import current_app, jsonify, render_template_string, request
+from flask import g, current_app, jsonify, render_template_string, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequestKeyError, HTTPException, RequestEntityTooLarge
@@ -50,6 +50,7 @@ def _answer(code, name, message, problems=None, params=None):
 def _server_error(code="server.error"):
     """A failure of the server, not of the request: the details (a database's socket path,
     a traceback) go to the log only; the user reads that it failed and was logged."""
+    g.civgrid_failed = True  # the page's menu asks nothing of the account (webmap.auth)
     return _answer(500, code, _("The server failed to answer this request; the error has been "
                                 "logged. Try again in a moment, or tell the administrator."))
 

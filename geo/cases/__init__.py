@@ -1,9 +1,5 @@
-"""The closed loop of a case: its workflow (:mod:`geo.cases.workflow`), and the figures
-counted from its history.
-
-Every step a case takes is one row of ``issue_history`` named by the step (``file``,
-``dispatch``, ``close``, …). The metrics (:mod:`geo.cases.metrics`) and the daily
-bulletin (:mod:`geo.cases.bulletin`) count those rows and the case's current columns
-(``issues.deadline``, ``closed_at``, ``department``, ``suspended_at``); docs/domain.md
-defines every figure.
-"""
+"""Cases: the closed loop of an issue (its workflow, :mod:`geo.cases.workflow`), its deadlines
+and the holiday calendar they follow, and what is counted from its history: the metrics
+(:mod:`geo.cases.metrics`) and the daily bulletin (:mod:`geo.cases.bulletin`) count the
+steps of ``issue_history`` and the case's current columns; docs/domain.md defines every
+figure."""

@@ -20,6 +20,7 @@ from geo import vocabulary
 from geo.cases import metrics
 from geo.errors import N_
 from geo.io.cells import neutralise
+from geo.issues import statuses
 
 #: The groupings a bulletin has a table (and a sheet, and a ranking) for.
 GROUPINGS = ("street", "community", "grid", "department")
@@ -101,7 +102,7 @@ WITH days AS (
     SELECT greatest((deadline AT TIME ZONE 'Asia/Shanghai')::date,
                     (reported_at AT TIME ZONE 'Asia/Shanghai')::date) AS first,
            (closed_at AT TIME ZONE 'Asia/Shanghai')::date - 1 AS last
-    FROM issues WHERE status NOT IN ('closed', 'void') AND deadline < %(end)s
+    FROM issues WHERE {open} AND deadline < %(end)s
                   AND suspended_at IS NULL
     UNION ALL
     SELECT greatest((deadline AT TIME ZONE 'Asia/Shanghai')::date,
@@ -123,7 +124,7 @@ SELECT days.day, coalesce(new.n, 0), coalesce(steps.filed, 0), coalesce(steps.cl
        sum(coalesce(change.n, 0)) OVER (ORDER BY days.day)
 FROM days LEFT JOIN new USING (day) LEFT JOIN steps USING (day) LEFT JOIN change USING (day)
 ORDER BY days.day
-"""
+""".replace("{open}", statuses.open_sql("status"))
 
 
 def trend(db, day, days=TREND_DAYS):

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from geo.errors import N_, ConfigError, shown
+from geo.issues import statuses
 
 DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 #: The groupings a figure can be counted by, in the order pages list them.
@@ -210,7 +211,7 @@ WITH ev AS MATERIALIZED (
     SELECT x.id, x.category, x.source, x.department, x.status, x.reported_at,
            x.deadline, x.closed_at, x.suspended_at,
            (SELECT code FROM grids WHERE grids.id = x.grid_id) AS grid_code
-    FROM issues x WHERE x.status NOT IN ('closed', 'void') AND x.reported_at < %(end)s
+    FROM issues x WHERE {open} AND x.reported_at < %(end)s
     UNION ALL
     -- ... and the closed or void cases the period touches, one index probe each (OFFSET 0
     -- keeps the planner from turning the probes into a scan of every case)
@@ -218,7 +219,7 @@ WITH ev AS MATERIALIZED (
         SELECT x.id, x.category, x.source, x.department, x.status, x.reported_at,
                x.deadline, x.closed_at, x.suspended_at,
                (SELECT code FROM grids WHERE grids.id = x.grid_id) AS grid_code
-        FROM issues x WHERE x.id = ids.id AND x.status IN ('closed', 'void') OFFSET 0) AS i
+        FROM issues x WHERE x.id = ids.id AND {closed} OFFSET 0) AS i
 ), c AS MATERIALIZED (
     SELECT i.category, i.source, i.department, i.grid_code,
            (i.reported_at >= %(start)s AND i.reported_at < %(end)s) AS new,
@@ -266,7 +267,8 @@ WITH ev AS MATERIALIZED (
         received AND i.source = 'city' AS city
     ) AS f
 )
-"""
+""".replace("{open}", statuses.open_sql("x.status")).replace("{closed}",
+                                                            statuses.closed_sql("x.status"))
 
 #: Every count column the query returns, after ``grouping`` and ``key``.
 COLUMNS = ("new", "filed", "closed", "open", "overdue", "due", "due_closed", "due_on_time",

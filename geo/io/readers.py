@@ -173,7 +173,12 @@ class RowLabels:
 
 def _decode(path):
     """The file's bytes as UTF-8 (BOM removed; GBK re-encoded)."""
-    data = path.read_bytes()
+    return decode(path.read_bytes(), path.name)
+
+
+def decode(data, name):
+    """``data`` (the bytes of file ``name``) as UTF-8 bytes: BOM removed, GBK re-encoded;
+    text in neither is an error naming the file and the line."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -189,7 +194,7 @@ def _decode(path):
     raise InputError(Problem(
         "io.encoding", N_("text is neither UTF-8 nor GBK (undecodable byte 0x%(byte)02x at "
                           "offset %(offset)d)"),
-        {"byte": data[utf8_error.start], "offset": utf8_error.start}, Place(path.name, row=line)))
+        {"byte": data[utf8_error.start], "offset": utf8_error.start}, Place(name, row=line)))
 
 
 def read_csv(path):

@@ -5,10 +5,12 @@ SQL gets the same rule rendered from the same constant by :func:`open_sql` (and
 :func:`closed_sql`), so a status added to the workflow changes every count, filter,
 map and report at once.
 
-Two things in the database hold a copy that a migration wrote and cannot follow by
+Three things in the database hold a copy that a migration wrote and cannot follow by
 itself: the ``CHECK`` on ``issues.status`` (migration 0001) and the predicate of
 the partial index ``issues_open_deadline_idx`` (migration 0004), which is what
-keeps overdue counts fast. A change here needs a new migration that redefines both;
+keeps overdue counts fast (and the bulletin's covering index of open cases,
+``issues_open_cover_idx``, migration 0017). A change here needs a new migration that
+redefines them;
 ``tests/test_rules.py`` fails until it exists.
 
 Examples

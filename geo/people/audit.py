@@ -22,7 +22,8 @@ import json
 
 #: What ``object_type`` names: the kinds of things the log records changes of.
 OBJECT_TYPES = ("grid_version", "district", "layer", "assignment", "toilet", "issue",
-                "import", "user", "token", "routing_rule", "supervision_bulletin")
+                "import", "user", "token", "calendar", "routing_rule",
+                "supervision_bulletin")
 
 #: Every action the log records (``object_type`` of each in parentheses in the docs).
 ACTIONS = (
@@ -32,6 +33,7 @@ ACTIONS = (
     "toilets.create", "toilets.edit", "toilets.import", "issues.create", "issues.import",
     "users.create", "users.set_roles", "users.disable", "users.enable",
     "users.reset_password", "users.change_password", "tokens.create", "tokens.revoke",
+    "calendar.import",
     # The case workflow: one entry per step (geo.cases.workflow.STEPS), and its routing table.
     "cases.file", "cases.void", "cases.dispatch", "cases.accept", "cases.return",
     "cases.feed_back", "cases.send_to_check", "cases.close", "cases.rework",

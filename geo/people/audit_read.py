@@ -38,7 +38,7 @@ ACTION_LABELS = {
     "users.set_roles": N_("roles changed"), "users.disable": N_("account disabled"),
     "users.enable": N_("account enabled"), "users.reset_password": N_("password reset"),
     "users.change_password": N_("password changed"), "tokens.create": N_("API token created"),
-    "tokens.revoke": N_("API token revoked"),
+    "tokens.revoke": N_("API token revoked"), "calendar.import": N_("holiday calendar imported"),
     **{f"cases.{step}": label for step, label in vocabulary.CASE_ACTIONS.items()},
     "routing.add": N_("routing rule added"), "routing.remove": N_("routing rule deleted"),
     "routing.move": N_("routing rule moved"),
@@ -49,6 +49,7 @@ OBJECT_LABELS = {
     "grid_version": N_("grid version"), "district": N_("district"), "layer": N_("layer"),
     "assignment": N_("grid assignment"), "toilet": N_("toilet record"), "issue": N_("issue"),
     "import": N_("import"), "user": N_("account"), "token": N_("API token"),
+    "calendar": N_("holiday calendar"),
     "routing_rule": N_("routing rule"), "supervision_bulletin": N_("supervision bulletin"),
 }
 assert set(ACTION_LABELS) == set(ACTIONS) and set(OBJECT_LABELS) == set(OBJECT_TYPES)
@@ -159,7 +160,8 @@ FIELD_NAMES = {"toilet": vocabulary.TOILET_FIELDS, "grid_version": GRID_FIELDS}
 
 def readable_changes(entry, translate=None):
     """:func:`changed_fields` for people: field names and coded values (a toilet's status,
-    kind …) in the reader's language, values as one line of text each.
+    kind …) in the reader's language, values as one line of text each; the before value
+    is ``None`` when the entry has no before (a creation, an import).
 
     >>> readable_changes({"object_type": "toilet", "before": {"status": "planned"},
     ...                   "after": {"status": "in_progress"}})
@@ -173,8 +175,9 @@ def readable_changes(entry, translate=None):
             return vocabulary.label(coded[key], v, translate)
         return shown_value(v)
 
-    return [(vocabulary.label(names, k, translate), value(k, b), value(k, a))
-            for k, b, a in changed_fields(entry)]
+    created = entry.get("before") is None
+    return [(vocabulary.label(names, k, translate), None if created else value(k, b),
+             value(k, a)) for k, b, a in changed_fields(entry)]
 
 
 def shown_value(value):
@@ -207,12 +210,12 @@ EXPORT_COLUMNS = (
     (N_("Account id"), lambda e, _: e["actor_id"]),
     (N_("API token"), lambda e, _: e["token_id"]),
     (N_("Address"), lambda e, _: e["address"]),
-    (N_("Action"), lambda e, _: _(ACTION_LABELS[e["action"]])),
-    (N_("Action code"), lambda e, _: e["action"]),
+    (N_("Operation"), lambda e, _: _(ACTION_LABELS[e["action"]])),
+    (N_("Operation code"), lambda e, _: e["action"]),
     (N_("Object type"), lambda e, _: _(OBJECT_LABELS[e["object_type"]])),
     (N_("Object"), lambda e, _: e["object_id"]),
     (N_("Changes"), lambda e, _: "; ".join(
-        f"{k}: {b} → {a}" for k, b, a in readable_changes(e, _))),
+        f"{k}: {a}" if b is None else f"{k}: {b} → {a}" for k, b, a in readable_changes(e, _))),
     (N_("Before (JSON)"), lambda e, _: _json_cell(e["before"])),
     (N_("After (JSON)"), lambda e, _: _json_cell(e["after"])),
 )

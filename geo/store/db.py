@@ -397,13 +397,26 @@ _databases = {}
 _databases_lock = threading.Lock()
 
 
+#: Private clusters this process has seen running: data dir → DSN.
+_running = {}
+
+
 def resolve_dsn(settings=None, notify=None):
     """The DSN for ``settings``: the configured URL or the private cluster (``notify``
-    hears when a new cluster is created)."""
+    hears when a new cluster is created).
+
+    Every request asks, so a cluster this process has already seen running is taken on
+    the word of its pid file (a stat, not a ``pg_ctl status`` of several milliseconds);
+    once the file is gone (the cluster was stopped) the cluster is started again.
+    """
     settings = settings or settings_mod.from_env()
     if settings.database_url:
         return settings.database_url
-    return Cluster(settings.data_dir).ensure_running(notify=notify)
+    cluster = Cluster(settings.data_dir)
+    dsn = _running.get(cluster.root)
+    if dsn is None or not (cluster.pgdata / "postmaster.pid").exists():
+        dsn = _running[cluster.root] = cluster.ensure_running(notify=notify)
+    return dsn
 
 
 def _log_warning(text):
@@ -440,6 +453,9 @@ def forget(dsn=None):
         for key in list(_databases):
             if dsn is None or key == dsn:
                 _databases.pop(key).close()
+        for root, known in list(_running.items()):
+            if dsn is None or known == dsn:
+                del _running[root]
 
 
 def admin(dsn, statement):

@@ -93,7 +93,7 @@ def outline_layer(outlines, settings, name, fields=("name",), weight=1.5, opacit
     tooltip of ``fields``."""
     shown = outlines.copy()
     shown["geometry"] = [display_geom(g, settings) for g in shown.geometry]
-    shown = tooltip_properties(shown, [f for f in fields if shown[f].dtype == object])
+    shown = tooltip_properties(shown, list(fields))  # tooltips set innerHTML: escape
     return folium.GeoJson(shown.to_json(), name=name,
                           style_function=lambda f: {"color": "#34495e", "weight": weight,
                                                     "fill": False, "opacity": opacity},

@@ -11,7 +11,8 @@ from geo.people import audit_read
 from webmap import auth
 from webmap.db import get_db
 from webmap.views.pages import ANY_PAGE
-from webmap.downloads import XLSX, attachment
+from webmap.downloads import attachment, dated
+from webmap.views.toilets import XLSX
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -55,8 +56,9 @@ def export(fmt):
     if fmt == "xlsx":
         buffer = io.BytesIO()
         audit_read.write_xlsx(get_db(), buffer, flt, translate=_)
-        return attachment(buffer, f"{name}.xlsx", "audit-log.xlsx", XLSX)
+        return attachment(buffer, dated(name, "xlsx"), dated("audit-log", "xlsx"), XLSX)
     text = io.StringIO()
     audit_read.write_csv(get_db(), text, flt, translate=_)
     data = io.BytesIO(text.getvalue().encode("utf-8-sig"))  # the BOM: Excel reads UTF-8
-    return attachment(data, f"{name}.csv", "audit-log.csv", "text/csv; charset=utf-8")
+    return attachment(data, dated(name, "csv"), dated("audit-log", "csv"),
+                      "text/csv; charset=utf-8")

@@ -23,7 +23,7 @@ from geo.issues.query import district_today
 from geo.params import date as parse_date, known_only, not_one_of
 from webmap import auth
 from webmap.db import get_db, settings
-from webmap.downloads import XLSX, attachment
+from webmap.downloads import XLSX, attachment, dated
 from webmap.i18n import is_english
 from webmap.maps import bulletin as bulletin_maps
 from webmap.views.pages import ANY_PAGE, map_parts
@@ -104,8 +104,7 @@ def trend_png():
 
 
 def _file_name(day, suffix):
-    return (f"{_('Daily bulletin')} {day.isoformat()}.{suffix}",
-            f"bulletin-{day.isoformat()}.{suffix}")
+    return dated(_("Daily bulletin"), suffix, day), dated("bulletin", suffix, day)
 
 
 @bp.get("/bulletin.xlsx")

@@ -21,7 +21,7 @@ from geo.params import known_only, parse_float, parse_int
 from webmap.maps import toilets as toilet_maps
 from webmap.db import get_db, settings
 from webmap import auth
-from webmap.downloads import XLSX, attachment, dated
+from webmap.downloads import attachment, dated
 from webmap.views.pages import ANY_PAGE, map_parts
 
 bp = Blueprint("toilets", __name__, url_prefix="/toilets")
@@ -77,6 +77,9 @@ def progress_png():
     coverage_chart.progress_chart(progress, buffer, translate=_)
     buffer.seek(0)
     return send_file(buffer, mimetype="image/png", download_name="progress.png")
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/ledger.xlsx")
