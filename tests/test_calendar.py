@@ -285,7 +285,7 @@ def test_the_migration_rederives_existing_deadlines(test_server, monkeypatch, tm
     old_db.close()
     monkeypatch.setattr(geo_db, "MIGRATIONS_DIR", real)
     new_db = geo_db.Database(url)
-    assert new_db.upgrade() == [(16, "calendar")]
+    assert new_db.upgrade()[0] == (16, "calendar")  # later migrations follow it
     with new_db.transaction() as tx:
         # Sat Nov 28 → from Mon Nov 30 00:00: Dec 1, 2, 3, 4, 7 → Dec 7 00:00.
         # Filed Mon Nov 30 14:00: Dec 1, 2, 3, 4, 7 → Dec 7 14:00.
