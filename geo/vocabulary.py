@@ -78,7 +78,8 @@ CASE_ACTIONS = {
 }
 
 HISTORY_ACTIONS = {"created": N_("created"), "edited": N_("edited"),
-                   "reassigned": N_("re-assigned"), **CASE_ACTIONS}
+                   "reassigned": N_("re-assigned"),
+                   "synced": N_("synced from the source system"), **CASE_ACTIONS}
 
 TOILET_KINDS = {"household": N_("household"), "public": N_("public")}
 TOILET_ORIGINAL_TYPES = {"dry_latrine": N_("dry latrine"), "flush": N_("flush toilet"),

@@ -13,7 +13,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from geo.cases import workflow
+from geo.cases import supervision, workflow
 from geo.grids import importer as grids
 from geo.grids import versions
 from geo.issues import records as issues
@@ -268,6 +268,14 @@ def case_report(w):
 def _newest_issue(w):
     with w["db"].transaction() as tx:
         return tx.fetchval("SELECT max(id) FROM issues")
+def case_supervision(w):
+    issue = _issue(w)
+    return dict(url="/supervision/new", data={"ids": str(issue), "title": "专项督查",
+                                               "rectify_by": "2026-12-10", "note": ""},
+                action="bulletins.compose", object_type="supervision_bulletin",
+                object_id=lambda: str(supervision.listing(w["db"])[0]["id"]), before=None,
+                after={"number": 1, "title": "专项督查", "rectify_by": "2026-12-10",
+                       "cases": [issue]})
 
 
 #: endpoint → the sample request and the entry it must leave.
@@ -283,6 +291,7 @@ CASES = {
     "cases.act": case_file, "cases.act_many": case_bulk_void, "api.issue_action": case_api_reply,
     "cases.routing_add": case_routing_add, "cases.routing_delete": case_routing_delete,
     "cases.routing_move": case_routing_move, "cases.report": case_report,
+    "supervision.compose": case_supervision,
 }
 
 

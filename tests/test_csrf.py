@@ -85,6 +85,8 @@ def form(endpoint, world):
         "cases.routing_delete": {},
         "cases.report": {"category": "07001", "source": "patrol", "description": "井盖缺失",
                          "lon": str(lon), "lat": str(lat)},
+        "supervision.compose": {"ids": str(world["issue"]), "title": "督查",
+                                "rectify_by": "2026-12-10"},
     }.get(endpoint)
 
 

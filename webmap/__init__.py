@@ -29,6 +29,7 @@ def create_app(test_config=None):
     from webmap.views import bulletins
     from webmap.views import pages
     from webmap.views import planner
+    from webmap.views import supervision
     from webmap.views import toilets as toilet_pages
 
     security.init_app(app)  # the secret key, from the settings' data directory
@@ -45,6 +46,7 @@ def create_app(test_config=None):
     app.register_blueprint(calendar_pages.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(bulletins.bp)
+    app.register_blueprint(supervision.bp)
 
     @app.get("/favicon.ico")
     @auth.requires("public")

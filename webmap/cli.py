@@ -251,11 +251,18 @@ def db_upgrade():
 @click.option("--crs", help="CRS of the input: an EPSG code, gcj02 or bd09 (overrides the file's).")
 @click.option("--dry-run", is_flag=True, help="Check and report; change nothing.")
 @click.option("--activate", is_flag=True, help="grids: activate the new version at once.")
+@click.option("--on-existing", type=click.Choice(["skip", "update"]),
+              help="issues: a row whose ref is already stored is left out (skip) or applied "
+                   "to the stored case through its history (update); default: refuse the file.")
 @_fail_cleanly
-def import_cmd(kind, path, crs, dry_run, activate):
+def import_cmd(kind, path, crs, dry_run, activate, on_existing):
     """Import grids, issues, toilets, land use, blocks or the district boundary from a file:
     all rows or none."""
     kwargs = {"crs": crs, "dry_run": dry_run, "actor": _actor()}
+    if on_existing and kind != "issues":
+        raise click.UsageError("--on-existing applies to issues only")
+    if on_existing:
+        kwargs["on_existing"] = on_existing
     if kind == "grids":
         kwargs["activate"] = activate
     elif activate:

@@ -64,6 +64,9 @@ class PointSpec:
     insert_sql: str  # INSERT … SELECT from _stage s LEFT JOIN _assigned a
     parse: object
     tallied: bool = False  # the table has the tally triggers of migration 0007
+    #: ``sync(tx, report, table, actor)``: apply the set-aside stored rows (``_existing``)
+    #: to the table (``--on-existing update``); sets ``report.updated`` and ``unchanged``.
+    sync: object = None
 
 
 #: The summary of an import (``False``) and of a dry run (``True``) of each point table.
@@ -98,15 +101,29 @@ class ImportReport:
     dry_run: bool = False
     import_id: int | None = None
     crs: str = ""
+    #: With ``on_existing`` (``skip`` or ``update``): rows whose key was already stored.
+    on_existing: str | None = None
+    skipped: int = 0
+    updated: int = 0
+    unchanged: int = 0
 
     def lines(self):
-        """The summary as translatable lines (one here)."""
+        """The summary as translatable lines (a second one for a re-import)."""
         methods = [Text(N_("%(method)s %(n)d"), {"method": Text(METHOD_NAMES.get(m, m)),
                                                   "n": self.by_method.get(m, 0)})
                    for m in assign.METHODS]
-        return [Text(SUMMARIES[self.kind, self.dry_run],
-                     {"rows": self.rows, "path": self.path, "crs": self.crs,
-                      "methods": _Joined(methods)})]
+        lines = [Text(SUMMARIES[self.kind, self.dry_run],
+                      {"rows": self.rows, "path": self.path, "crs": self.crs,
+                       "methods": _Joined(methods)})]
+        if self.on_existing:
+            lines.append(Text(N_("new %(new)d, updated %(updated)d, unchanged %(unchanged)d, "
+                                 "skipped %(skipped)d"), self.counts()))
+        return lines
+
+    def counts(self):
+        """How the file's rows went: new, updated, unchanged, skipped."""
+        return {"new": self.rows, "updated": self.updated, "unchanged": self.unchanged,
+                "skipped": self.skipped}
 
     def __str__(self):
         return "\n".join(line.render() for line in self.lines())
@@ -122,23 +139,35 @@ class _Joined:
         return ", ".join(p.render(translate) if translate else p.render() for p in self.parts)
 
 
+#: What a re-import may do with a row whose key is already stored (``None``: refuse).
+ON_EXISTING = ("skip", "update")
+
+
 def import_points(db, settings, spec, path, crs=None, dry_run=False, actor=None,
-                  progress=False):
+                  progress=False, on_existing=None):
     """Import a point file described by ``spec``; see the module docstring."""
     table = readers.read_points(path, crs)
-    return import_table(db, settings, spec, table, dry_run, actor, progress)
+    return import_table(db, settings, spec, table, dry_run, actor, progress,
+                        on_existing=on_existing)
 
 
 def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=False,
-                 after=None):
+                 after=None, on_existing=None):
     """Import an already read :class:`~geo.readers.Table` (file or form).
 
     ``after(tx, report)``, if given, runs inside the same transaction and writes the
     audit entry (one record made by a form); without it the import is audited as a
     whole: its file, rows and import id, not the rows themselves.
+
+    ``on_existing``: ``None`` refuses a file holding a key already stored; ``"skip"``
+    leaves those rows out; ``"update"`` hands them to ``spec.sync`` (a source system's
+    newer export), which applies what changed. Either way the rest is inserted, and
+    all of it happens in one transaction.
     """
+    if on_existing not in (None, *ON_EXISTING) or (on_existing == "update" and not spec.sync):
+        raise ValueError(f"on_existing={on_existing!r} is not available for {spec.kind}")
     report = ImportReport(spec.kind, Path(table.path).name, len(table.frame), dry_run=dry_run,
-                          crs=crs_mod.crs_label(table.crs))
+                          crs=crs_mod.crs_label(table.crs), on_existing=on_existing)
     try:
         with db.transaction() as tx:
             tx.execute("SET LOCAL jit = off")
@@ -154,7 +183,14 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
                 raise InputError(sorted(problems, key=_row_number), source=table.path)
             report.import_id = record_import(tx, spec.kind, table, len(frame), actor)
             _stage(tx, spec, frame, table, lon, lat, progress)
-            _check_stored_keys(tx, spec, table)
+            if on_existing is None:
+                _check_stored_keys(tx, spec, table)
+            else:
+                report.skipped = _set_aside_stored(tx, spec)
+                report.rows -= report.skipped
+                if on_existing == "update":
+                    spec.sync(tx, report, table, actor)
+                    report.skipped = 0
             assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)
             base = _reserve_ids(tx, spec.kind, len(frame))
             with _bulk_mode(tx, spec.kind, len(frame)) as bulk:
@@ -169,9 +205,12 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
             ):
                 report.by_method[method] = count
             if not after:
+                summary = {"file": Path(str(table.path)).name, "rows": report.rows,
+                           "crs": report.crs, "grids": report.by_method}
+                if on_existing:
+                    summary.update(on_existing=on_existing, **report.counts())
                 audit.record(tx, actor, f"{spec.kind}.import", "import", report.import_id, None,
-                             {"file": Path(str(table.path)).name, "rows": report.rows,
-                              "crs": report.crs, "grids": report.by_method})
+                             summary)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -320,6 +359,19 @@ def _tally_after(tx, spec, import_id, bulk):
     for query in tx.fetchval("SELECT civgrid_tally_sql(%s)", (added,)):
         tx.execute(query)
     tx.execute(definition)
+
+
+def _set_aside_stored(tx, spec):
+    """Move the staged rows whose key is already stored from ``_stage`` (and their
+    points from ``_points``) into the temp table ``_existing``; returns how many."""
+    tx.execute("DROP TABLE IF EXISTS _existing")
+    tx.execute(f"CREATE TEMP TABLE _existing ON COMMIT DROP AS SELECT s.*, t.id AS stored_id"
+               f" FROM _stage s JOIN {spec.kind} t ON t.{spec.key} = s.{spec.key}")
+    moved = tx.fetchval("SELECT count(*) FROM _existing")
+    if moved:
+        tx.execute("DELETE FROM _stage s USING _existing e WHERE s.key = e.key")
+        tx.execute("DELETE FROM _points p USING _existing e WHERE p.key = e.key")
+    return moved
 
 
 def _check_stored_keys(tx, spec, table):

@@ -82,6 +82,104 @@ def _parse(table, tx):
     return out, problems
 
 
+#: How far along the loop a status is, to tell a source's status that moves a case back
+#: from one that skips steps forward (docs/domain.md, *Syncing from a source system*).
+PROGRESS = {"reported": 0, "filed": 1, "dispatched": 2, "returned": 2, "processing": 3,
+            "rework": 3, "suspended": 3, "fed_back": 4, "checking": 5, "closed": 6, "void": 6}
+#: The stored columns a re-import with ``--on-existing update`` may change.
+SYNCED = ("status", "closed_at", "description", "address")
+
+
+def status_move(old, new):
+    """How a source's status ``new`` follows the stored ``old``: ``step`` (one step of
+    the workflow), ``back`` (back along the loop), ``skip`` (forward over steps, or
+    sideways); ``None`` when unchanged.
+
+    >>> status_move("checking", "closed"), status_move("closed", "processing")
+    ('step', 'back')
+    >>> status_move("reported", "closed"), status_move("closed", "closed")
+    ('skip', None)
+    """
+    from geo.cases.workflow import STEPS
+
+    if old == new:
+        return None
+    if any(step.target == new and old in step.sources for step in STEPS.values()):
+        return "step"
+    return "back" if PROGRESS[new] < PROGRESS[old] else "skip"
+
+
+def _given(table, column):
+    """Which rows of the file give ``column`` a value (all False without the column)."""
+    frame = table.frame
+    if column not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    return (frame[column].astype(str).str.strip() != "").to_numpy()
+
+
+def _sync(tx, report, table, actor):
+    """``--on-existing update``: apply a source export's rows whose ref is stored.
+
+    For each such case, the file's status, closing time, description and address (only
+    those the file gives: an empty cell or a missing column keeps the stored value)
+    replace the stored ones when they differ, and the case gets one ``synced`` history
+    row: ``from`` (the stored values), ``changes`` (the new ones), the file, the import
+    and how the status moved (:func:`status_move`). A case the source closes without a
+    closing time keeps its stored one (or takes the import's time); one it reopens
+    without a closing time loses it. Rows that change nothing are left alone.
+    """
+    given = {c: _given(table, c) for c in SYNCED}
+    rows = tx.fetchdicts(
+        "SELECT e.key, i.id, i.status, i.closed_at, i.description, i.address,"
+        " e.status AS new_status, e.closed_at AS new_closed_at,"
+        " e.description AS new_description, e.address AS new_address"
+        " FROM _existing e JOIN issues i ON i.id = e.stored_id ORDER BY i.id FOR UPDATE OF i")
+    now = tx.fetchval("SELECT now()")
+    ids, values, history = [], {c: [] for c in SYNCED}, []
+    for row in rows:
+        key = int(row["key"])
+        new = {c: (row[f"new_{c}"] if given[c][key] else row[c]) for c in SYNCED}
+        if not given["closed_at"][key]:
+            if new["status"] == "closed":
+                new["closed_at"] = row["closed_at"] or now
+            elif row["status"] == "closed" and new["status"] != "closed":
+                new["closed_at"] = None
+        before, after = audit.changes({c: row[c] for c in SYNCED}, new)
+        if not after:
+            report.unchanged += 1
+            continue
+        report.updated += 1
+        ids.append(row["id"])
+        for c in SYNCED:
+            values[c].append(new[c])
+        data = {"file": report.path, "import_id": report.import_id, "from": before,
+                "changes": after}
+        move = status_move(row["status"], new["status"])
+        if move:
+            data["move"] = move
+        history.append((row["id"], row["status"], new["status"],
+                        json.dumps(data, ensure_ascii=False, default=audit_plain)))
+    if not ids:
+        return
+    tx.execute(
+        "UPDATE issues i SET status = u.status, closed_at = u.closed_at,"
+        " description = u.description, address = u.address"
+        " FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::text[], %s::text[])"
+        " AS u(id, status, closed_at, description, address) WHERE i.id = u.id",
+        (ids, values["status"], values["closed_at"], values["description"], values["address"]))
+    tx.execute(
+        "INSERT INTO issue_history (issue_id, at, actor, action, from_status, to_status, data)"
+        " SELECT u.id, %s, coalesce(%s, current_user), 'synced', u.from_status, u.to_status,"
+        " u.data::jsonb FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])"
+        " AS u(id, from_status, to_status, data)",
+        (now, audit.login_of(actor), [h[0] for h in history], [h[1] for h in history],
+         [h[2] for h in history], [h[3] for h in history]))
+
+
+def audit_plain(value):
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 SPEC = intake.PointSpec(
     kind="issues",
     key="ref",
@@ -91,17 +189,24 @@ SPEC = intake.PointSpec(
     insert_sql=_INSERT,
     parse=_parse,
     tallied=True,
+    sync=_sync,
 )
 
 
-def import_issues(db, settings, path, crs=None, dry_run=False, actor=None, progress=False):
+def import_issues(db, settings, path, crs=None, dry_run=False, actor=None, progress=False,
+                  on_existing=None):
     """Import issues from a CSV or point file, whole or not at all.
+
+    ``on_existing``: a row whose ``ref`` is already stored is refused (``None``), left
+    out (``"skip"``) or applied to the stored case through its history (``"update"``,
+    see :func:`_sync`).
 
     Examples
     --------
     >>> import_issues(db, settings, "data/demo/issues.csv")  # doctest: +SKIP
     """
-    return intake.import_points(db, settings, SPEC, path, crs, dry_run, actor, progress)
+    return intake.import_points(db, settings, SPEC, path, crs, dry_run, actor, progress,
+                                on_existing=on_existing)
 
 
 def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=()):

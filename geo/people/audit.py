@@ -22,7 +22,8 @@ import json
 
 #: What ``object_type`` names: the kinds of things the log records changes of.
 OBJECT_TYPES = ("grid_version", "district", "layer", "assignment", "toilet", "issue",
-                "import", "user", "token", "calendar", "routing_rule")
+                "import", "user", "token", "calendar", "routing_rule",
+                "supervision_bulletin")
 
 #: Every action the log records (``object_type`` of each in parentheses in the docs).
 ACTIONS = (
@@ -40,6 +41,8 @@ ACTIONS = (
     "cases.request_suspension", "cases.approve_suspension", "cases.refuse_suspension",
     "cases.resume", "cases.reopen", "cases.reply",
     "routing.add", "routing.remove", "routing.move",
+    # A supervision bulletin (督查专报) composed.
+    "bulletins.compose",
 )
 
 

@@ -42,6 +42,7 @@ ACTION_LABELS = {
     **{f"cases.{step}": label for step, label in vocabulary.CASE_ACTIONS.items()},
     "routing.add": N_("routing rule added"), "routing.remove": N_("routing rule deleted"),
     "routing.move": N_("routing rule moved"),
+    "bulletins.compose": N_("supervision bulletin composed"),
 }
 #: What each object type is called.
 OBJECT_LABELS = {
@@ -49,7 +50,7 @@ OBJECT_LABELS = {
     "assignment": N_("grid assignment"), "toilet": N_("toilet record"), "issue": N_("issue"),
     "import": N_("import"), "user": N_("account"), "token": N_("API token"),
     "calendar": N_("holiday calendar"),
-    "routing_rule": N_("routing rule"),
+    "routing_rule": N_("routing rule"), "supervision_bulletin": N_("supervision bulletin"),
 }
 assert set(ACTION_LABELS) == set(ACTIONS) and set(OBJECT_LABELS) == set(OBJECT_TYPES)
 

@@ -42,7 +42,7 @@ ACTIONS = {
     "issues.act": "act on a case: file, dispatch, accept, check, close… (each step checks role and scope)",
     "routing.manage": "the routing table that proposes a department at dispatch",
     "bulletins.read": "the daily bulletin, its downloads and the metrics page (whole district)",
-    "bulletins.compose": "compose bulletins (to come)",
+    "bulletins.compose": "compose supervision bulletins (督查专报) from chosen cases",
     "planner.read": "grid versions: list, drafts, validation and impact",
     "grids.edit": "create, upload, edit, balance and delete draft grid versions",
     "grids.activate": "activate a grid version, roll back to the previous one",

@@ -219,6 +219,30 @@ def vacuum(dsn):
     geo_db.admin(dsn, "VACUUM ANALYZE")
 
 
+def database(workdir, cases, reuse=False):
+    """``(dsn, db)`` of the benchmark database of ``cases`` cases: built afresh (the demo
+    grids and :func:`build`), or with ``reuse`` the one a previous run built (with the
+    migrations added since applied)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    admin_dsn = server(workdir)
+    name = f"bench_bulletin_{cases}"
+    if reuse:
+        dsn = geo_db.with_dbname(admin_dsn, name)
+        db = geo_db.connect(settings_mod.Settings(database_url=dsn, tiles="none"), check=False)
+        start = time.perf_counter()
+        applied = db.upgrade()  # migrations added since it was built
+        if applied:
+            print(f"applied {applied} in {time.perf_counter() - start:.0f} s")
+            vacuum(dsn)
+        return dsn, db
+    dsn = fresh_database(admin_dsn, name)
+    settings = settings_mod.Settings(database_url=dsn, tiles="none")
+    db = geo_db.connect(settings)
+    grids.import_grids(db, settings, DEMO_DIR / "grids.geojson")
+    build(db, cases)
+    return dsn, db
+
+
 def timed(func, repeat):
     samples = []
     result = None
@@ -237,24 +261,7 @@ def main():
     parser.add_argument("--reuse", action="store_true",
                         help="time the database a previous run built (same --cases)")
     args = parser.parse_args()
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    admin_dsn = server(args.workdir)
-    name = f"bench_bulletin_{args.cases}"
-    if args.reuse:
-        dsn = geo_db.with_dbname(admin_dsn, name)
-        settings = settings_mod.Settings(database_url=dsn, tiles="none")
-        db = geo_db.connect(settings, check=False)
-        start = time.perf_counter()
-        applied = db.upgrade()  # migrations added since it was built
-        if applied:
-            print(f"applied {applied} in {time.perf_counter() - start:.0f} s")
-            vacuum(dsn)
-    else:
-        dsn = fresh_database(admin_dsn, name)
-        settings = settings_mod.Settings(database_url=dsn, tiles="none")
-        db = geo_db.connect(settings)
-        grids.import_grids(db, settings, DEMO_DIR / "grids.geojson")
-        build(db, args.cases)
+    _dsn, db = database(args.workdir, args.cases, args.reuse)
 
     day = (dt.datetime.now(metrics.DISTRICT_TZ) - dt.timedelta(days=1)).date()
     start, end = metrics.period(day)

@@ -18,13 +18,15 @@ FULL = [
     ("bench_permissions.py", []),
     ("bench_deadlines.py", []),
     ("bench_bulletin.py", []),
+    ("bench_transitions.py", []),
 ]
 QUICK = {"bench_import.py": ["--issues", "100000"], "bench_activation.py": ["--issues", "100000"],
          "bench_pages.py": ["--sizes", "10000,100000"],
          "bench_toilet_page.py": ["--repeat", "2"],
          "bench_permissions.py": ["--issues", "100000", "--repeat", "5"],
          "bench_deadlines.py": ["--rows", "100000"],
-         "bench_bulletin.py": ["--cases", "100000", "--repeat", "3"]}
+         "bench_bulletin.py": ["--cases", "100000", "--repeat", "3"],
+         "bench_transitions.py": ["--cases", "100000", "--seconds", "30"]}
 
 
 def main():
