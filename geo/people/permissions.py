@@ -38,7 +38,7 @@ ACTIONS = {
     "account.self": "one's own account: password change, logout",
     "maps.read": "overview and heat maps, grid search, grid pages, the grids API",
     "issues.read": "issue lists, issue pages, the issues API (scoped)",
-    "issues.report": "report a problem in the field (the case workflow to come)",
+    "issues.report": "report a problem in the field (the report page, a before photo)",
     "issues.act": "act on a case: file, dispatch, accept, check, close… (each step checks role and scope)",
     "routing.manage": "the routing table that proposes a department at dispatch",
     "bulletins.read": "the daily bulletin, its downloads and the metrics page (whole district)",
@@ -50,7 +50,7 @@ ACTIONS = {
     "toilets.edit": "create and edit toilet records",
     "users.manage": "accounts, roles, scopes, tokens",
     "audit.read": "the audit log",
-    "settings.manage": "categories, calendar, settings (to come)",
+    "settings.manage": "the holiday calendar (categories and settings to come)",
 }
 
 #: The actions each role may take. ``admin`` may take every action.
