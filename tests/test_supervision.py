@@ -175,7 +175,7 @@ def test_the_pdf_lists_the_cases_with_their_photos(db, settings, cases, tmp_path
     assert "DC-1" in text and "DC-2" in text and "占道经营 1" in text and "已改" not in text
     assert "区城管局" in text and "派遣" in text and "新华大街 1 号" in text, text
     assert "2026-12-05" in text and "请于期限内整改到位" in text
-    assert "整改前" in text and "整改后" in text
+    assert "处置前" in text and "处置后" in text  # the case page's words for its photos
     again_text = tmp_path / "again.pdf"
     again_text.write_bytes(again.data)
     assert subprocess.run(["pdftotext", "-layout", str(again_text), "-"], check=True,
