@@ -90,7 +90,7 @@ def test_overview_grid_tooltip_popup_and_issue_popup(world, page):
     p.evaluate(f"([lat, lon]) => {MAP}.setView([lat, lon], 17)", [lat, lon])
     p.wait_for_selector(f".cg-issue-id-{made.issue}", timeout=10_000)
     p.locator(f".cg-issue-id-{made.issue}").click(force=True)
-    p.wait_for_function("document.querySelectorAll('.leaflet-popup-content td').length >= 5")
+    br.wait_until(p, "document.querySelectorAll('.leaflet-popup-content td').length >= 5")
     shown = p.locator(".leaflet-popup-content").last.inner_text()
     assert payloads.text("issue description") in shown
     assert_inert(page)
