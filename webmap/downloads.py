@@ -49,3 +49,10 @@ def attachment(data, name, ascii_name, mimetype):
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def csv_attachment(text, name, ascii_stem):
+    """The CSV in ``text`` (a ``StringIO``) as a dated download ``name``; written with a
+    byte-order mark, which Excel needs to read UTF-8."""
+    return attachment(text.getvalue().encode("utf-8-sig"), dated(name, "csv"),
+                      dated(ascii_stem, "csv"), "text/csv; charset=utf-8")

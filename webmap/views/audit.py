@@ -11,8 +11,7 @@ from geo.people import audit_read
 from webmap import auth
 from webmap.db import get_db
 from webmap.views.pages import ANY_PAGE
-from webmap.downloads import attachment, dated
-from webmap.views.toilets import XLSX
+from webmap.downloads import XLSX, attachment, csv_attachment, dated
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -59,6 +58,4 @@ def export(fmt):
         return attachment(buffer, dated(name, "xlsx"), dated("audit-log", "xlsx"), XLSX)
     text = io.StringIO()
     audit_read.write_csv(get_db(), text, flt, translate=_)
-    data = io.BytesIO(text.getvalue().encode("utf-8-sig"))  # the BOM: Excel reads UTF-8
-    return attachment(data, dated(name, "csv"), dated("audit-log", "csv"),
-                      "text/csv; charset=utf-8")
+    return csv_attachment(text, name, "audit-log")

@@ -21,7 +21,7 @@ from geo.params import known_only, parse_float, parse_int
 from webmap.maps import toilets as toilet_maps
 from webmap.db import get_db, settings
 from webmap import auth
-from webmap.downloads import attachment, dated
+from webmap.downloads import XLSX, attachment, csv_attachment, dated
 from webmap.views.pages import ANY_PAGE, map_parts
 
 bp = Blueprint("toilets", __name__, url_prefix="/toilets")
@@ -79,9 +79,6 @@ def progress_png():
     return send_file(buffer, mimetype="image/png", download_name="progress.png")
 
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
 @bp.get("/ledger.xlsx")
 @auth.requires("toilets.read", unscoped=True)
 def ledger_xlsx():
@@ -124,9 +121,7 @@ def record_list_export(fmt):
         return attachment(buffer, dated(name, "xlsx"), dated("toilet-records", "xlsx"), XLSX)
     text = io.StringIO()
     ledger.write_csv(get_db(), text, translate=_, condition=condition)
-    data = io.BytesIO(text.getvalue().encode("utf-8-sig"))  # the BOM: Excel reads UTF-8
-    return attachment(data, dated(name, "csv"), dated("toilet-records", "csv"),
-                      "text/csv; charset=utf-8")
+    return csv_attachment(text, name, "toilet-records")
 
 
 @bp.get("/problems")
