@@ -617,7 +617,7 @@ def test_an_admin_finds_an_import_through_the_menu_and_filters(live, chromium):
     page = br.Page(chromium).login(live.url)
     try:
         p = page.open(live.url + "/")
-        p.click("#cg-nav a.nav-link[href='/audit/']")
+        br.open_menu_link(p, "/audit/")
         p.wait_for_selector("h1:has-text('审计日志')")
         p.select_option("#f-action", "toilets.import")
         with p.expect_navigation():
