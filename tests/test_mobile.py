@@ -37,6 +37,12 @@ PAGES = [
     ("audit", "/audit/", False, True),
     ("queue", "/queue", False, False),
     ("report", "/report/new", True, False),
+    ("bulletin", "/bulletin", False, False),  # its map is a figure in the page, not full width
+    ("metrics", "/metrics", False, False),
+    ("supervision", "/supervision", False, False),
+    ("supervision-new", "/supervision/new", False, False),
+    ("routing", "/routing", False, False),
+    ("calendar", "/admin/calendar/", False, False),
 ]
 
 
