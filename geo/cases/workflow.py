@@ -42,6 +42,7 @@ import datetime as dt
 import json
 
 from geo.cases import photos as case_photos
+from geo.cases import routing
 from geo.errors import N_, InputError, NotFound, Problem, Text
 from geo.issues import catalogue
 from geo.issues.query import DISTRICT_TZ
@@ -459,13 +460,8 @@ def propose_department(tx, case):
     """The department a dispatch of ``case`` proposes: the first routing rule by position
     whose category is the case's category, its 2-digit group, or any (NULL); else the
     first of its grid's departments; else ``None``."""
-    found = tx.fetchval(
-        "SELECT department FROM routing_rules WHERE category IS NULL OR category = %(c)s"
-        " OR category = left(%(c)s, 2) ORDER BY position LIMIT 1", {"c": case["category"]})
-    if found:
-        return found
-    departments = case.get("grid_departments") or []
-    return departments[0] if departments else None
+    return tx.fetchval("SELECT " + routing.proposal_sql("%(c)s::text", "%(d)s::text[]"),
+                       {"c": case["category"], "d": list(case.get("grid_departments") or [])})
 
 
 def list_rules(db):
