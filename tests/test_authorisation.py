@@ -55,6 +55,8 @@ EXPECTED = {
     "bulletins.bulletin": BULLETIN_READERS, "bulletins.trend_png": BULLETIN_READERS,
     "bulletins.bulletin_xlsx": BULLETIN_READERS, "bulletins.bulletin_pdf": BULLETIN_READERS,
     "bulletins.metrics_page": BULLETIN_READERS, "bulletins.metrics_xlsx": BULLETIN_READERS,
+    "bulletins.archived": BULLETIN_READERS, "bulletins.archived_xlsx": BULLETIN_READERS,
+    "bulletins.archived_pdf": BULLETIN_READERS,
     # Supervision bulletins: read like the bulletin, composed by the command centre.
     "supervision.index": BULLETIN_READERS, "supervision.pdf": BULLETIN_READERS,
     "supervision.compose_form": {"admin", "command"}, "supervision.compose": {"admin", "command"},
@@ -121,6 +123,8 @@ def _url(app, rule, world):
             values[arg] = "0" * 64 + ".jpg"
         elif arg == "fmt":
             values[arg] = "csv"
+        elif arg == "day":  # no bulletin archived: a 404 for those allowed
+            values[arg] = "2026-01-01"
         elif arg in ("rule_id", "bulletin_id"):  # none such: a 404 for those allowed
             values[arg] = 999_999
         elif arg == "version_id":
@@ -162,7 +166,8 @@ def test_every_route_for_every_role(world):
                     wrong.append((rule.endpoint, method, who, response.status_code))
                 elif allowed and method == "GET":
                     expected = (404,) if rule.endpoint.startswith(
-                        ("toilets.photo", "cases.photo", "supervision.pdf")) else (200, 302)
+                        ("toilets.photo", "cases.photo", "supervision.pdf",
+                             "bulletins.archived_")) else (200, 302)
                     assert response.status_code in expected, (who, url, response.status_code)
     assert wrong == [], wrong
     assert checked > 9 * 40

@@ -20,7 +20,7 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
 
-    from webmap import db, errors, i18n, security
+    from webmap import db, errors, i18n, schedule, security
     from webmap.views import account
     from webmap.views import api
     from webmap.views import audit
@@ -37,6 +37,7 @@ def create_app(test_config=None):
     i18n.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
+    schedule.init_app(app)  # the daily bulletin at CIVGRID_BULLETIN_AT, if set
     app.register_blueprint(account.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

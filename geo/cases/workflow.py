@@ -23,7 +23,9 @@ Who may take a step (``who`` in the table):
 Extension and suspension are requests (``case_requests``): the department asks, the
 command centre approves or refuses the pending one. An approved extension moves the
 deadline to the date asked for; an approved suspension stops the clock (``suspended``)
-until ``resume``, which moves the deadline later by the time spent suspended.
+until ``resume``, which moves the deadline later by the time spent suspended (and adds it
+to ``suspended_for``, which the traffic light leaves out). ``reopen`` files the case anew:
+its filing time is the reopening and its deadline is counted again from it.
 
 Dispatch proposes a department (:func:`propose_department`): the first routing rule by
 position whose category matches the case's category or its 2-digit group (or any
@@ -40,6 +42,7 @@ import datetime as dt
 import json
 
 from geo.cases import photos as case_photos
+from geo.cases import routing
 from geo.errors import N_, InputError, NotFound, Problem, Text
 from geo.issues import catalogue
 from geo.issues.query import DISTRICT_TZ
@@ -183,7 +186,8 @@ def allowed(case, principal):
 
 _CASE_SQL = """
 SELECT i.id, i.ref, i.status, i.category, i.department, i.deadline, i.filed_at,
-       i.suspended_at, i.closed_at, g.code AS grid_code, g.departments AS grid_departments
+       i.suspended_at, i.suspended_for, i.closed_at, g.code AS grid_code,
+       g.departments AS grid_departments
 FROM issues i LEFT JOIN grids g ON g.id = i.grid_id
 WHERE i.id = ANY(%(ids)s) ORDER BY i.id FOR UPDATE OF i
 """
@@ -295,21 +299,24 @@ def _apply(tx, case, action, actor, fields):
     sets, data = {}, {}
     if step.target:
         sets["status"] = step.target
-    if action == "file":
+    if action in ("file", "reopen"):  # a reopened case is filed anew: a new deadline
         sets["filed_at"] = at
         sets["deadline"] = tx.fetchval(
             "SELECT civgrid_deadline(%s, c.limit_value, c.limit_unit) FROM categories c"
             " WHERE c.code = %s", (at, case["category"]))
         data["deadline"] = sets["deadline"]
+        if action == "reopen":
+            sets["closed_at"] = None
+            sets["suspended_for"] = dt.timedelta(0)
+            data["deadline_from"] = case["deadline"]
     elif action == "dispatch":
         sets["department"] = data["department"] = fields["department"]
     elif action == "close":
         sets["closed_at"] = at
-    elif action == "reopen":
-        sets["closed_at"] = None
     elif action == "resume":
         held = at - case["suspended_at"]
         sets["suspended_at"] = None
+        sets["suspended_for"] = (case["suspended_for"] or dt.timedelta(0)) + held
         if case["deadline"] is not None:
             sets["deadline"] = case["deadline"] + held
         data.update(suspended_at=case["suspended_at"], deadline_from=case["deadline"],
@@ -453,13 +460,8 @@ def propose_department(tx, case):
     """The department a dispatch of ``case`` proposes: the first routing rule by position
     whose category is the case's category, its 2-digit group, or any (NULL); else the
     first of its grid's departments; else ``None``."""
-    found = tx.fetchval(
-        "SELECT department FROM routing_rules WHERE category IS NULL OR category = %(c)s"
-        " OR category = left(%(c)s, 2) ORDER BY position LIMIT 1", {"c": case["category"]})
-    if found:
-        return found
-    departments = case.get("grid_departments") or []
-    return departments[0] if departments else None
+    return tx.fetchval("SELECT " + routing.proposal_sql("%(c)s::text", "%(d)s::text[]"),
+                       {"c": case["category"], "d": list(case.get("grid_departments") or [])})
 
 
 def list_rules(db):
@@ -556,7 +558,8 @@ COMMAND_QUEUES = (
     ("to_check", N_("To check"), "i.status IN ('fed_back', 'checking')"),
     ("requests", N_("Pending requests"),
      "EXISTS (SELECT 1 FROM case_requests r WHERE r.issue_id = i.id AND r.status = 'pending')"),
-    ("overdue", N_("Overdue"), f"{statuses.open_sql('i.status')} AND i.deadline < now()"),
+    ("overdue", N_("Overdue"), f"{statuses.open_sql('i.status')} AND i.deadline < now()"
+                               " AND i.suspended_at IS NULL"),
 )
 
 

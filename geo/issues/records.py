@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from geo.cases import photos as case_photos
+from geo.cases import routing
 from geo.issues import catalogue
 from geo.issues.statuses import STATUSES
 from geo.io import forms
@@ -20,10 +21,17 @@ TEXT_COLUMNS = ("ref", "description", "address")
 FIELDS = ("ref", "category", "lon", "lat", "reported_at", "source", "status", "closed_at",
           "description", "address")
 
+#: Statuses a case reaches only once dispatched to a department (returned: by the department
+#: it went to): an imported case in one of them takes its department from the file, else
+#: the one a dispatch would propose.
+DISPATCHED = ("dispatched", "processing", "fed_back", "checking", "closed", "rework",
+              "returned", "suspended")
+MAX_DEPARTMENT = 100
+
 _INSERT = """
 INSERT INTO issues (id, ref, category, source, status, reported_at, closed_at, deadline,
                     description, address, geom, raw_x, raw_y, raw_crs, grid_id, grid_version,
-                    assign_method, import_id)
+                    assign_method, import_id, department)
 SELECT %(base_id)s + s.key, s.ref, s.category, s.source, s.status, s.reported_at,
        s.closed_at,
        -- Most categories count hours; only the few working-day ones need the function.
@@ -31,12 +39,16 @@ SELECT %(base_id)s + s.key, s.ref, s.category, s.source, s.status, s.reported_at
                          WHEN 'working_days'
                          THEN civgrid_deadline(s.reported_at, c.limit_value, c.limit_unit) END,
        s.description, s.address, {geom}, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
-       coalesce(a.method, 'none'), %(import_id)s
+       coalesce(a.method, 'none'), %(import_id)s,
+       CASE WHEN s.status IN ({dispatched}) THEN coalesce(s.department, {proposed}) END
 FROM _stage AS s
 JOIN imports AS i ON i.id = %(import_id)s
 JOIN categories AS c ON c.code = s.category
 LEFT JOIN _assigned AS a ON a.key = s.key
-""".replace("{geom}", intake.STAGED_GEOM)
+""".replace("{geom}", intake.STAGED_GEOM).replace(
+    "{dispatched}", ", ".join(f"'{s}'" for s in DISPATCHED)).replace(
+    "{proposed}", routing.proposal_sql(
+        "s.category", "(SELECT g.departments FROM grids g WHERE g.id = a.grid_id)"))
 
 
 def _parse(table, tx):
@@ -66,6 +78,13 @@ def _parse(table, tx):
     problems += p
     out["status"], p = intake.choice(table, "status", STATUSES, default="reported")
     problems += p
+    # The department the source dispatched to (column department, 责任单位, 承办部门…):
+    # kept for dispatched cases only; the others are dispatched here later.
+    out["department"] = None
+    if "departments" in frame.columns:
+        problems += intake.too_long(table, "departments", MAX_DEPARTMENT)
+        out["department"] = frame["departments"].str.strip().mask(
+            lambda v: v == "", None)
     out["reported_at"], p = intake.timestamps(table, "reported_at", required=True)
     problems += p
     out["closed_at"], p = intake.timestamps(table, "closed_at")
@@ -185,7 +204,8 @@ SPEC = intake.PointSpec(
     key="ref",
     stage_columns=[("ref", "text"), ("category", "text"), ("source", "text"),
                    ("status", "text"), ("reported_at", "timestamptz"),
-                   ("closed_at", "timestamptz"), ("description", "text"), ("address", "text")],
+                   ("closed_at", "timestamptz"), ("description", "text"), ("address", "text"),
+                   ("department", "text")],
     insert_sql=_INSERT,
     parse=_parse,
     tallied=True,

@@ -23,7 +23,7 @@ import json
 #: What ``object_type`` names: the kinds of things the log records changes of.
 OBJECT_TYPES = ("grid_version", "district", "layer", "assignment", "toilet", "issue",
                 "import", "user", "token", "calendar", "routing_rule",
-                "supervision_bulletin")
+                "supervision_bulletin", "daily_bulletin")
 
 #: Every action the log records (``object_type`` of each in parentheses in the docs).
 ACTIONS = (
@@ -43,6 +43,8 @@ ACTIONS = (
     "routing.add", "routing.remove", "routing.move",
     # A supervision bulletin (督查专报) composed.
     "bulletins.compose",
+    # A daily bulletin (日通报) made at the configured time and archived.
+    "bulletins.archive",
 )
 
 
