@@ -29,6 +29,7 @@ def create_app(test_config=None):
     from webmap.views import bulletins
     from webmap.views import pages
     from webmap.views import planner
+    from webmap.views import public
     from webmap.views import supervision
     from webmap.views import toilets as toilet_pages
 
@@ -48,6 +49,7 @@ def create_app(test_config=None):
     app.register_blueprint(cases.bp)
     app.register_blueprint(bulletins.bp)
     app.register_blueprint(supervision.bp)
+    app.register_blueprint(public.bp)
 
     @app.get("/favicon.ico")
     @auth.requires("public")
