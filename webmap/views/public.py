@@ -27,8 +27,9 @@ _FORM = ("category", "description", "address", "lon", "lat", "crs", "name", "pho
 
 
 def _actor():
-    """Who the log names for a citizen: ``public``, from the client's address."""
-    return audit.Actor(reports.PUBLIC.login, address=request.remote_addr)
+    """Who the log names: the account when someone logged in uses the page, else
+    ``public`` from the client's address."""
+    return auth.actor() or audit.Actor(reports.PUBLIC.login, address=request.remote_addr)
 
 
 def _uploads():
