@@ -76,7 +76,7 @@ EXPECTED = {
     # The public: anyone may report, follow a report by its tracking code and rate it.
     "public.report": EVERYONE, "public.nearby": EVERYONE, "public.find_status": EVERYONE,
     "public.status_page": EVERYONE, "public.rate": EVERYONE, "public.photo": EVERYONE,
-    "public.photo_thumb": EVERYONE,
+    "public.photo_thumb": EVERYONE, "public.basemap": EVERYONE,
 }
 OURS, THEIRS = code(2), code(1)  # the grid worker's grid, and a grid of another department
 DEPARTMENT = "区城管局"

@@ -4,10 +4,7 @@ the first report ("是不是这个问题?") and follows it; the status page show
 public reply and the after photo, never staff names or internal notes, and takes the
 citizen's rating."""
 
-import io
-
 import pytest
-from PIL import Image
 from pyproj import Geod
 
 from geo import photos
@@ -15,17 +12,12 @@ from geo.cases import workflow
 from geo.people.permissions import Principal
 from tests import browser as br
 from tests.layouts import xy
+from tests.test_field_browser import PHONE, jpeg, no_sideways_scroll
+from tests.test_field_browser import shot as field_shot
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 HANDLER = Principal("staff_li", roles=("command", "department"), departments=("区城管局",))
-
-
-def jpeg(colour=(30, 140, 60)):
-    out = io.BytesIO()
-    Image.new("RGB", (800, 600), colour).save(out, "JPEG")
-    return {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": out.getvalue()}
 
 
 @pytest.fixture
@@ -48,15 +40,8 @@ def site(db, settings, layout, chromium):
     server.stop()
 
 
-def no_sideways_scroll(p):
-    width = p.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
-    assert width <= PHONE["width"], f"the page is {width} px wide"
-
-
 def shot(p, name):
-    br.ARTIFACTS.mkdir(exist_ok=True)
-    p.wait_for_timeout(400)
-    p.screenshot(path=str(br.ARTIFACTS / f"phone-citizen-{name}.png"), full_page=True)
+    field_shot(p, f"citizen-{name}")  # test-artifacts/phone-field-citizen-<name>.png
 
 
 def tap_and_fill(p, description):
