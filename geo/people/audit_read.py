@@ -44,6 +44,9 @@ ACTION_LABELS = {
     "routing.move": N_("routing rule moved"),
     "bulletins.compose": N_("supervision bulletin composed"),
     "bulletins.archive": N_("daily bulletin archived"),
+    "public.report": N_("citizen report received"),
+    "public.follow": N_("citizen followed a case"),
+    "public.rate": N_("citizen rated a closed case"),
 }
 #: What each object type is called.
 OBJECT_LABELS = {
