@@ -1,0 +1,1 @@
+"""The public and other systems: citizen reports, their tracking codes, Open311."""
