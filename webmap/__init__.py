@@ -20,7 +20,7 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
 
-    from webmap import db, errors, i18n, security
+    from webmap import db, errors, i18n, limits, security
     from webmap.views import account
     from webmap.views import api
     from webmap.views import audit
@@ -35,6 +35,7 @@ def create_app(test_config=None):
 
     security.init_app(app)  # the secret key, from the settings' data directory
     db.init_app(app)
+    limits.init_app(app)  # per-client limits on the public routes
     i18n.init_app(app)
     errors.init_app(app)
     auth.init_app(app)

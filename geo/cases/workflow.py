@@ -21,7 +21,9 @@ Who may take a step (``who`` in the table):
     such a department, or a ``grid_worker`` whose grids include the case's grid.
 
 Extension and suspension are requests (``case_requests``): the department asks, the
-command centre approves or refuses the pending one. An approved extension moves the
+command centre approves or refuses the pending one. A citizen not satisfied with a closed
+case asks for it to be reopened (:mod:`geo.public.reports`): approving reopens it (as
+``reopen`` does, which also grants a pending request), refusing needs a reason. An approved extension moves the
 deadline to the date asked for; an approved suspension stops the clock (``suspended``)
 until ``resume``, which moves the deadline later by the time spent suspended.
 
@@ -86,6 +88,8 @@ STEPS = {
     "refuse_suspension": Step(_DECIDED, None, "command", pending="suspension"),
     "resume": Step(("suspended",), "processing", "command"),
     "reopen": Step(("closed",), "filed", "command"),
+    "approve_reopen": Step(("closed",), "filed", "command", pending="reopen"),
+    "refuse_reopen": Step(("closed",), None, "command", frozenset({"reason"}), "reopen"),
     "reply": Step(STATUSES, None, "command", frozenset({"note"})),
 }
 #: Steps that ask for something (a new request) and steps that decide a pending one.
@@ -93,7 +97,9 @@ REQUESTS = {"request_extension": "extension", "request_suspension": "suspension"
 DECISIONS = {"approve_extension": ("extension", "approved"),
              "refuse_extension": ("extension", "refused"),
              "approve_suspension": ("suspension", "approved"),
-             "refuse_suspension": ("suspension", "refused")}
+             "refuse_suspension": ("suspension", "refused"),
+             "approve_reopen": ("reopen", "approved"),
+             "refuse_reopen": ("reopen", "refused")}
 #: Steps a list of cases may take at once (the command centre's bulk actions).
 BULK_STEPS = ("file", "dispatch", "void", "close")
 assert set(STEPS) == set(CASE_ACTIONS) and set(REQUESTS) | set(DECISIONS) <= set(STEPS)
@@ -305,8 +311,15 @@ def _apply(tx, case, action, actor, fields):
         sets["department"] = data["department"] = fields["department"]
     elif action == "close":
         sets["closed_at"] = at
-    elif action == "reopen":
+    elif action in ("reopen", "approve_reopen"):
         sets["closed_at"] = None
+        if action == "reopen" and "reopen" in case["pending"]:
+            # Reopened directly: a citizen's pending request for it is granted with it.
+            tx.execute("UPDATE case_requests SET status = 'approved', decided_by = %s,"
+                       " decided_at = %s, decision_note = %s WHERE id = %s",
+                       (audit.login_of(actor), at, fields["note"],
+                        case["pending"]["reopen"]["id"]))
+            data["request_id"] = case["pending"]["reopen"]["id"]
     elif action == "resume":
         held = at - case["suspended_at"]
         sets["suspended_at"] = None

@@ -209,7 +209,8 @@ def import_issues(db, settings, path, crs=None, dry_run=False, actor=None, progr
                                 on_existing=on_existing)
 
 
-def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=()):
+def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=(),
+                 history=None, on_created=None):
     """Create one issue from a dict of fields (a form or API call); return its id.
 
     ``fields`` maps names of :data:`FIELDS` (or their import aliases, e.g. ``经度``) to
@@ -223,6 +224,8 @@ def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=
     naming the grid it falls in. ``photos`` (checked :class:`geo.photos.Photo`) are the
     "before" photos: written under ``settings.data_dir`` in the same transaction's
     course and named in the ``created`` history row (``data.photos``) and the audit entry.
+    ``history`` (a dict) is added to that row's ``data``; ``on_created(tx, issue_id)``
+    is called last in the issue's transaction (an error there stores nothing).
 
     Examples
     --------
@@ -240,17 +243,20 @@ def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=
     def record(tx, report):
         if scope is not None:
             _check_scope(tx, report.import_id, scope)
+        data = {**(history or {}), **({"photos": shot} if shot else {})}
         created.append(tx.fetchval(
             "INSERT INTO issue_history (issue_id, actor, action, to_status, data)"
             " SELECT id, coalesce(%s, current_user), 'created', status, %s::jsonb FROM issues"
             " WHERE import_id = %s RETURNING issue_id",
-            (audit.login_of(actor), json.dumps({"photos": shot}) if shot else None,
+            (audit.login_of(actor), json.dumps(data, ensure_ascii=False) if data else None,
              report.import_id),
         ))
         after = {k: v for k, v in values.items() if v not in (None, "")}
         if shot:
             after["photos"] = shot
         audit.record(tx, actor, "issues.create", "issue", created[0], None, after)
+        if on_created is not None:
+            on_created(tx, created[0])
         case_photos.store(settings.data_dir, photos)
 
     intake.import_table(db, settings, SPEC, table, actor=actor, after=record)

@@ -39,7 +39,10 @@ ACTIONS = (
     "cases.feed_back", "cases.send_to_check", "cases.close", "cases.rework",
     "cases.request_extension", "cases.approve_extension", "cases.refuse_extension",
     "cases.request_suspension", "cases.approve_suspension", "cases.refuse_suspension",
-    "cases.resume", "cases.reopen", "cases.reply",
+    "cases.resume", "cases.reopen", "cases.reply", "cases.approve_reopen",
+    "cases.refuse_reopen",
+    # The public: a citizen's report, a citizen following an open case, a rating.
+    "public.report", "public.follow", "public.rate",
     "routing.add", "routing.remove", "routing.move",
     # A supervision bulletin (督查专报) composed.
     "bulletins.compose",

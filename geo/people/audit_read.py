@@ -43,6 +43,9 @@ ACTION_LABELS = {
     "routing.add": N_("routing rule added"), "routing.remove": N_("routing rule deleted"),
     "routing.move": N_("routing rule moved"),
     "bulletins.compose": N_("supervision bulletin composed"),
+    "public.report": N_("citizen report received"),
+    "public.follow": N_("citizen followed a case"),
+    "public.rate": N_("citizen rated a closed case"),
 }
 #: What each object type is called.
 OBJECT_LABELS = {

@@ -1,1 +1,1 @@
-"""The public and other systems: citizen reports, their tracking codes, Open311."""
+"""The public: citizens' reports, their tracking codes and satisfaction."""
