@@ -208,3 +208,144 @@ def test_post_needs_an_open311_key(world, fmt):
     _errors(client.post(f"{BASE}/requests.{fmt}", data={**form, "api_key": world["key"]}), 403)
     with db.transaction() as tx:
         assert tx.fetchval("SELECT count(*) FROM issues") == before
+
+
+def _png(size=(64, 48)):
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_round_trip(world, fmt):
+    """POST a request, map its token to its id, find it open, close the case through the
+    workflow with a public reply, find it closed with that reply."""
+    import io
+
+    client, db = world["client"], world["db"]
+    lon, lat = world["lonlat"]
+    posted = client.post(f"{BASE}/requests.{fmt}", data={
+        "api_key": world["key"], "service_code": "06010", "lat": str(lat), "long": str(lon),
+        "address_string": "新华大街 8 号", "description": "路边有暴露垃圾\n请处理",
+        "first_name": "小明", "last_name": "王", "phone": "13800000000",
+        "email": "wang@example.cn", "device_id": "d-1",
+        "media": (io.BytesIO(_png()), "before.png")}, content_type="multipart/form-data")
+    assert posted.status_code == 200, posted.get_data(as_text=True)
+    body = posted.get_json() if fmt == "json" else schemas.from_xml(
+        posted.get_data(as_text=True), schemas.POST_RESPONSE)
+    jsonschema.validate(body, schemas.POST_RESPONSE)
+    token = body[0]["token"]
+    (mapped,) = _get(client, f"tokens/{token}.{{fmt}}", schemas.TOKENS)
+    case = mapped["service_request_id"]
+    with db.transaction() as tx:
+        row = tx.fetchone("SELECT source, status, grid_id IS NOT NULL, description, address"
+                          " FROM issues WHERE id = %s", (case,))
+        channel = tx.fetchval("SELECT channel FROM citizen_reports WHERE code = %s",
+                              (token.replace("-", ""),)) or tx.fetchval(
+            "SELECT channel FROM citizen_reports WHERE issue_id = %s", (case,))
+        actor = tx.fetchval("SELECT actor_login FROM audit_log WHERE action = 'public.report'"
+                            " AND object_id = %s", (str(case),))
+    assert row == ("citizen", "reported", True, "路边有暴露垃圾\n请处理", "新华大街 8 号")
+    assert channel == "open311" and actor == "hotline"
+    found = {r["service_request_id"]: r for r in _get(
+        client, "requests.{fmt}?status=open&service_code=06010", schemas.REQUESTS)}
+    assert found[case]["status"] == "open" and found[case]["status_notes"] is None
+    assert found[case]["address"] == "新华大街 8 号"
+    text = client.get(f"{BASE}/requests/{case}.xml").get_data(as_text=True)
+    for private in ("小明", "13800000000", "wang@example.cn", token):
+        assert private not in text
+    for action, kwargs, who in (("file", {}, COMMAND),
+                                ("dispatch", {"department": DEPT}, COMMAND),
+                                ("accept", {}, HANDLER),
+                                ("feed_back", {"note": "已清理"}, HANDLER),
+                                ("send_to_check", {}, COMMAND), ("close", {}, COMMAND),
+                                ("reply", {"note": "垃圾已清运，谢谢您的反映"}, COMMAND)):
+        workflow.act(db, case, action, who, who, **kwargs)
+    (closed,) = _get(client, f"requests/{case}.{{fmt}}", schemas.REQUESTS)
+    assert closed["status"] == "closed"
+    assert closed["status_notes"] == "垃圾已清运，谢谢您的反映"
+    assert closed["agency_responsible"] == DEPT
+    assert case in {r["service_request_id"] for r in _get(
+        client, "requests.{fmt}?status=closed", schemas.REQUESTS)}
+
+
+def test_media_url_serves_the_after_photo(world):
+    """A case fed back with an "after" photo has a media_url; it serves that photo, and
+    the case's "before" photo is not served under it."""
+    import io
+
+    from geo import photos
+    from PIL import Image
+
+    db, client = world["db"], world["client"]
+    lon, lat = world["lonlat"]
+    before = photos.prepare(_png((80, 60)), "before.png")
+    case = issues.create_issue(db, world["settings"], {
+        "category": "07001", "lon": lon, "lat": lat,
+        "reported_at": _at(1).strftime("%Y-%m-%d %H:%M")}, photos=[before])
+    after = photos.prepare(_png((40, 30)), "after.png")
+    for action, kwargs, who in (("file", {}, COMMAND),
+                                ("dispatch", {"department": DEPT}, COMMAND),
+                                ("accept", {}, HANDLER)):
+        workflow.act(db, case, action, who, who, **kwargs)
+    workflow.act(db, case, "feed_back", HANDLER, HANDLER, note="已处理", photos=[after],
+                 data_dir=world["settings"].data_dir)
+    (found,) = _get(client, f"requests/{case}.{{fmt}}", schemas.REQUESTS)
+    assert found["media_url"] == f"http://civgrid.test/open311/v2/media/{case}/{after.name}"
+    served = client.get(found["media_url"])
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    assert Image.open(io.BytesIO(served.data)).size == (40, 30)
+    _errors(client.get(f"{BASE}/media/{case}/{before.name}"), 404)
+
+
+def _count(db):
+    with db.transaction() as tx:
+        return tx.fetchone("SELECT (SELECT count(*) FROM issues),"
+                           " (SELECT count(*) FROM citizen_reports),"
+                           " (SELECT count(*) FROM issue_history)")
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_hostile_posts_store_nothing(world, fmt):
+    import io
+
+    client, db, key = world["client"], world["db"], world["key"]
+    lon, lat = world["lonlat"]
+    good = {"api_key": key, "service_code": "07001", "lat": str(lat), "long": str(lon),
+            "description": "小广告"}
+    before = _count(db)
+    url = f"{BASE}/requests.{fmt}"
+    for field in ("description", "address_string", "first_name", "last_name", "phone",
+                  "email"):
+        said = _errors(client.post(url, data={**good, field: "<script>alert(1)</script>"}),
+                       400)
+        assert "<script>" not in said or fmt == "json"
+    _errors(client.post(url, data={**good, "service_code": "99999"}), 404)
+    assert "service_code" in _errors(client.post(url, data={**good, "service_code": ""}), 400)
+    assert "long" in _errors(client.post(url, data={**good, "long": "east"}), 400)
+    assert "lat" in _errors(client.post(url, data={k: v for k, v in good.items()
+                                                   if k not in ("lat", "long")}), 400)
+    _errors(client.post(url, data={**good, "lat": "40.0", "long": "100.0"}), 400)  # outside
+    assert "media_url" in _errors(client.post(url, data={
+        **good, "media_url": "http://169.254.169.254/latest"}), 400)
+    assert "WHISPAWN" in _errors(client.post(url, data={**good, "attribute[WHISPAWN]": "1"}),
+                                 400)
+    said = _errors(client.post(url, data={**good, "media": (io.BytesIO(b"MZ\x90\x00not an image"),
+                                                             "photo.jpg")},
+                               content_type="multipart/form-data"), 400)
+    assert "photo.jpg" in said
+    # a decompression bomb: a small file declaring a huge picture
+    said = _errors(client.post(url, data={**good, "media": (io.BytesIO(_png((12000, 12000))),
+                                                             "bomb.png")},
+                               content_type="multipart/form-data"), 400)
+    malformed = client.post(url, data=b"--xyz\r\nContent-Disposition: form-data; name=\"api_key\""
+                            b"\r\n\r\n" + key.encode() + b"\r\n--xyz\r\nContent-Disp",
+                            content_type="multipart/form-data; boundary=xyz")
+    assert "form" in _errors(malformed, 400)
+    world["app"].config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    assert "MB" in _errors(client.post(url, data={**good, "description": "长" * 40_000}), 413)
+    assert _count(db) == before

@@ -183,10 +183,14 @@ def _open311_key(req):
     """The ``api_key`` form field of an Open311 POST (a malformed body has none)."""
     try:
         keys = req.form.getlist("api_key")
+        broken = not req.form and not req.files and bool(req.content_length)
     except HTTPException:
         raise  # a body over the size limit: 413, said as such
-    except Exception:  # noqa: BLE001 - a broken body: no key, refused as such
-        return None
+    except Exception:  # noqa: BLE001 - whatever else the parser refuses
+        broken = True
+    if broken:  # Werkzeug drops a body it cannot parse: a body was sent, nothing was read
+        abort(400, _("The request's body is not a well-formed form (multipart/form-data or "
+                     "application/x-www-form-urlencoded), so nothing was read or stored."))
     return keys[0] if len(keys) == 1 else None
 
 

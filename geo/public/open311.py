@@ -36,16 +36,9 @@ FORMATS = {"xml": "text/xml", "json": "application/json"}
 WINDOW = dt.timedelta(days=90)
 #: At most this many requests in one answer (the specification's default limit).
 MAX_REQUESTS = 1000
-#: A description is free text of at most this many characters.
-MAX_DESCRIPTION = 4000
-MAX_FIELD = 200
-#: Photos one POST may carry (multipart file fields ``media``).
-MAX_PHOTOS = 3
 #: Parameters GET requests takes (``api_key`` too: clients send it everywhere).
 QUERY_PARAMS = ("jurisdiction_id", "api_key", "service_request_id", "service_code",
                 "start_date", "end_date", "status")
-#: Markup or code in a text field: the specification allows plain text only.
-_MARKUP = re.compile(r"<\s*[A-Za-z!/?]|javascript\s*:", re.IGNORECASE)
 # The W3C profile of ISO 8601 the specification uses: a date, or a date and time with
 # minutes (seconds and fractions optional) and a zone.
 _W3_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -370,21 +363,9 @@ POST_PARAMS = ("api_key", "jurisdiction_id", "service_code", "lat", "long", "add
 _ATTRIBUTE = re.compile(r"attribute\[([^\]]*)\](\[\])?")
 
 
-def _text(form, name, limit, problems):
+def _text(form, name):
     value = _one(form, name)
-    if value is None:
-        return None
-    value = value.strip()
-    if len(value) > limit:
-        problems.append(Problem("open311.too_long",
-                                N_("%(name)s is longer than %(limit)s characters"),
-                                {"name": name, "limit": limit}))
-    elif _MARKUP.search(value):
-        problems.append(Problem(
-            "open311.markup",
-            N_("%(name)s contains markup or code (%(value)r); send plain text only"),
-            {"name": name, "value": shown(_MARKUP.search(value).group(0) + "…")}))
-    return value or None
+    return value.strip() or None if value is not None else None
 
 
 def _coordinate(form, name, lo, hi, problems):
@@ -404,10 +385,13 @@ def _coordinate(form, name, lo, hi, problems):
     return number
 
 
-def submission(db, form, files=()):
+def submission(db, form):
     """Check a POST's parameters (``form``: a mapping with ``getlist``) and return the
-    fields of :func:`geo.public.reports.submit`; :class:`InputError` listing every
-    problem, :class:`NotFound` for an unknown service or jurisdiction."""
+    fields of :func:`geo.public.reports.submit`, which checks the texts (length, markup,
+    the phone and e-mail) as it does a citizen's; :class:`InputError` listing every
+    problem, :class:`NotFound` for an unknown service or jurisdiction.
+
+    ``device_id`` and ``account_id`` are taken and not kept."""
     problems = []
     for name in form:
         match = _ATTRIBUTE.fullmatch(name)
@@ -425,7 +409,7 @@ def submission(db, form, files=()):
         code = _known_code(tx, _one(form, "service_code"))
     lat = _coordinate(form, "lat", -90, 90, problems)
     lon = _coordinate(form, "long", -180, 180, problems)
-    address = _text(form, "address_string", MAX_FIELD, problems)
+    address = _text(form, "address_string")
     if (lat is None) != (lon is None) and not problems:
         problems.append(Problem("open311.half_location",
                                 N_("lat and long must be sent together")))
@@ -440,22 +424,16 @@ def submission(db, form, files=()):
             "open311.media_url",
             N_("media_url is not accepted: this server fetches nothing from other sites; "
                "send the photo itself as the multipart file field media")))
-    description = _text(form, "description", MAX_DESCRIPTION, problems)
-    first = _text(form, "first_name", MAX_FIELD, problems)
-    last = _text(form, "last_name", MAX_FIELD, problems)
-    phone = _text(form, "phone", 40, problems)
-    email = _text(form, "email", MAX_FIELD, problems)
-    for name in ("device_id", "account_id"):
-        _text(form, name, MAX_FIELD, problems)
+    first, last = _text(form, "first_name"), _text(form, "last_name")
     if problems:
         raise InputError(problems)
     # Chinese names are written family name first, without a space.
     name = "".join(p for p in (last, first) if p) if any(
         "\u4e00" <= ch <= "\u9fff" for ch in (last or "") + (first or "")) \
         else " ".join(p for p in (first, last) if p)
-    return {"category": code, "description": description, "lon": lon, "lat": lat,
-            "crs": "wgs84", "address": address, "name": name or None, "phone": phone,
-            "email": email}
+    return {"category": code, "description": _text(form, "description"), "lon": lon,
+            "lat": lat, "crs": "wgs84", "address": address, "name": name or None,
+            "phone": _text(form, "phone"), "email": _text(form, "email")}
 
 
 def token_request(db, token, jurisdiction_id=None):
@@ -464,8 +442,8 @@ def token_request(db, token, jurisdiction_id=None):
 
     with db.transaction() as tx:
         check_jurisdiction(tx, jurisdiction_id)
-    found = reports.status(db, token) if isinstance(token, str) and len(token) <= 64 else None
+    found = reports.status(db, token) if len(token) <= 64 else None
     if not found:
         raise NotFound(N_("token %(token)r was not found"), {"token": shown(token)},
                        code="open311.no_token")
-    return {"service_request_id": found["issue_id"], "token": token}
+    return {"service_request_id": found["issue_id"], "token": found["code"]}

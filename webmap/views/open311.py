@@ -13,17 +13,21 @@ The XML is the specification's: a root named for the list (``services``,
 (:data:`ITEMS`); the JSON is the same records (the Spark convention: a list for a list).
 """
 
+import hashlib
+import os
 import xml.etree.ElementTree as ET
 
 from flask import Blueprint, Response, current_app, json, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 
 from geo import photos
-from geo.errors import InputError, Problem, N_
+from geo.errors import N_, InputError, Problem, shown
 from geo.issues.query import DISTRICT_TZ
-from geo.public import open311
+from geo.public import open311, reports
 from webmap import auth
 from webmap.db import get_db
+from webmap.limits import limiter
 
 PREFIX = "/open311/v2"
 bp = Blueprint("open311", __name__, url_prefix=PREFIX)
@@ -32,6 +36,9 @@ ITEMS = {"services": "service", "service_requests": "request", "errors": "error"
          "endpoints": "endpoint", "formats": "format", "attributes": "attribute",
          "values": "value"}
 FMT = "<any(xml, json):fmt>"
+#: Default limit on one API key's POSTs (``CIVGRID_OPEN311_WRITES``, Flask-Limiter's
+#: notation): a system posts for many people, so more than one citizen's page may.
+WRITES = "120 per minute;3000 per hour"
 
 
 def _xml_value(parent, tag, value):
@@ -131,33 +138,49 @@ def request_list(fmt):
                   open311.find_requests(get_db(), query, _media_url, _jurisdiction()))
 
 
+@bp.record_once
+def _settings(state):
+    state.app.config.setdefault("CIVGRID_OPEN311_WRITES",
+                                os.environ.get("CIVGRID_OPEN311_WRITES") or WRITES)
+
+
+def _writes():
+    return current_app.config["CIVGRID_OPEN311_WRITES"]
+
+
+def _client():
+    """Whom the rate limit counts: the API key (one system may post for many people from
+    one address), else the address."""
+    try:
+        keys = request.form.getlist("api_key")
+    except Exception:  # noqa: BLE001 - a broken body: counted by its address
+        keys = []
+    if len(keys) == 1:
+        return "open311:" + hashlib.sha256(keys[0].encode("utf-8", "replace")).hexdigest()
+    return get_remote_address()
+
+
 @bp.post(f"/requests.{FMT}")
 @auth.requires("open311.submit")
+@limiter.limit(_writes, key_func=_client, methods=["POST"])
 def create_request(fmt):
     """POST Service Request: a citizen case (its tracking code is the answer's token)."""
-    from geo.public import reports
-
     settings = current_app.config["CIVGRID_SETTINGS"]
     fields = open311.submission(get_db(), request.form)
     unknown = sorted(set(request.files) - {"media"})
     if unknown:
         raise InputError(Problem("parameter.unknown",
                                  N_("file field %(name)r is not understood here; send photos "
-                                    "as media"), {"name": unknown[0]}))
-    sent = request.files.getlist("media")
-    if len(sent) > open311.MAX_PHOTOS:
-        raise InputError(Problem("open311.too_many_photos",
-                                 N_("at most %(n)s photos (media) per request"),
-                                 {"n": open311.MAX_PHOTOS}))
-    prepared = photos.prepare_many((f.read(photos.MAX_BYTES + 1), f.filename) for f in sent)
-    receipt = reports.submit(get_db(), settings, fields, photos=prepared, channel="open311",
+                                    "as media"), {"name": shown(unknown[0])}))
+    sent = [(f.read(photos.MAX_BYTES + 1), f.filename or "media")
+            for f in request.files.getlist("media")]
+    receipt = reports.submit(get_db(), settings, fields, photos=sent, channel="open311",
                              actor=auth.actor())
-    return answer(fmt, "service_requests", [{"token": receipt.code,
-                                             "service_notice": _(
-                                                 "Received: the command centre files the "
-                                                 "case and dispatches it. The token is its "
-                                                 "tracking code, for its progress and reply."),
-                                             "account_id": None}])
+    return answer(fmt, "service_requests", [{
+        "token": receipt.code,
+        "service_notice": _("Received: the command centre files the case and dispatches "
+                            "it. The token is its tracking code, for its progress and reply."),
+        "account_id": None}])
 
 
 @bp.get(f"/tokens/<token>.{FMT}")
