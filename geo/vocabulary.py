@@ -35,6 +35,12 @@ ISSUE_STATUSES = {
     "returned": N_("returned"), "suspended": N_("suspended"), "open": N_("open (not closed)"),
 }
 
+#: How the public page names where a case stands (geo.public.reports.STAGES maps the
+#: workflow's statuses onto these).
+PUBLIC_STAGES = {"received": N_("received"), "accepted": N_("accepted for handling"),
+                 "in_hand": N_("being handled"), "checking": N_("being checked"),
+                 "done": N_("done"), "declined": N_("not taken up")}
+
 #: The channels an issue was reported through.
 ISSUE_SOURCES = {
     "leader": N_("leaders' supervision"), "joint": N_("joint inspection"),

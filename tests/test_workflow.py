@@ -61,13 +61,16 @@ TABLE = {
     "resume": (("suspended",), CMD, None),
     "reopen": (("closed",), CMD, None),
     "reply": (ALL_STATUSES, CMD, None),
+    "approve_reopen": (("closed",), CMD, ("need", "reopen")),
+    "refuse_reopen": (("closed",), CMD, ("need", "reopen")),
 }
 CHINESE = {"file": "立案", "void": "作废", "dispatch": "派遣", "accept": "接单", "return": "回退",
            "feed_back": "反馈", "send_to_check": "核查", "close": "结案", "rework": "返工",
            "request_extension": "申请延期", "approve_extension": "批准延期",
            "refuse_extension": "驳回延期", "request_suspension": "申请挂账",
            "approve_suspension": "批准挂账", "refuse_suspension": "驳回挂账", "resume": "恢复",
-           "reopen": "重新打开", "reply": "回复"}
+           "reopen": "重新打开", "reply": "回复", "approve_reopen": "同意重新打开",
+           "refuse_reopen": "驳回重新打开"}
 #: What every step needs besides permission, so that an allowed step goes through.
 FIELDS = {"note": "原因说明", "department": DEPT,
           "deadline_to": dt.datetime(2030, 1, 1, 12, 0, tzinfo=SH)}
@@ -118,7 +121,8 @@ def status_of(db, issue_id):
         return tx.fetchval("SELECT status FROM issues WHERE id = %s", (issue_id,))
 
 
-@pytest.mark.parametrize("pending", [(), ("extension", "suspension")], ids=["none", "pending"])
+@pytest.mark.parametrize("pending", [(), ("extension", "suspension", "reopen")],
+                         ids=["none", "pending"])
 def test_every_step_by_status_role_and_scope(world, pending):
     db, wrong = world["db"], []
     for status in ALL_STATUSES:

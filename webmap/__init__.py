@@ -30,6 +30,7 @@ def create_app(test_config=None):
     from webmap.views import bulletins
     from webmap.views import pages
     from webmap.views import planner
+    from webmap.views import public
     from webmap.views import supervision
     from webmap.views import toilets as toilet_pages
 
@@ -49,6 +50,7 @@ def create_app(test_config=None):
     app.register_blueprint(cases.bp)
     app.register_blueprint(bulletins.bp)
     app.register_blueprint(supervision.bp)
+    app.register_blueprint(public.bp)
     app.register_blueprint(open311.bp)
 
     @app.get("/favicon.ico")

@@ -66,6 +66,13 @@ _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 MILESTONES = ("created", "file", "dispatch", "feed_back", "close", "void", "reopen",
               "approve_reopen")
 
+#: The stage the public page shows for each workflow status (labels:
+#: :data:`geo.vocabulary.PUBLIC_STAGES`): no internal step is told apart.
+STAGES = {"reported": "received", "filed": "accepted", "dispatched": "in_hand",
+          "processing": "in_hand", "rework": "in_hand", "returned": "in_hand",
+          "suspended": "in_hand", "fed_back": "checking", "checking": "checking",
+          "closed": "done", "void": "declined"}
+
 _FIELD_NAMES = {"category": N_("category"), "description": N_("description"),
                 "lon": N_("longitude"), "lat": N_("latitude"), "crs": N_("coordinate system"),
                 "address": N_("address"), "name": N_("name"), "phone": N_("phone"),
@@ -172,13 +179,14 @@ def _position(fields, problems):
 
 
 def _check_category(tx, code, problems):
-    catalogue.ensure_loaded(tx)
+    """``code`` if it is a category the public may report
+    (:func:`geo.issues.catalogue.public_categories`), else a problem."""
     code = str(code or "").strip()
     if not code:
         problems.append(_problem("category", "public.required", N_("this field is required")))
-    elif not tx.fetchval("SELECT EXISTS (SELECT 1 FROM categories WHERE code = %s)", (code,)):
+    elif code not in {c["code"] for c in catalogue.public_categories(tx)}:
         problems.append(_problem("category", "public.unknown_category",
-                                 N_("unknown category %(category)r"),
+                                 N_("%(category)r is not a category the public may report"),
                                  {"category": shown(code)}))
     return code
 
@@ -366,7 +374,7 @@ def _may_rate(row):
 def status(db, code):
     """The public view of the case behind tracking code ``code``, or ``None``.
 
-    A dict: ``code``, ``issue_id``, ``status``, ``category`` (code), ``category_zh``,
+    A dict: ``code``, ``issue_id``, ``status``, ``stage`` (:data:`STAGES`), ``category``, ``category_zh``,
     ``category_en``, ``reported_at``, ``closed_at``, ``reply`` and ``reply_at`` (the
     latest public reply), ``replies`` (all of them, oldest first: ``note``, ``at``),
     ``after_photos`` (names), ``timeline`` (``action``, ``at`` of the public milestones
@@ -384,7 +392,7 @@ def status(db, code):
     out = {k: row[k] for k in ("code", "issue_id", "status", "category", "category_zh",
                                "category_en", "reported_at", "closed_at", "follows",
                                "satisfied", "rated_at")}
-    out.update(replies=replies, reply=replies[-1]["note"] if replies else None,
+    out.update(stage=STAGES[row["status"]], replies=replies, reply=replies[-1]["note"] if replies else None,
                reply_at=replies[-1]["at"] if replies else None,
                after_photos=case_photos.of_history(history)["after"],
                timeline=[{"action": h["action"], "at": h["at"]} for h in history

@@ -148,6 +148,16 @@ def photo_thumb(issue_id, name):
                      mimetype="image/jpeg", max_age=86400)
 
 
+def sent_position(sent):
+    """``(lon, lat, crs)`` of a report form sent back with a problem (the map shows it
+    again), or ``None`` when it held no readable position."""
+    try:
+        return (float(sent["lon"]), float(sent["lat"]), sent["crs"]) \
+            if sent["lon"] and sent["lat"] else None
+    except ValueError:
+        return None
+
+
 _REPORT_FORM = ("category", "description", "address", "source", "lon", "lat", "crs")
 
 
@@ -183,13 +193,7 @@ def report():
             flash(_("Reported: case #%(id)s.", id=issue_id), "success")
             return redirect(url_for("pages.issue_page", issue_id=issue_id))
     outlines, bounds = browse.report_area(db, reach)
-    start = None
-    if sent["lon"] and sent["lat"]:
-        try:
-            start = (float(sent["lon"]), float(sent["lat"]), sent["crs"])
-        except ValueError:
-            start = None
-    fmap = maps.report_map(settings(), outlines, bounds, start)
+    fmap = maps.report_map(settings(), outlines, bounds, sent_position(sent))
     groups = {}
     for c in stats.catalogue(db):
         groups.setdefault(c["group_code"], (c, []))[1].append(c)
