@@ -97,12 +97,19 @@ def test_discovery_names_the_endpoint_and_its_formats(world):
     assert set(endpoint["formats"]) == {"text/xml", "application/json"}
 
 
-def test_services_are_the_categories(world):
+def test_services_are_the_public_categories(world):
+    """The services are the categories the catalogue file marks public, by code."""
+    import csv
+
+    from geo.datafiles import DATA_DIR
+
     found = _get(world["client"], "services.{fmt}", schemas.SERVICES)
-    with world["db"].transaction() as tx:
-        catalogue = tx.fetchall("SELECT code, name_zh, group_zh FROM categories ORDER BY code")
+    with open(DATA_DIR / "categories.csv", encoding="utf-8-sig") as fh:
+        public = sorted((r["code"], r["name_zh"], r["group_zh"], r["hint_zh"])
+                        for r in csv.DictReader(fh) if r["public"] == "yes")
     assert [(s["service_code"], s["service_name"], s["group"]) for s in found] == \
-        [tuple(row) for row in catalogue]
+        [row[:3] for row in public]
+    assert all(s["description"].startswith(row[3]) for s, row in zip(found, public))
     assert {s["metadata"] for s in found} == {False}
     definition = _get(world["client"], "services/07001.{fmt}", schemas.SERVICE_DEFINITION)
     assert definition == {"service_code": "07001", "attributes": []}
@@ -172,6 +179,9 @@ def _errors(response, status):
 def test_errors_are_the_specifications_list(world, fmt):
     client = world["client"]
     assert "99999" in _errors(client.get(f"{BASE}/services/99999.{fmt}"), 404)
+    _errors(client.get(f"{BASE}/services/93004.{fmt}"), 404)  # a category the public may not
+    # report is no service, but its cases are requests: a filter by it is no error
+    assert client.get(f"{BASE}/requests.{fmt}?service_code=93004").status_code == 200
     assert "99999" in _errors(client.get(f"{BASE}/requests.{fmt}?service_code=99999"), 404)
     assert "service_code" in _errors(client.get(f"{BASE}/requests.{fmt}?service_code=7"), 400)
     _errors(client.get(f"{BASE}/requests/999999.{fmt}"), 404)
@@ -325,6 +335,7 @@ def test_hostile_posts_store_nothing(world, fmt):
                        400)
         assert "<script>" not in said or fmt == "json"
     _errors(client.post(url, data={**good, "service_code": "99999"}), 404)
+    _errors(client.post(url, data={**good, "service_code": "93004"}), 404)  # not public
     assert "service_code" in _errors(client.post(url, data={**good, "service_code": ""}), 400)
     assert "long" in _errors(client.post(url, data={**good, "long": "east"}), 400)
     assert "lat" in _errors(client.post(url, data={k: v for k, v in good.items()

@@ -1,7 +1,7 @@
 """Open311 GeoReport v2: the district's categories and cases as services and requests.
 
-The mapping (README, *Open311*): a service is a category (``service_code`` its 5-digit
-code, ``service_name`` its Chinese name, ``group`` its group); a request is an issue,
+The mapping (README, *Open311*): a service is a category the public may report
+(``service_code`` its 5-digit code, ``service_name`` its Chinese name, ``group`` its group); a request is an issue,
 ``open`` while it is not closed or void (:mod:`geo.issues.statuses`), ``closed`` after;
 ``status_notes`` is the latest public reply (a ``reply`` step, ``data.public``);
 ``agency_responsible`` the department the case was dispatched to; ``expected_datetime``
@@ -24,6 +24,7 @@ import re
 
 from geo.cases import photos as case_photos
 from geo.errors import N_, InputError, NotFound, Problem, shown
+from geo.issues import catalogue
 from geo.issues.query import DISTRICT_TZ
 from geo.issues.statuses import closed_sql
 
@@ -136,10 +137,11 @@ def check_jurisdiction(tx, value):
 def _service(row):
     limit = ("按计划" if row["limit_unit"] == "plan" or row["limit_value"] is None
              else _LIMIT_UNITS[row["limit_unit"]] % {"n": row["limit_value"]})
+    hint = row["hint_zh"] or row["name_zh"]
     return {
         "service_code": row["code"],
         "service_name": row["name_zh"],
-        "description": f"{row['group_zh']}：{row['name_zh']}（处理时限：{limit}）",
+        "description": f"{hint}（处理时限：{limit}）",
         "metadata": False,
         "type": "batch",
         "keywords": ", ".join([row["name_en"], row["group_zh"], row["group_en"]]),
@@ -147,22 +149,33 @@ def _service(row):
     }
 
 
-_SERVICES_SQL = ("SELECT code, name_zh, name_en, group_zh, group_en, limit_value, limit_unit"
-                 " FROM categories")
+def _public_services(tx):
+    """The categories the public may report (:mod:`geo.issues.catalogue`), with limits."""
+    codes = [c["code"] for c in catalogue.public_categories(tx)]
+    return tx.fetchdicts(
+        "SELECT code, name_zh, name_en, group_zh, group_en, hint_zh, limit_value, limit_unit"
+        " FROM categories WHERE code = ANY(%s) ORDER BY code", (codes,))
 
 
 def services(db, jurisdiction_id=None):
-    """Every category as a GeoReport service, by code."""
+    """The services: the categories the public may report, by code (a request may be
+    posted for these; cases of every category are requests all the same)."""
     with db.transaction() as tx:
         check_jurisdiction(tx, jurisdiction_id)
-        return [_service(r) for r in tx.fetchdicts(_SERVICES_SQL + " ORDER BY code")]
+        return [_service(r) for r in _public_services(tx)]
 
 
-def _known_code(tx, code):
+def _known_code(tx, code, service=False):
+    """``code`` if it is a category (``service``: one the public may report)."""
     if not code:
         raise InputError(Problem("open311.no_service_code",
                                  N_("service_code is required (one of GET services' codes)")))
-    if not tx.fetchval("SELECT EXISTS (SELECT 1 FROM categories WHERE code = %s)", (code,)):
+    if service:
+        known = code in {c["code"] for c in catalogue.public_categories(tx)}
+    else:
+        known = tx.fetchval("SELECT EXISTS (SELECT 1 FROM categories WHERE code = %s)",
+                            (code,))
+    if not known:
         raise NotFound(N_("service_code %(code)r was not found (GET services lists the codes)"),
                        {"code": shown(code)}, code="open311.no_service")
     return code
@@ -173,7 +186,7 @@ def service_definition(db, code, jurisdiction_id=None):
     ask for nothing beyond the request's own fields, so every ``metadata`` is false)."""
     with db.transaction() as tx:
         check_jurisdiction(tx, jurisdiction_id)
-        return {"service_code": _known_code(tx, code), "attributes": []}
+        return {"service_code": _known_code(tx, code, service=True), "attributes": []}
 
 
 # -- requests ----------------------------------------------------------------------------
@@ -406,7 +419,7 @@ def submission(db, form):
                                     {"name": shown(name), "allowed": ", ".join(POST_PARAMS)}))
     with db.transaction() as tx:
         check_jurisdiction(tx, _one(form, "jurisdiction_id"))
-        code = _known_code(tx, _one(form, "service_code"))
+        code = _known_code(tx, _one(form, "service_code"), service=True)
     lat = _coordinate(form, "lat", -90, 90, problems)
     lon = _coordinate(form, "long", -180, 180, problems)
     address = _text(form, "address_string")
