@@ -238,7 +238,8 @@ def test_round_trip(world, fmt):
 
     client, db = world["client"], world["db"]
     lon, lat = world["lonlat"]
-    posted = client.post(f"{BASE}/requests.{fmt}", data={
+    # a client that sends no CSRF token: the api_key alone authenticates the POST
+    posted = accounts.plain_client(world["app"]).post(f"{BASE}/requests.{fmt}", data={
         "api_key": world["key"], "service_code": "06010", "lat": str(lat), "long": str(lon),
         "address_string": "新华大街 8 号", "description": "路边有暴露垃圾\n请处理",
         "first_name": "小明", "last_name": "王", "phone": "13800000000",
@@ -360,3 +361,21 @@ def test_hostile_posts_store_nothing(world, fmt):
     world["app"].config["MAX_CONTENT_LENGTH"] = 64 * 1024
     assert "MB" in _errors(client.post(url, data={**good, "description": "长" * 40_000}), 413)
     assert _count(db) == before
+
+
+def test_post_is_rate_limited_per_key(world):
+    """Past CIVGRID_OPEN311_WRITES a key's POST is refused with 429, in the spec's list,
+    and stores nothing; another key still posts."""
+    world["app"].config["CIVGRID_OPEN311_WRITES"] = "2 per minute"
+    client, db = world["client"], world["db"]
+    lon, lat = world["lonlat"]
+    form = {"api_key": world["key"], "service_code": "07001", "lat": str(lat),
+            "long": str(lon), "description": "小广告"}
+    for _ in range(2):
+        assert client.post(f"{BASE}/requests.json", data=form).status_code == 200
+    before = _count(db)
+    _errors(client.post(f"{BASE}/requests.xml", data=form), 429)
+    assert _count(db) == before
+    _, other = tokens.create_token(db, "hotline", "open311", label="second system")
+    assert client.post(f"{BASE}/requests.json", data={**form, "api_key": other}).status_code \
+        == 200
