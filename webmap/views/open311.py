@@ -15,6 +15,7 @@ The XML is the specification's: a root named for the list (``services``,
 
 import hashlib
 import os
+import re
 import xml.etree.ElementTree as ET
 
 from flask import Blueprint, Response, current_app, json, request, send_file, url_for
@@ -41,6 +42,10 @@ FMT = "<any(xml, json):fmt>"
 WRITES = "120 per minute;3000 per hour"
 
 
+#: Characters XML 1.0 cannot hold (a control character in an imported description).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _xml_value(parent, tag, value):
     node = ET.SubElement(parent, tag) if parent is not None else ET.Element(tag)
     if isinstance(value, dict):
@@ -52,12 +57,16 @@ def _xml_value(parent, tag, value):
     elif isinstance(value, bool):
         node.text = "true" if value else "false"
     elif value is not None:
-        node.text = str(value)
+        node.text = _NOT_XML.sub("\ufffd", str(value))
     return node
 
 
 def to_xml(root, value):
-    """``value`` (a list or a record) as the specification's XML document ``root``."""
+    """``value`` (a list or a record) as the specification's XML document ``root``.
+
+    >>> to_xml("errors", [{"code": 404, "description": "a\x07<b>"}]).splitlines()[1]
+    '<errors><error><code>404</code><description>a\ufffd&lt;b&gt;</description></error></errors>'
+    """
     body = ET.tostring(_xml_value(None, root, value), encoding="unicode")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + body
 
