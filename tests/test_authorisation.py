@@ -12,6 +12,7 @@ import pytest
 from geo.grids import importer as grids
 from geo.issues import records as issues
 from geo.people import permissions
+from geo.public import reports
 from geo.toilets import records as toilets
 from tests import accounts
 from tests.layouts import code, grid_layout, xy
@@ -78,6 +79,10 @@ EXPECTED = {
     "open311.create_request": {"admin", "open311"},
     "cases.routing": {"admin", "command"}, "cases.routing_add": {"admin", "command"},
     "cases.routing_delete": {"admin", "command"}, "cases.routing_move": {"admin", "command"},
+    # The public: anyone may report, follow a report by its tracking code and rate it.
+    "public.report": EVERYONE, "public.nearby": EVERYONE, "public.find_status": EVERYONE,
+    "public.status_page": EVERYONE, "public.rate": EVERYONE, "public.photo": EVERYONE,
+    "public.photo_thumb": EVERYONE, "public.basemap": EVERYONE,
 }
 OURS, THEIRS = code(2), code(1)  # the grid worker's grid, and a grid of another department
 DEPARTMENT = "区城管局"
@@ -103,14 +108,20 @@ def world(db, settings, tmp_path):
             "toilet": toilets.create_toilet(db, settings, {
                 "code": f"CS-{grid[-3:]}", "kind": "household", "lon": lon, "lat": lat,
                 "original_type": "dry_latrine", "status": "planned"})["code"]}
-    app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
+    # A citizen's report (its tracking code for the public routes), in neither grid above.
+    citizen = reports.submit(db, settings, {
+        "category": "06010", "description": "垃圾", "lon": xy(1, 1)[0], "lat": xy(1, 1)[1]}).code
+    app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True,
+                      "CIVGRID_PUBLIC_WRITES": "1000 per minute",
+                      "CIVGRID_PUBLIC_READS": "1000 per minute"})
     scopes = {"grid_worker": {"grids": [OURS]}, "department": {"departments": [DEPARTMENT]}}
     clients = {"anonymous": app.test_client()}
     for role in ROLES:
         clients[role] = accounts.client(app, role, **scopes.get(role, {}))
     with db.transaction() as tx:
         active = tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'")
-    return {"app": app, "clients": clients, "made": made, "active": active, "db": db}
+    return {"app": app, "clients": clients, "made": made, "active": active, "db": db,
+            "citizen": citizen}
 
 
 def _url(app, rule, world):
@@ -120,6 +131,8 @@ def _url(app, rule, world):
             values[arg] = "favicon.svg"
         elif arg == "issue_id":
             values[arg] = world["made"][OURS]["issue"]
+        elif arg == "code" and rule.endpoint.startswith("public."):
+            values[arg] = world["citizen"]  # a tracking code
         elif arg == "code":
             values[arg] = world["made"][OURS]["toilet"] if rule.endpoint.startswith("toilets.") \
                 else OURS
@@ -174,8 +187,8 @@ def test_every_route_for_every_role(world):
                     wrong.append((rule.endpoint, method, who, response.status_code))
                 elif allowed and method == "GET":
                     expected = (404,) if rule.endpoint.startswith(
-                        ("toilets.photo", "cases.photo", "supervision.pdf", "open311.media",
-                         "open311.token")) else (200, 302)
+                        ("toilets.photo", "cases.photo", "supervision.pdf", "public.photo",
+                         "open311.media", "open311.token")) else (200, 302)
                     assert response.status_code in expected, (who, url, response.status_code)
     assert wrong == [], wrong
     assert checked > 9 * 40

@@ -102,7 +102,7 @@ def test_a_report_is_a_citizen_case_in_its_grid_with_a_code(db, settings, layout
     (photo,) = created[0]["data"]["photos"]
     with Image.open(settings.data_dir / "case_photos" / photo["name"]) as img:
         assert not img.getexif().get_ifd(0x8825)
-    assert logged == [("issues.create", "public"), ("public.report", "public")]
+    assert logged == [("public.report", "public")]
     assert reports.reporters(db, receipt.issue_id)[0]["phone"] == "13800000000"
 
 

@@ -210,7 +210,7 @@ def import_issues(db, settings, path, crs=None, dry_run=False, actor=None, progr
 
 
 def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=(),
-                 history=None, on_created=None):
+                 history=None, on_created=None, audit_action="issues.create"):
     """Create one issue from a dict of fields (a form or API call); return its id.
 
     ``fields`` maps names of :data:`FIELDS` (or their import aliases, e.g. ``经度``) to
@@ -224,8 +224,9 @@ def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=
     naming the grid it falls in. ``photos`` (checked :class:`geo.photos.Photo`) are the
     "before" photos: written under ``settings.data_dir`` in the same transaction's
     course and named in the ``created`` history row (``data.photos``) and the audit entry.
-    ``history`` (a dict) is added to that row's ``data``; ``on_created(tx, issue_id)``
-    is called last in the issue's transaction (an error there stores nothing).
+    ``history`` (a dict) is added to that row's ``data`` and to the audit entry, whose
+    action is ``audit_action``; ``on_created(tx, issue_id)`` is called last in the
+    issue's transaction (an error there stores nothing).
 
     Examples
     --------
@@ -252,9 +253,8 @@ def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=
              report.import_id),
         ))
         after = {k: v for k, v in values.items() if v not in (None, "")}
-        if shot:
-            after["photos"] = shot
-        audit.record(tx, actor, "issues.create", "issue", created[0], None, after)
+        after.update(data)
+        audit.record(tx, actor, audit_action, "issue", created[0], None, after)
         if on_created is not None:
             on_created(tx, created[0])
         case_photos.store(settings.data_dir, photos)

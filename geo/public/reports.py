@@ -260,16 +260,15 @@ def submit(db, settings, fields, photos=(), follow=None, channel="web", actor=No
             raise InputError(Problem("public.outside", N_(
                 "the place lies outside the district's grids: check the position on the map")))
         codes.append(_new_report(tx, issue_id, False, values, channel))
-        audit.record(tx, actor, "public.report", "issue", issue_id, None,
-                     {"channel": channel, "contact": _contact_given(values)})
 
     issue_id = records.create_issue(
         db, settings, {"category": category, "description": values["description"] or "",
                        "address": values["address"] or "", "source": "citizen",
                        "lon": repr(lon), "lat": repr(lat),
                        "reported_at": dt.datetime.now(DISTRICT_TZ).isoformat()},
-        crs=CRSES[crs], actor=actor, photos=before, history={"channel": channel},
-        on_created=on_created)
+        crs=CRSES[crs], actor=actor, photos=before, on_created=on_created,
+        history={"channel": channel, "contact": _contact_given(values)},
+        audit_action="public.report")
     return Receipt(issue_id, codes[0], False)
 
 

@@ -598,6 +598,7 @@ function civgridCitizen(cfg) {
       list.appendChild(label);
     });
     box.classList.remove("d-none");
+    document.getElementById("cg-send").classList.add("d-none");  // choose in the box instead
     box.scrollIntoView({block: "nearest"});
   }
   followButton.addEventListener("click", function () {

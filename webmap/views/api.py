@@ -229,6 +229,11 @@ def basemap():
     The maps draw it when no tile server is configured; it changes only when grids or
     blocks are imported, so the answer carries an ETag and browsers revalidate it.
     """
+    return basemap_response()
+
+
+def basemap_response():
+    """The answer of :func:`basemap` (the citizen's page serves the same, publicly)."""
     _known_params({"crs"})
     db = get_db()
     features = [("block", None, g) for g in blocks.shapes(db).geometry]

@@ -17,6 +17,7 @@ from webmap import auth
 from webmap.db import get_db, settings
 from webmap.limits import limiter, public_reads, public_writes
 from webmap.maps import issues as maps
+from webmap.views.api import basemap_response
 from webmap.views.cases import sent_position
 from webmap.views.pages import map_parts
 
@@ -27,8 +28,9 @@ _FORM = ("category", "description", "address", "lon", "lat", "crs", "name", "pho
 
 
 def _actor():
-    """Who the log names for a citizen: ``public``, from the client's address."""
-    return audit.Actor(reports.PUBLIC.login, address=request.remote_addr)
+    """Who the log names: the account when someone logged in uses the page, else
+    ``public`` from the client's address."""
+    return auth.actor() or audit.Actor(reports.PUBLIC.login, address=request.remote_addr)
 
 
 def _uploads():
@@ -69,12 +71,22 @@ def report():
             return redirect(url_for("public.status_page", code=receipt.code,
                                     new="follow" if receipt.followed else "report"))
     _outlines, bounds = browse.report_area(db)
-    fmap = maps.report_map(settings(), [], bounds, sent_position(sent))
+    fmap = maps.report_map(settings(), [], bounds, sent_position(sent),
+                           basemap_url=url_for("public.basemap"))
     return render_template("citizen_report.html", title=_("Report a problem to the district"),
                            sent=sent, problems=problems, groups=_groups(db),
                            max_photos=reports.MAX_PHOTOS, citizen_cfg=_suggestion_cfg(),
                            **map_parts(fmap)), \
         (400 if problems else 200)
+
+
+@bp.get("/basemap")
+@limiter.limit(public_reads)
+@auth.requires("public")
+def basemap():
+    """The district's own base map for the report page's map (as ``/api/v1/basemap``:
+    blocks and street outlines, no data about cases or people)."""
+    return basemap_response()
 
 
 def _suggestion_cfg():
