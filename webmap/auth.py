@@ -19,10 +19,10 @@ import os
 import secrets
 from datetime import timedelta
 
-from werkzeug.exceptions import HTTPException
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_user
+from werkzeug.exceptions import HTTPException
 
 from geo.errors import ConfigError
 from geo.people import audit, permissions, tokens, users

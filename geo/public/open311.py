@@ -27,6 +27,7 @@ from geo.errors import N_, InputError, NotFound, Problem, shown
 from geo.issues import catalogue
 from geo.issues.query import DISTRICT_TZ
 from geo.issues.statuses import closed_sql
+from geo.params import known_only
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 #: When this endpoint's behaviour last changed (discovery's ``changeset``).
@@ -206,8 +207,6 @@ class RequestQuery:
     def parse(cls, args, now):
         """The query of request parameters ``args`` at time ``now`` (see the README for
         the defaults: the 90 days up to ``end_date``, or from ``start_date``, or up to now)."""
-        from geo.params import known_only
-
         known_only(args, QUERY_PARAMS)
         query = cls()
         ids = _one(args, "service_request_id")
