@@ -307,8 +307,20 @@ def case_supervision(w):
                        "cases": [issue]})
 
 
+def case_open311(w):
+    lon, lat = xy(3, 3)
+    return dict(url="/open311/v2/requests.json", role="open311", status=200, refused="leader",
+                data={"service_code": "07001", "lat": str(lat), "long": str(lon),
+                      "description": "墙上小广告"},
+                action="public.report", object_type="issue",
+                object_id=lambda: str(_newest_issue(w)), before=None,
+                after={"category": "07001", "source": "citizen", "channel": "open311",
+                       "contact": []})
+
+
 #: endpoint → the sample request and the entry it must leave.
 CASES = {
+    "open311.create_request": case_open311,
     "planner.new_draft": case_new_draft, "planner.upload": case_upload,
     "planner.rollback": case_rollback, "planner.attributes": case_attributes,
     "planner.merge": case_merge, "planner.split": case_split,

@@ -18,9 +18,10 @@ from tests import accounts
 from tests.layouts import code, grid_layout, xy
 
 ROLES = ("admin", "command", "planner", "toilet_office", "department", "grid_worker", "leader",
-         "viewer")
+         "viewer", "open311")
 EVERYONE = {"anonymous", *ROLES}
-ACCOUNTS = set(ROLES)
+# Every account of a person; open311 is another system's, which may only post requests.
+ACCOUNTS = set(ROLES) - {"open311"}
 NOT_TOILETS = ACCOUNTS - {"toilet_office"}
 TOILET_READERS = {"admin", "command", "toilet_office", "leader"}
 PLANNER_READERS = {"admin", "command", "planner", "leader"}
@@ -73,6 +74,11 @@ EXPECTED = {
     "cases.photo": NOT_TOILETS, "cases.photo_thumb": NOT_TOILETS,
     # Reporting from the field: grid workers (in their grids) and admins.
     "cases.report": {"admin", "grid_worker"},
+    # Open311: reads are anyone's; posting needs an account of the open311 role (its key).
+    "open311.discovery": EVERYONE, "open311.services": EVERYONE, "open311.service": EVERYONE,
+    "open311.request_list": EVERYONE, "open311.request_one": EVERYONE,
+    "open311.token": EVERYONE, "open311.media": EVERYONE,
+    "open311.create_request": {"admin", "open311"},
     "cases.routing": {"admin", "command"}, "cases.routing_add": {"admin", "command"},
     "cases.routing_delete": {"admin", "command"}, "cases.routing_move": {"admin", "command"},
     # The public: anyone may report, follow a report by its tracking code and rate it.
@@ -132,9 +138,15 @@ def _url(app, rule, world):
         elif arg == "name":  # a photo that is not stored: a 404 for those allowed
             values[arg] = "0" * 64 + ".jpg"
         elif arg == "fmt":
-            values[arg] = "csv"
+            values[arg] = "json" if rule.endpoint.startswith("open311.") else "csv"
         elif arg == "day":  # no bulletin archived: a 404 for those allowed
             values[arg] = "2026-01-01"
+        elif arg == "service_code":
+            values[arg] = "07001"
+        elif arg == "request_id":
+            values[arg] = world["made"][OURS]["issue"]
+        elif arg == "token":  # no such tracking code: a 404 for those allowed
+            values[arg] = "NOSUCHCODE12"
         elif arg in ("rule_id", "bulletin_id"):  # none such: a 404 for those allowed
             values[arg] = 999_999
         elif arg == "version_id":
@@ -180,7 +192,8 @@ def test_every_route_for_every_role(world):
                 elif allowed and method == "GET":
                     expected = (404,) if rule.endpoint.startswith(
                         ("toilets.photo", "cases.photo", "supervision.pdf",
-                         "bulletins.archived_", "public.photo")) else (200, 302)
+                         "bulletins.archived_", "public.photo", "open311.media",
+                         "open311.token")) else (200, 302)
                     assert response.status_code in expected, (who, url, response.status_code)
     assert wrong == [], wrong
     assert checked > 9 * 40

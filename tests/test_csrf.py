@@ -89,6 +89,8 @@ def form(endpoint, world):
         "cases.routing_delete": {},
         "cases.report": {"category": "07001", "source": "patrol", "description": "井盖缺失",
                          "lon": str(lon), "lat": str(lat)},
+        "open311.create_request": {"service_code": "07001", "lat": str(lat), "long": str(lon),
+                                   "description": "墙上小广告"},
         "supervision.compose": {"ids": str(world["issue"]), "title": "督查",
                                 "rectify_by": "2026-12-10"},
         "public.report": {"category": "06010", "description": "路边垃圾", "lon": str(lon),
@@ -109,7 +111,8 @@ def writes(app, world):
         values = {}
         for arg in rule.arguments:
             values[arg] = {"version_id": world["draft"], "code": world["toilet"],
-                           "issue_id": world["issue"], "rule_id": world["rule"]}.get(arg)
+                           "issue_id": world["issue"], "rule_id": world["rule"],
+                           "fmt": "json"}.get(arg)
             if arg == "code" and rule.endpoint.startswith("public."):
                 values[arg] = world["citizen"]  # a tracking code
             assert values[arg] is not None, f"no value for <{arg}> of {rule.rule}: add one"

@@ -26,6 +26,7 @@ def create_app(test_config=None):
     from webmap.views import audit
     from webmap.views import calendar as calendar_pages
     from webmap.views import cases
+    from webmap.views import open311
     from webmap.views import bulletins
     from webmap.views import pages
     from webmap.views import planner
@@ -51,6 +52,7 @@ def create_app(test_config=None):
     app.register_blueprint(bulletins.bp)
     app.register_blueprint(supervision.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(open311.bp)
 
     @app.get("/favicon.ico")
     @auth.requires("public")

@@ -22,6 +22,7 @@ from datetime import timedelta
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_user
+from werkzeug.exceptions import HTTPException
 
 from geo.errors import ConfigError
 from geo.people import audit, permissions, tokens, users
@@ -140,6 +141,9 @@ def _env_number(env, name, default, kind=int):
 
 
 def _refuse_anonymous():
+    if request.path.startswith("/open311/"):  # the GeoReport specification: 403, no login
+        abort(403, _("The api_key is missing or not valid: send an API key of an account "
+                     "with the open311 role."))
     if request.path.startswith("/api/"):
         body = {"error": "people.login_required",
                 "message": _("Log in first, or send an API token (Authorization: Bearer …).")}
@@ -173,6 +177,21 @@ def check_request():
     # forms (the login) need one too, or another site could log a visitor in as itself.
     security.check_csrf()
     return None
+
+
+def _open311_key(req):
+    """The ``api_key`` form field of an Open311 POST (a malformed body has none)."""
+    try:
+        keys = req.form.getlist("api_key")
+        broken = not req.form and not req.files and bool(req.content_length)
+    except HTTPException:
+        raise  # a body over the size limit: 413, said as such
+    except Exception:  # noqa: BLE001 - whatever else the parser refuses
+        broken = True
+    if broken:  # Werkzeug drops a body it cannot parse: a body was sent, nothing was read
+        abort(400, _("The request's body is not a well-formed form (multipart/form-data or "
+                     "application/x-www-form-urlencoded), so nothing was read or stored."))
+    return keys[0] if len(keys) == 1 else None
 
 
 def session_config(env=None):
@@ -212,9 +231,15 @@ def init_app(app):
     @manager.request_loader
     def load_token(req):
         header = req.headers.get("Authorization", "")
-        if g.get("civgrid_failed") or not header.lower().startswith("bearer "):
+        if g.get("civgrid_failed"):
             return None
-        found = tokens.authenticate(get_db(), header[7:].strip())
+        if header.lower().startswith("bearer "):
+            token = header[7:].strip()
+        elif req.method == "POST" and req.path.startswith("/open311/"):
+            token = _open311_key(req)  # GeoReport v2 sends its key as a form field
+        else:
+            return None
+        found = tokens.authenticate(get_db(), token)
         if found is None:
             return None
         g.civgrid_token = found.token_id

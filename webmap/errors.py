@@ -15,6 +15,9 @@ STATUS = [
     (errors.CivgridError, 500),
 ]
 
+#: Open311's paths answer errors as its specification says (webmap.views.open311).
+OPEN311_PREFIX = "/open311/"
+
 PAGE = """{% extends "base.html" %}{% block body %}
 <div class="container py-4"><h1 class="h4">{{ code }} · {{ heading }}</h1>
 <pre class="cg-error">{{ message }}</pre>
@@ -35,6 +38,10 @@ def wants_json():
 
 
 def _answer(code, name, message, problems=None, params=None):
+    if request.path.startswith(OPEN311_PREFIX):  # the specification's list of errors
+        from webmap.views.open311 import error_answer
+
+        return error_answer(code, [p["message"] for p in problems] if problems else [message])
     if wants_json():
         body = {"error": name, "message": message}
         if params:

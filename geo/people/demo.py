@@ -14,6 +14,7 @@ DEMO_ACCOUNTS = {
     "worker": ("网格员", "grid_worker"),
     "leader": ("领导", "leader"),
     "viewer": ("访客", "viewer"),
+    "hotline": ("12345热线（Open311）", "open311"),
 }
 
 

@@ -15,6 +15,7 @@ department      sees and acts on the cases dispatched to its department(s) — :
 grid_worker     sees and acts on the cases and sees the toilets in its grid(s)
 leader          sees everything, changes nothing
 viewer          maps and issue lists; no records that carry personal data (toilet records)
+open311         another system posting citizen requests through Open311 (its API key)
 ==============  ==========================================================================
 
 An account may hold several roles; it may take an action when any of them allows it.
@@ -52,6 +53,7 @@ ACTIONS = {
     "users.manage": "accounts, roles, scopes, tokens",
     "audit.read": "the audit log",
     "settings.manage": "the holiday calendar (categories and settings to come)",
+    "open311.submit": "post a service request through Open311 (GeoReport v2) with an API key",
 }
 
 #: The actions each role may take. ``admin`` may take every action.
@@ -70,6 +72,8 @@ ROLE_ACTIONS = {
     "leader": frozenset({"account.self", "maps.read", "issues.read", "bulletins.read",
                          "planner.read", "toilets.read"}),
     "viewer": frozenset({"account.self", "maps.read", "issues.read"}),
+    # Another system's account: its API key (token) posts requests and does nothing else.
+    "open311": frozenset({"open311.submit"}),
 }
 ROLES = tuple(ROLE_ACTIONS)
 #: Roles whose reach is limited to their scope (what the scope holds).
