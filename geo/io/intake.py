@@ -18,7 +18,6 @@ import io
 import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from geo.grids import assign
 from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io.imports import record_import
+from geo.store import bulk
 from geo.people import audit
 from geo.errors import N_, InputError, Problem, Text
 from geo.io.points import convert_and_check, spatial_order
@@ -296,7 +296,7 @@ def _reserve_ids(tx, table, rows):
 
 #: Imports of at least this many rows that also at least double the table
 #: rebuild its indexes and foreign keys instead of updating them row by row.
-BULK_MIN_ROWS = 50_000
+BULK_MIN_ROWS = bulk.BULK_MIN_ROWS
 
 
 @contextmanager
@@ -305,60 +305,30 @@ def _bulk_mode(tx, table, rows):
 
     Updating a GiST index and checking four foreign keys row by row costs
     several times more than building the index sorted and validating each
-    key in one join. Everything happens in the import's transaction, so a
-    failure restores the table as it was; the table is locked meanwhile.
+    key in one join (:func:`geo.store.bulk.rebuilt_indexes`).
     """
-    existing = tx.fetchval("SELECT greatest(reltuples, 0)::bigint FROM pg_class"
-                           " WHERE oid = %s::regclass", (table,))
-    if rows < BULK_MIN_ROWS or rows < existing:
+    if rows < BULK_MIN_ROWS or rows < bulk.estimated_rows(tx, table):
         yield False
         return
-    constraints = tx.fetchall(
-        # Names come back quoted by the server (quote_ident, regclass), definitions as the
-        # server wrote them: nothing here is spliced from outside the schema.
-        "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint"
-        " WHERE conrelid = %s::regclass AND contype IN ('f', 'u') ORDER BY contype DESC",
-        (table,))
-    indexes = tx.fetchall(
-        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
-        " WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND NOT EXISTS"
-        " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)", (table,))
-    tx.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-    for name, _ in constraints:
-        tx.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-    for name, _ in indexes:
-        tx.execute(f"DROP INDEX {name}")
-    yield True
-    for _, definition in indexes:
-        tx.execute(definition)
-    for name, definition in constraints:
-        tx.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
-    tx.execute(f"ANALYZE {table}")
+    with bulk.rebuilt_indexes(tx, table):
+        yield True
 
 
 @contextmanager
-def _tally_after(tx, spec, import_id, bulk):
+def _tally_after(tx, spec, import_id, bulk_mode):
     """For a bulk import of issues, count the new rows into the tallies once, afterwards.
 
     The tally trigger would first copy a million inserted rows into its transition
-    table (a disabled trigger still makes PostgreSQL collect them, so it is dropped,
-    not disabled) and scan that three times; counting the imported rows in the
-    table itself is cheaper. The trigger is gone only inside this transaction,
-    while the import holds the table's exclusive lock, so no other write can miss it.
+    table and scan that three times; counting the imported rows once is cheaper
+    (:func:`geo.store.bulk.tallies_by_hand`).
     """
-    if not (bulk and spec.tallied):
+    if not (bulk_mode and spec.tallied):
         yield
         return
-    trigger = f"{spec.kind}_tally_insert"
-    definition = tx.fetchval("SELECT pg_get_triggerdef(oid) FROM pg_trigger"
-                             " WHERE tgrelid = %s::regclass AND tgname = %s",
-                             (spec.kind, trigger))
-    tx.execute(f"DROP TRIGGER {trigger} ON {spec.kind}")
-    yield
-    added = f"SELECT 1 AS s, * FROM {spec.kind} WHERE import_id = {int(import_id)}"
-    for query in tx.fetchval("SELECT civgrid_tally_sql(%s)", (added,)):
-        tx.execute(query)
-    tx.execute(definition)
+    with bulk.tallies_by_hand(tx, spec.kind, "INSERT"):
+        yield
+        bulk.add_to_tallies(
+            tx, f"SELECT 1 AS s, * FROM {spec.kind} WHERE import_id = {int(import_id)}")
 
 
 def _set_aside_stored(tx, spec):

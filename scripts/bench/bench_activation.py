@@ -82,7 +82,9 @@ def boundary_moves(db, n_moves):
     rows_ = 1 + max(j for _, j in cells)
     moves = []
     for k in range(n_moves):
-        i, j = cols // 3 + k, rows_ * (k + 1) // (n_moves + 1)
+        # Columns 4m and 4m + 1 are in the same community (synth.grid_frame), and a
+        # boundary edit stays within its community.
+        i, j = 4 * (cols // 12 + k), rows_ * (k + 1) // (n_moves + 1)
         (code, target), (_, neighbour) = cells[(i, j)], cells[(i + 1, j)]
         strip = neighbour.intersection(target.buffer(0.003))
         moves.append((code, shapely.union_all([target, strip])))

@@ -1,0 +1,92 @@
+"""Bulk writes: rebuild a table's indexes and keys once, keep the tallies without the trigger.
+
+A statement that writes a large part of a table (a million-row import, a re-assignment
+that moves most points) pays per row for every secondary index, every foreign key and
+the tally trigger's transition tables. Dropping those, writing, and rebuilding them
+sorted — all inside the caller's transaction, with the table locked — costs a fraction
+of that; a failure rolls the table back as it was.
+"""
+
+from contextlib import contextmanager
+
+#: A write of at least this many rows may take the bulk path (below, rebuilding
+#: the indexes costs more than it saves).
+BULK_MIN_ROWS = 50_000
+
+
+def estimated_rows(tx, table):
+    """The planner's estimate of ``table``'s rows (0 for a never-analysed empty table)."""
+    return tx.fetchval("SELECT greatest(reltuples, 0)::bigint FROM pg_class"
+                       " WHERE oid = %s::regclass", (table,))
+
+
+@contextmanager
+def rebuilt_indexes(tx, table, analyze=True):
+    """Drop ``table``'s secondary indexes, unique and foreign keys; rebuild them on exit.
+
+    The primary key stays (other tables' keys reference it). The table is locked
+    exclusively until the transaction ends. ``analyze``: refresh the planner's
+    statistics afterwards (new rows; not needed when only a few columns changed).
+    """
+    constraints = tx.fetchall(
+        # Names come back quoted by the server (quote_ident, regclass), definitions as the
+        # server wrote them: nothing here is spliced from outside the schema.
+        "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = %s::regclass AND contype IN ('f', 'u') ORDER BY contype DESC",
+        (table,))
+    indexes = tx.fetchall(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+        " WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND NOT EXISTS"
+        " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)", (table,))
+    tx.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    for name, _ in constraints:
+        tx.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+    for name, _ in indexes:
+        tx.execute(f"DROP INDEX {name}")
+    yield
+    for _, definition in indexes:
+        tx.execute(definition)
+    for name, definition in constraints:
+        tx.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+    if analyze:
+        tx.execute(f"ANALYZE {table}")
+
+
+def tally_triggers(tx, table, event):
+    """``[(name, definition)]`` of ``table``'s tally triggers that fire on ``event``
+    (``'INSERT'``, ``'UPDATE'`` or ``'DELETE'``): the user triggers whose function's
+    name starts with ``civgrid_tally``."""
+    bit = {"INSERT": 4, "DELETE": 8, "UPDATE": 16}[event]  # pg_trigger.tgtype bits
+    return tx.fetchall(
+        "SELECT quote_ident(t.tgname), pg_get_triggerdef(t.oid) FROM pg_trigger t"
+        " JOIN pg_proc p ON p.oid = t.tgfoid"
+        " WHERE t.tgrelid = %s::regclass AND NOT t.tgisinternal"
+        " AND p.proname LIKE 'civgrid\\_tally%%' AND t.tgtype & %s <> 0 ORDER BY t.tgname",
+        (table, bit))
+
+
+@contextmanager
+def tallies_by_hand(tx, table, event):
+    """Take ``table``'s tally triggers for ``event`` away for the block; put them back after.
+
+    Yields whether there were any (a table without tallies has none). The block must bring the tallies up to date itself (:func:`add_to_tallies`). A
+    disabled trigger would still make PostgreSQL collect its transition tables, a
+    copy of every written row, so the triggers are dropped, not disabled. Only inside
+    the caller's transaction and with the table locked exclusively, so no other write
+    can miss them.
+    """
+    triggers = tally_triggers(tx, table, event)
+    if triggers:
+        tx.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    for name, _ in triggers:
+        tx.execute(f"DROP TRIGGER {name} ON {table}")
+    yield bool(triggers)
+    for _, definition in triggers:
+        tx.execute(definition)
+
+
+def add_to_tallies(tx, delta):
+    """Add the rows of the query ``delta`` to the tallies: ``s`` (+1 or -1) and the issue
+    columns the tallies count by (``grid_id category source status geom reported_at``)."""
+    for query in tx.fetchval("SELECT civgrid_tally_sql(%s)", (delta,)):
+        tx.execute(query)
