@@ -193,8 +193,11 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
                     report.skipped = 0
             assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)
             base = _reserve_ids(tx, spec.kind, len(frame))
-            with _bulk_mode(tx, spec.kind, len(frame)) as bulk:
-                with _tally_after(tx, spec, report.import_id, bulk):
+            counted = None
+            if on_existing is None:  # every staged row is inserted: count them here
+                counted = (frame, lon, lat)
+            with _bulk_mode(tx, spec.kind, len(frame)) as bulk_mode:
+                with _tally_after(tx, spec, report.import_id, bulk_mode, counted):
                     tx.execute(spec.insert_sql, {"version": version,
                                                  "import_id": report.import_id, "base_id": base})
             if after:
@@ -315,20 +318,48 @@ def _bulk_mode(tx, table, rows):
 
 
 @contextmanager
-def _tally_after(tx, spec, import_id, bulk_mode):
-    """For a bulk import of issues, count the new rows into the tallies once, afterwards.
+def _tally_after(tx, spec, import_id, bulk_mode, counted=None):
+    """For a bulk import of issues, count the new rows into the tallies once.
 
     The tally trigger would first copy a million inserted rows into its transition
-    table and scan that three times; counting the imported rows once is cheaper
-    (:func:`geo.store.bulk.tallies_by_hand`).
+    table and scan that three times (:func:`geo.store.bulk.tallies_by_hand`). When
+    every staged row is inserted, ``counted`` is ``(frame, lon, lat)`` of those rows:
+    they are counted here, on the client's core, while the server writes them, and only
+    the counts are sent. Otherwise the server counts the imported rows afterwards.
     """
     if not (bulk_mode and spec.tallied):
         yield
         return
     with bulk.tallies_by_hand(tx, spec.kind, "INSERT"):
-        yield
-        bulk.add_to_tallies(
-            tx, f"SELECT 1 AS s, * FROM {spec.kind} WHERE import_id = {int(import_id)}")
+        if counted is None:
+            yield
+            bulk.add_to_tallies(
+                tx, f"SELECT 1 AS s, * FROM {spec.kind} WHERE import_id = {int(import_id)}")
+            return
+        frame, lon, lat = counted
+        grid = _assigned_grids(tx, len(frame))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            delta = pool.submit(bulk.count_tallies, grid, frame["category"], frame["source"],
+                                frame["status"], lon, lat, frame["reported_at"])
+            yield
+            bulk.add_counted_tallies(tx, delta.result())
+
+
+def _assigned_grids(tx, rows):
+    """The grid of each staged row (by its key) from ``_assigned``; 0 for none."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    buf = io.BytesIO()
+    tx.copy_raw("COPY _assigned (key, grid_id) TO STDOUT (FORMAT csv)", buf)
+    grid = np.zeros(rows, dtype=np.int32)
+    if buf.tell():
+        buf.seek(0)
+        got = pacsv.read_csv(buf, read_options=pacsv.ReadOptions(column_names=["key", "grid"]),
+                             convert_options=pacsv.ConvertOptions(
+                                 column_types={"key": pa.int64(), "grid": pa.int32()}))
+        grid[got["key"].to_numpy()] = got["grid"].to_numpy()
+    return grid
 
 
 def _set_aside_stored(tx, spec):

@@ -90,3 +90,82 @@ def add_to_tallies(tx, delta):
     columns the tallies count by (``grid_id category source status geom reported_at``)."""
     for query in tx.fetchval("SELECT civgrid_tally_sql(%s)", (delta,)):
         tx.execute(query)
+
+
+#: The tally delta a bulk writer fills (the shape ``civgrid_tally_sql`` gives it):
+#: ``tally`` 3 = tally_grid, 5 = tally_cell, 6 = tally_week; the other key columns NULL.
+_TALLY_DELTA = ("CREATE TEMP TABLE _tally_delta (tally int, grid_id int, category text,"
+                " source text, status text, x int, y int, week date, x256 int, y256 int,"
+                " n int) ON COMMIT DROP")
+
+
+def count_tallies(grid_id, category, source, status, lon, lat, reported_at):
+    """The tally delta of new issues, counted in pandas, as an Arrow table for
+    :func:`add_counted_tallies`.
+
+    For a bulk import, which has every value at hand: the client counts while the
+    server writes the rows. The keys are the tallies' own (migration 0007): heat cells
+    of 1/512 degree (1/256 for the weeks), the Monday of the week reported in, in
+    Asia/Shanghai, and grid 0 for an issue without a grid. ``grid_id`` is an integer
+    array (0: none), ``lon``/``lat`` float arrays, the others Series.
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    local = pd.Series(reported_at).dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    days = local.to_numpy().astype("datetime64[D]").astype(np.int64)
+    monday = days - (days + 3) % 7  # 1970-01-01 was a Thursday
+    codes = {}
+    for name, values in (("category", category), ("source", source), ("status", status)):
+        codes[name] = pd.factorize(pd.Series(values), sort=False)
+    keys = pd.DataFrame({
+        "grid_id": np.asarray(grid_id, dtype=np.int32),
+        "category": codes["category"][0], "source": codes["source"][0],
+        "status": codes["status"][0],
+        "x": np.floor(lon * 512).astype(np.int32), "y": np.floor(lat * 512).astype(np.int32),
+        "week": monday, "x256": np.floor(lon * 256).astype(np.int32),
+        "y256": np.floor(lat * 256).astype(np.int32),
+    })
+    parts = []
+    for tally, columns in ((3, ["grid_id", "category", "source", "status"]),
+                           (5, ["x", "y", "grid_id", "category", "status"]),
+                           (6, ["week", "x256", "y256"])):
+        counted = keys.groupby(columns, sort=False).size().reset_index(name="n")
+        counted.insert(0, "tally", tally)
+        parts.append(counted)
+    delta = pd.concat(parts, ignore_index=True)
+    columns = {"tally": pa.array(delta["tally"], pa.int32())}
+    for name in ("grid_id", "category", "source", "status", "x", "y", "week", "x256", "y256"):
+        values = delta[name]
+        present = values.notna().to_numpy()
+        if name in codes:
+            labels = np.asarray(codes[name][1], dtype=object)
+            array = pa.array(np.where(present, labels[values.fillna(0).astype(int)], None),
+                             pa.string())
+        elif name == "week":
+            array = pa.array(values.fillna(0).astype(np.int64).to_numpy(), pa.int32(),
+                             mask=~present).cast(pa.date32())
+        else:
+            array = pa.array(values.fillna(0).astype(np.int64).to_numpy(), pa.int32(),
+                             mask=~present)
+        columns[name] = array
+    columns["n"] = pa.array(delta["n"], pa.int32())
+    return pa.table(columns)
+
+
+def add_counted_tallies(tx, delta):
+    """Add a delta counted by :func:`count_tallies` to the tallies (with the same SQL
+    as :func:`add_to_tallies`, minus the counting)."""
+    import io
+
+    import pyarrow.csv as pacsv
+
+    tx.execute("DROP TABLE IF EXISTS _tally_delta")
+    tx.execute(_TALLY_DELTA)
+    buf = io.BytesIO()
+    pacsv.write_csv(delta, buf, pacsv.WriteOptions(include_header=False))
+    buf.seek(0)
+    tx.copy_in("_tally_delta", delta.column_names, buf, csv=True)
+    for query in tx.fetchval("SELECT civgrid_tally_apply_sql()"):
+        tx.execute(query)

@@ -110,3 +110,79 @@ def test_bulk_reassignment_rolls_back_whole(db, settings, layout, tmp_path, monk
         assign.reassign(db, dataclasses.replace(settings, assign_tolerance_m=0.0))
     assert state(db) == before and schema(db) == before_schema and history(db) == []
     assert_tallies_match(db)
+
+
+def server_recount(db):
+    """The tallies as the server's own arithmetic counts every stored issue afresh
+    (civgrid_tally_sql into emptied tallies, rolled back afterwards)."""
+    counts = {}
+    with db.transaction() as tx:
+        tx.execute("TRUNCATE tally_grid, tally_cell, tally_week")
+        for query in tx.fetchval("SELECT civgrid_tally_sql('SELECT 1 AS s, * FROM issues')"):
+            tx.execute(query)
+        for table in ("tally_grid", "tally_cell", "tally_week"):
+            counts[table] = sorted(tx.fetchall(f"SELECT * FROM {table} WHERE n <> 0"))
+        tx.execute("ROLLBACK")
+    return counts
+
+
+def stored_tallies(db):
+    with db.transaction() as tx:
+        return {table: sorted(tx.fetchall(f"SELECT * FROM {table} WHERE n <> 0"))
+                for table in ("tally_grid", "tally_cell", "tally_week")}
+
+
+def test_bulk_import_counts_tallies_as_the_server_does(db, settings, layout, tmp_path,
+                                                       monkeypatch):
+    """The bulk import counts its tallies on the client: on the edges of cells and weeks
+    too, they must be what the server's arithmetic gives."""
+    from geo.io import intake
+
+    monkeypatch.setattr(intake, "BULK_MIN_ROWS", 10)
+    lon0, lat0 = layouts.xy(3, 2)
+    rows = []
+    # Exactly on cell edges (multiples of 1/512 and 1/256 degree) and just either side.
+    x, y = (int(lon0 * 512) + 1) / 512, (int(lat0 * 512) + 1) / 512
+    points = [(x, y), (x - 1e-9, y), (x, y - 1e-9), (x + 1e-9, y + 1e-9)]
+    # Sunday 23:59:59 and Monday 00:00:00 in Shanghai (UTC+8), a week before 1970, and
+    # times written with an offset or in UTC.
+    times = ["2026-11-01T23:59:59", "2026-11-02T00:00:00", "2026-11-01T16:00:00Z",
+             "2026-11-01T15:59:59.999999Z", "1969-12-28T23:59:59", "1969-12-29T00:00:00+08:00",
+             "2026-11-02T08:00:00+16:00"]
+    categories, sources, statuses = ["06010", "07001"], ["patrol", "citizen"], ["reported",
+                                                                               "closed"]
+    k = 0
+    for lon, lat in points + [layouts.xy(1, 1), layouts.metres_east(6, 3, 30),
+                              layouts.metres_east(6, 3, 300)]:
+        for when in times:
+            rows.append([f"E{k:04d}", categories[k % 2], sources[k // 2 % 2],
+                         statuses[k // 3 % 2], repr(float(lon)), repr(float(lat)), when])
+            k += 1
+    path = tmp_path / "edges.csv"
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["ref", "category", "source", "status", "lon", "lat", "reported_at"])
+        w.writerows(rows)
+    calls = []
+    counted = bulk.count_tallies
+    monkeypatch.setattr(bulk, "count_tallies", lambda *a: calls.append(1) or counted(*a))
+    issues.import_issues(db, settings, path)
+    assert calls == [1]  # the client counted
+    stored = stored_tallies(db)
+    assert stored == server_recount(db)
+    assert sum(n for *_, n in stored["tally_week"]) == len(rows)
+    assert_tallies_match(db)  # and pandas on the rows read back agrees
+
+    # A second bulk import adds to the keys already there.
+    more = tmp_path / "more.csv"
+    with open(more, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["ref", "category", "source", "status", "lon", "lat", "reported_at"])
+        w.writerows([[f"F{i:04d}", *r[1:]] for i, r in enumerate(rows)])
+    monkeypatch.setattr(bulk, "estimated_rows", lambda tx, table: 0)
+    issues.import_issues(db, settings, more)
+    assert calls == [1, 1]
+    assert stored_tallies(db) == server_recount(db)
+    assert_tallies_match(db)
