@@ -139,6 +139,7 @@ def test_bulk_import_counts_tallies_as_the_server_does(db, settings, layout, tmp
     from geo.io import intake
 
     monkeypatch.setattr(intake, "BULK_MIN_ROWS", 10)
+    monkeypatch.setattr(intake, "APART_MIN_ROWS", 10)  # assigned on a second connection
     lon0, lat0 = layouts.xy(3, 2)
     rows = []
     # Exactly on cell edges (multiples of 1/512 and 1/256 degree) and just either side.

@@ -32,7 +32,7 @@ from geo.io.imports import record_import
 from geo.store import bulk
 from geo.people import audit
 from geo.errors import N_, InputError, Problem, Text
-from geo.io.points import convert_and_check, spatial_order
+from geo.io.points import convert_and_check, ewkb_hex, spatial_order
 
 CHUNK_ROWS = 100_000
 
@@ -182,7 +182,14 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
             if problems:
                 raise InputError(sorted(problems, key=_row_number), source=table.path)
             report.import_id = record_import(tx, spec.kind, table, len(frame), actor)
-            _stage(tx, spec, frame, table, lon, lat, progress)
+            apart = on_existing is None and len(frame) >= APART_MIN_ROWS
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                if apart:  # the assignment on another connection, meanwhile
+                    assigned = pool.submit(_assign_apart, db, settings, version, extent, lon,
+                                           lat)
+                _stage(tx, spec, frame, table, lon, lat, progress, points=not apart)
+                if apart:
+                    _receive_assignment(tx, assigned.result())
             if on_existing is None:
                 _check_stored_keys(tx, spec, table)
             else:
@@ -191,7 +198,8 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
                 if on_existing == "update":
                     spec.sync(tx, report, table, actor)
                     report.skipped = 0
-            assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)
+            if not apart:
+                assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)
             base = _reserve_ids(tx, spec.kind, len(frame))
             counted = None
             if on_existing is None:  # every staged row is inserted: count them here
@@ -225,8 +233,67 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
 STAGED_GEOM = "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490)"
 
 
-def _stage(tx, spec, frame, table, lon, lat, progress):
-    """COPY the checked rows into the temp table ``_stage``; put their points in ``_points``.
+#: Imports of at least this many rows (whose every row is inserted) assign their points on
+#: a second connection while the first stages the rows: the server then works on two cores.
+APART_MIN_ROWS = 20_000
+
+
+def _assign_apart(db, settings, version, extent, lon, lat):
+    """Assign the points on a connection of their own; returns ``_assigned`` as CSV.
+
+    The points go to the server in Z-order, as exact EWKB (:func:`_copy_points`). The
+    import's transaction holds the active version's lock, so its grids cannot change
+    meanwhile; this transaction writes nothing but temp tables.
+    """
+    with db.transaction() as tx:
+        tx.execute("SET LOCAL jit = off")
+        tx.execute("SET LOCAL work_mem = '256MB'")
+        _copy_points(tx, lon, lat)
+        assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)
+        buf = io.BytesIO()
+        tx.copy_raw("COPY _assigned (key, grid_id, method) TO STDOUT (FORMAT csv)", buf)
+    buf.seek(0)
+    return buf
+
+
+def _receive_assignment(tx, buf):
+    """The import's own ``_assigned`` from :func:`_assign_apart`'s CSV."""
+    tx.execute("DROP TABLE IF EXISTS _assigned")
+    tx.execute("CREATE TEMP TABLE _assigned (key bigint, grid_id integer, method text)"
+               " ON COMMIT DROP")
+    tx.copy_in("_assigned", ["key", "grid_id", "method"], buf, csv=True)
+    tx.execute("ANALYZE _assigned")
+
+
+def _copy_points(tx, lon, lat):
+    """The temp table ``_points (key, geom)``: row k's point, in Z-order, BRIN-indexed."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    tx.execute("DROP TABLE IF EXISTS _points")
+    tx.execute("CREATE TEMP TABLE _points (key bigint, geom geometry(Point, 4490))"
+               " ON COMMIT DROP")
+    order = spatial_order(lon, lat)
+    rows = pa.table({"key": pa.array(order, pa.int64()),
+                     "geom": pa.array(ewkb_hex(lon[order], lat[order]), pa.binary())
+                     .cast(pa.string())})
+    buf = io.BytesIO()
+    pacsv.write_csv(rows, buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    buf.seek(0)
+    tx.copy_in("_points", ["key", "geom"], buf, csv=True)
+    _index_points(tx)
+
+
+def _index_points(tx):
+    # Rows are in Z-order, so a BRIN index (built in milliseconds) finds each
+    # grid's points nearly as well as a GiST index (seconds for a million).
+    tx.execute("CREATE INDEX ON _points USING brin (geom) WITH (pages_per_range = 2)")
+    tx.execute("ANALYZE _points")
+
+
+def _stage(tx, spec, frame, table, lon, lat, progress, points=True):
+    """COPY the checked rows into the temp table ``_stage``; put their points in ``_points``
+    (unless ``points`` is false: :func:`_assign_apart` assigns them).
 
     ``_stage`` keeps the file's order, so the final insert writes ids in
     ascending order (appending to the primary key instead of splitting its
@@ -269,12 +336,11 @@ def _stage(tx, spec, frame, table, lon, lat, progress):
             bar.update(rows)
     bar.close()
     tx.execute("ANALYZE _stage")
-    tx.execute("CREATE TEMP TABLE _points ON COMMIT DROP AS SELECT key,"
-               f" {STAGED_GEOM}::geometry(Point, 4490) AS geom FROM _stage AS s ORDER BY zkey")
-    # Rows are in Z-order, so a BRIN index (built in milliseconds) finds each
-    # grid's points nearly as well as a GiST index (seconds for a million).
-    tx.execute("CREATE INDEX ON _points USING brin (geom) WITH (pages_per_range = 2)")
-    tx.execute("ANALYZE _points")
+    if points:
+        tx.execute("CREATE TEMP TABLE _points ON COMMIT DROP AS SELECT key,"
+                   f" {STAGED_GEOM}::geometry(Point, 4490) AS geom FROM _stage AS s"
+                   " ORDER BY zkey")
+        _index_points(tx)
 
 
 _ID_LOCK = 7_301_552
