@@ -80,6 +80,14 @@ def compute(tx, points, version_id, tolerance_m, extent):
         tx.execute(db_mod.sql("assign_nearest").format(points=points), params)
 
 
+def index_points(tx):
+    """Index and analyse the temp table ``_points (key, geom)`` whose rows are in spatial
+    order: a BRIN index (built in milliseconds) then finds each grid's points nearly as
+    well as a GiST index (seconds for a million)."""
+    tx.execute("CREATE INDEX ON _points USING brin (geom) WITH (pages_per_range = 2)")
+    tx.execute("ANALYZE _points")
+
+
 @dataclass
 class AssignReport:
     table: str
@@ -144,6 +152,14 @@ def reassign_in(tx, settings, tables=ASSIGNED_TABLES, where="true", actor=None):
         if table not in ASSIGNED_TABLES:
             raise ValueError(f"table must be one of {ASSIGNED_TABLES}, not {table!r}")
         points = f"(SELECT id AS key, geom FROM {table} WHERE {where})"
+        if where == "true" and bulk.estimated_rows(tx, table) >= bulk.BULK_MIN_ROWS:
+            # Every point: a narrow copy in spatial order reads each grid's points from a
+            # few pages, where the table's own order sends the index all over the heap.
+            tx.execute("DROP TABLE IF EXISTS _points")
+            tx.execute(f"CREATE TEMP TABLE _points ON COMMIT DROP AS SELECT id AS key, geom"
+                       f" FROM {table} ORDER BY geom")
+            index_points(tx)
+            points = "_points"
         compute(tx, points, version, settings.assign_tolerance_m, extent)
         tx.execute(db_mod.sql("apply_assignment").format(table=table, scope=where),
                    {"version": version})

@@ -281,14 +281,7 @@ def _copy_points(tx, lon, lat):
     pacsv.write_csv(rows, buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
     buf.seek(0)
     tx.copy_in("_points", ["key", "geom"], buf, csv=True)
-    _index_points(tx)
-
-
-def _index_points(tx):
-    # Rows are in Z-order, so a BRIN index (built in milliseconds) finds each
-    # grid's points nearly as well as a GiST index (seconds for a million).
-    tx.execute("CREATE INDEX ON _points USING brin (geom) WITH (pages_per_range = 2)")
-    tx.execute("ANALYZE _points")
+    assign.index_points(tx)
 
 
 def _stage(tx, spec, frame, table, lon, lat, progress, points=True):
@@ -340,7 +333,7 @@ def _stage(tx, spec, frame, table, lon, lat, progress, points=True):
         tx.execute("CREATE TEMP TABLE _points ON COMMIT DROP AS SELECT key,"
                    f" {STAGED_GEOM}::geometry(Point, 4490) AS geom FROM _stage AS s"
                    " ORDER BY zkey")
-        _index_points(tx)
+        assign.index_points(tx)
 
 
 _ID_LOCK = 7_301_552
