@@ -192,3 +192,29 @@ def test_bulk_import_counts_tallies_as_the_server_does(db, settings, layout, tmp
     assert calls == [1, 1]
     assert stored_tallies(db) == server_recount(db)
     assert_tallies_match(db)
+
+
+def test_import_assigned_apart_still_fails_whole(db, settings, layout, tmp_path, monkeypatch):
+    """With the points assigned on a second connection while the rows are checked, a bad
+    row still refuses the whole file, naming it, and nothing is stored."""
+    import csv
+
+    from geo.errors import InputError
+    from geo.io import intake
+
+    monkeypatch.setattr(intake, "APART_MIN_ROWS", 1)
+    monkeypatch.setattr(intake, "BULK_MIN_ROWS", 1)
+    path = tmp_path / "bad.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["ref", "category", "lon", "lat", "reported_at"])
+        for i in range(30):
+            lon, lat = layouts.xy(1 + i / 10, 2)
+            w.writerow([f"X{i}", "99999" if i == 17 else "06010", repr(float(lon)),
+                        repr(float(lat)), "2026-11-01T09:00:00"])
+    with pytest.raises(InputError) as err:
+        issues.import_issues(db, settings, path)
+    assert "bad.csv: row 19 (ref X17)" in str(err.value) and "99999" in str(err.value)
+    assert state(db) == {} and all(not rows for rows in stored_tallies(db).values())
+    with db.transaction() as tx:
+        assert tx.fetchval("SELECT count(*) FROM imports WHERE kind = 'issues'") == 0

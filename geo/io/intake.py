@@ -176,17 +176,19 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
             tx.execute("SET LOCAL work_mem = '256MB'")
             version = assign.active_version(tx, lock=True)
             extent = assign.district_extent(tx, version)
-            frame, problems = spec.parse(table, tx)
             lon, lat, coord_problems = convert_and_check(table, extent, settings.max_outside_m)
-            problems = problems + coord_problems
-            if problems:
-                raise InputError(sorted(problems, key=_row_number), source=table.path)
-            report.import_id = record_import(tx, spec.kind, table, len(frame), actor)
-            apart = on_existing is None and len(frame) >= APART_MIN_ROWS
+            apart = (on_existing is None and len(table.frame) >= APART_MIN_ROWS
+                     and not coord_problems)
             with ThreadPoolExecutor(max_workers=1) as pool:
-                if apart:  # the assignment on another connection, meanwhile
+                if apart:  # the assignment on another connection, while the rows are
+                    # checked and staged here (a file with problems waits for it, then fails)
                     assigned = pool.submit(_assign_apart, db, settings, version, extent, lon,
                                            lat)
+                frame, problems = spec.parse(table, tx)
+                problems = problems + coord_problems
+                if problems:
+                    raise InputError(sorted(problems, key=_row_number), source=table.path)
+                report.import_id = record_import(tx, spec.kind, table, len(frame), actor)
                 _stage(tx, spec, frame, table, lon, lat, progress, points=not apart)
                 if apart:
                     _receive_assignment(tx, assigned.result())
