@@ -190,7 +190,8 @@ def _apply_changes(tx, table, version, changed):
         return
     tx.execute("ANALYZE _changes")
     with bulk.tallies_by_hand(tx, table, "UPDATE") as by_hand, \
-            bulk.rebuilt_indexes(tx, table, analyze=False):
+            bulk.rebuilt_indexes(tx, table, analyze=False,
+                                 columns=["grid_id", "grid_version", "assign_method"]):
         tx.execute(_SET_CHANGES.format(table=table), params)
         if by_hand:
             # Only the grid changes: the tallies lose each moved row under its old grid

@@ -21,19 +21,23 @@ def estimated_rows(tx, table):
 
 
 @contextmanager
-def rebuilt_indexes(tx, table, analyze=True):
+def rebuilt_indexes(tx, table, analyze=True, columns=None):
     """Drop ``table``'s secondary indexes, unique and foreign keys; rebuild them on exit.
 
     The primary key stays (other tables' keys reference it). The table is locked
     exclusively until the transaction ends. ``analyze``: refresh the planner's
     statistics afterwards (new rows; not needed when only a few columns changed).
+    ``columns``: an update writes only these, so a foreign key on other columns stays
+    (PostgreSQL checks a key only when it changes).
     """
     constraints = tx.fetchall(
         # Names come back quoted by the server (quote_ident, regclass), definitions as the
         # server wrote them: nothing here is spliced from outside the schema.
-        "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint"
-        " WHERE conrelid = %s::regclass AND contype IN ('f', 'u') ORDER BY contype DESC",
-        (table,))
+        "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint c"
+        " WHERE conrelid = %s::regclass AND (contype = 'u' OR contype = 'f' AND"
+        " (%s::text[] IS NULL OR EXISTS (SELECT 1 FROM pg_attribute a WHERE"
+        " a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey) AND a.attname = ANY (%s))))"
+        " ORDER BY contype DESC", (table, columns, columns))
     indexes = tx.fetchall(
         "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
         " WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND NOT EXISTS"

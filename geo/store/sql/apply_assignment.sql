@@ -10,5 +10,4 @@ LEFT JOIN _assigned AS a ON a.key = t.id
 WHERE ({scope})
   AND (t.grid_id IS DISTINCT FROM a.grid_id
        OR t.grid_version IS DISTINCT FROM %(version)s
-       OR t.assign_method <> coalesce(a.method, 'none'))
-ORDER BY t.id;
+       OR t.assign_method <> coalesce(a.method, 'none'));
