@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from geo.grids import assign
+from geo.io import intake
 from geo.grids import importer as grids
 from geo.issues import records as issues
 from geo.errors import InputError
@@ -74,7 +75,10 @@ def test_far_outside_is_refused_with_a_hint(db, settings, layout, tmp_path):
     assert assigned(db) == {}
 
 
-def test_random_points_agree_with_shapely(db, settings, layout, tmp_path):
+@pytest.mark.parametrize("apart", [False, True], ids=["same connection", "apart"])
+def test_random_points_agree_with_shapely(db, settings, layout, tmp_path, monkeypatch, apart):
+    # A large import assigns its points on a second connection (as exact EWKB).
+    monkeypatch.setattr(intake, "APART_MIN_ROWS", 1 if apart else 10**9)
     rng = np.random.default_rng(20261128)
     ux = rng.uniform(-0.15, 6.15, 1500)
     uy = rng.uniform(-0.15, 4.15, 1500)

@@ -18,7 +18,6 @@ import io
 import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,9 +29,10 @@ from geo.grids import assign
 from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io.imports import record_import
+from geo.store import bulk
 from geo.people import audit
 from geo.errors import N_, InputError, Problem, Text
-from geo.io.points import convert_and_check, spatial_order
+from geo.io.points import convert_and_check, ewkb_hex, spatial_order
 
 CHUNK_ROWS = 100_000
 
@@ -176,13 +176,22 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
             tx.execute("SET LOCAL work_mem = '256MB'")
             version = assign.active_version(tx, lock=True)
             extent = assign.district_extent(tx, version)
-            frame, problems = spec.parse(table, tx)
             lon, lat, coord_problems = convert_and_check(table, extent, settings.max_outside_m)
-            problems = problems + coord_problems
-            if problems:
-                raise InputError(sorted(problems, key=_row_number), source=table.path)
-            report.import_id = record_import(tx, spec.kind, table, len(frame), actor)
-            _stage(tx, spec, frame, table, lon, lat, progress)
+            apart = (on_existing is None and len(table.frame) >= APART_MIN_ROWS
+                     and not coord_problems)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                if apart:  # the assignment on another connection, while the rows are
+                    # checked and staged here (a file with problems waits for it, then fails)
+                    assigned = pool.submit(_assign_apart, db, settings, version, extent, lon,
+                                           lat)
+                frame, problems = spec.parse(table, tx)
+                problems = problems + coord_problems
+                if problems:
+                    raise InputError(sorted(problems, key=_row_number), source=table.path)
+                report.import_id = record_import(tx, spec.kind, table, len(frame), actor)
+                _stage(tx, spec, frame, table, lon, lat, progress, points=not apart)
+                if apart:
+                    _receive_assignment(tx, assigned.result())
             if on_existing is None:
                 _check_stored_keys(tx, spec, table)
             else:
@@ -191,10 +200,14 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
                 if on_existing == "update":
                     spec.sync(tx, report, table, actor)
                     report.skipped = 0
-            assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)
+            if not apart:
+                assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)
             base = _reserve_ids(tx, spec.kind, len(frame))
-            with _bulk_mode(tx, spec.kind, len(frame)) as bulk:
-                with _tally_after(tx, spec, report.import_id, bulk):
+            counted = None
+            if on_existing is None:  # every staged row is inserted: count them here
+                counted = (frame, lon, lat)
+            with _bulk_mode(tx, spec.kind, len(frame)) as bulk_mode:
+                with _tally_after(tx, spec, report.import_id, bulk_mode, counted):
                     tx.execute(spec.insert_sql, {"version": version,
                                                  "import_id": report.import_id, "base_id": base})
             if after:
@@ -222,8 +235,60 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
 STAGED_GEOM = "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490)"
 
 
-def _stage(tx, spec, frame, table, lon, lat, progress):
-    """COPY the checked rows into the temp table ``_stage``; put their points in ``_points``.
+#: Imports of at least this many rows (whose every row is inserted) assign their points on
+#: a second connection while the first stages the rows: the server then works on two cores.
+APART_MIN_ROWS = 20_000
+
+
+def _assign_apart(db, settings, version, extent, lon, lat):
+    """Assign the points on a connection of their own; returns ``_assigned`` as CSV.
+
+    The points go to the server in Z-order, as exact EWKB (:func:`_copy_points`). The
+    import's transaction holds the active version's lock, so its grids cannot change
+    meanwhile; this transaction writes nothing but temp tables.
+    """
+    with db.transaction() as tx:
+        tx.execute("SET LOCAL jit = off")
+        tx.execute("SET LOCAL work_mem = '256MB'")
+        _copy_points(tx, lon, lat)
+        assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)
+        buf = io.BytesIO()
+        tx.copy_raw("COPY _assigned (key, grid_id, method) TO STDOUT (FORMAT csv)", buf)
+    buf.seek(0)
+    return buf
+
+
+def _receive_assignment(tx, buf):
+    """The import's own ``_assigned`` from :func:`_assign_apart`'s CSV."""
+    tx.execute("DROP TABLE IF EXISTS _assigned")
+    tx.execute("CREATE TEMP TABLE _assigned (key bigint, grid_id integer, method text)"
+               " ON COMMIT DROP")
+    tx.copy_in("_assigned", ["key", "grid_id", "method"], buf, csv=True)
+    tx.execute("ANALYZE _assigned")
+
+
+def _copy_points(tx, lon, lat):
+    """The temp table ``_points (key, geom)``: row k's point, in Z-order, BRIN-indexed."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    tx.execute("DROP TABLE IF EXISTS _points")
+    tx.execute("CREATE TEMP TABLE _points (key bigint, geom geometry(Point, 4490))"
+               " ON COMMIT DROP")
+    order = spatial_order(lon, lat)
+    rows = pa.table({"key": pa.array(order, pa.int64()),
+                     "geom": pa.array(ewkb_hex(lon[order], lat[order]), pa.binary())
+                     .cast(pa.string())})
+    buf = io.BytesIO()
+    pacsv.write_csv(rows, buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    buf.seek(0)
+    tx.copy_in("_points", ["key", "geom"], buf, csv=True)
+    assign.index_points(tx)
+
+
+def _stage(tx, spec, frame, table, lon, lat, progress, points=True):
+    """COPY the checked rows into the temp table ``_stage``; put their points in ``_points``
+    (unless ``points`` is false: :func:`_assign_apart` assigns them).
 
     ``_stage`` keeps the file's order, so the final insert writes ids in
     ascending order (appending to the primary key instead of splitting its
@@ -266,12 +331,11 @@ def _stage(tx, spec, frame, table, lon, lat, progress):
             bar.update(rows)
     bar.close()
     tx.execute("ANALYZE _stage")
-    tx.execute("CREATE TEMP TABLE _points ON COMMIT DROP AS SELECT key,"
-               f" {STAGED_GEOM}::geometry(Point, 4490) AS geom FROM _stage AS s ORDER BY zkey")
-    # Rows are in Z-order, so a BRIN index (built in milliseconds) finds each
-    # grid's points nearly as well as a GiST index (seconds for a million).
-    tx.execute("CREATE INDEX ON _points USING brin (geom) WITH (pages_per_range = 2)")
-    tx.execute("ANALYZE _points")
+    if points:
+        tx.execute("CREATE TEMP TABLE _points ON COMMIT DROP AS SELECT key,"
+                   f" {STAGED_GEOM}::geometry(Point, 4490) AS geom FROM _stage AS s"
+                   " ORDER BY zkey")
+        assign.index_points(tx)
 
 
 _ID_LOCK = 7_301_552
@@ -296,7 +360,7 @@ def _reserve_ids(tx, table, rows):
 
 #: Imports of at least this many rows that also at least double the table
 #: rebuild its indexes and foreign keys instead of updating them row by row.
-BULK_MIN_ROWS = 50_000
+BULK_MIN_ROWS = bulk.BULK_MIN_ROWS
 
 
 @contextmanager
@@ -305,60 +369,58 @@ def _bulk_mode(tx, table, rows):
 
     Updating a GiST index and checking four foreign keys row by row costs
     several times more than building the index sorted and validating each
-    key in one join. Everything happens in the import's transaction, so a
-    failure restores the table as it was; the table is locked meanwhile.
+    key in one join (:func:`geo.store.bulk.rebuilt_indexes`).
     """
-    existing = tx.fetchval("SELECT greatest(reltuples, 0)::bigint FROM pg_class"
-                           " WHERE oid = %s::regclass", (table,))
-    if rows < BULK_MIN_ROWS or rows < existing:
+    if rows < BULK_MIN_ROWS or rows < bulk.estimated_rows(tx, table):
         yield False
         return
-    constraints = tx.fetchall(
-        # Names come back quoted by the server (quote_ident, regclass), definitions as the
-        # server wrote them: nothing here is spliced from outside the schema.
-        "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint"
-        " WHERE conrelid = %s::regclass AND contype IN ('f', 'u') ORDER BY contype DESC",
-        (table,))
-    indexes = tx.fetchall(
-        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
-        " WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND NOT EXISTS"
-        " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)", (table,))
-    tx.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-    for name, _ in constraints:
-        tx.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-    for name, _ in indexes:
-        tx.execute(f"DROP INDEX {name}")
-    yield True
-    for _, definition in indexes:
-        tx.execute(definition)
-    for name, definition in constraints:
-        tx.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
-    tx.execute(f"ANALYZE {table}")
+    with bulk.rebuilt_indexes(tx, table):
+        yield True
 
 
 @contextmanager
-def _tally_after(tx, spec, import_id, bulk):
-    """For a bulk import of issues, count the new rows into the tallies once, afterwards.
+def _tally_after(tx, spec, import_id, bulk_mode, counted=None):
+    """For a bulk import of issues, count the new rows into the tallies once.
 
     The tally trigger would first copy a million inserted rows into its transition
-    table (a disabled trigger still makes PostgreSQL collect them, so it is dropped,
-    not disabled) and scan that three times; counting the imported rows in the
-    table itself is cheaper. The trigger is gone only inside this transaction,
-    while the import holds the table's exclusive lock, so no other write can miss it.
+    table and scan that three times (:func:`geo.store.bulk.tallies_by_hand`). When
+    every staged row is inserted, ``counted`` is ``(frame, lon, lat)`` of those rows:
+    they are counted here, on the client's core, while the server writes them, and only
+    the counts are sent. Otherwise the server counts the imported rows afterwards.
     """
-    if not (bulk and spec.tallied):
+    if not (bulk_mode and spec.tallied):
         yield
         return
-    trigger = f"{spec.kind}_tally_insert"
-    definition = tx.fetchval("SELECT pg_get_triggerdef(oid) FROM pg_trigger"
-                             " WHERE tgrelid = %s::regclass AND tgname = %s",
-                             (spec.kind, trigger))
-    tx.execute(f"DROP TRIGGER {trigger} ON {spec.kind}")
-    yield
-    added = f"SELECT 1 AS s, * FROM {spec.kind} WHERE import_id = {int(import_id)}"
-    for query in tx.fetchval("SELECT civgrid_tally_sql(%s)", (added,)):
-        tx.execute(query)
-    tx.execute(definition)
+    with bulk.tallies_by_hand(tx, spec.kind, "INSERT"):
+        if counted is None:
+            yield
+            bulk.add_to_tallies(
+                tx, f"SELECT 1 AS s, * FROM {spec.kind} WHERE import_id = {int(import_id)}")
+            return
+        frame, lon, lat = counted
+        grid = _assigned_grids(tx, len(frame))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            delta = pool.submit(bulk.count_tallies, grid, frame["category"], frame["source"],
+                                frame["status"], lon, lat, frame["reported_at"])
+            yield
+            bulk.add_counted_tallies(tx, delta.result())
+
+
+def _assigned_grids(tx, rows):
+    """The grid of each staged row (by its key) from ``_assigned``; 0 for none."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    buf = io.BytesIO()
+    tx.copy_raw("COPY _assigned (key, grid_id) TO STDOUT (FORMAT csv)", buf)
+    grid = np.zeros(rows, dtype=np.int32)
+    if buf.tell():
+        buf.seek(0)
+        got = pacsv.read_csv(buf, read_options=pacsv.ReadOptions(column_names=["key", "grid"]),
+                             convert_options=pacsv.ConvertOptions(
+                                 column_types={"key": pa.int64(), "grid": pa.int32()}))
+        grid[got["key"].to_numpy()] = got["grid"].to_numpy()
+    return grid
 
 
 def _set_aside_stored(tx, spec):
@@ -394,6 +456,8 @@ def _check_stored_keys(tx, spec, table):
 def duplicates(table, column):
     """Problems for values of ``column`` that repeat within the file."""
     values = table.frame[column]
+    if _all_distinct(values):
+        return []
     dup = values.duplicated(keep=False) & (values != "")
     problems = []
     first = {}
@@ -407,6 +471,17 @@ def duplicates(table, column):
         else:
             first[v] = i
     return problems[:50]
+
+
+def _all_distinct(values):
+    """Whether the non-empty strings of ``values`` are all different (Arrow's hash kernel:
+    a few times faster than finding the duplicates, which most files do not have)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(values, type=pa.string())
+    filled = pc.filter(array, pc.not_equal(array, ""))
+    return len(pc.unique(filled)) == len(filled)
 
 
 #: Longest ref or code: a source system's id, well under PostgreSQL's index entry limit.
@@ -486,8 +561,11 @@ def timestamps(table, column, required=False):
     iso, zoned = (matches(raw, pattern) for pattern in (ISO_TIME_RE, ZONED_TIME_RE))
     # A decimal comma is ISO 8601 too; beyond microseconds pandas would switch the whole
     # column to nanoseconds, which cannot hold years outside 1677-2262.
-    text = (raw.str.replace(",", ".", regex=False)
-            .str.replace(r"(\.\d{6})\d+", r"\1", regex=True))
+    text = raw
+    if matches(raw, ",", regex=False).any():
+        text = text.str.replace(",", ".", regex=False)
+    if matches(text, r"\.\d{7}").any():
+        text = text.str.replace(r"(\.\d{6})\d+", r"\1", regex=True)
     parsed = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us, UTC]")
     if zoned.any():
         parsed[zoned] = pd.to_datetime(text[zoned], format="ISO8601", errors="coerce",
@@ -509,13 +587,14 @@ def timestamps(table, column, required=False):
     return parsed, problems
 
 
-def matches(values, pattern):
-    """Boolean array: which strings match ``pattern`` (RE2 through Arrow: 0.1 s per million)."""
+def matches(values, pattern, regex=True):
+    """Boolean array: which strings match ``pattern`` (RE2 through Arrow: 0.1 s per
+    million), or contain it as plain text (``regex=False``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    return pc.match_substring_regex(pa.array(values, type=pa.string()), pattern).to_numpy(
-        zero_copy_only=False)
+    match = pc.match_substring_regex if regex else pc.match_substring
+    return match(pa.array(values, type=pa.string()), pattern).to_numpy(zero_copy_only=False)
 
 
 def date_problems(table, column, raw, parsed, reason):

@@ -254,12 +254,22 @@ def read_csv(path):
     if table.num_rows == 0:
         raise InputError(Problem("io.no_rows", N_("the file holds no rows, only a header"), {},
                                  Place(path.name)))
-    table = pa.table([pc.utf8_trim_whitespace(pc.replace_substring_regex(
-        col, pattern=cells.NEUTRALISED, replacement=r"\1")) for col in table.columns],
-        names=header)
+    table = pa.table([pc.utf8_trim_whitespace(_unneutralised(col)) for col in table.columns],
+                     names=header)
     frame = normalise_columns(table.to_pandas(), path)
     blank = re.search(rb"\n\r?\n.", data, re.S)  # not just at the end
     return frame, RowLabels(len(frame), numbers=_row_numbers(data) if blank else None)
+
+
+def _unneutralised(column):
+    """``column`` with the quote of neutralised formulas (:data:`cells.NEUTRALISED`) taken
+    off; the regular expression runs only on a column that has a value starting with a
+    quote (a cheap test: most columns of most files have none)."""
+    import pyarrow.compute as pc
+
+    if not pc.any(pc.starts_with(column, "'")).as_py():
+        return column
+    return pc.replace_substring_regex(column, pattern=cells.NEUTRALISED, replacement=r"\1")
 
 
 def _row_numbers(data):

@@ -4,13 +4,16 @@ Compares, on the same data in the same run (each pipeline in its own process, so
 its peak memory is its own):
 
 * civgrid: ``geo.issues.import_issues`` (validation, COPY, PostGIS assignment by
-  the rules of docs/domain.md, *Assignment rule*, insert);
+  the rules of docs/domain.md, *Assignment rule*, insert, tallies);
 * GeoPandas: ``read_csv`` → ``sjoin`` → ``to_postgis``;
 * plain SQL: ``COPY`` then ``UPDATE … FROM grids WHERE ST_Contains(…)``;
 * floor: only writing civgrid's finished rows (binary ``COPY`` of the rows the
   civgrid run produced, then the index and key rebuild of a bulk import): no
   reading, checking, assignment or tallies. No import into civgrid's schema can
   be faster than this, so it shows how near the target can be got.
+
+Targets (same run): civgrid ≤ 0.7 × GeoPandas and ≤ 2 × the floor; civgrid's peak
+memory ≤ 2 GB.
 
 Usage: ``python scripts/bench/bench_import.py [--issues 1000000] [--grids 1000]``.
 Data and a private cluster live in ``bench-data/`` (or ``CIVGRID_DATABASE_URL``'s server).
@@ -233,15 +236,17 @@ def main():
               f"{args.issues / r['seconds']:>11,.0f} {r['peak_mb']:>9.0f}   {r['methods']}")
     if "civgrid" in results and "geopandas" in results:
         ratio = results["civgrid"]["seconds"] / results["geopandas"]["seconds"]
-        print(f"civgrid / GeoPandas time = {ratio:.2f} (target ≤ 0.30); civgrid peak memory "
+        print(f"civgrid / GeoPandas time = {ratio:.2f} (target ≤ 0.70); civgrid peak memory "
               f"{results['civgrid']['peak_mb']:.0f} MB (target ≤ 2048)")
+    if "civgrid" in results and "floor" in results:
+        ratio = results["civgrid"]["seconds"] / results["floor"]["seconds"]
+        print(f"civgrid / floor time = {ratio:.2f} (target ≤ 2.0)")
     if "civgrid" in results and "plain_sql" in results:
         ratio = results["civgrid"]["seconds"] / results["plain_sql"]["seconds"]
         print(f"civgrid / plain SQL time = {ratio:.2f}")
     if "floor" in results and "geopandas" in results:
         ratio = results["floor"]["seconds"] / results["geopandas"]["seconds"]
-        print(f"floor / GeoPandas time = {ratio:.2f}: writing the finished rows alone takes "
-              f"{'more' if ratio > 0.3 else 'less'} than the target's 0.30")
+        print(f"floor / GeoPandas time = {ratio:.2f}")
 
 
 if __name__ == "__main__":
