@@ -6,12 +6,13 @@ unfiltered list that looks filtered.
 """
 
 import io
+import json
 import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext as _
 from markupsafe import Markup
 
 from geo.cases import photos as case_photos
@@ -26,6 +27,7 @@ from geo.issues.query import (SHORTCUTS, IssueFilter, date_shortcut, district_to
 from geo.params import known_only, not_one_of, parse_int
 from webmap import assets
 from webmap import auth
+from webmap import pagecache
 from webmap import security
 from webmap.downloads import attachment, dated
 from webmap.i18n import is_english
@@ -50,18 +52,41 @@ def static_asset(path):
 _SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
 
 
-def map_parts(fmap):
-    """Header, body and script of a Folium map for embedding in a template."""
+def map_parts(fmap, nonce=None):
+    """Header, body and script of a Folium map for embedding in a template (``nonce``:
+    what stands for the script nonce; default the request's)."""
     assets.localise(fmap, static_asset)
     root = fmap.get_root()
     root.render()
     # Folium's own <script> tags (in the header and the body) run only with the request's
     # nonce (Content-Security-Policy, webmap.security); the script part goes into the
     # page's one nonced <script> (base.html).
-    tag = f'<script nonce="{security.csp_nonce()}"'
+    tag = f'<script nonce="{nonce or security.csp_nonce()}"'
     return {"map_header": Markup(_SCRIPT_TAG.sub(tag, root.header.render())),
             "map_html": Markup(_SCRIPT_TAG.sub(tag, root.html.render())),
             "map_script": Markup(root.script.render())}
+
+
+_KEPT_TAG = f'<script nonce="{pagecache.NONCE}"'
+
+
+def kept_map(page, flt, options, build, unfiltered=None):
+    """The map parts (and figures) ``build()`` returns for ``page``, kept while the data
+    is unchanged when the visitor asked for no filter (``unfiltered``, default: ``flt``
+    is empty; :mod:`webmap.pagecache`); a filtered page is built for its request.
+    ``build`` makes its parts with ``map_parts(fmap, NONCE)``."""
+    if unfiltered is None:
+        unfiltered = not flt.as_args()
+    if not unfiltered:
+        parts = build()
+    else:
+        key = json.dumps([page, str(get_locale()), options, pagecache.reach_key(flt.scope)],
+                         ensure_ascii=False, sort_keys=True)
+        version = pagecache.data_version(get_db())  # before the data (see pagecache)
+        parts = pagecache.for_app(current_app).get(key, version, build)
+    tag = f'<script nonce="{security.csp_nonce()}"'
+    return {name: Markup(value.replace(_KEPT_TAG, tag)) if name.startswith("map_") else value
+            for name, value in parts.items()}
 
 
 def page_filter(*extra):
@@ -96,13 +121,17 @@ def overview():
     measure = request.args.get("measure", "open")
     if measure not in stats.MEASURES:
         raise not_one_of("measure", measure, stats.MEASURES)
-    grids = stats.grid_measures(db, flt)
-    heat = stats.heat_bins(db, flt)
-    fmap = maps.overview_map(settings(), grids, heat, measure, urlencode(flt.as_args()))
-    total = int(grids["total"].sum()) if grids is not None else 0
+
+    def build():
+        grids = stats.grid_measures(db, flt)
+        heat = stats.heat_bins(db, flt)
+        fmap = maps.overview_map(settings(), grids, heat, measure, urlencode(flt.as_args()))
+        total = int(grids["total"].sum()) if grids is not None else 0
+        return {"total": total, **map_parts(fmap, pagecache.NONCE)}
+
+    parts = kept_map("overview", flt, {"measure": measure}, build)
     return render_template("overview.html", title=_("Overview"), measure=measure,
-                           measures=stats.MEASURES, total=total,
-                           **filter_context(flt, cats), **map_parts(fmap))
+                           measures=stats.MEASURES, **filter_context(flt, cats), **parts)
 
 
 @bp.get("/heatmap")
@@ -113,14 +142,20 @@ def heatmap():
     period = request.args.get("period", "week")
     if period not in ("day", "week"):
         raise not_one_of("period", period, ("day", "week"))
+    unfiltered = not flt.as_args()
     if period == "day" and not (flt.date_from or flt.date_to):
         last = stats.latest_day(db)  # a day-by-day film of the last weeks, unless asked
         if last:
             flt.date_from = last - timedelta(days=DAY_WINDOW - 1)
-    labels, frames = stats.heat_series(db, flt, period)
-    fmap = maps.heat_animation_map(settings(), stats.outlines(db), labels, frames, period)
+
+    def build():
+        labels, frames = stats.heat_series(db, flt, period)
+        fmap = maps.heat_animation_map(settings(), stats.outlines(db), labels, frames, period)
+        return {"periods": len(labels), **map_parts(fmap, pagecache.NONCE)}
+
+    parts = kept_map("heatmap", flt, {"period": period}, build, unfiltered)
     return render_template("heatmap.html", title=_("Heatmap over time"), period=period,
-                           periods=len(labels), **filter_context(flt, cats), **map_parts(fmap))
+                           **filter_context(flt, cats), **parts)
 
 
 @bp.get("/grids")

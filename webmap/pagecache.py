@@ -1,0 +1,162 @@
+"""Built maps kept while the data they show is unchanged (README: *Serving*).
+
+The unfiltered overview and heatmap are the pages everyone opens, and building their
+Folium map is most of their cost (hundreds of milliseconds of CPU at a million
+issues). What a built map shows depends on the data, the page's language, its
+options (measure, period) and the visitor's reach (a grid worker's map counts only
+their grids), so a built map is kept under those, with the database's *data version*
+(migration 0030: a number every write of issues, grids, grid versions or categories
+raises). A visitor whose request reads the same version gets the kept map again.
+
+Kept maps live in each worker process's memory and in files under
+``<data dir>/cache/pages``, shared by every worker: one process builds, the others read
+the file. While one thread of any process builds a map, the others that want the same
+one wait for it rather than build it too (a file lock). A kept map is also dropped
+after :data:`MAX_AGE_S` seconds whatever the version: the overview's overdue counts
+move with the clock, not only with the data.
+
+A map is kept with a placeholder where each request's script nonce goes (the
+Content-Security-Policy's), so no visitor's nonce is served to another.
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
+from pathlib import Path
+
+#: Seconds a kept map is served at most, even when no data changed.
+MAX_AGE_S = 60
+#: Maps one process keeps in memory (pages × options × languages × reaches).
+MAX_ENTRIES = 64
+#: Stands where a request's nonce goes, inside ``<script nonce="…"``; no stored text can
+#: make that (it is HTML-escaped before it reaches a map).
+NONCE = "civgrid-nonce-placeholder"
+
+
+def data_version(db):
+    """The database's data version (migration 0030): read it *before* the data."""
+    with db.transaction() as tx:
+        return tx.fetchval("SELECT n FROM data_version")
+
+
+def init_app(app):
+    """Give the app its cache: files under ``<data dir>/cache/pages``."""
+    directory = app.config["CIVGRID_SETTINGS"].data_dir / "cache" / "pages"
+    app.extensions["civgrid_page_cache"] = PageCache(directory)
+
+
+def for_app(app):
+    return app.extensions["civgrid_page_cache"]
+
+
+def reach_key(scope):
+    """A stable key for an account's reach (``None``: the whole district)."""
+    if scope is None:
+        return "all"
+    return json.dumps([sorted(scope.grids), sorted(scope.departments)], ensure_ascii=False)
+
+
+class PageCache:
+    """Kept values (JSON-able dicts) by key and data version, in memory and in files."""
+
+    def __init__(self, directory, max_age_s=MAX_AGE_S, max_entries=MAX_ENTRIES,
+                 clock=time.time):
+        self.directory = Path(directory)
+        self.max_age_s = max_age_s
+        self.max_entries = max_entries
+        self._clock = clock
+        self._memory = OrderedDict()  # key -> (version, built_at, value)
+        self._lock = threading.Lock()
+        self._key_locks = {}
+        self.builds = 0  # how many values this process built (for tests and benchmarks)
+
+    def get(self, key, version, build):
+        """The value kept for ``key`` at ``version``, or ``build()``'s, kept."""
+        found = self._from_memory(key, version)
+        if found is not None:
+            return found
+        with self._key_lock(key), self._file_lock(key):
+            found = self._from_memory(key, version) or self._from_file(key, version)
+            if found is None:
+                found = build()
+                self.builds += 1
+                self._remember(key, version, self._clock(), found)
+                self._write(key, version, found)
+            return found
+
+    # -- memory -----------------------------------------------------------
+
+    def _fresh(self, entry, version):
+        if entry is None:
+            return None
+        kept_version, built_at, value = entry
+        age = self._clock() - built_at
+        return value if kept_version == version and 0 <= age < self.max_age_s else None
+
+    def _from_memory(self, key, version):
+        with self._lock:
+            return self._fresh(self._memory.get(key), version)
+
+    def _remember(self, key, version, built_at, value):
+        with self._lock:
+            self._memory[key] = (version, built_at, value)
+            self._memory.move_to_end(key)
+            while len(self._memory) > self.max_entries:
+                self._memory.popitem(last=False)
+
+    @contextmanager
+    def _key_lock(self, key):
+        with self._lock:
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
+            yield
+
+    # -- files ------------------------------------------------------------
+
+    def _path(self, key):
+        return self.directory / hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    @contextmanager
+    def _file_lock(self, key):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self._path(key).with_suffix(".lock"), "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _from_file(self, key, version):
+        try:
+            kept = json.loads(self._path(key).with_suffix(".json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if kept.get("key") != key:
+            return None
+        value = self._fresh((kept.get("version"), kept.get("built_at", 0), kept.get("value")),
+                            version)
+        if value is not None:
+            self._remember(key, version, kept["built_at"], value)
+        return value
+
+    def _write(self, key, version, value):
+        """Write the file whole (a reader sees the old one or the new one, never half)."""
+        path = self._path(key).with_suffix(".json")
+        text = json.dumps({"key": key, "version": version, "built_at": self._clock(),
+                           "value": value}, ensure_ascii=False)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass  # the kept map is an optimisation: a full disk must not fail the page
