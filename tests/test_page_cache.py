@@ -1,6 +1,7 @@
 """The unfiltered overview and heatmap keep their built map while the data is unchanged
 (webmap.pagecache): served again as it was, built anew after a new issue, a status change
-or a grid activation, and kept apart by language and by the visitor's reach."""
+or a grid activation (issues' changes after a few seconds, grids' at once), and kept
+apart by language and by the visitor's reach."""
 
 import json
 import re
@@ -83,7 +84,9 @@ def test_a_kept_page_is_served_again_unchanged(world):
 
 
 def test_a_new_issue_a_status_change_and_an_activation_show(world):
+    """With no window for issues' changes, each change shows on the next request."""
     client, db, settings = world["client"], world["db"], world["settings"]
+    world["cache"].stale_s = 0
     html, _n = page(client, "/?lang=en&measure=open")
     assert matching(html) == 4
     assert grid_value(html, OURS) == 3 and grid_value(html, THEIRS) == 1
@@ -123,16 +126,44 @@ def test_kept_apart_by_language_and_reach(world):
     assert cache.builds == 3
 
 
+def test_issues_changes_show_after_the_window_grids_at_once(world):
+    client, db, settings, cache = world["client"], world["db"], world["settings"], world["cache"]
+    now = [1_000_000.0]
+    cache.clock = lambda: now[0]
+    before, _n = page(client, "/?lang=en&measure=open")
+    lon, lat = xy(3.2, 2.8)
+    issues.create_issue(db, settings, {"ref": "C-new", "category": "07001", "lon": lon,
+                                       "lat": lat, "reported_at": "2026-11-26 10:00"})
+    now[0] += pagecache.STALE_S - 1
+    html, _n = page(client, "/?lang=en&measure=open")
+    assert matching(html) == 4  # within the window: the kept map
+    now[0] += 2
+    html, _n = page(client, "/?lang=en&measure=open")
+    assert matching(html) == 5 and grid_value(html, OURS) == 4
+    renamed = grid_layout()
+    renamed.loc[renamed["code"] == OURS, "name"] = "新名网格"
+    path = settings.data_dir / "renamed.geojson"
+    renamed.to_file(path, driver="GeoJSON")
+    grids_importer.import_grids(db, settings, path, activate=True)
+    html, _n = page(client, "/?lang=en&measure=open")  # no time has passed
+    assert grid_feature(html, OURS)[0] == "新名网格"
+    assert cache.builds == 3
+
+
 def test_processes_share_kept_values_and_old_ones_lapse(tmp_path):
     """Two caches on one folder stand for two worker processes."""
     now = [1000.0]
-    one = PageCache(tmp_path, max_age_s=60, clock=lambda: now[0])
-    other = PageCache(tmp_path, max_age_s=60, clock=lambda: now[0])
-    assert one.get("k", 7, lambda: {"map_html": "a"}) == {"map_html": "a"}
-    assert other.get("k", 7, lambda: {"map_html": "b"}) == {"map_html": "a"}
+    one = PageCache(tmp_path, max_age_s=60, stale_s=10, clock=lambda: now[0])
+    other = PageCache(tmp_path, max_age_s=60, stale_s=10, clock=lambda: now[0])
+    assert one.get("k", [1, 7], lambda: {"map_html": "a"}) == {"map_html": "a"}
+    assert other.get("k", [1, 7], lambda: {"map_html": "b"}) == {"map_html": "a"}
     assert (one.builds, other.builds) == (1, 0)
-    assert other.get("k", 8, lambda: {"map_html": "c"}) == {"map_html": "c"}  # data moved
-    assert one.get("k", 8, lambda: {"map_html": "d"}) == {"map_html": "c"}
+    now[0] += 9  # issues moved (7 → 8) within the window: the kept value
+    assert other.get("k", [1, 8], lambda: {"map_html": "c"}) == {"map_html": "a"}
+    now[0] += 2  # past the window
+    assert other.get("k", [1, 8], lambda: {"map_html": "c"}) == {"map_html": "c"}
+    assert one.get("k", [1, 8], lambda: {"map_html": "d"}) == {"map_html": "c"}
+    assert one.get("k", [2, 8], lambda: {"map_html": "e"}) == {"map_html": "e"}  # grids moved
     now[0] += 61  # too old, whatever the version says (overdue counts follow the clock)
-    assert one.get("k", 8, lambda: {"map_html": "e"}) == {"map_html": "e"}
-    assert (one.builds, other.builds) == (2, 1)
+    assert one.get("k", [2, 8], lambda: {"map_html": "f"}) == {"map_html": "f"}
+    assert (one.builds, other.builds) == (3, 1)

@@ -5,15 +5,22 @@ Folium map is most of their cost (hundreds of milliseconds of CPU at a million
 issues). What a built map shows depends on the data, the page's language, its
 options (measure, period) and the visitor's reach (a grid worker's map counts only
 their grids), so a built map is kept under those, with the database's *data version*
-(migration 0030: a number every write of issues, grids, grid versions or categories
-raises). A visitor whose request reads the same version gets the kept map again.
+(migration 0030): two numbers, one raised by every write of issues, the other by every
+write of grids, grid versions or categories.
+
+A visitor whose request reads the same version gets the kept map again. A map kept
+under an older issues number is still served for :data:`STALE_S` seconds after it was
+built: at a morning peak, cases are reported and moved several times a second, and
+rebuilding the map for each would cost what keeping it saves; so a new case or a step
+shows on the overview within those seconds. A change of grids (an activation, a
+rollback) or categories shows at once. A kept map is also dropped after
+:data:`MAX_AGE_S` seconds whatever the version: the overview's overdue counts move
+with the clock, not only with the data.
 
 Kept maps live in each worker process's memory and in files under
 ``<data dir>/cache/pages``, shared by every worker: one process builds, the others read
 the file. While one thread of any process builds a map, the others that want the same
-one wait for it rather than build it too (a file lock). A kept map is also dropped
-after :data:`MAX_AGE_S` seconds whatever the version: the overview's overdue counts
-move with the clock, not only with the data.
+one wait for it rather than build it too (a file lock).
 
 A map is kept with a placeholder where each request's script nonce goes (the
 Content-Security-Policy's), so no visitor's nonce is served to another.
@@ -32,6 +39,8 @@ from pathlib import Path
 
 #: Seconds a kept map is served at most, even when no data changed.
 MAX_AGE_S = 60
+#: Seconds a kept map is served after issues changed (not grids or categories).
+STALE_S = 10
 #: Maps one process keeps in memory (pages × options × languages × reaches).
 MAX_ENTRIES = 64
 #: Stands where a request's nonce goes, inside ``<script nonce="…"``; no stored text can
@@ -40,9 +49,10 @@ NONCE = "civgrid-nonce-placeholder"
 
 
 def data_version(db):
-    """The database's data version (migration 0030): read it *before* the data."""
+    """The database's data version ``[grids, issues]`` (migration 0030): read it *before*
+    the data."""
     with db.transaction() as tx:
-        return tx.fetchval("SELECT n FROM data_version")
+        return list(tx.fetchone("SELECT grids, issues FROM data_version"))
 
 
 def init_app(app):
@@ -63,14 +73,19 @@ def reach_key(scope):
 
 
 class PageCache:
-    """Kept values (JSON-able dicts) by key and data version, in memory and in files."""
+    """Kept values (JSON-able dicts) by key and data version, in memory and in files.
 
-    def __init__(self, directory, max_age_s=MAX_AGE_S, max_entries=MAX_ENTRIES,
-                 clock=time.time):
+    A version is ``[hard, soft]``: a value kept under another ``hard`` number is never
+    served; one kept under an older ``soft`` number is, for ``stale_s`` seconds after it
+    was built."""
+
+    def __init__(self, directory, max_age_s=MAX_AGE_S, stale_s=STALE_S,
+                 max_entries=MAX_ENTRIES, clock=time.time):
         self.directory = Path(directory)
         self.max_age_s = max_age_s
+        self.stale_s = stale_s
         self.max_entries = max_entries
-        self._clock = clock
+        self.clock = clock
         self._memory = OrderedDict()  # key -> (version, built_at, value)
         self._lock = threading.Lock()
         self._key_locks = {}
@@ -86,7 +101,7 @@ class PageCache:
             if found is None:
                 found = build()
                 self.builds += 1
-                self._remember(key, version, self._clock(), found)
+                self._remember(key, version, self.clock(), found)
                 self._write(key, version, found)
             return found
 
@@ -96,8 +111,12 @@ class PageCache:
         if entry is None:
             return None
         kept_version, built_at, value = entry
-        age = self._clock() - built_at
-        return value if kept_version == version and 0 <= age < self.max_age_s else None
+        age = self.clock() - built_at
+        if not 0 <= age < self.max_age_s or list(kept_version)[0] != version[0]:
+            return None
+        same = list(kept_version) == list(version)
+        return value if same or (list(kept_version) < list(version) and age < self.stale_s) \
+            else None
 
     def _from_memory(self, key, version):
         with self._lock:
@@ -139,16 +158,18 @@ class PageCache:
             return None
         if kept.get("key") != key:
             return None
-        value = self._fresh((kept.get("version"), kept.get("built_at", 0), kept.get("value")),
+        if not isinstance(kept.get("version"), list):
+            return None
+        value = self._fresh((kept["version"], kept.get("built_at", 0), kept.get("value")),
                             version)
         if value is not None:
-            self._remember(key, version, kept["built_at"], value)
+            self._remember(key, kept["version"], kept["built_at"], value)
         return value
 
     def _write(self, key, version, value):
         """Write the file whole (a reader sees the old one or the new one, never half)."""
         path = self._path(key).with_suffix(".json")
-        text = json.dumps({"key": key, "version": version, "built_at": self._clock(),
+        text = json.dumps({"key": key, "version": version, "built_at": self.clock(),
                            "value": value}, ensure_ascii=False)
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
         try:
