@@ -39,8 +39,11 @@ def page(client, url):
     assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
     html = resp.get_data(as_text=True)
     header_nonce = re.search(r"'nonce-([^']+)'", resp.headers["Content-Security-Policy"])[1]
-    # Every script tag carries this request's nonce, none a kept one.
+    # Every script tag carries this request's nonce, none a kept one, and Leaflet loads.
     assert set(NONCE.findall(html)) == {header_nonce}
+    assert "&lt;script" not in html
+    assert (f'<script nonce="{header_nonce}" src="/static/node_modules/leaflet/dist/leaflet.js">'
+            in html)
     return html, header_nonce
 
 

@@ -85,8 +85,15 @@ def kept_map(page, flt, options, build, unfiltered=None):
         version = pagecache.data_version(get_db())  # before the data (see pagecache)
         parts = pagecache.for_app(current_app).get(key, version, build)
     tag = f'<script nonce="{security.csp_nonce()}"'
-    return {name: Markup(value.replace(_KEPT_TAG, tag)) if name.startswith("map_") else value
-            for name, value in parts.items()}
+    # str(): Markup's own replace would escape the tag it puts in.
+    return {name: Markup(str(value).replace(_KEPT_TAG, tag)) if name.startswith("map_")
+            else value for name, value in parts.items()}
+
+
+def kept_figures(key, compute):
+    """``compute()``, kept under ``key`` and the data version (:func:`pagecache.figures`):
+    a list's count, a grid's figures on its cases' pages."""
+    return pagecache.figures(current_app, get_db(), key, compute)
 
 
 def page_filter(*extra):
@@ -200,7 +207,7 @@ def issue_list():
     page = parse_int(request.args, "page", 1, 1, 100_000)
     per_page = parse_int(request.args, "per_page", 50, 10, 200)
     rows, total = browse.list_issues(get_db(), flt, limit=per_page, offset=(page - 1) * per_page,
-                                     sort=sort)
+                                     sort=sort, kept=kept_figures)
     pages = max(1, -(-total // per_page))
     args = flt.as_args()
     link = lambda p: url_for("pages.issue_list", page=p, per_page=per_page,  # noqa: E731
@@ -250,7 +257,9 @@ def render_issue(issue_id, refusal=None, sent=None):
     (``refusal``: the message of a step just refused, ``sent``: the form as sent)."""
     db = get_db()
     issue = browse.issue_detail(db, issue_id, scope=auth.scope("issues.read"))
-    grid = browse.grid_detail(db, issue["grid_code"]) if issue["grid_code"] else None
+    grid = kept_figures(["grid", issue["grid_code"]],
+                        lambda: browse.grid_detail(db, issue["grid_code"])) \
+        if issue["grid_code"] else None
     fmap = maps.issue_map(settings(), issue, grid["geometry"] if grid else None)
     case = workflow.case_state(db, issue_id, auth.account()) if auth.can("issues.act") \
         else None
