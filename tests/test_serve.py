@@ -1,7 +1,10 @@
-"""`civgrid serve` runs a real WSGI server (waitress), not Flask's development server,
-with limits that hold against slow clients."""
+"""`civgrid serve` runs worker processes (gunicorn's master, waitress in each worker), not
+Flask's development server, with limits that hold against slow clients, connection pools
+that fit the database server, and the private cluster started once."""
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,9 +17,12 @@ from waitress.adjustments import Adjustments
 
 from geo import settings as settings_mod
 from geo.errors import ConfigError
+from geo.store import cluster
+from geo.store import db as geo_db
 from tests.browser import free_port
-from tests.conftest import REPO
+from tests.conftest import REPO, private_data_dir
 from webmap.cli import waitress_options
+from webmap import serving as serving_mod
 
 #: Generous bounds: behaviour is checked, not speed.
 PATIENCE_S = 30
@@ -24,9 +30,20 @@ PATIENCE_S = 30
 
 @contextmanager
 def serving(demo_url, **env):
-    """``civgrid serve`` on a free port, answering: yields its base URL."""
+    """``civgrid serve`` on a free port, answering: yields the port."""
+    with serving_process(demo_url, **env) as (port, _proc):
+        yield port
+
+
+@contextmanager
+def serving_process(demo_url, **env):
+    """``civgrid serve`` on a free port, answering: yields the port and the process (the
+    master)."""
     port = free_port()
-    env = dict(os.environ, CIVGRID_DATABASE_URL=demo_url, CIVGRID_TILES="none", **env)
+    env = dict(os.environ, CIVGRID_TILES="none", **env)
+    env.pop("CIVGRID_DATABASE_URL", None)
+    if demo_url:  # else the private cluster in CIVGRID_DATA_DIR
+        env["CIVGRID_DATABASE_URL"] = demo_url
     proc = subprocess.Popen([sys.executable, "-m", "webmap.cli", "serve", "--port", str(port)],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -41,7 +58,7 @@ def serving(demo_url, **env):
                 assert proc.poll() is None, proc.stdout.read().decode()
                 assert time.time() < deadline, "civgrid serve did not answer within 60 s"
                 time.sleep(0.3)
-        yield port
+        yield port, proc
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -51,6 +68,72 @@ def test_serve_uses_waitress(demo_url):
     with serving(demo_url) as port:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
             assert "创城网格化管理" in r.read().decode()
+
+
+def children(pid):
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as fh:
+            found += [int(c) for c in fh.read().split()]
+    return found
+
+
+def cli(env, *args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "webmap.cli", *args], cwd=REPO, env=env,
+                          input=stdin, capture_output=True, text=True, check=True).stdout
+
+
+def test_workers_share_a_private_cluster_started_once(tmp_path):
+    """No database URL: the master starts the private cluster before the workers exist,
+    and every worker uses that one cluster (a token's API calls reach the database)."""
+    data = private_data_dir()
+    env = {"CIVGRID_DATA_DIR": str(data), "CIVGRID_WORKERS": "3", "CIVGRID_THREADS": "2"}
+    try:
+        with serving_process(None, **env) as (port, master):
+            workers = children(master.pid)
+            assert len(workers) == 3
+            # The cluster the master started, and only one postmaster in the data dir.
+            status = cluster.Cluster(data).status()
+            assert status.running and status.pid not in workers + [master.pid]
+            run_env = dict(os.environ, CIVGRID_DATA_DIR=str(data))
+            run_env.pop("CIVGRID_DATABASE_URL", None)
+            cli(run_env, "users", "add", "api_reader", "--role", "viewer", "--password-stdin",
+                stdin="long-Enough-passw0rd\n")
+            token = cli(run_env, "tokens", "add", "api_reader", "--role", "viewer").split()[-1]
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/issues",
+                                             headers={"Authorization": f"Bearer {token}"})
+            for _ in range(12):  # enough for every worker to open its own pool
+                with urllib.request.urlopen(request, timeout=PATIENCE_S) as r:
+                    assert r.status == 200 and json.loads(r.read())["numberMatched"] == 0
+            assert cluster.Cluster(data).status().pid == status.pid
+    finally:
+        geo_db.forget()
+        cluster.Cluster(data).stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_pools_must_fit_the_servers_connections(demo_url):
+    """workers × (threads + 2) connections and 10 for commands, within max_connections
+    less the reserved ones, read here from the server itself."""
+    db = geo_db.connect(settings_mod.Settings(database_url=demo_url, tiles="none"))
+    with db.transaction() as tx:
+        most = int(tx.fetchval("SHOW max_connections"))
+        reserved = int(tx.fetchval("SHOW superuser_reserved_connections"))
+    allowed = most - reserved  # the test server reserves nothing else
+    fits = (allowed - 10) // 10  # threads 8: 10 connections a worker
+    ok = settings_mod.from_env({"CIVGRID_DATABASE_URL": demo_url, "CIVGRID_WORKERS": str(fits)})
+    assert serving_mod.check_connections(db, ok) == (fits * 10, allowed)
+    too_many = settings_mod.from_env({"CIVGRID_DATABASE_URL": demo_url,
+                                      "CIVGRID_WORKERS": str(fits + 1)})
+    with pytest.raises(ConfigError, match=rf"CIVGRID_WORKERS={fits + 1} processes × 10 "
+                                          rf"database connections each .* {allowed}"):
+        serving_mod.check_connections(db, too_many)
+    env = dict(os.environ, CIVGRID_DATABASE_URL=demo_url, CIVGRID_WORKERS=str(fits + 1),
+               LANG="en_US.UTF-8", LANGUAGE="en")
+    refused = subprocess.run([sys.executable, "-m", "webmap.cli", "serve", "--port",
+                              str(free_port())], cwd=REPO, env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode != 0 and f"CIVGRID_WORKERS={fits + 1}" in refused.stderr
 
 
 def half_requests(port, n):
@@ -101,6 +184,14 @@ def test_waitress_limits_come_from_the_settings():
     assert tuned.trusted_proxy == "127.0.0.1" and tuned.clear_untrusted_proxy_headers
     assert tuned.trusted_proxy_headers == {"x-forwarded-for", "x-forwarded-host",
                                            "x-forwarded-proto", "x-forwarded-port"}
+
+
+def test_workers_default_to_the_cores():
+    assert settings_mod.from_env({}).workers == len(os.sched_getaffinity(0))
+    assert settings_mod.from_env({"CIVGRID_WORKERS": "5"}).workers == 5
+    for value in ("0", "many"):
+        with pytest.raises(ConfigError, match=f"CIVGRID_WORKERS='{value}' must be a whole "):
+            settings_mod.from_env({"CIVGRID_WORKERS": value})
 
 
 def test_bad_serving_settings_are_named():

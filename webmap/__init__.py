@@ -20,7 +20,7 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
 
-    from webmap import db, errors, i18n, limits, schedule, security
+    from webmap import db, errors, i18n, limits, pagecache, schedule, security
     from webmap.views import account
     from webmap.views import api
     from webmap.views import audit
@@ -37,6 +37,7 @@ def create_app(test_config=None):
     security.init_app(app)  # the secret key, from the settings' data directory
     db.init_app(app)
     limits.init_app(app)  # per-client limits on the public routes
+    pagecache.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
     auth.init_app(app)

@@ -139,7 +139,8 @@ def demo_cmd(host, port, no_serve):
 @click.option("--debug", is_flag=True, help="Flask's development server with reloader.")
 @_fail_cleanly
 def serve_cmd(host, port, debug):
-    """Serve the web map (waitress; Flask's server only with --debug)."""
+    """Serve the web map (worker processes of waitress under gunicorn; Flask's server
+    only with --debug)."""
     _db()  # start the database and check the schema before taking requests
     _serve(host, port, debug)
 
@@ -180,15 +181,15 @@ def _serve(host, port, debug):
     if debug:
         app.run(host=host, port=port, debug=True)
     else:
-        import waitress
+        from webmap import serving
 
         s = app.config["CIVGRID_SETTINGS"]
-        _say(Text(N_("%(threads)d threads, at most %(connections)d connections, a silent one "
-                     "closed after %(timeout)d s"),
-                  {"threads": s.threads, "connections": s.connection_limit,
-                   "timeout": s.channel_timeout_s}))
-        waitress.serve(app, host=host, port=port,
-                       **waitress_options(s, app.config.get("MAX_CONTENT_LENGTH")))
+        _say(Text(N_("%(workers)d worker processes of %(threads)d threads each, at most "
+                     "%(connections)d connections each, a silent one closed after "
+                     "%(timeout)d s"),
+                  {"workers": s.workers, "threads": s.threads,
+                   "connections": s.connection_limit, "timeout": s.channel_timeout_s}))
+        serving.serve(app, host, port)
 
 
 @main.group("db")

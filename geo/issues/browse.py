@@ -23,11 +23,13 @@ _ISSUE_FROM = ("issues i JOIN categories c ON c.code = i.category"
                " LEFT JOIN grids g ON g.id = i.grid_id")
 
 
-def list_issues(db, flt=None, limit=50, offset=0, sort=DEFAULT_SORT):
+def list_issues(db, flt=None, limit=50, offset=0, sort=DEFAULT_SORT, kept=None):
     """Filtered issues in ``sort`` order (newest first by default): ``(rows as dicts, total)``.
 
     ``sort`` is one of :data:`geo.issues.query.SORTS`; ties are broken by id, so
     pages never repeat or skip an issue. ``limit=None`` returns every match.
+    ``kept(key, count)`` may give the total from a cache (the web pages keep it for a
+    few seconds: counting a million rows costs more than the page itself).
     """
     flt = flt or IssueFilter()
     where, params = flt.where("i", "g")
@@ -39,8 +41,17 @@ def list_issues(db, flt=None, limit=50, offset=0, sort=DEFAULT_SORT):
         # Every issue has a category, so counting needs the grids only when filtering on them.
         counted = ("issues i LEFT JOIN grids g ON g.id = i.grid_id" if flt.needs_grid_join()
                    else "issues i")
-        total = tx.fetchval(f"SELECT count(*) FROM {counted} WHERE {where}", params)
-    return rows, total
+        query = f"SELECT count(*) FROM {counted} WHERE {where}"
+        count_params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
+    if kept is None:
+        with db.transaction() as tx:
+            return rows, tx.fetchval(query, count_params)
+
+    def count():
+        with db.transaction() as tx:
+            return tx.fetchval(query, count_params)
+
+    return rows, kept([query, count_params], count)
 
 
 def issue_detail(db, issue_id, scope=None):

@@ -423,6 +423,12 @@ def _log_warning(text):
     _log.warning("%s", text.render())
 
 
+def pool_size(settings):
+    """Connections one process's pool may open: every serving thread may hold one, and a
+    command needs one or two. ``civgrid serve`` runs ``settings.workers`` such pools."""
+    return max(8, settings.threads + 2)
+
+
 def connect(settings=None, check=True, notify=None):
     """Return the (cached) :class:`Database` for ``settings``, schema checked.
 
@@ -435,8 +441,7 @@ def connect(settings=None, check=True, notify=None):
     with _databases_lock:
         db = _databases.get(dsn)
         if db is None:
-            # Every serving thread may hold a connection, and a command needs one or two.
-            db = Database(dsn, maxconn=max(8, settings.threads + 2))
+            db = Database(dsn, maxconn=pool_size(settings))
             if db.is_superuser():
                 notify(Text(N_("warning: connected to the database %(db)s as a superuser; "
                                "civgrid needs only an owner role without superuser rights "

@@ -14,7 +14,7 @@ import base64
 import datetime as dt
 import io
 
-from flask import Blueprint, render_template, request, send_file, url_for
+from flask import Blueprint, current_app, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from geo.cases import archive
@@ -25,6 +25,7 @@ from geo.issues import stats
 from geo.issues.query import DISTRICT_TZ, district_today
 from geo.params import date as parse_date, known_only, not_one_of
 from webmap import auth
+from webmap import pagecache
 from webmap.db import get_db, settings
 from webmap.downloads import XLSX, attachment, dated
 from webmap.i18n import is_english
@@ -87,7 +88,7 @@ def bulletin():
     """The daily bulletin of ``?date=`` (default yesterday)."""
     day = _day()
     db = get_db()
-    b = bulletins.daily(db, day)
+    b = pagecache.figures(current_app, db, ["bulletin", day], lambda: bulletins.daily(db, day))
     fmap = bulletin_maps.hotspot_map(settings(), stats.outlines(db, level="grid", simplify_m=5),
                                      b.points)
     return render_template("bulletin.html", title=_("Daily bulletin"), day=day,
@@ -205,7 +206,9 @@ def _metrics_request():
     if order not in ("asc", "desc"):
         raise not_one_of("order", order, ("asc", "desc"))
     start, end = metrics.period(first, last)
-    units = metrics.compute(get_db(), start, end, [group])[group]
+    db = get_db()
+    units = pagecache.figures(current_app, db, ["metrics", start, end, group],
+                              lambda: metrics.compute(db, start, end, [group]))[group]
     english = is_english()
 
     def key(u):

@@ -6,12 +6,13 @@ unfiltered list that looks filtered.
 """
 
 import io
+import json
 import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext as _
 from markupsafe import Markup
 
 from geo.cases import photos as case_photos
@@ -27,6 +28,7 @@ from geo.issues.query import (SHORTCUTS, IssueFilter, date_shortcut, district_to
 from geo.params import known_only, not_one_of, parse_int
 from webmap import assets
 from webmap import auth
+from webmap import pagecache
 from webmap import security
 from webmap.downloads import attachment, dated
 from webmap.i18n import is_english
@@ -51,18 +53,48 @@ def static_asset(path):
 _SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
 
 
-def map_parts(fmap):
-    """Header, body and script of a Folium map for embedding in a template."""
+def map_parts(fmap, nonce=None):
+    """Header, body and script of a Folium map for embedding in a template (``nonce``:
+    what stands for the script nonce; default the request's)."""
     assets.localise(fmap, static_asset)
     root = fmap.get_root()
     root.render()
     # Folium's own <script> tags (in the header and the body) run only with the request's
     # nonce (Content-Security-Policy, webmap.security); the script part goes into the
     # page's one nonced <script> (base.html).
-    tag = f'<script nonce="{security.csp_nonce()}"'
+    tag = f'<script nonce="{nonce or security.csp_nonce()}"'
     return {"map_header": Markup(_SCRIPT_TAG.sub(tag, root.header.render())),
             "map_html": Markup(_SCRIPT_TAG.sub(tag, root.html.render())),
             "map_script": Markup(root.script.render())}
+
+
+_KEPT_TAG = f'<script nonce="{pagecache.NONCE}"'
+
+
+def kept_map(page, flt, options, build, unfiltered=None):
+    """The map parts (and figures) ``build()`` returns for ``page``, kept while the data
+    is unchanged when the visitor asked for no filter (``unfiltered``, default: ``flt``
+    is empty; :mod:`webmap.pagecache`); a filtered page is built for its request.
+    ``build`` makes its parts with ``map_parts(fmap, NONCE)``."""
+    if unfiltered is None:
+        unfiltered = not flt.as_args()
+    if not unfiltered:
+        parts = build()
+    else:
+        key = json.dumps([page, str(get_locale()), options, pagecache.reach_key(flt.scope)],
+                         ensure_ascii=False, sort_keys=True)
+        version = pagecache.data_version(get_db())  # before the data (see pagecache)
+        parts = pagecache.for_app(current_app).get(key, version, build)
+    tag = f'<script nonce="{security.csp_nonce()}"'
+    # str(): Markup's own replace would escape the tag it puts in.
+    return {name: Markup(str(value).replace(_KEPT_TAG, tag)) if name.startswith("map_")
+            else value for name, value in parts.items()}
+
+
+def kept_figures(key, compute):
+    """``compute()``, kept under ``key`` and the data version (:func:`pagecache.figures`):
+    a list's count, a grid's figures on its cases' pages."""
+    return pagecache.figures(current_app, get_db(), key, compute)
 
 
 def page_filter(*extra):
@@ -97,13 +129,17 @@ def overview():
     measure = request.args.get("measure", "open")
     if measure not in stats.MEASURES:
         raise not_one_of("measure", measure, stats.MEASURES)
-    grids = stats.grid_measures(db, flt)
-    heat = stats.heat_bins(db, flt)
-    fmap = maps.overview_map(settings(), grids, heat, measure, urlencode(flt.as_args()))
-    total = int(grids["total"].sum()) if grids is not None else 0
+
+    def build():
+        grids = stats.grid_measures(db, flt)
+        heat = stats.heat_bins(db, flt)
+        fmap = maps.overview_map(settings(), grids, heat, measure, urlencode(flt.as_args()))
+        total = int(grids["total"].sum()) if grids is not None else 0
+        return {"total": total, **map_parts(fmap, pagecache.NONCE)}
+
+    parts = kept_map("overview", flt, {"measure": measure}, build)
     return render_template("overview.html", title=_("Overview"), measure=measure,
-                           measures=stats.MEASURES, total=total,
-                           **filter_context(flt, cats), **map_parts(fmap))
+                           measures=stats.MEASURES, **filter_context(flt, cats), **parts)
 
 
 @bp.get("/heatmap")
@@ -114,14 +150,20 @@ def heatmap():
     period = request.args.get("period", "week")
     if period not in ("day", "week"):
         raise not_one_of("period", period, ("day", "week"))
+    unfiltered = not flt.as_args()
     if period == "day" and not (flt.date_from or flt.date_to):
         last = stats.latest_day(db)  # a day-by-day film of the last weeks, unless asked
         if last:
             flt.date_from = last - timedelta(days=DAY_WINDOW - 1)
-    labels, frames = stats.heat_series(db, flt, period)
-    fmap = maps.heat_animation_map(settings(), stats.outlines(db), labels, frames, period)
+
+    def build():
+        labels, frames = stats.heat_series(db, flt, period)
+        fmap = maps.heat_animation_map(settings(), stats.outlines(db), labels, frames, period)
+        return {"periods": len(labels), **map_parts(fmap, pagecache.NONCE)}
+
+    parts = kept_map("heatmap", flt, {"period": period}, build, unfiltered)
     return render_template("heatmap.html", title=_("Heatmap over time"), period=period,
-                           periods=len(labels), **filter_context(flt, cats), **map_parts(fmap))
+                           **filter_context(flt, cats), **parts)
 
 
 @bp.get("/grids")
@@ -166,7 +208,7 @@ def issue_list():
     page = parse_int(request.args, "page", 1, 1, 100_000)
     per_page = parse_int(request.args, "per_page", 50, 10, 200)
     rows, total = browse.list_issues(get_db(), flt, limit=per_page, offset=(page - 1) * per_page,
-                                     sort=sort)
+                                     sort=sort, kept=kept_figures)
     pages = max(1, -(-total // per_page))
     args = flt.as_args()
     link = lambda p: url_for("pages.issue_list", page=p, per_page=per_page,  # noqa: E731
@@ -216,7 +258,9 @@ def render_issue(issue_id, refusal=None, sent=None):
     (``refusal``: the message of a step just refused, ``sent``: the form as sent)."""
     db = get_db()
     issue = browse.issue_detail(db, issue_id, scope=auth.scope("issues.read"))
-    grid = browse.grid_detail(db, issue["grid_code"]) if issue["grid_code"] else None
+    grid = kept_figures(["grid", issue["grid_code"]],
+                        lambda: browse.grid_detail(db, issue["grid_code"])) \
+        if issue["grid_code"] else None
     fmap = maps.issue_map(settings(), issue, grid["geometry"] if grid else None)
     case = workflow.case_state(db, issue_id, auth.account()) if auth.can("issues.act") \
         else None

@@ -1,0 +1,225 @@
+"""A district's morning peak on civgrid, for Locust (run by ``bench_serving.py``).
+
+Who uses civgrid at once, each with the pauses a person takes between two pages:
+
+* the command centre: the overview (mostly unfiltered, sometimes by measure or a
+  filter), the heatmap, issue lists (filtered, paged), issue pages, and workflow steps:
+  filing the cases the grid workers report, replying on others;
+* leaders: the day's bulletin and the metrics page, now and then the overview;
+* grid workers on phones: their queue, a case page, the report form, and a report with
+  a photo from the phone's camera;
+* API clients (other systems) with a token: issue lists, one issue, grid figures.
+
+Citizens' pages (reporting without an account, following a case by its number) are
+being built now: :class:`Citizen` is the place for them, left out of the run until
+they exist.
+
+Accounts, their grids, points inside them and case numbers come from the JSON file in
+``CIVGRID_BENCH_FIXTURES`` (written by ``bench_serving.py``). Every request's name says
+its kind: ``page …`` (an HTML page), ``write …`` (a step or a report), ``api …``.
+"""
+
+import io
+import json
+import os
+import random
+import re
+
+from locust import HttpUser, between, task
+
+FIXTURES = json.loads(open(os.environ["CIVGRID_BENCH_FIXTURES"], encoding="utf-8").read())
+_CASE = re.compile(r"/issues/(\d+)")
+#: Cases the grid workers reported in this run, for the command centre to file.
+REPORTED = list(FIXTURES.get("reported", []))
+
+
+def _photo():
+    """A phone-sized JPEG (1024 × 768, noise so it does not shrink to nothing)."""
+    from PIL import Image
+
+    image = Image.effect_noise((1024, 768), 48).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+PHOTO = _photo()
+STATUSES = ["reported", "filed", "dispatched", "processing", "closed"]
+MEASURES = ["density", "overdue", "total"]
+
+
+class _Person(HttpUser):
+    """A logged-in user of the web pages."""
+
+    abstract = True
+    role = None
+
+    def on_start(self):
+        """Take up the account's session, logged in once by the runner (a person at the
+        peak has been logged in since the morning)."""
+        self.login = self.pick_login()
+        session = FIXTURES["sessions"][self.login]
+        self.client.cookies.update(session["cookies"])
+        self.csrf = session["csrf"]
+
+    def pick_login(self):
+        return random.choice(FIXTURES[self.role])
+
+    def page(self, url, name):
+        return self.client.get(url, name=f"page {name}")
+
+    def write(self, url, name, data, accept, files=None):
+        """POST a form (with the session's CSRF token) without following the redirect;
+        ``accept(response)`` says whether it went as a person would expect."""
+        with self.client.post(url, name=f"write {name}", allow_redirects=False,
+                              data={**data, "csrf_token": self.csrf}, files=files,
+                              catch_response=True) as resp:
+            if accept(resp):
+                resp.success()
+            else:
+                resp.failure(f"{name}: {resp.status_code}")
+
+    def case(self):
+        return random.randint(1, FIXTURES["issue_max"])
+
+
+class CommandCentre(_Person):
+    weight = 4
+    role = "command"
+    wait_time = between(3, 10)
+
+    @task(4)
+    def overview(self):
+        self.page("/", "/")
+
+    @task(1)
+    def overview_by(self):
+        self.page(f"/?measure={random.choice(MEASURES)}", "/?measure")
+
+    @task(2)
+    def heatmap(self):
+        self.page("/heatmap", "/heatmap")
+
+    @task(3)
+    def issue_list(self):
+        url = random.choice([f"/issues?status={random.choice(STATUSES)}",
+                             f"/issues?page={random.randint(1, 50)}",
+                             "/issues?overdue=1", "/issues"])
+        self.page(url, "/issues")
+
+    @task(5)
+    def issue_page(self):
+        self.page(f"/issues/{self.case()}", "/issues/[id]")
+
+    @task(2)
+    def file_a_report(self):
+        """File a case a grid worker reported (or one of the day's newest)."""
+        if not REPORTED:
+            return self.reply()
+        self._act(REPORTED.pop(), {"action": "file"}, "file")
+
+    @task(1)
+    def reply(self):
+        self._act(self.case(), {"action": "reply", "note": "已转交责任部门,请跟进。"}, "reply")
+
+    def _act(self, case, form, name):
+        # 400: refused (another user's step came first: the case moved on).
+        self.write(f"/issues/{case}/act", name, form,
+                   lambda resp: resp.status_code in (302, 303, 400))
+
+
+class Leader(_Person):
+    weight = 1
+    role = "leader"
+    wait_time = between(8, 20)
+
+    @task(3)
+    def bulletin(self):
+        self.page("/bulletin", "/bulletin")
+
+    @task(3)
+    def metrics(self):
+        self.page(random.choice(["/metrics", "/metrics?group=grid", "/metrics?group=department"]),
+                  "/metrics")
+
+    @task(1)
+    def overview(self):
+        self.page("/", "/")
+
+
+class GridWorker(_Person):
+    """On a phone, in the field: slower between pages."""
+
+    weight = 24
+    role = "worker"
+    wait_time = between(6, 20)
+
+    def pick_login(self):
+        self.me = random.choice(FIXTURES["workers"])
+        return self.me["login"]
+
+    @task(4)
+    def queue(self):
+        resp = self.page("/queue", "/queue")
+        found = _CASE.findall(resp.text or "")
+        if found:
+            self.page(f"/issues/{random.choice(found)}", "/issues/[id]")
+
+    @task(3)
+    def own_case(self):
+        if self.me["issues"]:
+            self.page(f"/issues/{random.choice(self.me['issues'])}", "/issues/[id]")
+
+    @task(2)
+    def report(self):
+        self.page("/report/new", "/report/new")
+        lon, lat = self.me["point"]
+
+        def made(resp):
+            match = _CASE.search(resp.headers.get("Location", ""))
+            if resp.status_code in (302, 303) and match:
+                REPORTED.append(int(match.group(1)))  # for the command centre to file
+                return True
+            return False
+
+        self.write("/report/new", "report (photo)",
+                   {"category": random.choice(FIXTURES["categories"]),
+                    "description": "井盖破损,存在安全隐患", "address": "巡查点",
+                    "source": "patrol", "lon": f"{lon:.6f}", "lat": f"{lat:.6f}", "crs": ""},
+                   made, files={"photo": ("photo.jpg", PHOTO, "image/jpeg")})
+
+
+class ApiClient(HttpUser):
+    """Another system reading civgrid's API with a token."""
+
+    weight = 2
+    wait_time = between(1, 5)
+
+    def on_start(self):
+        self.client.headers["Authorization"] = f"Bearer {FIXTURES['token']}"
+
+    @task(3)
+    def issues(self):
+        self.client.get(f"/api/v1/issues?status={random.choice(STATUSES)}&limit=100",
+                        name="api /api/v1/issues")
+
+    @task(3)
+    def issue(self):
+        self.client.get(f"/api/v1/issues/{random.randint(1, FIXTURES['issue_max'])}",
+                        name="api /api/v1/issues/[id]")
+
+    @task(1)
+    def grid_stats(self):
+        self.client.get("/api/v1/stats/grids", name="api /api/v1/stats/grids")
+
+
+class Citizen(HttpUser):
+    """Citizens without an account: reporting a problem, following a case by its number.
+
+    PLACE FOR THE CITIZENS' PAGES: their routes are being built on another branch. Once
+    they exist, give this class tasks (e.g. the report page with a photo, the status
+    page of a case), a weight, and drop ``abstract``.
+    """
+
+    abstract = True
+    wait_time = between(10, 30)

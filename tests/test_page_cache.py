@@ -1,0 +1,172 @@
+"""The unfiltered overview and heatmap keep their built map while the data is unchanged
+(webmap.pagecache): served again as it was, built anew after a new issue, a status change
+or a grid activation (issues' changes after a few seconds, grids' at once), and kept
+apart by language and by the visitor's reach."""
+
+import json
+import re
+
+import pytest
+
+from geo.cases import workflow
+from geo.grids import importer as grids_importer
+from geo.issues import records as issues
+from geo.people.permissions import Principal
+from tests import accounts
+from tests.layouts import code, grid_layout, xy
+from webmap import create_app, pagecache
+from webmap.pagecache import PageCache
+
+OURS, THEIRS = code(2), code(1)
+#: Hand-placed issues: three in OURS (unit square 2–4 × 2–4), one in THEIRS (4–6 × 2–4).
+POINTS = {OURS: [(2.5, 2.5), (3, 3), (3.5, 3.5)], THEIRS: [(5, 3)]}
+NONCE = re.compile(r'nonce="([^"]+)"')
+
+
+@pytest.fixture
+def world(db, settings, layout):
+    made = {grid: [issues.create_issue(db, settings, {
+        "ref": f"C-{grid[-3:]}-{k}", "category": "07001", "lon": xy(*p)[0], "lat": xy(*p)[1],
+        "reported_at": "2026-11-25 09:00"}) for k, p in enumerate(points)]
+        for grid, points in POINTS.items()}
+    app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
+    return {"db": db, "settings": settings, "app": app, "made": made,
+            "cache": pagecache.for_app(app), "client": accounts.client(app, "command")}
+
+
+def page(client, url):
+    resp = client.get(url)
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    html = resp.get_data(as_text=True)
+    header_nonce = re.search(r"'nonce-([^']+)'", resp.headers["Content-Security-Policy"])[1]
+    # Every script tag carries this request's nonce, none a kept one, and Leaflet loads.
+    assert set(NONCE.findall(html)) == {header_nonce}
+    assert "&lt;script" not in html
+    assert (f'<script nonce="{header_nonce}" src="/static/node_modules/leaflet/dist/leaflet.js">'
+            in html)
+    return html, header_nonce
+
+
+def same_but_tokens(html, nonce):
+    """The page without what each request makes anew: its nonce and its CSRF token
+    (signed with a timestamp)."""
+    html = html.replace(nonce, "N")
+    return re.sub(r'(name="csrf[-_]token" (?:content|value)=")[^"]+', r"\1T", html)
+
+
+def matching(html):
+    return int(re.search(r"(\d+) issues match the filters", html)[1])
+
+
+def grid_feature(html, grid):
+    """``(name, value)`` of ``grid``'s GeoJSON feature on the overview (the value is the
+    measure it is coloured by)."""
+    found = re.search(rf'"code": "{grid}", "fill": "[^"]*", "name": ("[^"]*"), '
+                      r'"popup": "(?:[^"\\]|\\.)*", "value": ([0-9.]+)', html)
+    return json.loads(found[1]), float(found[2])
+
+
+def grid_value(html, grid):
+    return grid_feature(html, grid)[1]
+
+
+def test_a_kept_page_is_served_again_unchanged(world):
+    client, cache = world["client"], world["cache"]
+    for url in ("/?lang=en", "/heatmap?lang=en"):
+        first, nonce1 = page(client, url)
+        second, nonce2 = page(client, url)
+        assert nonce1 != nonce2
+        # Folium names its elements at random when it builds a map: equal pages (with the
+        # nonces set aside) are one build served twice.
+        assert same_but_tokens(first, nonce1) == same_but_tokens(second, nonce2)
+    assert cache.builds == 2
+    # A filter is the visitor's own: built for the request, not kept.
+    page(client, "/?lang=en&status=open")
+    page(client, "/?lang=en&status=open")
+    assert cache.builds == 2
+
+
+def test_a_new_issue_a_status_change_and_an_activation_show(world):
+    """With no window for issues' changes, each change shows on the next request."""
+    client, db, settings = world["client"], world["db"], world["settings"]
+    world["cache"].stale_s = 0
+    html, _n = page(client, "/?lang=en&measure=open")
+    assert matching(html) == 4
+    assert grid_value(html, OURS) == 3 and grid_value(html, THEIRS) == 1
+
+    lon, lat = xy(3.2, 2.8)
+    issues.create_issue(db, settings, {"ref": "C-new", "category": "07001", "lon": lon,
+                                       "lat": lat, "reported_at": "2026-11-26 10:00"})
+    html, _n = page(client, "/?lang=en&measure=open")
+    assert matching(html) == 5 and grid_value(html, OURS) == 4
+
+    workflow.act(db, world["made"][THEIRS][0], "void", "t_command",
+                 Principal("t_command", roles=("command",)), note="重复上报")
+    html, _n = page(client, "/?lang=en&measure=open")
+    assert matching(html) == 5 and grid_value(html, THEIRS) == 0
+
+    renamed = grid_layout()
+    renamed.loc[renamed["code"] == OURS, "name"] = "新名网格"
+    path = settings.data_dir / "renamed.geojson"
+    renamed.to_file(path, driver="GeoJSON")
+    grids_importer.import_grids(db, settings, path, activate=True)
+    html, _n = page(client, "/?lang=en&measure=open")
+    assert grid_feature(html, OURS)[0] == "新名网格"
+    assert world["cache"].builds == 4
+
+
+def test_kept_apart_by_language_and_reach(world):
+    app, cache = world["app"], world["cache"]
+    english, _n = page(world["client"], "/?lang=en")
+    chinese, _n = page(world["client"], "/?lang=zh")
+    assert cache.builds == 2
+    assert "Open the grid page" in english and "Open the grid page" not in chinese
+    worker = accounts.client(app, "grid_worker", grids=(OURS,))
+    mine, _n = page(worker, "/?lang=en")
+    assert cache.builds == 3
+    assert matching(mine) == len(POINTS[OURS]) and matching(english) == 4
+    page(world["client"], "/?lang=en")  # the command centre's page is still kept
+    assert cache.builds == 3
+
+
+def test_issues_changes_show_after_the_window_grids_at_once(world):
+    client, db, settings, cache = world["client"], world["db"], world["settings"], world["cache"]
+    now = [1_000_000.0]
+    cache.clock = lambda: now[0]
+    before, _n = page(client, "/?lang=en&measure=open")
+    lon, lat = xy(3.2, 2.8)
+    issues.create_issue(db, settings, {"ref": "C-new", "category": "07001", "lon": lon,
+                                       "lat": lat, "reported_at": "2026-11-26 10:00"})
+    now[0] += pagecache.STALE_S - 1
+    html, _n = page(client, "/?lang=en&measure=open")
+    assert matching(html) == 4  # within the window: the kept map
+    now[0] += 2
+    html, _n = page(client, "/?lang=en&measure=open")
+    assert matching(html) == 5 and grid_value(html, OURS) == 4
+    renamed = grid_layout()
+    renamed.loc[renamed["code"] == OURS, "name"] = "新名网格"
+    path = settings.data_dir / "renamed.geojson"
+    renamed.to_file(path, driver="GeoJSON")
+    grids_importer.import_grids(db, settings, path, activate=True)
+    html, _n = page(client, "/?lang=en&measure=open")  # no time has passed
+    assert grid_feature(html, OURS)[0] == "新名网格"
+    assert cache.builds == 3
+
+
+def test_processes_share_kept_values_and_old_ones_lapse(tmp_path):
+    """Two caches on one folder stand for two worker processes."""
+    now = [1000.0]
+    one = PageCache(tmp_path, max_age_s=60, stale_s=10, clock=lambda: now[0])
+    other = PageCache(tmp_path, max_age_s=60, stale_s=10, clock=lambda: now[0])
+    assert one.get("k", [1, 7], lambda: {"map_html": "a"}) == {"map_html": "a"}
+    assert other.get("k", [1, 7], lambda: {"map_html": "b"}) == {"map_html": "a"}
+    assert (one.builds, other.builds) == (1, 0)
+    now[0] += 9  # issues moved (7 → 8) within the window: the kept value
+    assert other.get("k", [1, 8], lambda: {"map_html": "c"}) == {"map_html": "a"}
+    now[0] += 2  # past the window
+    assert other.get("k", [1, 8], lambda: {"map_html": "c"}) == {"map_html": "c"}
+    assert one.get("k", [1, 8], lambda: {"map_html": "d"}) == {"map_html": "c"}
+    assert one.get("k", [2, 8], lambda: {"map_html": "e"}) == {"map_html": "e"}  # grids moved
+    now[0] += 61  # too old, whatever the version says (overdue counts follow the clock)
+    assert one.get("k", [2, 8], lambda: {"map_html": "f"}) == {"map_html": "f"}
+    assert (one.builds, other.builds) == (3, 1)
