@@ -90,6 +90,9 @@ def test_workers_share_a_private_cluster_started_once(tmp_path):
     env = {"CIVGRID_DATA_DIR": str(data), "CIVGRID_WORKERS": "3", "CIVGRID_THREADS": "2"}
     try:
         with serving_process(None, **env) as (port, master):
+            deadline = time.monotonic() + PATIENCE_S  # the first worker answers while
+            while len(children(master.pid)) < 3 and time.monotonic() < deadline:  # the
+                time.sleep(0.2)  # master still forks the others
             workers = children(master.pid)
             assert len(workers) == 3
             # The cluster the master started, and only one postmaster in the data dir.
