@@ -72,6 +72,40 @@ class Tx:
             raise InputError(Problem("database.refused", *_refusal(exc))) from exc
         return self
 
+    def fetch_prepared(self, calls, definitions):
+        """Run ``calls`` (``[(name, params)]``: ``EXECUTE name(params…)``) in one round
+        trip and return the last one's rows as dicts. ``definitions`` maps each name to
+        its ``PREPARE name (types) AS …`` text, sent on the first use in a session: the
+        server plans a hot path's statements once per session instead of on every call.
+
+        Prepared statements outlive a rolled-back transaction, but which of several got
+        prepared before an error is unknown: after one the session is asked again.
+        """
+        conn = self._conn
+        known = getattr(conn, "prepared", None)
+        if known is None:
+            self._cur.execute("SELECT name FROM pg_prepared_statements")
+            known = conn.prepared = {row[0] for row in self._cur.fetchall()}
+        missing = [name for name, _params in calls if name not in known]
+        parts = [definitions[name].encode() for name in dict.fromkeys(missing)]
+        for name, params in calls:
+            marks = ", ".join(["%s"] * len(params))
+            parts.append(self._cur.mogrify(f"EXECUTE {name}({marks})", params))
+        try:
+            rows = self.fetchdicts(b";\n".join(parts))
+        except BaseException:
+            if missing:
+                conn.prepared = None
+            raise
+        known.update(missing)
+        return rows
+
+    def execute_all(self, statements):
+        """Run ``statements`` (``[(query, params)]``, none returning rows) in one round
+        trip to the server, in order: a short transaction's writes, sent at once."""
+        if statements:
+            self.execute(b";\n".join(self._cur.mogrify(q, p) for q, p in statements))
+
     def execute_values(self, query, rows, template=None, page_size=1000):
         psycopg2.extras.execute_values(self._cur, query, rows, template, page_size)
 
@@ -129,8 +163,18 @@ def _pg_message(exc):
     return excerpt(text.splitlines()[0] if text else text, 200, quote=False)
 
 
+class _Connection(psycopg2.extensions.connection):
+    """A connection that remembers the statements prepared on its session
+    (``Tx.fetch_prepared``; ``None``: not known yet)."""
+
+    prepared = None
+
+
 class _Pool(psycopg2.pool.ThreadedConnectionPool):
     """The connection pool; every new session checks that its client is still there."""
+
+    def __init__(self, minconn, maxconn, dsn):
+        super().__init__(minconn, maxconn, dsn, connection_factory=_Connection)
 
     def _connect(self, key=None):
         conn = super()._connect(key)
