@@ -2,19 +2,27 @@
 
 On the generated case history of ``bench_bulletin.py`` (its :func:`build`: N cases,
 default 1,000,000, reported over the last year with their steps), ``--clients``
-concurrent clients (default 20; threads, each with its own connection pool) take
-workflow steps through :func:`geo.cases.workflow.act` for ``--seconds`` (default 40):
-the permission check, the case's lock, the ``UPDATE`` (and with it the tally triggers),
-the history row and the audit entry, each in its own transaction, as a page or
-``civgrid cases`` takes them.
+concurrent clients (default 20; threads, each with its own connection pool, as the web
+server's threads are) take workflow steps through :func:`geo.cases.workflow.act` for
+``--seconds`` (default 40) per run: the permission check, the case's lock, the
+``UPDATE`` (and with it the tally triggers), the history row and the audit entry, each
+step in its own transaction, as a page or ``civgrid cases`` takes them.
 
-Each client owns a disjoint set of open cases and moves each along the loop
+Each client owns a disjoint set of cases and moves each along the loop
 (file → dispatch → accept → feed back → send to check → close → reopen → …), acting as
 the command centre for the command's steps and as the department for the department's.
-It prints throughput and p50 / p95 / p99 latency, overall and per step.
+
+Two runs, each printing throughput and p50 / p95 / p99 latency, overall and per step:
+
+- *saturating*: every client takes its next step as soon as the last one returned (no
+  pause). On 2 cores this measures throughput: the latency is about clients ÷ throughput.
+- *paced* (``--rate``, default 100 steps per second in all, about fifty times a busy
+  district's peak): each client steps on a fixed schedule and a step's latency counts
+  from when it was due, so a step kept waiting behind a slow one counts its wait. The
+  target is judged on this run; ``--rate 0`` skips it and judges the saturating one.
 
 Usage: ``python scripts/bench/bench_transitions.py [--cases 1000000] [--clients 20]
-[--seconds 40] [--reuse]``.
+[--seconds 40] [--rate 100] [--reuse]``.
 """
 
 import argparse
@@ -64,7 +72,11 @@ def pick_cases(db, clients):
     return [rows[k::clients] for k in range(clients)]
 
 
-def client(dsn, cases, stop, out, errors, index):
+def client(dsn, cases, stop, out, errors, index, interval=None):
+    """One client: steps its cases until ``stop``. ``interval`` (s): paced, one step per
+    interval on a fixed schedule, and a step's latency counts from when it was due (a
+    step that waits behind a slow one is late by the wait); ``None``: the next step as
+    soon as the last one returned."""
     db = geo_db.Database(dsn, maxconn=2)
     command = Principal(f"bench_command_{index}", roles=("command",))
     department = Principal(f"bench_dept_{index}", roles=("department",),
@@ -73,13 +85,20 @@ def client(dsn, cases, stop, out, errors, index):
     status = dict(cases)
     ids = list(status)
     k = 0
+    due = time.perf_counter() + (interval or 0) * random.random()
     try:
         while not stop.is_set() and ids:
             case = ids[k % len(ids)]
             k += 1
             step = NEXT[status[case]]
             who = department if workflow.STEPS[step].who != "command" else command
-            start = time.perf_counter()
+            if interval:
+                wait = due - time.perf_counter()
+                if wait > 0 and stop.wait(wait):
+                    break
+                start, due = due, due + interval
+            else:
+                start = time.perf_counter()
             try:
                 status[case] = workflow.act(db, case, step, actors[who], who,
                                             department=DEPARTMENT, note="基准测试")
@@ -92,39 +111,34 @@ def client(dsn, cases, stop, out, errors, index):
         db.close()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=40.0)
-    parser.add_argument("--workdir", type=Path, default=REPO / "bench-data")
-    parser.add_argument("--reuse", action="store_true",
-                        help="use the database a previous run (of this benchmark or "
-                             "bench_bulletin.py, same --cases) built")
-    args = parser.parse_args()
-    dsn, db = database(args.workdir, args.cases, args.reuse)
-
-    per_client = pick_cases(db, args.clients)
+def run(dsn, per_client, seconds, rate=None):
+    """Run the clients for ``seconds``; ``rate``: steps per second in all, paced.
+    Returns ``(samples, elapsed, errors)``."""
+    clients = len(per_client)
+    interval = clients / rate if rate else None
     stop, errors = threading.Event(), []
-    results = [[] for _ in range(args.clients)]
+    results = [[] for _ in range(clients)]
     threads = [threading.Thread(target=client, args=(dsn, per_client[i], stop, results[i],
-                                                     errors, i))
-               for i in range(args.clients)]
+                                                     errors, i, interval))
+               for i in range(clients)]
     began = time.perf_counter()
     for t in threads:
         t.start()
-    time.sleep(args.seconds)
+    time.sleep(seconds)
     stop.set()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - began
-    samples = [s for r in results for s in r]
+    return [s for r in results for s in r], time.perf_counter() - began, errors
+
+
+def report(title, samples, elapsed, errors):
+    """Print the figures of one run; returns its p99 (ms)."""
     if not samples:
         sys.exit("no transition was made: " + "; ".join(errors[:3]))
     ms = [1000 * d for _s, d in samples]
     p50, p95, p99 = (percentile(ms, p) for p in (50, 95, 99))
-    print(f"\n{len(samples):,} transitions by {args.clients} clients in {elapsed:.1f} s over "
-          f"{args.cases:,} cases: {len(samples) / elapsed:.0f} per second")
+    print(f"\n{title}: {len(samples):,} transitions in {elapsed:.1f} s, "
+          f"{len(samples) / elapsed:.0f} per second")
     print(f"  latency ms: p50 {p50:.1f}, p95 {p95:.1f}, p99 {p99:.1f}, "
           f"max {max(ms):.1f}, mean {statistics.fmean(ms):.1f}")
     by_step = {}
@@ -135,9 +149,36 @@ def main():
               f"  p99 {percentile(values, 99):6.1f}")
     if errors:
         print(f"  {len(errors)} case(s) refused and set aside, e.g. {errors[0]}")
-    verdict = "meets" if p99 <= TARGET_P99_MS else "MISSES"
-    print(f"  p99 {p99:.1f} ms (target ≤ {TARGET_P99_MS:.0f} ms: {verdict})", flush=True)
-    if p99 > TARGET_P99_MS:
+    return p99
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=40.0)
+    parser.add_argument("--rate", type=float, default=100.0,
+                        help="steps per second in all of the paced run (0: no paced run)")
+    parser.add_argument("--workdir", type=Path, default=REPO / "bench-data")
+    parser.add_argument("--reuse", action="store_true",
+                        help="use the database a previous run (of this benchmark or "
+                             "bench_bulletin.py, same --cases) built")
+    args = parser.parse_args()
+    dsn, db = database(args.workdir, args.cases, args.reuse)
+
+    print(f"{args.clients} clients over {args.cases:,} cases, {args.seconds:.0f} s per run")
+    saturated = report(f"saturating: {args.clients} clients, no pause between steps",
+                       *run(dsn, pick_cases(db, args.clients), args.seconds))
+    if not args.rate:
+        verdict = "meets" if saturated <= TARGET_P99_MS else "MISSES"
+        print(f"  p99 {saturated:.1f} ms (target ≤ {TARGET_P99_MS:.0f} ms: {verdict})")
+        sys.exit(0 if saturated <= TARGET_P99_MS else 1)
+    paced = report(f"paced: {args.clients} clients, {args.rate:.0f} steps per second in all",
+                   *run(dsn, pick_cases(db, args.clients), args.seconds, args.rate))
+    verdict = "meets" if paced <= TARGET_P99_MS else "MISSES"
+    print(f"\n  p99 {paced:.1f} ms paced at {args.rate:.0f} steps/s (target ≤ "
+          f"{TARGET_P99_MS:.0f} ms: {verdict}); saturating p99 {saturated:.1f} ms", flush=True)
+    if paced > TARGET_P99_MS:
         sys.exit(1)
 
 
