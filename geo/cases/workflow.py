@@ -318,8 +318,9 @@ def _json(data):
 
 
 def _apply(tx, case, action, actor, fields):
-    """Take ``action`` on the locked ``case`` (already checked): update it, write the
-    history row and the audit entry. Returns the case's new status."""
+    """Take ``action`` on the locked ``case`` (already checked): its update, history row
+    and audit entry, returned as ``(new status, [(query, params)])`` for the caller to
+    send with the other cases' and the commit."""
     step, at = STEPS[action], fields["now"]
     sets, data = {}, {}
     if step.target:
@@ -365,8 +366,6 @@ def _apply(tx, case, action, actor, fields):
             data.update(deadline_from=case["deadline"], deadline_to=request["deadline_to"])
         if action == "approve_suspension":
             sets["suspended_at"] = at
-    # The case's update, its history row and its audit entry go to the server at once
-    # (one round trip), after any read above.
     writes = []
     if sets:
         assignments = ", ".join(f"{column} = %({column})s" for column in sets)
@@ -385,8 +384,7 @@ def _apply(tx, case, action, actor, fields):
     if fields["note"]:
         after["note"] = fields["note"]
     writes.append(audit.entry(actor, f"cases.{action}", "issue", case["id"], before, after))
-    tx.execute_all(writes)
-    return new_status
+    return new_status, writes
 
 
 def act_many(db, ids, action, actor, principal, note=None, department=None, deadline_to=None,
@@ -421,7 +419,9 @@ def act_many(db, ids, action, actor, principal, note=None, department=None, dead
               "department": _clean_text(department, N_("department"), MAX_DEPARTMENT),
               "deadline_to": _aware(deadline_to), "photos": photos}
     at = _aware(at)
-    with db.transaction() as tx:
+    # Two round trips for a step: BEGIN, lock and read; then every case's update,
+    # history row and audit entry, and COMMIT.
+    with db.transaction(batched=True) as tx:
         cases = _load(tx, ids, at, action)
         fields["now"] = at or next((c["now"] for c in cases.values()), None)
         problems = [Problem("issues.not_found", N_("issue %(id)s does not exist"), {"id": i})
@@ -437,10 +437,14 @@ def act_many(db, ids, action, actor, principal, note=None, department=None, dead
             problems += _problems(case, action, principal, own)
         if problems:
             raise Refused(problems)
-        done = {i: _apply(tx, cases[i], action, actor, per_case[i]) for i in ids}
+        done, writes = {}, []
+        for i in ids:
+            done[i], own_writes = _apply(tx, cases[i], action, actor, per_case[i])
+            writes += own_writes
         # Written before the commit: a stored case never names a missing file (a file
         # left by a failed commit is unnamed and harmless, and the same photo reuses it).
         case_photos.store(data_dir, photos)
+        tx.execute_all(writes, commit=True)
         return done
 
 

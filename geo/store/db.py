@@ -57,11 +57,22 @@ def migrations():
 class Tx:
     """A cursor inside one transaction, with the few helpers callers need."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, batched=False):
         self._conn = conn
         self._cur = conn.cursor()
+        # A batched transaction (Database.transaction(batched=True)) runs on an autocommit
+        # session: its BEGIN goes with its first statement and its COMMIT with its last
+        # writes (execute_all(..., commit=True)) or on its own at the end.
+        self.batched = batched
+        self.begun = self.committed = False
 
     def execute(self, query, params=None):
+        if self.batched and not self.begun:
+            if params is not None:
+                query = self._cur.mogrify(query, params)
+                params = None
+            query = b"BEGIN;\n" + (query if isinstance(query, bytes) else query.encode())
+            self.begun = True
         try:
             self._cur.execute(query, params)
         except psycopg2.errors.UniqueViolation as exc:
@@ -100,11 +111,18 @@ class Tx:
         known.update(missing)
         return rows
 
-    def execute_all(self, statements):
+    def execute_all(self, statements, commit=False):
         """Run ``statements`` (``[(query, params)]``, none returning rows) in one round
-        trip to the server, in order: a short transaction's writes, sent at once."""
-        if statements:
-            self.execute(b";\n".join(self._cur.mogrify(q, p) for q, p in statements))
+        trip to the server, in order: a short transaction's writes, sent at once. With
+        ``commit`` in a batched transaction, its ``COMMIT`` goes with them (the call
+        returns once the commit is durable, as a commit does); the transaction must do
+        nothing after."""
+        parts = [self._cur.mogrify(q, p) for q, p in statements]
+        if commit and self.batched and self.begun:
+            parts.append(b"COMMIT")
+            self.committed = True
+        if parts:
+            self.execute(b";\n".join(parts))
 
     def execute_values(self, query, rows, template=None, page_size=1000):
         psycopg2.extras.execute_values(self._cur, query, rows, template, page_size)
@@ -307,27 +325,40 @@ class Database:
         self._pool.putconn(conn, close=closed)
 
     @contextmanager
-    def transaction(self, isolation=None):
+    def transaction(self, isolation=None, batched=False):
         """Yield a :class:`Tx`; commit on success, roll back on any exception.
+
+        ``batched``: the ``BEGIN`` is sent with the first statement and the ``COMMIT``
+        with the last writes (``Tx.execute_all(…, commit=True)``), two round trips
+        fewer for a short transaction on a busy hot path; it commits and rolls back
+        as any other.
 
         A lost connection becomes a :class:`DatabaseError` naming the database.
         """
         conn = self._checkout()
+        tx = None
         try:
             if isolation == "serializable":
                 conn.set_session(isolation_level="SERIALIZABLE")
-            tx = Tx(conn)
+            if batched:
+                conn.autocommit = True
+            tx = Tx(conn, batched=batched)
             yield tx
-            conn.commit()
+            if not batched:
+                conn.commit()
+            elif tx.begun and not tx.committed:
+                tx.execute("COMMIT")
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             if conn.closed:
                 raise _lost(self.name, exc) from exc
-            _rollback(conn)
+            _rollback(conn, tx)
             raise
         except BaseException:
-            _rollback(conn)
+            _rollback(conn, tx)
             raise
         finally:
+            if batched and not conn.closed:
+                conn.autocommit = False
             if isolation and not conn.closed:
                 _rollback(conn)
                 if not conn.closed:
@@ -408,12 +439,17 @@ class Database:
                 {"names": names, "current": current}, code="database.schema_older")
 
 
-def _rollback(conn):
+def _rollback(conn, tx=None):
     """Roll back unless the connection is gone (then there is nothing to roll back)."""
     if conn.closed:
         return
     try:
-        conn.rollback()
+        if tx is not None and tx.batched:
+            if tx.begun:  # a ROLLBACK after a failed COMMIT only warns
+                with conn.cursor() as cur:
+                    cur.execute("ROLLBACK")
+        else:
+            conn.rollback()
     except (psycopg2.OperationalError, psycopg2.InterfaceError):
         pass  # lost meanwhile: the server rolled back; conn.closed now says so
 
