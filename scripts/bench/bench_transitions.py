@@ -8,7 +8,8 @@ server's threads are) take workflow steps through :func:`geo.cases.workflow.act`
 ``UPDATE`` (and with it the tally triggers), the history row and the audit entry, each
 step in its own transaction, as a page or ``civgrid cases`` takes them.
 
-Each client owns a disjoint set of cases and moves each along the loop
+Each client owns a disjoint set of cases (open ones, as the work is; closed ones only
+when too few are open) and moves each along the loop
 (file → dispatch → accept → feed back → send to check → close → reopen → …), acting as
 the command centre for the command's steps and as the department for the department's.
 
@@ -26,6 +27,7 @@ Usage: ``python scripts/bench/bench_transitions.py [--cases 1000000] [--clients 
 """
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -59,15 +61,17 @@ def percentile(samples, p):
 
 
 def pick_cases(db, clients):
-    """Open (or closed) cases in a status with a next step, for each client a disjoint
-    list: ``[[(id, status)]]``. Dispatched cases are taken only when they went to
-    :data:`DEPARTMENT`, so the department may accept them."""
+    """Cases in a status with a next step, for each client a disjoint list:
+    ``[[(id, status)]]``. Open cases first, as the work is (a reopen is about 1 % of the
+    steps a district takes); closed ones only when too few are open. Dispatched cases
+    are taken only when they went to :data:`DEPARTMENT`, so the department may accept
+    them."""
     want = clients * CASES_PER_CLIENT
     with db.transaction() as tx:
         rows = tx.fetchall(
             "SELECT id, status FROM issues WHERE status = ANY(%s)"
             " AND (department IS NULL OR department = %s) AND status <> 'suspended'"
-            " ORDER BY random() LIMIT %s", (list(NEXT), DEPARTMENT, want))
+            " ORDER BY status = 'closed', random() LIMIT %s", (list(NEXT), DEPARTMENT, want))
     random.shuffle(rows)
     return [rows[k::clients] for k in range(clients)]
 
@@ -111,9 +115,26 @@ def client(dsn, cases, stop, out, errors, index, interval=None):
         db.close()
 
 
-def run(dsn, per_client, seconds, rate=None):
+def server_cpu(db):
+    """CPU seconds used so far by the server processes of the benchmark's database (from
+    /proc: the cluster runs on this machine), or None where they cannot be read."""
+    with db.transaction() as tx:
+        pids = [r[0] for r in tx.fetchall("SELECT pid FROM pg_stat_activity"
+                                          " WHERE datname = current_database()")]
+    total, tick = 0, os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick if pids else None
+
+
+def run(dsn, per_client, seconds, rate=None, db=None):
     """Run the clients for ``seconds``; ``rate``: steps per second in all, paced.
-    Returns ``(samples, elapsed, errors)``."""
+    Returns ``(samples, elapsed, errors, cpu)``, ``cpu`` being the CPU seconds the
+    server's backends and this process used (``None`` for the server where unknown)."""
     clients = len(per_client)
     interval = clients / rate if rate else None
     stop, errors = threading.Event(), []
@@ -121,17 +142,24 @@ def run(dsn, per_client, seconds, rate=None):
     threads = [threading.Thread(target=client, args=(dsn, per_client[i], stop, results[i],
                                                      errors, i, interval))
                for i in range(clients)]
-    began = time.perf_counter()
+    began, client0 = time.perf_counter(), time.process_time()
     for t in threads:
         t.start()
-    time.sleep(seconds)
+    time.sleep(1.0)  # the clients' sessions are open: count their backends from here
+    server0 = server_cpu(db) if db else None
+    time.sleep(max(0.0, seconds - 1.0))
+    server1 = server_cpu(db) if db and server0 is not None else None
     stop.set()
     for t in threads:
         t.join()
-    return [s for r in results for s in r], time.perf_counter() - began, errors
+    elapsed = time.perf_counter() - began
+    # the server's CPU is counted over seconds - 1 of the run: scale it to the whole
+    server = (server1 - server0) * elapsed / (seconds - 1.0) if server1 is not None else None
+    return ([s for r in results for s in r], elapsed, errors,
+            (server, time.process_time() - client0))
 
 
-def report(title, samples, elapsed, errors):
+def report(title, samples, elapsed, errors, cpu):
     """Print the figures of one run; returns its p99 (ms)."""
     if not samples:
         sys.exit("no transition was made: " + "; ".join(errors[:3]))
@@ -147,6 +175,13 @@ def report(title, samples, elapsed, errors):
     for step, values in sorted(by_step.items(), key=lambda kv: -len(kv[1])):
         print(f"  {step:<15} {len(values):7,}  p50 {percentile(values, 50):6.1f}"
               f"  p99 {percentile(values, 99):6.1f}")
+    server, client_cpu = cpu
+    if server is not None:
+        per_step = 1000 * (server + client_cpu) / len(samples)
+        print(f"  CPU per step: server {1000 * server / len(samples):.2f} ms, benchmark "
+              f"client {1000 * client_cpu / len(samples):.2f} ms: 2 idle cores could take "
+              f"about {2000 / per_step:.0f} steps/s (load average "
+              f"{os.getloadavg()[0]:.1f})")
     if errors:
         print(f"  {len(errors)} case(s) refused and set aside, e.g. {errors[0]}")
     return p99
@@ -168,13 +203,13 @@ def main():
 
     print(f"{args.clients} clients over {args.cases:,} cases, {args.seconds:.0f} s per run")
     saturated = report(f"saturating: {args.clients} clients, no pause between steps",
-                       *run(dsn, pick_cases(db, args.clients), args.seconds))
+                       *run(dsn, pick_cases(db, args.clients), args.seconds, db=db))
     if not args.rate:
         verdict = "meets" if saturated <= TARGET_P99_MS else "MISSES"
         print(f"  p99 {saturated:.1f} ms (target ≤ {TARGET_P99_MS:.0f} ms: {verdict})")
         sys.exit(0 if saturated <= TARGET_P99_MS else 1)
     paced = report(f"paced: {args.clients} clients, {args.rate:.0f} steps per second in all",
-                   *run(dsn, pick_cases(db, args.clients), args.seconds, args.rate))
+                   *run(dsn, pick_cases(db, args.clients), args.seconds, args.rate, db))
     verdict = "meets" if paced <= TARGET_P99_MS else "MISSES"
     print(f"\n  p99 {paced:.1f} ms paced at {args.rate:.0f} steps/s (target ≤ "
           f"{TARGET_P99_MS:.0f} ms: {verdict}); saturating p99 {saturated:.1f} ms", flush=True)
