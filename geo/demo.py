@@ -19,22 +19,6 @@ def is_loaded(db):
         return tx.fetchval("SELECT count(*) FROM grid_versions") > 0
 
 
-#: Statuses a case reaches only after a dispatch.
-_DISPATCHED = ("dispatched", "processing", "fed_back", "checking", "closed", "rework",
-               "returned", "suspended")
-
-
-def _dispatch_demo_cases(db):
-    """The demo file gives statuses, not dispatches: take its cases past dispatch as
-    dispatched to their grid's first department, so the demo department has work."""
-    with db.transaction() as tx:
-        tx.execute("UPDATE issues i SET department = g.departments[1] FROM grids g"
-                   " WHERE g.id = i.grid_id AND i.department IS NULL"
-                   " AND i.status = ANY(%s) AND cardinality(g.departments) > 0",
-                   (list(_DISPATCHED),))
-    return Text(N_("demo cases past dispatch given their grid's first department"))
-
-
 def load(db, settings, demo_dir=DEMO_DIR):
     """Import the demo grids, blocks, issues and toilets into an empty database.
 
@@ -54,7 +38,7 @@ def load(db, settings, demo_dir=DEMO_DIR):
     # The holiday calendars first, so that the issues' working-day deadlines follow them.
     for path in sorted((DATA_DIR / "calendar").glob("*.csv")):
         yield calendar.import_calendar(db, path, actor="demo")
+    # Its cases past dispatch take the department a dispatch proposes (the grid's first).
     yield issues.import_issues(db, settings, demo_dir / "issues.csv", actor="demo")
-    yield _dispatch_demo_cases(db)
     yield toilets.import_toilets(db, settings, demo_dir / "toilets.csv", actor="demo")
     yield from demo_accounts.create_accounts(db)

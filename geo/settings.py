@@ -34,8 +34,11 @@
                           this long is closed (default 30).
 ``CIVGRID_TRUSTED_PROXY`` ``civgrid serve``: the address of the reverse proxy whose
                           ``X-Forwarded-*`` headers are believed (default: none).
+``CIVGRID_BULLETIN_AT``   ``HH:MM`` on the district clock: the server makes and archives the
+                          daily bulletin of the day before at this time (default: unset, off).
 """
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +77,7 @@ class Settings:
     connection_limit: int = 500
     channel_timeout_s: int = 30
     trusted_proxy: str | None = None
+    bulletin_at: dt.time | None = None
 
 
 def _float(env, name, default):
@@ -169,6 +173,21 @@ def _tiles(env):
             "tiles_crs": datum}
 
 
+def _time_of_day(env, name):
+    """``HH:MM`` from ``env[name]`` as a time (unset or empty: ``None``)."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    from geo.errors import N_, ConfigError, shown
+
+    try:
+        hours, minutes = raw.split(":")
+        return dt.time(int(hours), int(minutes))
+    except ValueError:
+        raise ConfigError(N_("%(name)s=%(value)r is not a time of day HH:MM (e.g. 08:00)"),
+                          {"name": name, "value": shown(raw)}, code="config.not_a_time") from None
+
+
 def from_env(env=None):
     """Build :class:`Settings` from ``env`` (default ``os.environ``)."""
     env = os.environ if env is None else env
@@ -186,4 +205,5 @@ def from_env(env=None):
         connection_limit=_count(env, "CIVGRID_CONNECTION_LIMIT", 500),
         channel_timeout_s=_count(env, "CIVGRID_CHANNEL_TIMEOUT_S", 30),
         trusted_proxy=env.get("CIVGRID_TRUSTED_PROXY") or None,
+        bulletin_at=_time_of_day(env, "CIVGRID_BULLETIN_AT"),
     )

@@ -35,6 +35,12 @@ ISSUE_STATUSES = {
     "returned": N_("returned"), "suspended": N_("suspended"), "open": N_("open (not closed)"),
 }
 
+#: How the public page names where a case stands (geo.public.reports.STAGES maps the
+#: workflow's statuses onto these).
+PUBLIC_STAGES = {"received": N_("received"), "accepted": N_("accepted for handling"),
+                 "in_hand": N_("being handled"), "checking": N_("being checked"),
+                 "done": N_("done"), "declined": N_("not taken up")}
+
 #: The channels an issue was reported through.
 ISSUE_SOURCES = {
     "leader": N_("leaders' supervision"), "joint": N_("joint inspection"),
@@ -75,11 +81,15 @@ CASE_ACTIONS = {
     "approve_suspension": N_("approve the suspension"),
     "refuse_suspension": N_("refuse the suspension"), "resume": N_("resume"),
     "reopen": N_("reopen"), "reply": N_("reply to the reporter"),
+    "approve_reopen": N_("approve the citizen's reopen request"),
+    "refuse_reopen": N_("refuse the citizen's reopen request"),
 }
 
 HISTORY_ACTIONS = {"created": N_("created"), "edited": N_("edited"),
                    "reassigned": N_("re-assigned"),
-                   "synced": N_("synced from the source system"), **CASE_ACTIONS}
+                   "synced": N_("synced from the source system"),
+                   "followed": N_("reported again by a citizen"),
+                   "rated": N_("citizen's satisfaction"), **CASE_ACTIONS}
 
 TOILET_KINDS = {"household": N_("household"), "public": N_("public")}
 TOILET_ORIGINAL_TYPES = {"dry_latrine": N_("dry latrine"), "flush": N_("flush toilet"),

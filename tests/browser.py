@@ -103,3 +103,19 @@ class Page:
 
     def close(self):
         self.context.close()
+
+
+def open_menu_link(p, href):
+    """Follow the navbar link to `href` as a user does: unfold the menu on a phone, open the
+    link's group when it sits in a dropdown, then click it."""
+    toggler = p.locator(".navbar-toggler")
+    if toggler.is_visible():
+        toggler.click()
+        p.wait_for_selector("#cg-nav.show")
+    link = p.locator(f"#cg-nav a[href='{href}']")
+    group = p.locator("#cg-nav li.dropdown", has=p.locator(f"a[href='{href}']"))
+    if group.count():
+        group.locator(".dropdown-toggle").click()
+        link.wait_for(state="visible")
+    with p.expect_navigation():
+        link.click()

@@ -117,7 +117,7 @@ def table_snapshot(db):
     """Row counts and a checksum of every civgrid table: 'nothing changed' means equal."""
     tables = ["imports", "grid_versions", "grid_activations", "grids", "categories", "issues",
               "issue_history", "toilets", "toilet_history", "tally_grid", "tally_cell",
-              "tally_week", "case_requests", "routing_rules"]
+              "tally_week", "case_requests", "routing_rules", "citizen_reports"]
     snap = {}
     with db.transaction() as tx:
         for t in tables:

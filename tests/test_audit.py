@@ -18,6 +18,8 @@ from geo.grids import importer as grids
 from geo.grids import versions
 from geo.issues import records as issues
 from geo.people import audit, tokens, users
+from geo.people.permissions import Principal
+from geo.public import reports
 from geo.toilets import records as toilets
 from tests import accounts
 from tests.conftest import table_snapshot
@@ -265,6 +267,33 @@ def case_report(w):
                 after={"category": "07001", "source": "sweep", "description": "井盖缺失"})
 
 
+def case_citizen_report(w):
+    lon, lat = xy(3, 3)
+    good = {"category": "06010", "description": "路边垃圾", "lon": str(lon), "lat": str(lat),
+            "phone": "13800000000"}
+    return dict(url="/citizen/", data=good, refused="anyone",
+                refused_data={**good, "description": "<script>alert(1)</script>"},
+                action="public.report", object_type="issue",
+                object_id=lambda: str(_newest_issue(w)), before=None,
+                after={"category": "06010", "source": "citizen", "channel": "web",
+                       "contact": ["phone"], "phone": "<missing>"})
+
+
+def case_citizen_rate(w):
+    lon, lat = xy(3, 3)
+    receipt = reports.submit(w["db"], w["settings"], {"category": "06010", "description": "垃圾",
+                                                      "lon": lon, "lat": lat}, actor="setup")
+    handler = Principal("setup", roles=("command", "department"), departments=("区城管局",))
+    for step, extra in (("file", {}), ("dispatch", {"department": "区城管局"}), ("accept", {}),
+                        ("feed_back", {"note": "已清理"}), ("send_to_check", {}), ("close", {})):
+        workflow.act(w["db"], receipt.issue_id, step, "setup", handler, **extra)
+    return dict(url=f"/citizen/status/{receipt.code}/rate", refused="anyone",
+                data={"satisfied": "no", "note": "还没弄好"},
+                refused_data={"satisfied": "no", "note": ""},
+                action="public.rate", object_type="issue", object_id=str(receipt.issue_id),
+                before={"satisfied": None}, after={"satisfied": False, "note": "还没弄好"})
+
+
 def _newest_issue(w):
     with w["db"].transaction() as tx:
         return tx.fetchval("SELECT max(id) FROM issues")
@@ -292,6 +321,7 @@ CASES = {
     "cases.routing_add": case_routing_add, "cases.routing_delete": case_routing_delete,
     "cases.routing_move": case_routing_move, "cases.report": case_report,
     "supervision.compose": case_supervision,
+    "public.report": case_citizen_report, "public.rate": case_citizen_rate,
 }
 
 
@@ -352,10 +382,13 @@ def test_a_change_leaves_one_entry_naming_who_and_what(world, endpoint):
 
 @pytest.mark.parametrize("endpoint", sorted(CASES))
 def test_a_refused_request_leaves_nothing(world, endpoint):
-    """A role without the right is refused: no entry, nothing changed."""
+    """A role without the right is refused (a public route: bad input is): no entry,
+    nothing changed."""
     case = CASES[endpoint](world)
     refused_role = case.get("refused", "leader" if case.get("role") is None else None)
-    if refused_role is None:  # every account may change its own password: send a wrong one
+    if refused_role == "anyone":  # a public route refuses nobody: send it bad input instead
+        case["data"], refused_role = case["refused_data"], "leader"
+    elif refused_role is None:  # every account may change its own password: send a wrong one
         case["data"] = {**case["data"], "current": "not-the-password"}
         refused_role = case["role"]
     client = accounts.client(world["app"], refused_role)
@@ -617,7 +650,7 @@ def test_an_admin_finds_an_import_through_the_menu_and_filters(live, chromium):
     page = br.Page(chromium).login(live.url)
     try:
         p = page.open(live.url + "/")
-        p.click("#cg-nav a.nav-link[href='/audit/']")
+        br.open_menu_link(p, "/audit/")
         p.wait_for_selector("h1:has-text('审计日志')")
         p.select_option("#f-action", "toilets.import")
         with p.expect_navigation():

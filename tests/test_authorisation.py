@@ -12,6 +12,7 @@ import pytest
 from geo.grids import importer as grids
 from geo.issues import records as issues
 from geo.people import permissions
+from geo.public import reports
 from geo.toilets import records as toilets
 from tests import accounts
 from tests.layouts import code, grid_layout, xy
@@ -55,6 +56,8 @@ EXPECTED = {
     "bulletins.bulletin": BULLETIN_READERS, "bulletins.trend_png": BULLETIN_READERS,
     "bulletins.bulletin_xlsx": BULLETIN_READERS, "bulletins.bulletin_pdf": BULLETIN_READERS,
     "bulletins.metrics_page": BULLETIN_READERS, "bulletins.metrics_xlsx": BULLETIN_READERS,
+    "bulletins.archived": BULLETIN_READERS, "bulletins.archived_xlsx": BULLETIN_READERS,
+    "bulletins.archived_pdf": BULLETIN_READERS,
     # Supervision bulletins: read like the bulletin, composed by the command centre.
     "supervision.index": BULLETIN_READERS, "supervision.pdf": BULLETIN_READERS,
     "supervision.compose_form": {"admin", "command"}, "supervision.compose": {"admin", "command"},
@@ -72,6 +75,10 @@ EXPECTED = {
     "cases.report": {"admin", "grid_worker"},
     "cases.routing": {"admin", "command"}, "cases.routing_add": {"admin", "command"},
     "cases.routing_delete": {"admin", "command"}, "cases.routing_move": {"admin", "command"},
+    # The public: anyone may report, follow a report by its tracking code and rate it.
+    "public.report": EVERYONE, "public.nearby": EVERYONE, "public.find_status": EVERYONE,
+    "public.status_page": EVERYONE, "public.rate": EVERYONE, "public.photo": EVERYONE,
+    "public.photo_thumb": EVERYONE, "public.basemap": EVERYONE,
 }
 OURS, THEIRS = code(2), code(1)  # the grid worker's grid, and a grid of another department
 DEPARTMENT = "区城管局"
@@ -97,14 +104,17 @@ def world(db, settings, tmp_path):
             "toilet": toilets.create_toilet(db, settings, {
                 "code": f"CS-{grid[-3:]}", "kind": "household", "lon": lon, "lat": lat,
                 "original_type": "dry_latrine", "status": "planned"})["code"]}
-    app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
+    app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True,
+                      "CIVGRID_PUBLIC_WRITES": "1000 per minute",
+                      "CIVGRID_PUBLIC_READS": "1000 per minute"})
     scopes = {"grid_worker": {"grids": [OURS]}, "department": {"departments": [DEPARTMENT]}}
     clients = {"anonymous": app.test_client()}
     for role in ROLES:
         clients[role] = accounts.client(app, role, **scopes.get(role, {}))
     with db.transaction() as tx:
         active = tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'")
-    return {"app": app, "clients": clients, "made": made, "active": active, "db": db}
+    return {"app": app, "clients": clients, "made": made, "active": active, "db": db,
+            "settings": settings}
 
 
 def _url(app, rule, world):
@@ -114,6 +124,8 @@ def _url(app, rule, world):
             values[arg] = "favicon.svg"
         elif arg == "issue_id":
             values[arg] = world["made"][OURS]["issue"]
+        elif arg == "code" and rule.endpoint.startswith("public."):
+            values[arg] = world["citizen"]  # a tracking code
         elif arg == "code":
             values[arg] = world["made"][OURS]["toilet"] if rule.endpoint.startswith("toilets.") \
                 else OURS
@@ -121,6 +133,8 @@ def _url(app, rule, world):
             values[arg] = "0" * 64 + ".jpg"
         elif arg == "fmt":
             values[arg] = "csv"
+        elif arg == "day":  # no bulletin archived: a 404 for those allowed
+            values[arg] = "2026-01-01"
         elif arg in ("rule_id", "bulletin_id"):  # none such: a 404 for those allowed
             values[arg] = 999_999
         elif arg == "version_id":
@@ -148,6 +162,9 @@ def test_every_route_for_every_role(world):
     missing = sorted({r.endpoint for r in rules} - set(EXPECTED))
     assert missing == [], "routes without an expected answer in EXPECTED"
     _dispatch(world, OURS, DEPARTMENT)  # the department's case: its pages answer 200
+    # A citizen's report (its tracking code for the public routes), in neither grid above.
+    world["citizen"] = reports.submit(world["db"], world["settings"], {
+        "category": "06010", "description": "垃圾", "lon": xy(1, 1)[0], "lat": xy(1, 1)[1]}).code
     wrong, checked = [], 0
     for rule in rules:
         url = _url(app, rule, world)
@@ -162,7 +179,8 @@ def test_every_route_for_every_role(world):
                     wrong.append((rule.endpoint, method, who, response.status_code))
                 elif allowed and method == "GET":
                     expected = (404,) if rule.endpoint.startswith(
-                        ("toilets.photo", "cases.photo", "supervision.pdf")) else (200, 302)
+                        ("toilets.photo", "cases.photo", "supervision.pdf",
+                         "bulletins.archived_", "public.photo")) else (200, 302)
                     assert response.status_code in expected, (who, url, response.status_code)
     assert wrong == [], wrong
     assert checked > 9 * 40

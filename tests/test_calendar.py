@@ -375,7 +375,7 @@ def test_the_page_in_a_browser(live, chromium, tmp_path):
     page = br.Page(chromium).login(live.url)
     try:
         p = page.open(live.url + "/")
-        p.click("#cg-nav a.nav-link[href='/admin/calendar/']")
+        br.open_menu_link(p, "/admin/calendar/")
         p.wait_for_selector("h1:has-text('节假日安排')")
         year = p.locator("section.cg-calendar-year[data-year='2026']")
         assert "2026 年：节假日 33 天，调休上班日 6 天" in year.locator("h2").inner_text()

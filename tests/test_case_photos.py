@@ -249,3 +249,40 @@ def test_photos_only_at_feed_back(world):
         workflow.act(world["db"], world["theirs"], "accept", "t_cmd", COMMAND,
                      photos=[photos.prepare(_jpeg_with_gps())], data_dir=world["settings"].data_dir)
     assert "cases.no_photos_here" in json.dumps([p.code for p in refused.value.problems])
+
+
+def test_the_api_takes_the_after_photo_with_the_same_checks(world):
+    from geo.people import tokens, users
+
+    db, case = world["db"], world["case"]
+    users.create_user(db, "field_app", "外勤 App", ["grid_worker"], "a long password 1",
+                      actor="tests", grids=[OURS])
+    _id, token = tokens.create_token(db, "field_app", "grid_worker", label="phones")
+    client = world["app"].test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def send(upload, name="after.jpg", action="feed_back"):
+        return client.post(f"/api/v1/issues/{case}/actions", headers=auth,
+                           data={"action": action, "note": "已清理完毕",
+                                 "photo": (io.BytesIO(upload), name)},
+                           content_type="multipart/form-data")
+
+    before = history(db, case)
+    refused = send(b"this is a text file, not a picture\n", "x.jpg")
+    assert refused.status_code == 400 and "x.jpg" in refused.get_json()["message"]
+    oversize = send(b"\xff\xd8\xff\xe0" + b"\0" * (photos.MAX_BYTES + 10), "big.jpg")
+    assert oversize.status_code == 400 and "big.jpg" in oversize.get_json()["message"]
+    wrong_step = send(_jpeg_with_gps(), action="request_suspension")
+    assert wrong_step.status_code == 400
+    assert status(db, case) == "processing" and history(db, case) == before
+    assert stored_files(world["settings"]) == []
+    done = send(_jpeg_with_gps())
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert done.get_json()["status"] == "fed_back"
+    last = history(db, case)[-1]
+    (entry,) = last["data"]["photos"]
+    assert entry["kind"] == "after" and last["note"] == "已清理完毕"
+    assert audit_after(db, "cases.feed_back", case)["photos"] == [entry]
+    assert_no_metadata(world["settings"].data_dir / "case_photos" / entry["name"])
+    served = world["worker"].get(f"/issues/{case}/photos/{entry['name']}")
+    assert served.status_code == 200

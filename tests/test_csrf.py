@@ -15,6 +15,7 @@ from geo.grids import importer as grids
 from geo.grids import versions
 from geo.issues import records as issues
 from geo.people import tokens
+from geo.public import reports
 from geo.toilets import records as toilets
 from tests import accounts
 from tests.conftest import table_snapshot
@@ -43,11 +44,14 @@ def world(db, settings, tmp_path):
     workflow.add_rule(db, None, "区城管局", "tests")
     with db.transaction() as tx:
         active = tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'")
+    citizen = reports.submit(db, settings, {"category": "06010", "description": "垃圾",
+                                            "lon": lon, "lat": lat}).code
     app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
     upload = tmp_path / "upload.geojson"
     layout.to_file(upload, driver="GeoJSON")
     return {"app": app, "db": db, "toilet": toilet, "draft": draft, "active": active,
-            "upload": upload.read_bytes(), "lonlat": (lon, lat), "issue": issue, "rule": rule}
+            "upload": upload.read_bytes(), "lonlat": (lon, lat), "issue": issue, "rule": rule,
+            "citizen": citizen}
 
 
 def form(endpoint, world):
@@ -87,6 +91,9 @@ def form(endpoint, world):
                          "lon": str(lon), "lat": str(lat)},
         "supervision.compose": {"ids": str(world["issue"]), "title": "督查",
                                 "rectify_by": "2026-12-10"},
+        "public.report": {"category": "06010", "description": "路边垃圾", "lon": str(lon),
+                          "lat": str(lat)},
+        "public.rate": {"satisfied": "yes"},
     }.get(endpoint)
 
 
@@ -103,6 +110,8 @@ def writes(app, world):
         for arg in rule.arguments:
             values[arg] = {"version_id": world["draft"], "code": world["toilet"],
                            "issue_id": world["issue"], "rule_id": world["rule"]}.get(arg)
+            if arg == "code" and rule.endpoint.startswith("public."):
+                values[arg] = world["citizen"]  # a tracking code
             assert values[arg] is not None, f"no value for <{arg}> of {rule.rule}: add one"
         with app.test_request_context():
             url = url_for(rule.endpoint, **values)

@@ -37,6 +37,12 @@ PAGES = [
     ("audit", "/audit/", False, True),
     ("queue", "/queue", False, False),
     ("report", "/report/new", True, False),
+    ("bulletin", "/bulletin", False, False),  # its map is a figure in the page, not full width
+    ("metrics", "/metrics", False, False),
+    ("supervision", "/supervision", False, False),
+    ("supervision-new", "/supervision/new", False, False),
+    ("routing", "/routing", False, False),
+    ("calendar", "/admin/calendar/", False, False),
 ]
 
 
@@ -136,13 +142,20 @@ def assert_panel_folds(p, name):
 
 
 def assert_menu_folds(p, name=None):
-    """The navbar shows a toggler; tapping it shows the links and the grid search."""
-    link = p.locator("#cg-nav a.nav-link[href='/issues']")
+    """The navbar shows a toggler; tapping it shows the menus and the grid search, and a
+    menu opens its links inside the screen."""
+    link = p.locator("#cg-nav a[href='/issues']")
+    group = p.locator("#cg-nav li.dropdown", has=p.locator("a[href='/issues']"))
     search = p.locator("#cg-nav input[name=q]")
     assert not link.is_visible() and not search.is_visible()
     p.locator(".navbar-toggler").click()
     p.wait_for_selector("#cg-nav.show")
-    assert link.is_visible() and search.is_visible()
+    assert search.is_visible()
+    if group.count():  # the list sits in a menu with the user's other case pages
+        group.locator(".dropdown-toggle").click()
+        link.wait_for(state="visible")
+    box = link.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
     s = search.bounding_box()
     assert s["x"] >= 0 and s["x"] + s["width"] <= PHONE["width"], s
     if name:
@@ -233,7 +246,9 @@ def test_desktop_keeps_its_column_and_open_navbar(chromium, live, path):
         assert p.locator("#cg-panel").is_visible()
         assert not p.locator(".cg-panel-toggle").is_visible()
         assert not p.locator(".navbar-toggler").is_visible()
-        assert p.locator("#cg-nav a.nav-link[href='/issues']").is_visible()
+        menus = p.locator("#cg-nav .navbar-nav > li > .nav-link")
+        assert menus.count() >= 5 and all(m.is_visible() for m in menus.all())
+        assert box(p, "nav.cg-navbar")["height"] <= 60  # one row: the maps count on it
         panel = p.locator("#cg-panel").bounding_box()
         assert panel["x"] == 0 and 150 < panel["width"] < 400, panel
         if path == "/":

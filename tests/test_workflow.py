@@ -15,6 +15,7 @@ import pytest
 from geo.cases import workflow
 from geo.errors import InputError, NotFound
 from geo.issues import records as issues
+from geo.issues import statuses
 from geo.people.permissions import Principal
 from tests.layouts import code, xy
 
@@ -61,13 +62,16 @@ TABLE = {
     "resume": (("suspended",), CMD, None),
     "reopen": (("closed",), CMD, None),
     "reply": (ALL_STATUSES, CMD, None),
+    "approve_reopen": (("closed",), CMD, ("need", "reopen")),
+    "refuse_reopen": (("closed",), CMD, ("need", "reopen")),
 }
 CHINESE = {"file": "立案", "void": "作废", "dispatch": "派遣", "accept": "接单", "return": "回退",
            "feed_back": "反馈", "send_to_check": "核查", "close": "结案", "rework": "返工",
            "request_extension": "申请延期", "approve_extension": "批准延期",
            "refuse_extension": "驳回延期", "request_suspension": "申请挂账",
            "approve_suspension": "批准挂账", "refuse_suspension": "驳回挂账", "resume": "恢复",
-           "reopen": "重新打开", "reply": "回复"}
+           "reopen": "重新打开", "reply": "回复", "approve_reopen": "同意重新打开",
+           "refuse_reopen": "驳回重新打开"}
 #: What every step needs besides permission, so that an allowed step goes through.
 FIELDS = {"note": "原因说明", "department": DEPT,
           "deadline_to": dt.datetime(2030, 1, 1, 12, 0, tzinfo=SH)}
@@ -118,7 +122,8 @@ def status_of(db, issue_id):
         return tx.fetchval("SELECT status FROM issues WHERE id = %s", (issue_id,))
 
 
-@pytest.mark.parametrize("pending", [(), ("extension", "suspension")], ids=["none", "pending"])
+@pytest.mark.parametrize("pending", [(), ("extension", "suspension", "reopen")],
+                         ids=["none", "pending"])
 def test_every_step_by_status_role_and_scope(world, pending):
     db, wrong = world["db"], []
     for status in ALL_STATUSES:
@@ -218,7 +223,7 @@ def _history(db, case):
 def _case(db, case):
     with db.transaction() as tx:
         return tx.fetchdicts("SELECT status, department, deadline, filed_at, suspended_at,"
-                             " closed_at FROM issues WHERE id = %s", (case,))[0]
+                             " suspended_for, closed_at FROM issues WHERE id = %s", (case,))[0]
 
 
 def test_filing_sets_the_deadline_hours_and_working_days(world):
@@ -260,6 +265,7 @@ def test_a_case_through_the_whole_loop(world):
     state = _case(db, case)
     assert state["status"] == "processing" and state["suspended_at"] is None
     assert state["deadline"] == t(30, 18)  # 27th 18:00 + 3 days
+    assert state["suspended_for"] == dt.timedelta(days=3)
     workflow.act(db, case, "feed_back", None, PRINCIPALS["worker_own"], note="已清理", at=t(29, 9))
     workflow.act(db, case, "send_to_check", None, cmd, at=t(29, 10))
     workflow.act(db, case, "close", None, cmd, at=t(29, 11))
@@ -267,6 +273,9 @@ def test_a_case_through_the_whole_loop(world):
     workflow.act(db, case, "reopen", None, cmd, note="群众不满意", at=t(29, 12))
     state = _case(db, case)
     assert state["status"] == "filed" and state["closed_at"] is None
+    # Filed anew at the reopening: 24 hours from then, the suspension forgotten.
+    assert state["filed_at"] == t(29, 12) and state["deadline"] == t(30, 12)
+    assert state["suspended_for"] == dt.timedelta(0)
     rows = _history(db, case)
     assert [(r["action"], r["from_status"], r["to_status"], r["actor"]) for r in rows] == [
         ("file", "reported", "filed", "t_command"),
@@ -295,6 +304,79 @@ def test_a_case_through_the_whole_loop(world):
     assert audited == [(f"cases.{r['action']}", r["actor"]) for r in rows]
     assert requests == [("extension", "approved", "t_command"),
                         ("suspension", "approved", "t_command")]
+
+
+def test_a_reopened_case_gets_a_new_working_day_deadline(world):
+    db, cmd = world["db"], PRINCIPALS["command"]
+    case = make_case(db, world["template"], "checking", category="10002")  # 5 working days
+    workflow.act(db, case, "close", None, cmd, at=dt.datetime(2026, 11, 26, 9, 0, tzinfo=SH))
+    reopened = dt.datetime(2026, 11, 27, 15, 0, tzinfo=SH)  # a Friday
+    workflow.act(db, case, "reopen", None, cmd, note="问题复发", at=reopened)
+    state = _case(db, case)
+    # Mon 30 Nov, Tue 1, Wed 2, Thu 3, Fri 4 Dec: the fifth working day, same time of day.
+    assert state["deadline"] == dt.datetime(2026, 12, 4, 15, 0, tzinfo=SH)
+    assert state["filed_at"] == reopened and state["status"] == "filed"
+    row = _history(db, case)[-1]
+    assert row["data"]["deadline"].startswith("2026-12-04T15:00")
+    assert row["data"]["deadline_from"].startswith("2026-11-26T09:00")  # make_case's
+    # The light counts from the new filing: 0 % used, so green (the old deadline is past).
+    with db.transaction() as tx:
+        tx.execute("UPDATE issues SET filed_at = now(), deadline = now() + interval '5 days'"
+                   " WHERE id = %s", (case,))
+        assert tx.fetchval(f"SELECT {statuses.light_sql('i')} FROM issues i WHERE id = %s",
+                           (case,)) == "green"
+
+
+#: (name, status, filed, reported, deadline, suspended at, suspended for (h), light): times
+#: in hours from now. Each light worked out by hand from the time used ÷ the time allowed.
+LIGHT_CASES = [
+    # filed 7 h ago, due in 3 h: 7 of 10 h used = 70 % → green (from the report: 20 of 23 h,
+    # 87 %, which the light must not count from)
+    ("filed_70", "processing", -7, -20, 3, None, 0, "green"),
+    ("filed_90", "processing", -9, -20, 1, None, 0, "yellow"),  # 9 of 10 h
+    ("filed_80", "dispatched", -8, -8, 2, None, 0, "yellow"),  # 8 of 10 h: 80 % is yellow
+    ("imported_90", "dispatched", None, -9, 1, None, 0, "yellow"),  # from the report: 9 of 10
+    ("imported_50", "dispatched", None, -5, 5, None, 0, "green"),  # 5 of 10
+    ("overdue", "processing", -11, -11, -1, None, 0, "red"),
+    # suspended 17 h ago, 3 h after filing, due 10 h ago on the wall clock: the clock stands
+    # at 3 of 10 h → green, and not overdue
+    ("suspended_30", "suspended", -20, -20, -10, -17, 0, "green"),
+    ("suspended_80", "suspended", -20, -20, -10, -12, 0, "yellow"),  # 8 of 10 h
+    # resumed after 20 h suspended, deadline moved 20 h: 10 of 15 h used → green
+    # (without leaving the suspension out: 30 of 35 h, 86 % → yellow)
+    ("resumed_67", "processing", -30, -30, 5, None, 20, "green"),
+    ("resumed_83", "processing", -30, -30, 2, None, 20, "yellow"),  # 10 of 12 h
+    ("closed", "closed", -30, -30, -20, None, 0, None),
+]
+
+
+def test_the_traffic_light_counts_from_filing_without_suspended_time(world):
+    from geo.issues.query import IssueFilter
+    from geo.issues import browse
+
+    db = world["db"]
+    ids = {}
+    with db.transaction() as tx:
+        for name, status, filed, reported, deadline, since, held, _light in LIGHT_CASES:
+            hours = lambda h: None if h is None else f"{h} hours"  # noqa: E731
+            ids[name] = tx.fetchval(
+                "INSERT INTO issues (category, source, status, reported_at, filed_at, deadline,"
+                " suspended_at, suspended_for, geom, raw_x, raw_y, raw_crs, grid_id,"
+                " grid_version, assign_method)"
+                " SELECT category, source, %(status)s, now() + %(reported)s::interval,"
+                " now() + %(filed)s::interval, now() + %(deadline)s::interval,"
+                " now() + %(since)s::interval, %(held)s::interval, geom, raw_x, raw_y,"
+                " raw_crs, grid_id, grid_version, assign_method FROM issues WHERE id = %(id)s"
+                " RETURNING id",
+                {"status": status, "reported": hours(reported), "filed": hours(filed),
+                 "deadline": hours(deadline), "since": hours(since), "held": hours(held),
+                 "id": world["template"]})
+        lights = dict(tx.fetchall(f"SELECT id, {statuses.light_sql('i')} FROM issues i"
+                                  " WHERE id = ANY(%s)", (list(ids.values()),)))
+    assert {name: lights[ids[name]] for name in ids} == {c[0]: c[-1] for c in LIGHT_CASES}
+    # The overdue filter selects exactly the red ones.
+    rows, _total = browse.list_issues(db, IssueFilter(overdue=True), limit=None)
+    assert {r["id"] for r in rows} & set(ids.values()) == {ids["overdue"]}
 
 
 def test_refusing_a_request_leaves_the_deadline(world):

@@ -2,6 +2,8 @@
 exactly the steps allowed, a refused step (no reason) shows the message above the form as
 sent, and the history names the steps in Chinese."""
 
+import subprocess
+
 import pytest
 
 from geo.issues import records as issues
@@ -101,3 +103,40 @@ def test_a_department_accepts_from_its_queue_on_a_phone(db, settings, layout, ch
     finally:
         page.close()
         server.stop()
+
+
+def test_command_composes_a_supervision_bulletin_from_ticked_cases(db, settings, site):
+    page, url = site["page"], site["url"]
+    made = [site["issue"]]
+    for n, (ux, uy) in enumerate(((3, 4), (4, 3)), start=2):
+        lon, lat = xy(ux, uy)
+        made.append(issues.create_issue(db, settings, {
+            "ref": f"B-{n}", "category": "07001", "lon": lon, "lat": lat,
+            "reported_at": "2026-11-27 11:00", "description": f"占道经营 {n}"}))
+    ticked = made[1:]  # B-2 and B-3, not B-1
+    p = page.open(f"{url}/issues")
+    for issue in ticked:
+        p.check(f".cg-bulk-id[value='{issue}']")
+    with p.expect_navigation():
+        p.click(".cg-bulk-supervise")
+    assert "/supervision/new" in p.url
+    assert sorted(int(i) for i in p.input_value("#sv-ids").replace(",", " ").split()) == ticked
+    p.fill("#sv-title", "占道经营专项督查")
+    p.fill("#sv-rectify", "2026-12-05")
+    with p.expect_navigation():
+        p.click(".cg-compose-form button[type=submit]")
+    listing = p.inner_text(".cg-supervision")
+    with db.transaction() as tx:
+        year, number, case_ids = tx.fetchone(
+            "SELECT year, number, case_ids FROM supervision_bulletins")
+    assert f"{year}年第{number}期" in listing and "占道经营专项督查" in listing
+    assert number == 1 and sorted(case_ids) == ticked
+    row = p.inner_text(".cg-supervision tbody tr")
+    assert "\t2\t" in row  # two cases
+    # The bulletin's PDF, as its link downloads it, lists both cases and only them.
+    pdf = p.request.get(url + p.get_attribute(".cg-supervision tbody tr a", "href"))
+    assert pdf.ok and pdf.body().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf.body(), check=True,
+                          capture_output=True).stdout.decode()
+    assert f"第{number}期" in text and "B-2" in text and "B-3" in text and "B-1" not in text
+    assert page.errors == [] and page.outside == []

@@ -20,7 +20,7 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
 
-    from webmap import db, errors, i18n, security
+    from webmap import db, errors, i18n, limits, schedule, security
     from webmap.views import account
     from webmap.views import api
     from webmap.views import audit
@@ -29,14 +29,17 @@ def create_app(test_config=None):
     from webmap.views import bulletins
     from webmap.views import pages
     from webmap.views import planner
+    from webmap.views import public
     from webmap.views import supervision
     from webmap.views import toilets as toilet_pages
 
     security.init_app(app)  # the secret key, from the settings' data directory
     db.init_app(app)
+    limits.init_app(app)  # per-client limits on the public routes
     i18n.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
+    schedule.init_app(app)  # the daily bulletin at CIVGRID_BULLETIN_AT, if set
     app.register_blueprint(account.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -47,6 +50,7 @@ def create_app(test_config=None):
     app.register_blueprint(cases.bp)
     app.register_blueprint(bulletins.bp)
     app.register_blueprint(supervision.bp)
+    app.register_blueprint(public.bp)
 
     @app.get("/favicon.ico")
     @auth.requires("public")

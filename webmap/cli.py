@@ -169,10 +169,14 @@ def waitress_options(s, max_content_length=None):
 
 
 def _serve(host, port, debug):
-    from webmap import create_app
+    from webmap import create_app, schedule
 
     app = create_app()
     click.echo(f"civgrid serving on http://{host}:{port}/")
+    if schedule.start(app) is not None:  # catches up a missed bulletin now, not at a request
+        s = app.config["CIVGRID_SETTINGS"]
+        _say(Text(N_("the daily bulletin is made every day at %(at)s"),
+                  {"at": s.bulletin_at.strftime("%H:%M")}))
     if debug:
         app.run(host=host, port=port, debug=True)
     else:

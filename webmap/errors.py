@@ -3,7 +3,8 @@
 from flask import g, current_app, jsonify, render_template_string, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import BadRequestKeyError, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import (BadRequestKeyError, HTTPException, RequestEntityTooLarge,
+                                 TooManyRequests)
 
 from geo import errors
 
@@ -42,7 +43,7 @@ def _answer(code, name, message, problems=None, params=None):
             body["problems"] = problems
         return jsonify(body), code
     heading = {400: _("Bad request"), 404: _("Not found"), 409: _("Conflict"),
-               413: _("Too large")}.get(code, _("Error"))
+               413: _("Too large"), 429: _("Too many requests")}.get(code, _("Error"))
     return render_template_string(PAGE, code=code, heading=heading, message=message,
                                   title=heading, back=_("Back to the overview")), code
 
@@ -102,6 +103,14 @@ def init_app(app):
                        _("The upload is larger than the limit of %(mb)s MB, so nothing was "
                          "stored. Send a smaller file (the limit is the CIVGRID_MAX_UPLOAD_MB "
                          "setting).", mb=mb), params={"limit_mb": float(mb)})
+
+    @app.errorhandler(TooManyRequests)
+    def too_many(exc):
+        """A client over a public route's rate limit (:mod:`webmap.limits`): nothing of
+        the request was read or stored; it may try again later."""
+        return _answer(429, "web.rate_limited",
+                       _("You have sent a lot in a short time, so this was not accepted and "
+                         "nothing was stored. Please wait a few minutes and try again."))
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

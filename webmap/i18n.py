@@ -92,7 +92,7 @@ def init_app(app):
                 "category_name": category_name, "method_name": method_name,
                 "history_action_name": history_action_name, "toilet_label": toilet_label,
                 "toilet_field_name": toilet_field_name, "tr": tr, "light_name": light_name,
-                "light_meaning": light_meaning}
+                "light_meaning": light_meaning, "stage_name": stage_name}
 
 
 def is_english():
@@ -102,6 +102,11 @@ def is_english():
 def status_name(code):
     """An issue status in the page's language."""
     return label(vocabulary.ISSUE_STATUSES, code, _)
+
+
+def stage_name(code):
+    """Where a case stands, as the public page says it, in the page's language."""
+    return label(vocabulary.PUBLIC_STAGES, code, _)
 
 
 def source_name(code):

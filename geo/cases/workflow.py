@@ -21,9 +21,13 @@ Who may take a step (``who`` in the table):
     such a department, or a ``grid_worker`` whose grids include the case's grid.
 
 Extension and suspension are requests (``case_requests``): the department asks, the
-command centre approves or refuses the pending one. An approved extension moves the
+command centre approves or refuses the pending one. A citizen not satisfied with a closed
+case asks for it to be reopened (:mod:`geo.public.reports`): approving reopens it (as
+``reopen`` does, which also grants a pending request), refusing needs a reason. An approved extension moves the
 deadline to the date asked for; an approved suspension stops the clock (``suspended``)
-until ``resume``, which moves the deadline later by the time spent suspended.
+until ``resume``, which moves the deadline later by the time spent suspended (and adds it
+to ``suspended_for``, which the traffic light leaves out). ``reopen`` files the case anew:
+its filing time is the reopening and its deadline is counted again from it.
 
 Dispatch proposes a department (:func:`propose_department`): the first routing rule by
 position whose category matches the case's category or its 2-digit group (or any
@@ -40,6 +44,7 @@ import datetime as dt
 import json
 
 from geo.cases import photos as case_photos
+from geo.cases import routing
 from geo.errors import N_, InputError, NotFound, Problem, Text
 from geo.issues import catalogue
 from geo.issues.query import DISTRICT_TZ
@@ -86,6 +91,8 @@ STEPS = {
     "refuse_suspension": Step(_DECIDED, None, "command", pending="suspension"),
     "resume": Step(("suspended",), "processing", "command"),
     "reopen": Step(("closed",), "filed", "command"),
+    "approve_reopen": Step(("closed",), "filed", "command", pending="reopen"),
+    "refuse_reopen": Step(("closed",), None, "command", frozenset({"reason"}), "reopen"),
     "reply": Step(STATUSES, None, "command", frozenset({"note"})),
 }
 #: Steps that ask for something (a new request) and steps that decide a pending one.
@@ -93,7 +100,11 @@ REQUESTS = {"request_extension": "extension", "request_suspension": "suspension"
 DECISIONS = {"approve_extension": ("extension", "approved"),
              "refuse_extension": ("extension", "refused"),
              "approve_suspension": ("suspension", "approved"),
-             "refuse_suspension": ("suspension", "refused")}
+             "refuse_suspension": ("suspension", "refused"),
+             "approve_reopen": ("reopen", "approved"),
+             "refuse_reopen": ("reopen", "refused")}
+#: Steps that file a case (anew, when reopened): a deadline counted from the step.
+FILES = ("file", "reopen", "approve_reopen")
 #: Steps a list of cases may take at once (the command centre's bulk actions).
 BULK_STEPS = ("file", "dispatch", "void", "close")
 assert set(STEPS) == set(CASE_ACTIONS) and set(REQUESTS) | set(DECISIONS) <= set(STEPS)
@@ -183,7 +194,8 @@ def allowed(case, principal):
 
 _CASE_SQL = """
 SELECT i.id, i.ref, i.status, i.category, i.department, i.deadline, i.filed_at,
-       i.suspended_at, i.closed_at, g.code AS grid_code, g.departments AS grid_departments
+       i.suspended_at, i.suspended_for, i.closed_at, g.code AS grid_code,
+       g.departments AS grid_departments
 FROM issues i LEFT JOIN grids g ON g.id = i.grid_id
 WHERE i.id = ANY(%(ids)s)
 """
@@ -192,14 +204,15 @@ WHERE i.id = ANY(%(ids)s)
 # planning the read cost more than running it): the cases are locked first, in id order
 # so that two bulk steps never deadlock; then the read - with a snapshot taken after the
 # locks were granted, so it sees what the previous holder committed - gives each case
-# with its pending requests, the step's time and, for filing, the deadline it sets.
+# with its pending requests, the step's time and, for filing (or reopening), the deadline
+# it sets.
 _STEP_SQL = {
     "civgrid_case_lock": """PREPARE civgrid_case_lock (bigint[]) AS
 SELECT 1 FROM issues WHERE id = ANY($1) ORDER BY id FOR UPDATE""",
     "civgrid_case_read": """PREPARE civgrid_case_read (bigint[], timestamptz, boolean) AS
 SELECT i.id, i.ref, i.status, i.category, i.department, i.deadline, i.filed_at,
-       i.suspended_at, i.closed_at, g.code AS grid_code, g.departments AS grid_departments,
-       t.now,
+       i.suspended_at, i.suspended_for, i.closed_at, g.code AS grid_code,
+       g.departments AS grid_departments, t.now,
        ARRAY(SELECT r.kind FROM case_requests r WHERE r.issue_id = i.id
              AND r.status = 'pending' ORDER BY r.kind) AS pending_kinds,
        ARRAY(SELECT r.id FROM case_requests r WHERE r.issue_id = i.id
@@ -231,7 +244,7 @@ def _load(tx, ids, at=None, action=None):
     cases = {}
     ids = list(ids)
     for row in tx.fetch_prepared([("civgrid_case_lock", (ids,)),
-                                  ("civgrid_case_read", (ids, at, action == "file"))],
+                                  ("civgrid_case_read", (ids, at, action in FILES))],
                                  _STEP_SQL):
         row["grid_departments"] = list(row["grid_departments"] or [])
         row["pending"] = {kind: {"id": request_id, "deadline_to": deadline_to}
@@ -325,18 +338,28 @@ def _apply(tx, case, action, actor, fields):
     sets, data = {}, {}
     if step.target:
         sets["status"] = step.target
-    if action == "file":
+    if action in FILES:  # reopened = filed anew: a new deadline
         sets["filed_at"] = at
         sets["deadline"] = data["deadline"] = case["file_deadline"]
+        if action != "file":
+            sets["closed_at"] = None
+            sets["suspended_for"] = dt.timedelta(0)
+            data["deadline_from"] = case["deadline"]
+        if action == "reopen" and "reopen" in case["pending"]:
+            # Reopened directly: a citizen's pending request for it is granted with it.
+            tx.execute("UPDATE case_requests SET status = 'approved', decided_by = %s,"
+                       " decided_at = %s, decision_note = %s WHERE id = %s",
+                       (audit.login_of(actor), at, fields["note"],
+                        case["pending"]["reopen"]["id"]))
+            data["request_id"] = case["pending"]["reopen"]["id"]
     elif action == "dispatch":
         sets["department"] = data["department"] = fields["department"]
     elif action == "close":
         sets["closed_at"] = at
-    elif action == "reopen":
-        sets["closed_at"] = None
     elif action == "resume":
         held = at - case["suspended_at"]
         sets["suspended_at"] = None
+        sets["suspended_for"] = (case["suspended_for"] or dt.timedelta(0)) + held
         if case["deadline"] is not None:
             sets["deadline"] = case["deadline"] + held
         data.update(suspended_at=case["suspended_at"], deadline_from=case["deadline"],
@@ -488,13 +511,8 @@ def propose_department(tx, case):
     """The department a dispatch of ``case`` proposes: the first routing rule by position
     whose category is the case's category, its 2-digit group, or any (NULL); else the
     first of its grid's departments; else ``None``."""
-    found = tx.fetchval(
-        "SELECT department FROM routing_rules WHERE category IS NULL OR category = %(c)s"
-        " OR category = left(%(c)s, 2) ORDER BY position LIMIT 1", {"c": case["category"]})
-    if found:
-        return found
-    departments = case.get("grid_departments") or []
-    return departments[0] if departments else None
+    return tx.fetchval("SELECT " + routing.proposal_sql("%(c)s::text", "%(d)s::text[]"),
+                       {"c": case["category"], "d": list(case.get("grid_departments") or [])})
 
 
 def list_rules(db):
@@ -591,7 +609,8 @@ COMMAND_QUEUES = (
     ("to_check", N_("To check"), "i.status IN ('fed_back', 'checking')"),
     ("requests", N_("Pending requests"),
      "EXISTS (SELECT 1 FROM case_requests r WHERE r.issue_id = i.id AND r.status = 'pending')"),
-    ("overdue", N_("Overdue"), f"{statuses.open_sql('i.status')} AND i.deadline < now()"),
+    ("overdue", N_("Overdue"), f"{statuses.open_sql('i.status')} AND i.deadline < now()"
+                               " AND i.suspended_at IS NULL"),
 )
 
 

@@ -32,7 +32,8 @@ ALIASES = {
     "上报时间": "reported_at", "时间": "reported_at", "来源": "source", "状态": "status",
     "结案时间": "closed_at", "网格编码": "code", "编码": "code", "名称": "name",
     "负责人": "leader", "包片领导": "leader", "责任单位": "departments",
-    "包联单位": "departments", "人口": "population",
+    "包联单位": "departments", "承办部门": "departments", "处置部门": "departments",
+    "人口": "population",
     # Shapefile (dBase) field names are cut to 10 characters.
     "reported_a": "reported_at", "descriptio": "description", "department": "departments",
     "original_t": "original_type", "accepted_a": "accepted_at", "sanitary_t": "sanitary_type",

@@ -132,8 +132,10 @@ class IssueFilter:
             parts.append("(" + " OR ".join(cond) + ")")
             params["f_status"] = named
         if self.overdue:
-            # The predicate of the partial index issues_open_deadline_idx, so it may be used.
-            parts.append(f"{statuses.open_sql(f'{i}.status')} AND {i}.deadline < now()")
+            # The predicate of the partial index issues_open_deadline_idx, so it may be used;
+            # a suspended case's clock stands still: it is not overdue.
+            parts.append(f"{statuses.open_sql(f'{i}.status')} AND {i}.deadline < now()"
+                         f" AND {i}.suspended_at IS NULL")
         if self.source:
             parts.append(f"{i}.source = ANY(%(f_source)s)")
             params["f_source"] = list(self.source)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from geo.cases import photos as case_photos
+from geo.cases import routing
 from geo.issues import catalogue
 from geo.issues.statuses import STATUSES
 from geo.io import forms
@@ -20,10 +21,17 @@ TEXT_COLUMNS = ("ref", "description", "address")
 FIELDS = ("ref", "category", "lon", "lat", "reported_at", "source", "status", "closed_at",
           "description", "address")
 
+#: Statuses a case reaches only once dispatched to a department (returned: by the department
+#: it went to): an imported case in one of them takes its department from the file, else
+#: the one a dispatch would propose.
+DISPATCHED = ("dispatched", "processing", "fed_back", "checking", "closed", "rework",
+              "returned", "suspended")
+MAX_DEPARTMENT = 100
+
 _INSERT = """
 INSERT INTO issues (id, ref, category, source, status, reported_at, closed_at, deadline,
                     description, address, geom, raw_x, raw_y, raw_crs, grid_id, grid_version,
-                    assign_method, import_id)
+                    assign_method, import_id, department)
 SELECT %(base_id)s + s.key, s.ref, s.category, s.source, s.status, s.reported_at,
        s.closed_at,
        -- Most categories count hours; only the few working-day ones need the function.
@@ -31,12 +39,16 @@ SELECT %(base_id)s + s.key, s.ref, s.category, s.source, s.status, s.reported_at
                          WHEN 'working_days'
                          THEN civgrid_deadline(s.reported_at, c.limit_value, c.limit_unit) END,
        s.description, s.address, {geom}, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
-       coalesce(a.method, 'none'), %(import_id)s
+       coalesce(a.method, 'none'), %(import_id)s,
+       CASE WHEN s.status IN ({dispatched}) THEN coalesce(s.department, {proposed}) END
 FROM _stage AS s
 JOIN imports AS i ON i.id = %(import_id)s
 JOIN categories AS c ON c.code = s.category
 LEFT JOIN _assigned AS a ON a.key = s.key
-""".replace("{geom}", intake.STAGED_GEOM)
+""".replace("{geom}", intake.STAGED_GEOM).replace(
+    "{dispatched}", ", ".join(f"'{s}'" for s in DISPATCHED)).replace(
+    "{proposed}", routing.proposal_sql(
+        "s.category", "(SELECT g.departments FROM grids g WHERE g.id = a.grid_id)"))
 
 
 def _parse(table, tx):
@@ -66,6 +78,13 @@ def _parse(table, tx):
     problems += p
     out["status"], p = intake.choice(table, "status", STATUSES, default="reported")
     problems += p
+    # The department the source dispatched to (column department, 责任单位, 承办部门…):
+    # kept for dispatched cases only; the others are dispatched here later.
+    out["department"] = None
+    if "departments" in frame.columns:
+        problems += intake.too_long(table, "departments", MAX_DEPARTMENT)
+        out["department"] = frame["departments"].str.strip().mask(
+            lambda v: v == "", None)
     out["reported_at"], p = intake.timestamps(table, "reported_at", required=True)
     problems += p
     out["closed_at"], p = intake.timestamps(table, "closed_at")
@@ -185,7 +204,8 @@ SPEC = intake.PointSpec(
     key="ref",
     stage_columns=[("ref", "text"), ("category", "text"), ("source", "text"),
                    ("status", "text"), ("reported_at", "timestamptz"),
-                   ("closed_at", "timestamptz"), ("description", "text"), ("address", "text")],
+                   ("closed_at", "timestamptz"), ("description", "text"), ("address", "text"),
+                   ("department", "text")],
     insert_sql=_INSERT,
     parse=_parse,
     tallied=True,
@@ -209,7 +229,8 @@ def import_issues(db, settings, path, crs=None, dry_run=False, actor=None, progr
                                 on_existing=on_existing)
 
 
-def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=()):
+def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=(),
+                 history=None, on_created=None, audit_action="issues.create"):
     """Create one issue from a dict of fields (a form or API call); return its id.
 
     ``fields`` maps names of :data:`FIELDS` (or their import aliases, e.g. ``经度``) to
@@ -223,6 +244,9 @@ def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=
     naming the grid it falls in. ``photos`` (checked :class:`geo.photos.Photo`) are the
     "before" photos: written under ``settings.data_dir`` in the same transaction's
     course and named in the ``created`` history row (``data.photos``) and the audit entry.
+    ``history`` (a dict) is added to that row's ``data`` and to the audit entry, whose
+    action is ``audit_action``; ``on_created(tx, issue_id)`` is called last in the
+    issue's transaction (an error there stores nothing).
 
     Examples
     --------
@@ -240,17 +264,19 @@ def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=
     def record(tx, report):
         if scope is not None:
             _check_scope(tx, report.import_id, scope)
+        data = {**(history or {}), **({"photos": shot} if shot else {})}
         created.append(tx.fetchval(
             "INSERT INTO issue_history (issue_id, actor, action, to_status, data)"
             " SELECT id, coalesce(%s, current_user), 'created', status, %s::jsonb FROM issues"
             " WHERE import_id = %s RETURNING issue_id",
-            (audit.login_of(actor), json.dumps({"photos": shot}) if shot else None,
+            (audit.login_of(actor), json.dumps(data, ensure_ascii=False) if data else None,
              report.import_id),
         ))
         after = {k: v for k, v in values.items() if v not in (None, "")}
-        if shot:
-            after["photos"] = shot
-        audit.record(tx, actor, "issues.create", "issue", created[0], None, after)
+        after.update(data)
+        audit.record(tx, actor, audit_action, "issue", created[0], None, after)
+        if on_created is not None:
+            on_created(tx, created[0])
         case_photos.store(settings.data_dir, photos)
 
     intake.import_table(db, settings, SPEC, table, actor=actor, after=record)

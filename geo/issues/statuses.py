@@ -7,8 +7,8 @@ map and report at once.
 
 Three things in the database hold a copy that a migration wrote and cannot follow by
 itself: the ``CHECK`` on ``issues.status`` (migration 0001) and the predicate of
-the partial index ``issues_open_deadline_idx`` (migration 0004), which is what
-keeps overdue counts fast (and the bulletin's covering index of open cases,
+the partial index ``issues_open_deadline_idx`` (migration 0004; 0021 adds
+``suspended_at``), which is what keeps overdue counts fast (and the bulletin's covering index of open cases,
 ``issues_open_cover_idx``, migration 0017). A change here needs a new migration that
 redefines them;
 ``tests/test_rules.py`` fails until it exists.
@@ -76,23 +76,32 @@ def closed_sql(column):
 #: The deadline traffic light (docs/domain.md, *Deadlines and the traffic light*) of an
 #: open issue: green below 80 % of its time limit used, yellow 80–100 %, red overdue.
 LIGHTS = ("green", "yellow", "red")
+#: The share of the time allowed from which the light turns yellow.
+YELLOW_FROM = 0.8
 
 
 def light_sql(alias="i"):
     """A SQL expression giving the traffic light of issue ``alias``: ``'green'``,
     ``'yellow'``, ``'red'``, or NULL for a closed issue or one without a deadline.
 
-    Red is exactly what the ``overdue`` filter selects: open and ``deadline < now()``.
+    The time allowed runs from the filing time (the reported time for a case never filed)
+    to the deadline; the time used from the same start to now. Time suspended counts in
+    neither (``suspended_for``, and while suspended the clock stands at ``suspended_at``).
+    Red is exactly what the ``overdue`` filter selects: open, not suspended and
+    ``deadline < now()``; a suspended case is at most yellow.
 
     Examples
     --------
-    >>> "WHEN i.deadline < now() THEN 'red'" in light_sql("i")
+    >>> "WHEN i.suspended_at IS NULL AND i.deadline < now() THEN 'red'" in light_sql("i")
     True
     """
     i = alias
+    clock = f"coalesce({i}.suspended_at, now())"
+    start = f"coalesce({i}.filed_at, {i}.reported_at)"
     return (f"CASE WHEN {closed_sql(f'{i}.status')} OR {i}.deadline IS NULL THEN NULL"
-            f" WHEN {i}.deadline < now() THEN 'red'"
-            f" WHEN now() - {i}.reported_at >= 0.8 * ({i}.deadline - {i}.reported_at)"
+            f" WHEN {i}.suspended_at IS NULL AND {i}.deadline < now() THEN 'red'"
+            f" WHEN {clock} - {start} - {i}.suspended_for"
+            f" >= {YELLOW_FROM} * ({i}.deadline - {start} - {i}.suspended_for)"
             " THEN 'yellow' ELSE 'green' END")
 
 

@@ -23,7 +23,7 @@ import json
 #: What ``object_type`` names: the kinds of things the log records changes of.
 OBJECT_TYPES = ("grid_version", "district", "layer", "assignment", "toilet", "issue",
                 "import", "user", "token", "calendar", "routing_rule",
-                "supervision_bulletin")
+                "supervision_bulletin", "daily_bulletin")
 
 #: Every action the log records (``object_type`` of each in parentheses in the docs).
 ACTIONS = (
@@ -39,10 +39,15 @@ ACTIONS = (
     "cases.feed_back", "cases.send_to_check", "cases.close", "cases.rework",
     "cases.request_extension", "cases.approve_extension", "cases.refuse_extension",
     "cases.request_suspension", "cases.approve_suspension", "cases.refuse_suspension",
-    "cases.resume", "cases.reopen", "cases.reply",
+    "cases.resume", "cases.reopen", "cases.reply", "cases.approve_reopen",
+    "cases.refuse_reopen",
+    # The public: a citizen's report, a citizen following an open case, a rating.
+    "public.report", "public.follow", "public.rate",
     "routing.add", "routing.remove", "routing.move",
     # A supervision bulletin (督查专报) composed.
     "bulletins.compose",
+    # A daily bulletin (日通报) made at the configured time and archived.
+    "bulletins.archive",
 )
 
 

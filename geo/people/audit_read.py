@@ -43,6 +43,10 @@ ACTION_LABELS = {
     "routing.add": N_("routing rule added"), "routing.remove": N_("routing rule deleted"),
     "routing.move": N_("routing rule moved"),
     "bulletins.compose": N_("supervision bulletin composed"),
+    "bulletins.archive": N_("daily bulletin archived"),
+    "public.report": N_("citizen report received"),
+    "public.follow": N_("citizen followed a case"),
+    "public.rate": N_("citizen rated a closed case"),
 }
 #: What each object type is called.
 OBJECT_LABELS = {
@@ -51,6 +55,7 @@ OBJECT_LABELS = {
     "import": N_("import"), "user": N_("account"), "token": N_("API token"),
     "calendar": N_("holiday calendar"),
     "routing_rule": N_("routing rule"), "supervision_bulletin": N_("supervision bulletin"),
+    "daily_bulletin": N_("daily bulletin"),
 }
 assert set(ACTION_LABELS) == set(ACTIONS) and set(OBJECT_LABELS) == set(OBJECT_TYPES)
 

@@ -41,6 +41,7 @@ ACTIONS = {
     "issues.report": "report a problem in the field (the report page, a before photo)",
     "issues.act": "act on a case: file, dispatch, accept, check, close… (each step checks role and scope)",
     "routing.manage": "the routing table that proposes a department at dispatch",
+    "reporters.read": "citizens' names, phones and e-mails on their cases",
     "bulletins.read": "the daily bulletin, its downloads and the metrics page (whole district)",
     "bulletins.compose": "compose supervision bulletins (督查专报) from chosen cases",
     "planner.read": "grid versions: list, drafts, validation and impact",
@@ -57,7 +58,7 @@ ACTIONS = {
 ROLE_ACTIONS = {
     "admin": frozenset(ACTIONS),
     "command": frozenset({"account.self", "maps.read", "issues.read", "issues.act",
-                          "routing.manage",
+                          "routing.manage", "reporters.read",
                           "bulletins.read", "bulletins.compose", "planner.read",
                           "toilets.read"}),
     "planner": frozenset({"account.self", "maps.read", "issues.read", "planner.read",

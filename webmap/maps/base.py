@@ -58,24 +58,24 @@ def display_points(latlons, settings):
     return [(float(y), float(x), *p[2:]) for x, y, p in zip(lon, lat, latlons)]
 
 
-def base_map(settings, bounds=None, zoom=12):
+def base_map(settings, bounds=None, zoom=12, basemap_url=None):
     """An empty map with the configured tile source (or a plain background)."""
     fmap = folium.Map(location=DEFAULT_CENTRE, zoom_start=zoom, tiles=None, control_scale=True)
-    add_base_layer(fmap, settings)
+    add_base_layer(fmap, settings, basemap_url)
     if bounds is not None:
         xmin, ymin, xmax, ymax = bounds
         fmap.fit_bounds([[ymin, xmin], [ymax, xmax]])
     return fmap
 
 
-def add_base_layer(fmap, settings):
+def add_base_layer(fmap, settings, basemap_url=None):
     """Add the base map to ``fmap``: the configured tile source, or the district's own.
 
     Every map draws its base here, so all of them share one source, attribution, zoom
     limit and layer name. With ``CIVGRID_TILES=none`` (the default) no tile is fetched
     from anywhere: ``civgridBase`` (civgrid.js) draws the district's blocks in light grey,
     so the roads show as the white gaps between them, and the streets' outlines, from
-    ``/api/v1/basemap`` on this server.
+    ``/api/v1/basemap`` on this server (or ``basemap_url``: the public pages' copy).
     """
     tiles = settings.tiles
     if tiles and tiles.lower() != "none":
@@ -83,7 +83,8 @@ def add_base_layer(fmap, settings):
                          max_zoom=19).add_to(fmap)
     else:
         attach_script(fmap, "civgridBase({map}, " + script_json({
-            "url": "/api/v1/basemap" + ("?crs=gcj02" if settings.tiles_crs == "gcj02" else ""),
+            "url": (basemap_url or "/api/v1/basemap")
+            + ("?crs=gcj02" if settings.tiles_crs == "gcj02" else ""),
         }) + ");")
     return fmap
 

@@ -264,12 +264,13 @@ def issue_map(settings, issue, grid_geom):
     return fmap
 
 
-def report_map(settings, outlines, bounds, start=None):
+def report_map(settings, outlines, bounds, start=None, basemap_url=None):
     """The field report's map (``civgridReport``): the reporter's grids outlined
     (``outlines``: ``[(code, name, geometry)]``), framed on ``bounds`` (lon/lat), the
     position found by the phone or tapped. ``start`` (lon, lat, crs) is a position
-    already given (the form shown again), drawn where the tiles put it."""
-    fmap = base_map(settings, bounds, zoom=14)
+    already given (the form shown again), drawn where the tiles put it. ``basemap_url``:
+    where the district's own base map comes from (see :func:`base.add_base_layer`)."""
+    fmap = base_map(settings, bounds, zoom=14, basemap_url=basemap_url)
     for code, name, geom in outlines:
         folium.GeoJson(shapely.geometry.mapping(display_geom(geom, settings)),
                        style_function=lambda f: {"color": "#0d6efd", "weight": 2,

@@ -565,3 +565,56 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+/* The citizen's report (citizen_report.html): before the form is sent, ask the server for
+   open reports of the same category near the chosen position; when there are some, show
+   them ("is it one of these?") and let the citizen follow one (the form's ``follow``) or
+   send a new report. Texts from the server are put in with textContent, never as HTML. */
+function civgridCitizen(cfg) {
+  var form = document.getElementById("citizen-form");
+  if (!form) return;
+  var box = document.getElementById("cg-suggest"), list = document.getElementById("cg-suggest-list");
+  var follow = document.getElementById("follow"), followButton = document.getElementById("cg-follow");
+  var checked = false;
+  function field(name) { var el = form.elements[name]; return el ? el.value : ""; }
+  function send() { checked = true; if (form.requestSubmit) form.requestSubmit(); else form.submit(); }
+  function show(found) {
+    list.textContent = "";
+    found.forEach(function (f) {
+      var label = document.createElement("label");
+      label.className = "d-block border rounded p-2 mb-1 cg-suggestion";
+      var radio = document.createElement("input");
+      radio.type = "radio"; radio.name = "cg-pick"; radio.value = f.id; radio.className = "form-check-input me-2";
+      radio.addEventListener("change", function () { followButton.disabled = false; });
+      label.appendChild(radio);
+      var text = document.createElement("span");
+      text.textContent = f.description || cfg.text["case"].replace("{id}", f.id);
+      label.appendChild(text);
+      var meta = document.createElement("span");
+      meta.className = "d-block small text-muted";
+      meta.textContent = cfg.text.metres.replace("{m}", f.distance_m) + " · " +
+        cfg.text.reported.replace("{date}", f.reported) + (f.address ? " · " + f.address : "");
+      label.appendChild(meta);
+      list.appendChild(label);
+    });
+    box.classList.remove("d-none");
+    document.getElementById("cg-send").classList.add("d-none");  // choose in the box instead
+    box.scrollIntoView({block: "nearest"});
+  }
+  followButton.addEventListener("click", function () {
+    var pick = form.querySelector("input[name=cg-pick]:checked");
+    if (!pick) return;
+    follow.value = pick.value;
+    send();
+  });
+  document.getElementById("cg-new").addEventListener("click", function () { follow.value = ""; send(); });
+  form.addEventListener("submit", function (e) {
+    if (checked || !field("category") || !field("lon") || !field("lat")) return;  // the server says what is missing
+    e.preventDefault();
+    var q = new URLSearchParams({category: field("category"), lon: field("lon"), lat: field("lat"), crs: field("crs")});
+    fetch(cfg.nearby + "?" + q.toString(), {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (found) { if (found.length) show(found); else send(); })
+      .catch(function () { send(); });
+  });
+}

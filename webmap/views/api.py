@@ -20,8 +20,9 @@ from geo.layers import blocks
 from geo.errors import N_, NotFound, Text
 from geo.issues.query import MAX_PAGE, IssueFilter, parse_sort
 from geo.params import known_only, not_one_of, parse_bbox, parse_int, required
-from webmap.db import get_db
+from webmap.db import get_db, settings
 from webmap import auth
+from webmap.views.cases import uploads
 from webmap.views.openapi import spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -114,8 +115,10 @@ def issue(issue_id):
 @auth.requires("issues.act")
 def issue_action(issue_id):
     """One workflow step on a case, e.g. ``{"action": "close"}`` with an API token: the
-    same rules, history and audit as the pages (geo.cases.workflow). Answers the case's
-    new status and the steps the account may take on it now."""
+    same rules, history and audit as the pages (geo.cases.workflow). Sent as
+    ``multipart/form-data``, it may carry photos in ``photo`` (the "after" photo of a feed
+    back), checked and re-encoded as the page's. Answers the case's new status and the
+    steps the account may take on it now."""
     body = (request.get_json(silent=True) if request.is_json else request.form) or {}
     if not isinstance(body, dict) and not hasattr(body, "get"):
         body = {}
@@ -123,7 +126,8 @@ def issue_action(issue_id):
     status = workflow.act(db, issue_id, str(body.get("action") or ""), auth.actor(),
                           auth.account(), note=body.get("note"),
                           department=body.get("department"),
-                          deadline_to=body.get("deadline_to"))
+                          deadline_to=body.get("deadline_to"), photos=uploads("photo"),
+                          data_dir=settings().data_dir)
     case = workflow.case_state(db, issue_id, auth.account())
     return jsonify({"id": issue_id, "status": status, "department": case["department"],
                     "deadline": _json_value(case["deadline"]), "allowed": case["allowed"]})
@@ -229,6 +233,11 @@ def basemap():
     The maps draw it when no tile server is configured; it changes only when grids or
     blocks are imported, so the answer carries an ETag and browsers revalidate it.
     """
+    return basemap_response()
+
+
+def basemap_response():
+    """The answer of :func:`basemap` (the citizen's page serves the same, publicly)."""
     _known_params({"crs"})
     db = get_db()
     features = [("block", None, g) for g in blocks.shapes(db).geometry]

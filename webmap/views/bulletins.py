@@ -3,7 +3,9 @@
 ``/bulletin?date=`` shows one day (default yesterday on the district clock): the district's
 figures, a table per street, community, grid and department, best and worst units, the
 day's hotspot map and the 30-day trend; ``/bulletin.xlsx`` and ``/bulletin.pdf`` are the
-same bulletin as a workbook and a printable A4 PDF. ``/metrics`` shows any period by any
+same bulletin as a workbook and a printable A4 PDF. ``/bulletins`` lists the bulletins
+archived at the configured time (:mod:`webmap.schedule`), each downloaded again as it was
+made (``/bulletins/<day>.xlsx``, ``.pdf``). ``/metrics`` shows any period by any
 grouping, sortable, and ``/metrics.xlsx`` exports it. :func:`print_html` and
 :func:`pdf_bytes` serve ``civgrid bulletin`` too.
 """
@@ -15,11 +17,12 @@ import io
 from flask import Blueprint, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
+from geo.cases import archive
 from geo.cases import bulletin as bulletins
 from geo.cases import metrics
 from geo.errors import N_, InputError, Problem
 from geo.issues import stats
-from geo.issues.query import district_today
+from geo.issues.query import DISTRICT_TZ, district_today
 from geo.params import date as parse_date, known_only, not_one_of
 from webmap import auth
 from webmap.db import get_db, settings
@@ -91,6 +94,36 @@ def bulletin():
                            prev_day=day - dt.timedelta(days=1),
                            next_day=day + dt.timedelta(days=1), **_bulletin_context(b),
                            **map_parts(fmap))
+
+
+@bp.get("/bulletins")
+@auth.requires("bulletins.read", unscoped=True)
+def archived():
+    """The bulletins made and archived at the configured time, newest first."""
+    at = settings().bulletin_at
+    return render_template("bulletin_archive.html", title=_("Archived daily bulletins"),
+                           rows=archive.listing(get_db()), tz=DISTRICT_TZ,
+                           at=at.strftime("%H:%M") if at else None)
+
+
+def _archived_file(day, kind, mimetype):
+    day = parse_date({"date": day}, "date")
+    data = archive.get(get_db(), day, kind)
+    return attachment(io.BytesIO(data), *_file_name(day, kind), mimetype)
+
+
+@bp.get("/bulletins/<day>.xlsx")
+@auth.requires("bulletins.read", unscoped=True)
+def archived_xlsx(day):
+    """The archived workbook of ``day`` (``YYYY-MM-DD``), as it was made."""
+    return _archived_file(day, "xlsx", XLSX)
+
+
+@bp.get("/bulletins/<day>.pdf")
+@auth.requires("bulletins.read", unscoped=True)
+def archived_pdf(day):
+    """The archived PDF of ``day``, as it was made."""
+    return _archived_file(day, "pdf", PDF)
 
 
 @bp.get("/bulletin/trend.png")

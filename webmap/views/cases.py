@@ -32,7 +32,7 @@ _FORM = ("action", "note", "department", "deadline_to")
 FIELD_SOURCES = ("patrol", "sweep")
 
 
-def _uploads(field):
+def uploads(field):
     """The form's files in ``field``, checked and re-encoded (:mod:`geo.photos`)."""
     files = [f for f in request.files.getlist(field) if f and f.filename]
     return photos.prepare_many((f.read(photos.MAX_BYTES + 1), f.filename) for f in files)
@@ -51,7 +51,7 @@ def act(issue_id):
     try:
         workflow.act(get_db(), issue_id, sent["action"], auth.actor(), auth.account(),
                      note=sent["note"], department=sent["department"],
-                     deadline_to=sent["deadline_to"] or None, photos=_uploads("photo"),
+                     deadline_to=sent["deadline_to"] or None, photos=uploads("photo"),
                      data_dir=settings().data_dir)
     except InputError as exc:
         return render_issue(issue_id, refusal=tr(exc), sent=sent), 400
@@ -148,6 +148,16 @@ def photo_thumb(issue_id, name):
                      mimetype="image/jpeg", max_age=86400)
 
 
+def sent_position(sent):
+    """``(lon, lat, crs)`` of a report form sent back with a problem (the map shows it
+    again), or ``None`` when it held no readable position."""
+    try:
+        return (float(sent["lon"]), float(sent["lat"]), sent["crs"]) \
+            if sent["lon"] and sent["lat"] else None
+    except ValueError:
+        return None
+
+
 _REPORT_FORM = ("category", "description", "address", "source", "lon", "lat", "crs")
 
 
@@ -171,7 +181,7 @@ def report():
                 raise InputError(Problem("issues.no_position",
                                          N_("no position: use the phone's position or tap the "
                                             "map where the problem is")))
-            before = _uploads("photo")
+            before = uploads("photo")
             fields = {k: sent[k] for k in ("category", "description", "address", "source",
                                             "lon", "lat")}
             fields["reported_at"] = dt.datetime.now(DISTRICT_TZ).isoformat(timespec="seconds")
@@ -183,13 +193,7 @@ def report():
             flash(_("Reported: case #%(id)s.", id=issue_id), "success")
             return redirect(url_for("pages.issue_page", issue_id=issue_id))
     outlines, bounds = browse.report_area(db, reach)
-    start = None
-    if sent["lon"] and sent["lat"]:
-        try:
-            start = (float(sent["lon"]), float(sent["lat"]), sent["crs"])
-        except ValueError:
-            start = None
-    fmap = maps.report_map(settings(), outlines, bounds, start)
+    fmap = maps.report_map(settings(), outlines, bounds, sent_position(sent))
     groups = {}
     for c in stats.catalogue(db):
         groups.setdefault(c["group_code"], (c, []))[1].append(c)

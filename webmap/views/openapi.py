@@ -41,6 +41,10 @@ PAGING = [
 ]
 BAD = {"description": "a parameter is wrong; the message names it",
        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+#: The fields of a workflow step (``/issues/{id}/actions``).
+STEP = {"type": "object", "required": ["action"], "properties": {
+    "action": {"type": "string"}, "note": {"type": "string"}, "department": {"type": "string"},
+    "deadline_to": {"type": "string", "description": "YYYY-MM-DD HH:MM, Beijing time"}}}
 GEOJSON = {"description": "GeoJSON FeatureCollection",
            "content": {"application/geo+json": {"schema": {"type": "object"}}}}
 
@@ -66,12 +70,16 @@ def spec():
                            " with the steps the case allows now",
                 "parameters": [{"name": "id", "in": "path", "required": True,
                                 "schema": {"type": "integer"}}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["action"], "properties": {
-                        "action": {"type": "string"}, "note": {"type": "string"},
-                        "department": {"type": "string"},
-                        "deadline_to": {"type": "string",
-                                        "description": "YYYY-MM-DD HH:MM, Beijing time"}}}}}},
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": STEP},
+                    "multipart/form-data": {"schema": {**STEP, "properties": {
+                        **STEP["properties"],
+                        "photo": {"type": "array", "items": {"type": "string",
+                                                             "format": "binary"},
+                                  "description": "photos (JPEG, PNG, WebP, GIF, BMP, TIFF;"
+                                                 " at most 20 MB and 50 megapixels each;"
+                                                 " re-encoded, location removed): the after photo of feed_back,"
+                                                 " refused on any other step"}}}}}},
                 "responses": {"200": {"description": "the case's new status and allowed steps"},
                               "400": BAD, "403": BAD, "404": BAD}}},
             "/api/v1/issues/clusters": {"get": {

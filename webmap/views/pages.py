@@ -21,6 +21,7 @@ from geo.issues import records
 from geo.issues import sheet
 from geo.issues import stats
 from geo.issues import statuses
+from geo.public import reports
 from geo.issues.query import (SHORTCUTS, IssueFilter, date_shortcut, district_today,
                               parse_sort)
 from geo.params import known_only, not_one_of, parse_int
@@ -219,8 +220,9 @@ def render_issue(issue_id, refusal=None, sent=None):
     fmap = maps.issue_map(settings(), issue, grid["geometry"] if grid else None)
     case = workflow.case_state(db, issue_id, auth.account()) if auth.can("issues.act") \
         else None
+    citizens = reports.reporters(db, issue_id) if auth.can("reporters.read") else None
     return render_template("issue.html", title=f"#{issue_id}", issue=issue, grid=grid,
-                           case=case, steps=workflow.STEPS, refusal=refusal,
+                           case=case, steps=workflow.STEPS, refusal=refusal, citizens=citizens,
                            shots=case_photos.of_history(issue["history"]),
                            photo_steps=case_photos.STEP_KINDS,
                            sent=sent or {}, departments=known_departments(db, case),

@@ -46,7 +46,13 @@ def compose_form():
 @auth.requires("bulletins.compose", unscoped=True)
 def compose():
     """Compose a bulletin (numbered in its transaction); back to the list, or the form
-    again with every problem and what was sent."""
+    again with every problem and what was sent.
+
+    Sent with ``prefill`` (the issue list's "compose a supervision bulletin" button, in
+    its tick-box form), it composes nothing: it opens the form with the ticked cases."""
+    if "prefill" in request.form:
+        ids = [i for i in request.form.getlist("ids") if i.strip()]
+        return redirect(url_for("supervision.compose_form", ids=ids), 303)
     sent = {k: request.form.get(k, "") for k in _FORM}
     try:
         made = supervision.compose(get_db(), sent["ids"], sent["title"], sent["rectify_by"],

@@ -1,0 +1,1 @@
+"""The public: citizens' reports, their tracking codes and satisfaction."""
