@@ -156,3 +156,66 @@ def test_first_page_after_the_connections_died_is_served(settings, admin):
     wait_gone(admin, pids)
     response = client.get("/issues")
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
+
+
+def _scratch(db):
+    with db.transaction() as tx:
+        tx.execute("CREATE TABLE IF NOT EXISTS batch_probe (n int PRIMARY KEY)")
+        tx.execute("TRUNCATE batch_probe")
+
+
+def _probe_rows(db):
+    with db.transaction() as tx:
+        return [r[0] for r in tx.fetchall("SELECT n FROM batch_probe ORDER BY n")]
+
+
+def test_a_batched_transaction_commits_with_its_last_writes(db):
+    _scratch(db)
+    with db.transaction(batched=True) as tx:
+        start = tx.fetchval("SELECT now()")
+        tx.execute_all([("INSERT INTO batch_probe VALUES (%s)", (1,)),
+                        ("INSERT INTO batch_probe VALUES (%s)", (2,))], commit=True)
+    assert _probe_rows(db) == [1, 2]
+    # one transaction: the second statement saw the first one's start time
+    with db.transaction(batched=True) as tx:
+        first = tx.fetchval("SELECT now()")
+        tx.execute("SELECT pg_sleep(0.01)")
+        assert tx.fetchval("SELECT now()") == first != start
+    # the session is back to ordinary transactions afterwards
+    with db.transaction() as tx:
+        tx.execute("INSERT INTO batch_probe VALUES (3)")
+        tx.execute("SELECT 1")
+    assert _probe_rows(db) == [1, 2, 3]
+
+
+def test_a_batched_transaction_rolls_back_whole(db):
+    _scratch(db)
+    with pytest.raises(RuntimeError):
+        with db.transaction(batched=True) as tx:
+            tx.execute_all([("INSERT INTO batch_probe VALUES (%s)", (1,))])
+            raise RuntimeError("after the first write")
+    # a failing statement in the batch with the COMMIT: nothing of it stays
+    with pytest.raises(Exception):
+        with db.transaction(batched=True) as tx:
+            tx.execute("INSERT INTO batch_probe VALUES (5)")
+            tx.execute_all([("INSERT INTO batch_probe VALUES (%s)", (6,)),
+                            ("INSERT INTO batch_probe VALUES (%s)", (5,))], commit=True)
+    assert _probe_rows(db) == []
+    with db.transaction(batched=True) as tx:  # the connection is usable again
+        tx.execute_all([("INSERT INTO batch_probe VALUES (%s)", (7,))], commit=True)
+    assert _probe_rows(db) == [7]
+
+
+def test_prepared_statements_are_prepared_once_per_session(db):
+    definitions = {"probe_double": "PREPARE probe_double (int) AS SELECT $1 * 2 AS n"}
+    for k in (1, 2, 3):
+        with db.transaction() as tx:
+            assert tx.fetch_prepared([("probe_double", (k,))], definitions) == [{"n": 2 * k}]
+            assert tx.fetchval("SELECT count(*) FROM pg_prepared_statements"
+                               " WHERE name = 'probe_double'") == 1
+    # an error after the PREPARE: the session is asked again, not prepared twice
+    with pytest.raises(Exception):
+        with db.transaction() as tx:
+            tx.fetch_prepared([("probe_double", ("not a number",))], definitions)
+    with db.transaction() as tx:
+        assert tx.fetch_prepared([("probe_double", (21,))], definitions) == [{"n": 42}]

@@ -196,10 +196,6 @@ WITH ev AS MATERIALIZED (
     SELECT issue_id, min(at) AS at FROM issue_history
     WHERE action = 'reply' AND at >= %(start)s AND data @> '{"public": true}'
     GROUP BY issue_id
-), extended AS MATERIALIZED (
-    -- every case with an extension approved before the end of P (read from the index)
-    SELECT DISTINCT issue_id FROM issue_history
-    WHERE action = 'approve_extension' AND at < %(end)s
 ), ids AS (
     SELECT issue_id AS id FROM ev
     UNION SELECT id FROM issues WHERE reported_at >= %(start)s AND reported_at < %(end)s
@@ -209,26 +205,28 @@ WITH ev AS MATERIALIZED (
     -- Every case open now (it may have been open at the end of P), read from the covering
     -- index of open cases (0017) ...
     SELECT x.id, x.category, x.source, x.department, x.status, x.reported_at,
-           x.deadline, x.closed_at, x.suspended_at,
-           (SELECT code FROM grids WHERE grids.id = x.grid_id) AS grid_code
+           x.deadline, x.closed_at, x.suspended_at, x.grid_id
     FROM issues x WHERE {open} AND x.reported_at < %(end)s
     UNION ALL
     -- ... and the closed or void cases the period touches, one index probe each (OFFSET 0
     -- keeps the planner from turning the probes into a scan of every case)
     SELECT i.* FROM ids CROSS JOIN LATERAL (
         SELECT x.id, x.category, x.source, x.department, x.status, x.reported_at,
-               x.deadline, x.closed_at, x.suspended_at,
-               (SELECT code FROM grids WHERE grids.id = x.grid_id) AS grid_code
+               x.deadline, x.closed_at, x.suspended_at, x.grid_id
         FROM issues x WHERE x.id = ids.id AND {closed} OFFSET 0) AS i
 ), c AS MATERIALIZED (
-    SELECT i.category, i.source, i.department, i.grid_code,
+    SELECT i.category, i.source, i.department, gr.code AS grid_code,
            (i.reported_at >= %(start)s AND i.reported_at < %(end)s) AS new,
            coalesce(ev.filed, false) AS filed,
            coalesce(ev.closed, false) AS closed,
            open_end, open_end AND i.suspended_at IS NULL AND i.deadline < %(end)s AS overdue,
            due, due AND i.closed_at < %(end)s AS due_closed,
            due AND i.closed_at < %(end)s AND i.closed_at <= i.deadline AS due_on_time,
-           due AND extended.issue_id IS NOT NULL AS due_extended,
+           -- an extension approved before the end of P, looked up for due cases only
+           -- (a small partial index of approvals, migration 0023)
+           due AND EXISTS (SELECT 1 FROM issue_history h WHERE h.issue_id = i.id
+                           AND h.action = 'approve_extension' AND h.at < %(end)s)
+               AS due_extended,
            same_day,
            same_day AND i.closed_at IS NOT NULL
                AND (i.closed_at AT TIME ZONE 'Asia/Shanghai')::date
@@ -247,10 +245,10 @@ WITH ev AS MATERIALIZED (
            city, city AND i.closed_at IS NOT NULL AS city_closed
     FROM cases i
     JOIN categories cat ON cat.code = i.category
+    LEFT JOIN grids gr ON gr.id = i.grid_id
     LEFT JOIN ev ON ev.issue_id = i.id
     LEFT JOIN returned ON returned.issue_id = i.id
     LEFT JOIN replied ON replied.issue_id = i.id
-    LEFT JOIN extended ON extended.issue_id = i.id
     -- received: reported in P and not void (a duplicate or non-problem counts in no rate)
     CROSS JOIN LATERAL (SELECT i.status <> 'void' AND i.reported_at >= %(start)s
                                AND i.reported_at < %(end)s AS received) AS r

@@ -103,6 +103,8 @@ DECISIONS = {"approve_extension": ("extension", "approved"),
              "refuse_suspension": ("suspension", "refused"),
              "approve_reopen": ("reopen", "approved"),
              "refuse_reopen": ("reopen", "refused")}
+#: Steps that file a case (anew, when reopened): a deadline counted from the step.
+FILES = ("file", "reopen", "approve_reopen")
 #: Steps a list of cases may take at once (the command centre's bulk actions).
 BULK_STEPS = ("file", "dispatch", "void", "close")
 assert set(STEPS) == set(CASE_ACTIONS) and set(REQUESTS) | set(DECISIONS) <= set(STEPS)
@@ -195,8 +197,34 @@ SELECT i.id, i.ref, i.status, i.category, i.department, i.deadline, i.filed_at,
        i.suspended_at, i.suspended_for, i.closed_at, g.code AS grid_code,
        g.departments AS grid_departments
 FROM issues i LEFT JOIN grids g ON g.id = i.grid_id
-WHERE i.id = ANY(%(ids)s) ORDER BY i.id FOR UPDATE OF i
+WHERE i.id = ANY(%(ids)s)
 """
+
+# A step's read, in one round trip of two prepared statements (planned once per session:
+# planning the read cost more than running it): the cases are locked first, in id order
+# so that two bulk steps never deadlock; then the read - with a snapshot taken after the
+# locks were granted, so it sees what the previous holder committed - gives each case
+# with its pending requests, the step's time and, for filing (or reopening), the deadline
+# it sets.
+_STEP_SQL = {
+    "civgrid_case_lock": """PREPARE civgrid_case_lock (bigint[]) AS
+SELECT 1 FROM issues WHERE id = ANY($1) ORDER BY id FOR UPDATE""",
+    "civgrid_case_read": """PREPARE civgrid_case_read (bigint[], timestamptz, boolean) AS
+SELECT i.id, i.ref, i.status, i.category, i.department, i.deadline, i.filed_at,
+       i.suspended_at, i.suspended_for, i.closed_at, g.code AS grid_code,
+       g.departments AS grid_departments, t.now,
+       ARRAY(SELECT r.kind FROM case_requests r WHERE r.issue_id = i.id
+             AND r.status = 'pending' ORDER BY r.kind) AS pending_kinds,
+       ARRAY(SELECT r.id FROM case_requests r WHERE r.issue_id = i.id
+             AND r.status = 'pending' ORDER BY r.kind) AS pending_ids,
+       ARRAY(SELECT r.deadline_to FROM case_requests r WHERE r.issue_id = i.id
+             AND r.status = 'pending' ORDER BY r.kind) AS pending_to,
+       CASE WHEN $3 THEN (SELECT civgrid_deadline(t.now, c.limit_value, c.limit_unit)
+                          FROM categories c WHERE c.code = i.category) END AS file_deadline
+FROM (SELECT coalesce($2, now()) AS now) t
+JOIN issues i ON i.id = ANY($1) LEFT JOIN grids g ON g.id = i.grid_id
+ORDER BY i.id""",
+}
 
 
 def _label(case):
@@ -209,17 +237,21 @@ def _when(value):
     return value.astimezone(DISTRICT_TZ).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
-def _load(tx, ids):
+def _load(tx, ids, at=None, action=None):
     """The cases ``ids`` locked (``SELECT … FOR UPDATE``, in id order), each with its
-    pending requests: ``{id: case}``."""
-    cases = {row["id"]: row for row in tx.fetchdicts(_CASE_SQL, {"ids": list(ids)})}
-    for case in cases.values():
-        case["pending"] = {}
-        case["grid_departments"] = list(case["grid_departments"] or [])
-    for issue_id, kind, request_id, deadline_to in tx.fetchall(
-            "SELECT issue_id, kind, id, deadline_to FROM case_requests"
-            " WHERE issue_id = ANY(%s) AND status = 'pending'", (list(cases),)):
-        cases[issue_id]["pending"][kind] = {"id": request_id, "deadline_to": deadline_to}
+    pending requests and ``now`` (``at``, or the transaction's time), in one round trip:
+    ``{id: case}``."""
+    cases = {}
+    ids = list(ids)
+    for row in tx.fetch_prepared([("civgrid_case_lock", (ids,)),
+                                  ("civgrid_case_read", (ids, at, action in FILES))],
+                                 _STEP_SQL):
+        row["grid_departments"] = list(row["grid_departments"] or [])
+        row["pending"] = {kind: {"id": request_id, "deadline_to": deadline_to}
+                          for kind, request_id, deadline_to in zip(
+                              row.pop("pending_kinds"), row.pop("pending_ids"),
+                              row.pop("pending_to"))}
+        cases[row["id"]] = row
     return cases
 
 
@@ -299,18 +331,16 @@ def _json(data):
 
 
 def _apply(tx, case, action, actor, fields):
-    """Take ``action`` on the locked ``case`` (already checked): update it, write the
-    history row and the audit entry. Returns the case's new status."""
+    """Take ``action`` on the locked ``case`` (already checked): its update, history row
+    and audit entry, returned as ``(new status, [(query, params)])`` for the caller to
+    send with the other cases' and the commit."""
     step, at = STEPS[action], fields["now"]
     sets, data = {}, {}
     if step.target:
         sets["status"] = step.target
-    if action in ("file", "reopen", "approve_reopen"):  # reopened = filed anew: a new deadline
+    if action in FILES:  # reopened = filed anew: a new deadline
         sets["filed_at"] = at
-        sets["deadline"] = tx.fetchval(
-            "SELECT civgrid_deadline(%s, c.limit_value, c.limit_unit) FROM categories c"
-            " WHERE c.code = %s", (at, case["category"]))
-        data["deadline"] = sets["deadline"]
+        sets["deadline"] = data["deadline"] = case["file_deadline"]
         if action != "file":
             sets["closed_at"] = None
             sets["suspended_for"] = dt.timedelta(0)
@@ -359,24 +389,25 @@ def _apply(tx, case, action, actor, fields):
             data.update(deadline_from=case["deadline"], deadline_to=request["deadline_to"])
         if action == "approve_suspension":
             sets["suspended_at"] = at
+    writes = []
     if sets:
         assignments = ", ".join(f"{column} = %({column})s" for column in sets)
-        tx.execute(f"UPDATE issues SET {assignments} WHERE id = %(id)s",
-                   {**sets, "id": case["id"]})
+        writes.append((f"UPDATE issues SET {assignments} WHERE id = %(id)s",
+                       {**sets, "id": case["id"]}))
     new_status = sets.get("status", case["status"])
-    tx.execute("INSERT INTO issue_history (issue_id, at, actor, action, from_status,"
-               " to_status, note, data) VALUES (%s, %s, coalesce(%s, current_user), %s, %s,"
-               " %s, %s, %s::jsonb)",
-               (case["id"], at, audit.login_of(actor), action, case["status"], new_status,
-                fields["note"], _json(data) if data else None))
+    writes.append(("INSERT INTO issue_history (issue_id, at, actor, action, from_status,"
+                   " to_status, note, data) VALUES (%s, %s, coalesce(%s, current_user), %s,"
+                   " %s, %s, %s, %s::jsonb)",
+                   (case["id"], at, audit.login_of(actor), action, case["status"], new_status,
+                    fields["note"], _json(data) if data else None)))
     before = {"status": case["status"], **{k: case.get(k) for k in sets if k != "status"}}
     after = {"status": new_status, **{k: v for k, v in sets.items() if k != "status"}}
     before, after = audit.changes(before, after)
     after.update({k: v for k, v in data.items() if k not in after})
     if fields["note"]:
         after["note"] = fields["note"]
-    audit.record(tx, actor, f"cases.{action}", "issue", case["id"], before, after)
-    return new_status
+    writes.append(audit.entry(actor, f"cases.{action}", "issue", case["id"], before, after))
+    return new_status, writes
 
 
 def act_many(db, ids, action, actor, principal, note=None, department=None, deadline_to=None,
@@ -410,9 +441,12 @@ def act_many(db, ids, action, actor, principal, note=None, department=None, dead
     fields = {"note": _clean_text(note, N_("the note or reason"), MAX_TEXT),
               "department": _clean_text(department, N_("department"), MAX_DEPARTMENT),
               "deadline_to": _aware(deadline_to), "photos": photos}
-    with db.transaction() as tx:
-        fields["now"] = _aware(at) or tx.fetchval("SELECT now()")
-        cases = _load(tx, ids)
+    at = _aware(at)
+    # Two round trips for a step: BEGIN, lock and read; then every case's update,
+    # history row and audit entry, and COMMIT.
+    with db.transaction(batched=True) as tx:
+        cases = _load(tx, ids, at, action)
+        fields["now"] = at or next((c["now"] for c in cases.values()), None)
         problems = [Problem("issues.not_found", N_("issue %(id)s does not exist"), {"id": i})
                     for i in ids if i not in cases]
         per_case = {}
@@ -426,10 +460,14 @@ def act_many(db, ids, action, actor, principal, note=None, department=None, dead
             problems += _problems(case, action, principal, own)
         if problems:
             raise Refused(problems)
-        done = {i: _apply(tx, cases[i], action, actor, per_case[i]) for i in ids}
+        done, writes = {}, []
+        for i in ids:
+            done[i], own_writes = _apply(tx, cases[i], action, actor, per_case[i])
+            writes += own_writes
         # Written before the commit: a stored case never names a missing file (a file
         # left by a failed commit is unnamed and harmless, and the same photo reuses it).
         case_photos.store(data_dir, photos)
+        tx.execute_all(writes, commit=True)
         return done
 
 
@@ -455,7 +493,7 @@ def case_state(db, issue_id, principal):
 
 
 def _load_unlocked(tx, issue_id):
-    rows = tx.fetchdicts(_CASE_SQL.replace(" FOR UPDATE OF i", ""), {"ids": [int(issue_id)]})
+    rows = tx.fetchdicts(_CASE_SQL, {"ids": [int(issue_id)]})
     if not rows:
         return None
     case = rows[0]

@@ -113,17 +113,24 @@ def record(tx, actor, action, object_type, object_id, before=None, after=None):
     account's id. ``before`` and ``after`` are JSON-able dicts (dates become ISO text).
     Returns the entry's id.
     """
+    query, params = entry(actor, action, object_type, object_id, before, after)
+    return tx.fetchval(query + " RETURNING id", params)
+
+
+def entry(actor, action, object_type, object_id, before=None, after=None):
+    """The ``INSERT`` of one audit entry as ``(query, params)``, checked as :func:`record`
+    checks it, for a caller that sends it with its other writes in one round trip
+    (``Tx.execute_all``)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     if object_type not in OBJECT_TYPES:
         raise ValueError(f"unknown audit object type {object_type!r}")
     who = as_actor(actor) or Actor(None)
-    return tx.fetchval(
+    return (
         "INSERT INTO audit_log (actor_login, actor_id, token_id, address, action,"
         " object_type, object_id, before, after) VALUES (coalesce(%(login)s, current_user),"
         " coalesce(%(uid)s, (SELECT id FROM users WHERE login = %(login)s)), %(token)s,"
-        " %(address)s, %(action)s, %(type)s, %(object)s, %(before)s::jsonb, %(after)s::jsonb)"
-        " RETURNING id",
+        " %(address)s, %(action)s, %(type)s, %(object)s, %(before)s::jsonb, %(after)s::jsonb)",
         {"login": who.login, "uid": who.user_id, "token": who.token_id,
          "address": who.address, "action": action, "type": object_type,
          "object": None if object_id is None else str(object_id),

@@ -57,11 +57,22 @@ def migrations():
 class Tx:
     """A cursor inside one transaction, with the few helpers callers need."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, batched=False):
         self._conn = conn
         self._cur = conn.cursor()
+        # A batched transaction (Database.transaction(batched=True)) runs on an autocommit
+        # session: its BEGIN goes with its first statement and its COMMIT with its last
+        # writes (execute_all(..., commit=True)) or on its own at the end.
+        self.batched = batched
+        self.begun = self.committed = False
 
     def execute(self, query, params=None):
+        if self.batched and not self.begun:
+            if params is not None:
+                query = self._cur.mogrify(query, params)
+                params = None
+            query = b"BEGIN;\n" + (query if isinstance(query, bytes) else query.encode())
+            self.begun = True
         try:
             self._cur.execute(query, params)
         except psycopg2.errors.UniqueViolation as exc:
@@ -71,6 +82,47 @@ class Tx:
         except (psycopg2.DataError, psycopg2.IntegrityError) as exc:
             raise InputError(Problem("database.refused", *_refusal(exc))) from exc
         return self
+
+    def fetch_prepared(self, calls, definitions):
+        """Run ``calls`` (``[(name, params)]``: ``EXECUTE name(params…)``) in one round
+        trip and return the last one's rows as dicts. ``definitions`` maps each name to
+        its ``PREPARE name (types) AS …`` text, sent on the first use in a session: the
+        server plans a hot path's statements once per session instead of on every call.
+
+        Prepared statements outlive a rolled-back transaction, but which of several got
+        prepared before an error is unknown: after one the session is asked again.
+        """
+        conn = self._conn
+        known = getattr(conn, "prepared", None)
+        if known is None:
+            self._cur.execute("SELECT name FROM pg_prepared_statements")
+            known = conn.prepared = {row[0] for row in self._cur.fetchall()}
+        missing = [name for name, _params in calls if name not in known]
+        parts = [definitions[name].encode() for name in dict.fromkeys(missing)]
+        for name, params in calls:
+            marks = ", ".join(["%s"] * len(params))
+            parts.append(self._cur.mogrify(f"EXECUTE {name}({marks})", params))
+        try:
+            rows = self.fetchdicts(b";\n".join(parts))
+        except BaseException:
+            if missing:
+                conn.prepared = None
+            raise
+        known.update(missing)
+        return rows
+
+    def execute_all(self, statements, commit=False):
+        """Run ``statements`` (``[(query, params)]``, none returning rows) in one round
+        trip to the server, in order: a short transaction's writes, sent at once. With
+        ``commit`` in a batched transaction, its ``COMMIT`` goes with them (the call
+        returns once the commit is durable, as a commit does); the transaction must do
+        nothing after."""
+        parts = [self._cur.mogrify(q, p) for q, p in statements]
+        if commit and self.batched and self.begun:
+            parts.append(b"COMMIT")
+            self.committed = True
+        if parts:
+            self.execute(b";\n".join(parts))
 
     def execute_values(self, query, rows, template=None, page_size=1000):
         psycopg2.extras.execute_values(self._cur, query, rows, template, page_size)
@@ -129,8 +181,18 @@ def _pg_message(exc):
     return excerpt(text.splitlines()[0] if text else text, 200, quote=False)
 
 
+class _Connection(psycopg2.extensions.connection):
+    """A connection that remembers the statements prepared on its session
+    (``Tx.fetch_prepared``; ``None``: not known yet)."""
+
+    prepared = None
+
+
 class _Pool(psycopg2.pool.ThreadedConnectionPool):
     """The connection pool; every new session checks that its client is still there."""
+
+    def __init__(self, minconn, maxconn, dsn):
+        super().__init__(minconn, maxconn, dsn, connection_factory=_Connection)
 
     def _connect(self, key=None):
         conn = super()._connect(key)
@@ -263,27 +325,40 @@ class Database:
         self._pool.putconn(conn, close=closed)
 
     @contextmanager
-    def transaction(self, isolation=None):
+    def transaction(self, isolation=None, batched=False):
         """Yield a :class:`Tx`; commit on success, roll back on any exception.
+
+        ``batched``: the ``BEGIN`` is sent with the first statement and the ``COMMIT``
+        with the last writes (``Tx.execute_all(…, commit=True)``), two round trips
+        fewer for a short transaction on a busy hot path; it commits and rolls back
+        as any other.
 
         A lost connection becomes a :class:`DatabaseError` naming the database.
         """
         conn = self._checkout()
+        tx = None
         try:
             if isolation == "serializable":
                 conn.set_session(isolation_level="SERIALIZABLE")
-            tx = Tx(conn)
+            if batched:
+                conn.autocommit = True
+            tx = Tx(conn, batched=batched)
             yield tx
-            conn.commit()
+            if not batched:
+                conn.commit()
+            elif tx.begun and not tx.committed:
+                tx.execute("COMMIT")
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             if conn.closed:
                 raise _lost(self.name, exc) from exc
-            _rollback(conn)
+            _rollback(conn, tx)
             raise
         except BaseException:
-            _rollback(conn)
+            _rollback(conn, tx)
             raise
         finally:
+            if batched and not conn.closed:
+                conn.autocommit = False
             if isolation and not conn.closed:
                 _rollback(conn)
                 if not conn.closed:
@@ -364,12 +439,17 @@ class Database:
                 {"names": names, "current": current}, code="database.schema_older")
 
 
-def _rollback(conn):
+def _rollback(conn, tx=None):
     """Roll back unless the connection is gone (then there is nothing to roll back)."""
     if conn.closed:
         return
     try:
-        conn.rollback()
+        if tx is not None and tx.batched:
+            if tx.begun:  # a ROLLBACK after a failed COMMIT only warns
+                with conn.cursor() as cur:
+                    cur.execute("ROLLBACK")
+        else:
+            conn.rollback()
     except (psycopg2.OperationalError, psycopg2.InterfaceError):
         pass  # lost meanwhile: the server rolled back; conn.closed now says so
 

@@ -36,6 +36,8 @@ from geo.issues import catalogue, stats  # noqa: E402
 from geo.store import db as geo_db  # noqa: E402
 
 TARGET_S = 1.0
+#: No stated target for the metrics page over 30 days; a leader waits for it.
+METRICS_AIM_S = 1.0
 
 # Each case: its grid, category, source, report time and the random draws of its story.
 _PLAN = """
@@ -295,10 +297,15 @@ def main():
 
     first = day - dt.timedelta(days=29)
     s30, e30 = metrics.period(first, day)
-    print("\nmetrics page, 30 days, one grouping (median, ms)")
+    print(f"\nmetrics page, 30 days, one grouping (median / max of {args.repeat}, ms; "
+          f"aim ≤ {1000 * METRICS_AIM_S:.0f} ms)")
+    slowest = 0.0
     for g in metrics.GROUPINGS:
-        med, _worst, _v = timed(lambda: metrics.compute(db, s30, e30, [g]), args.repeat)
-        print(f"  {g:<12} {1000 * med:8.0f}", flush=True)
+        med, worst, _v = timed(lambda: metrics.compute(db, s30, e30, [g]), args.repeat)
+        slowest = max(slowest, med)
+        print(f"  {g:<12} {1000 * med:8.0f} {1000 * worst:8.0f}", flush=True)
+    print(f"  slowest grouping {1000 * slowest:.0f} ms (aim ≤ {1000 * METRICS_AIM_S:.0f} ms: "
+          f"{'meets' if slowest <= METRICS_AIM_S else 'misses'})")
     if total > TARGET_S:
         sys.exit(1)
 
