@@ -63,14 +63,16 @@ def district_extent(tx, version_id):
     return None if row is None or row[0] is None else Extent(*row)
 
 
-def compute(tx, points, version_id, tolerance_m, extent):
+def compute(tx, points, version_id, tolerance_m, extent, params=None):
     """Fill the temp table ``_assigned`` for every row of ``points``.
 
     ``points`` is trusted SQL naming a relation with columns ``key`` and
-    ``geom`` (EPSG:4490), e.g. ``"(SELECT id AS key, geom FROM issues)"``.
+    ``geom`` (EPSG:4490), e.g. ``"(SELECT id AS key, geom FROM issues)"``;
+    ``params`` are the query parameters it uses, if any (a single new point).
     Points that get no grid have no row in ``_assigned``.
     """
     params = {
+        **(params or {}),
         "version": version_id,
         "tolerance_m": float(tolerance_m),
         "tolerance_deg": extent.tolerance_degrees(tolerance_m) if extent else 0.0,
