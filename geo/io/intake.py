@@ -235,10 +235,10 @@ def insert_row(tx, settings, spec, table, actor=None):
     """Store the one row of ``table`` (a form) inside ``tx``; return ``(import_id, id)``.
 
     The same checks, messages, grid assignment and ``insert_sql`` as :func:`import_table`,
-    without its machinery for large files: no staging table, no COPY, no Z-order. The
-    row's checked values stand in for ``_stage`` as a one-row subquery, and the
-    assignment SQL reads its point from another, so both run on the same SQL as an
-    import. The import record is kept: the case's page names who brought it in, when,
+    without its machinery for large files: no temp tables, no COPY, no Z-order. The
+    row's checked values stand in for ``_stage`` as a one-row subquery and its grid
+    (:func:`geo.grids.assign.assign_one`, the same SQL as every assignment) for
+    ``_assigned``. The import record is kept: the case's page names who brought it in, when,
     and in which CRS its raw coordinates were given.
     """
     if len(table.frame) != 1:
@@ -261,14 +261,19 @@ def insert_row(tx, settings, spec, table, actor=None):
     if row[spec.key] is not None:
         _check_stored_keys(tx, spec, table, stage, params)
     import_id = record_import(tx, spec.kind, table, 1, actor)
-    point = f"(SELECT 0::bigint AS key, {STAGED_GEOM} AS geom FROM {stage} AS s)"
-    assign.compute(tx, point, version, settings.assign_tolerance_m, extent, params)
-    insert = spec.insert_sql.replace("FROM _stage AS s", f"FROM {stage} AS s")
-    if insert == spec.insert_sql:
-        raise ValueError(f"{spec.kind}: insert_sql does not read FROM _stage AS s")
+    grid_id, method = assign.assign_one(
+        tx, "ST_SetSRID(ST_MakePoint(%(s_lon)s, %(s_lat)s), 4490)", version,
+        settings.assign_tolerance_m, extent, params)
+    insert = spec.insert_sql
+    for old, one in (("FROM _stage AS s", f"FROM {stage} AS s"),
+                     ("LEFT JOIN _assigned AS a", "LEFT JOIN (SELECT 0::bigint AS key,"
+                      " %(a_grid)s::integer AS grid_id, %(a_method)s::text AS method) AS a")):
+        if old not in insert:
+            raise ValueError(f"{spec.kind}: insert_sql does not read {old}")
+        insert = insert.replace(old, one)
     new_id = tx.fetchval(insert + " RETURNING id", {
-        **params, "version": version, "import_id": import_id,
-        "base_id": _reserve_ids(tx, spec.kind, 1)})
+        **params, "a_grid": grid_id, "a_method": method, "version": version,
+        "import_id": import_id, "base_id": _reserve_ids(tx, spec.kind, 1)})
     return import_id, new_id
 
 
