@@ -63,6 +63,15 @@ def district_extent(tx, version_id):
     return None if row is None or row[0] is None else Extent(*row)
 
 
+def _params(version_id, tolerance_m, extent, params=None):
+    return {
+        **(params or {}),
+        "version": version_id,
+        "tolerance_m": float(tolerance_m),
+        "tolerance_deg": extent.tolerance_degrees(tolerance_m) if extent else 0.0,
+    }
+
+
 def compute(tx, points, version_id, tolerance_m, extent):
     """Fill the temp table ``_assigned`` for every row of ``points``.
 
@@ -70,14 +79,34 @@ def compute(tx, points, version_id, tolerance_m, extent):
     ``geom`` (EPSG:4490), e.g. ``"(SELECT id AS key, geom FROM issues)"``.
     Points that get no grid have no row in ``_assigned``.
     """
-    params = {
-        "version": version_id,
-        "tolerance_m": float(tolerance_m),
-        "tolerance_deg": extent.tolerance_degrees(tolerance_m) if extent else 0.0,
-    }
-    tx.execute(db_mod.sql("assign_cover").format(points=points), params)
+    params = _params(version_id, tolerance_m, extent)
+    tx.execute("DROP TABLE IF EXISTS _assigned;"
+               " CREATE TEMP TABLE _assigned ON COMMIT DROP AS "
+               + db_mod.sql("assign_cover").format(points=points) + ";"
+               " ANALYZE _assigned", params)
     if tolerance_m > 0:
-        tx.execute(db_mod.sql("assign_nearest").format(points=points), params)
+        tx.execute("INSERT INTO _assigned (key, grid_id, method) "
+                   + db_mod.sql("assign_nearest").format(points=points, assigned="_assigned"),
+                   params)
+
+
+def assign_one(tx, point, version_id, tolerance_m, extent, params=None):
+    """``(grid_id, method)`` of one point, ``(None, None)`` when it gets no grid.
+
+    The same SQL as :func:`compute` (one definition of the rule), as a single query
+    with no temp table: a new case's cost. ``point`` is trusted SQL for its geometry
+    (EPSG:4490), using the query parameters ``params``.
+    """
+    points = f"(SELECT 0::bigint AS key, {point} AS geom)"
+    cover = db_mod.sql("assign_cover").format(points=points)
+    query = f"WITH cover AS ({cover}) SELECT grid_id, method FROM cover"
+    if tolerance_m > 0:
+        nearest = db_mod.sql("assign_nearest").format(points=points, assigned="cover")
+        query = (f"WITH cover AS ({cover}), nearest AS ({nearest})"
+                 " SELECT grid_id, method FROM cover"
+                 " UNION ALL SELECT grid_id, method FROM nearest")
+    row = tx.fetchone(query, _params(version_id, tolerance_m, extent, params))
+    return (None, None) if row is None else tuple(row)
 
 
 def index_points(tx):

@@ -231,6 +231,61 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
     return report
 
 
+def insert_row(tx, settings, spec, table, actor=None):
+    """Store the one row of ``table`` (a form) inside ``tx``; return ``(import_id, id)``.
+
+    The same checks, messages, grid assignment and ``insert_sql`` as :func:`import_table`,
+    without its machinery for large files: no temp tables, no COPY, no Z-order. The
+    row's checked values stand in for ``_stage`` as a one-row subquery and its grid
+    (:func:`geo.grids.assign.assign_one`, the same SQL as every assignment) for
+    ``_assigned``. The import record is kept: the case's page names who brought it in, when,
+    and in which CRS its raw coordinates were given.
+    """
+    if len(table.frame) != 1:
+        raise ValueError(f"insert_row takes one row, not {len(table.frame)}")
+    version = assign.active_version(tx, lock=True)
+    extent = assign.district_extent(tx, version)
+    lon, lat, coord_problems = convert_and_check(table, extent, settings.max_outside_m)
+    frame, problems = spec.parse(table, tx)
+    problems = problems + coord_problems
+    if problems:
+        raise InputError(sorted(problems, key=_row_number), source=table.path)
+    row = {name: _plain(frame[name].iat[0]) for name, _ in spec.stage_columns}
+    row.update(key=0, raw_x=_plain(table.x[0]), raw_y=_plain(table.y[0]),
+               lon=_plain(lon[0]), lat=_plain(lat[0]))
+    cols = [("key", "bigint")] + spec.stage_columns + [
+        ("raw_x", "double precision"), ("raw_y", "double precision"),
+        ("lon", "double precision"), ("lat", "double precision")]
+    params = {f"s_{name}": row[name] for name, _ in cols}
+    stage = "(SELECT " + ", ".join(f"%(s_{n})s::{t} AS {n}" for n, t in cols) + ")"
+    if row[spec.key] is not None:
+        _check_stored_keys(tx, spec, table, stage, params)
+    import_id = record_import(tx, spec.kind, table, 1, actor)
+    grid_id, method = assign.assign_one(
+        tx, "ST_SetSRID(ST_MakePoint(%(s_lon)s, %(s_lat)s), 4490)", version,
+        settings.assign_tolerance_m, extent, params)
+    insert = spec.insert_sql
+    for old, one in (("FROM _stage AS s", f"FROM {stage} AS s"),
+                     ("LEFT JOIN _assigned AS a", "LEFT JOIN (SELECT 0::bigint AS key,"
+                      " %(a_grid)s::integer AS grid_id, %(a_method)s::text AS method) AS a")):
+        if old not in insert:
+            raise ValueError(f"{spec.kind}: insert_sql does not read {old}")
+        insert = insert.replace(old, one)
+    new_id = tx.fetchval(insert + " RETURNING id", {
+        **params, "a_grid": grid_id, "a_method": method, "version": version,
+        "import_id": import_id, "base_id": _reserve_ids(tx, spec.kind, 1)})
+    return import_id, new_id
+
+
+def _plain(value):
+    """A checked cell as psycopg2 adapts it: None for NaT/NaN, Python numbers and times."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value.item() if isinstance(value, np.generic) else value
+
+
 #: The point of a staged row, for the specs' ``insert_sql`` (``s`` is ``_stage``).
 STAGED_GEOM = "ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4490)"
 
@@ -436,10 +491,11 @@ def _set_aside_stored(tx, spec):
     return moved
 
 
-def _check_stored_keys(tx, spec, table):
+def _check_stored_keys(tx, spec, table, stage="_stage", params=None):
+    """Refuse staged rows whose key is stored (``stage``: the staged rows' relation)."""
     clashes = tx.fetchall(
-        f"SELECT s.key, s.{spec.key}, t.id FROM _stage s JOIN {spec.kind} t"
-        f" ON t.{spec.key} = s.{spec.key} ORDER BY s.key LIMIT 50"
+        f"SELECT s.key, s.{spec.key}, t.id FROM {stage} s JOIN {spec.kind} t"
+        f" ON t.{spec.key} = s.{spec.key} ORDER BY s.key LIMIT 50", params
     )
     if clashes:
         raise InputError(

@@ -236,7 +236,8 @@ def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=
     ``fields`` maps names of :data:`FIELDS` (or their import aliases, e.g. ``经度``) to
     values; an unknown name is refused, naming it. ``crs`` is the coordinates' CRS
     (an EPSG code, ``'gcj02'`` or ``'bd09'``; default lon/lat in EPSG:4490). The issue
-    goes through exactly the checks and assignment of an import; bad fields raise
+    goes through exactly the checks and assignment of an import, on its single-row
+    path (:func:`geo.io.intake.insert_row`); bad fields raise
     :class:`~geo.errors.InputError` listing every problem, and nothing is stored.
 
     ``scope`` (a :class:`geo.people.permissions.Scope`; ``None``: anywhere) is where
@@ -258,36 +259,32 @@ def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=
         values.setdefault(col, "")
     table = forms.form_table(values, crs, Text(N_("form: the issue")))
 
-    created = []
     shot = case_photos.entries(photos, "before")
-
-    def record(tx, report):
+    with db.transaction() as tx:
+        _, issue_id = intake.insert_row(tx, settings, SPEC, table, actor)
         if scope is not None:
-            _check_scope(tx, report.import_id, scope)
+            _check_scope(tx, issue_id, scope)
         data = {**(history or {}), **({"photos": shot} if shot else {})}
-        created.append(tx.fetchval(
+        tx.execute(
             "INSERT INTO issue_history (issue_id, actor, action, to_status, data)"
             " SELECT id, coalesce(%s, current_user), 'created', status, %s::jsonb FROM issues"
-            " WHERE import_id = %s RETURNING issue_id",
+            " WHERE id = %s",
             (audit.login_of(actor), json.dumps(data, ensure_ascii=False) if data else None,
-             report.import_id),
-        ))
+             issue_id))
         after = {k: v for k, v in values.items() if v not in (None, "")}
         after.update(data)
-        audit.record(tx, actor, audit_action, "issue", created[0], None, after)
+        audit.record(tx, actor, audit_action, "issue", issue_id, None, after)
         if on_created is not None:
-            on_created(tx, created[0])
+            on_created(tx, issue_id)
         case_photos.store(settings.data_dir, photos)
-
-    intake.import_table(db, settings, SPEC, table, actor=actor, after=record)
-    return created[0]
+    return issue_id
 
 
-def _check_scope(tx, import_id, scope):
+def _check_scope(tx, issue_id, scope):
     """Refuse a created issue lying outside ``scope``'s grids: name the grid it is in."""
     code, name = tx.fetchone(
         "SELECT g.code, g.name FROM issues i LEFT JOIN grids g ON g.id = i.grid_id"
-        " WHERE i.import_id = %s", (import_id,))
+        " WHERE i.id = %s", (issue_id,))
     if code is None or code not in scope.grids:
         where = Text(N_("in no grid")) if code is None else Text(
             N_("in grid %(name)s (%(code)s)"), {"name": name, "code": code})

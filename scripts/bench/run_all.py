@@ -20,6 +20,7 @@ FULL = [
     ("bench_bulletin.py", []),
     ("bench_transitions.py", []),
     ("bench_public.py", []),
+    ("bench_one_report.py", []),
 ]
 QUICK = {"bench_import.py": ["--issues", "100000"], "bench_activation.py": ["--issues", "100000"],
          "bench_pages.py": ["--sizes", "10000,100000"],
@@ -28,7 +29,8 @@ QUICK = {"bench_import.py": ["--issues", "100000"], "bench_activation.py": ["--i
          "bench_deadlines.py": ["--rows", "100000"],
          "bench_bulletin.py": ["--cases", "100000", "--repeat", "3"],
          "bench_transitions.py": ["--cases", "100000", "--seconds", "30"],
-         "bench_public.py": ["--issues", "10000", "--seconds", "15"]}
+         "bench_public.py": ["--issues", "10000", "--seconds", "15"],
+         "bench_one_report.py": ["--reports", "50"]}
 
 
 def main():

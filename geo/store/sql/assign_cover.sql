@@ -6,8 +6,6 @@
 -- points: PostGIS then reuses one prepared polygon for all of them, several
 -- times faster than probing the grid index once per point. OFFSET 0 keeps
 -- the planner from flattening the lateral subquery into a point-first join.
-DROP TABLE IF EXISTS _assigned;
-CREATE TEMP TABLE _assigned ON COMMIT DROP AS
 SELECT a.key, g.id AS grid_id,
        CASE WHEN a.n = 1 THEN 'inside' ELSE 'boundary' END AS method
 FROM (
@@ -19,5 +17,4 @@ FROM (
     WHERE g.version_id = %(version)s AND g.level = 'grid'
     GROUP BY c.key
 ) AS a
-JOIN grids AS g ON g.version_id = %(version)s AND g.code = a.code;
-ANALYZE _assigned;
+JOIN grids AS g ON g.version_id = %(version)s AND g.code = a.code
