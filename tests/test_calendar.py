@@ -263,10 +263,15 @@ def test_the_migration_rederives_existing_deadlines(test_server, monkeypatch, tm
     monkeypatch.setattr(geo_db, "MIGRATIONS_DIR", older)
     old_db = geo_db.Database(url)
     old_db.upgrade()
-    from geo.issues import catalogue
-
     with old_db.transaction() as tx:
-        catalogue.ensure_loaded(tx)
+        # The two categories used, in the columns the schema had then (not today's loader).
+        tx.execute(
+            "INSERT INTO categories (code, name_zh, name_en, group_code, group_zh, group_en,"
+            " limit_value, limit_unit) VALUES"
+            " ('10002', '架空线缆凌乱/飞线', 'Tangled overhead cables', '10', '公用设施',"
+            "  'Utilities', 5, 'working_days'),"
+            " ('06010', '暴露垃圾/卫生死角', 'Exposed garbage', '06', '市容环境',"
+            "  'City appearance', 24, 'hours')")
         _issue(tx, "10002", "reported", "2026-11-28 09:00", None, "saturday")
         # Filed on Monday: the old rule counted from Friday's report.
         _issue(tx, "10002", "dispatched", "2026-11-27 09:00", "2026-11-30 14:00", "filed",
