@@ -21,7 +21,7 @@ from geo.people import tokens, users
 from geo.people.permissions import Principal
 from tests import accounts
 from tests import open311_schemas as schemas
-from tests.layouts import code, grid_layout, xy
+from tests.layouts import grid_layout, xy
 
 SH = ZoneInfo("Asia/Shanghai")
 BASE = "/open311/v2"

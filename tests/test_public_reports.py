@@ -8,7 +8,6 @@ the code under test; distances are checked against the same Geod.
 """
 
 import datetime as dt
-import io
 
 import pytest
 from PIL import Image
