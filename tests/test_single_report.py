@@ -136,3 +136,54 @@ def test_a_stored_ref_and_a_point_outside_the_scope_store_nothing(db, settings, 
                             scope=Scope(grids=(code(1),)))
     assert f"in grid 丙网格 ({code(2)})" in str(err.value)
     assert table_snapshot(db) == before
+
+
+def test_a_checked_row_stores_what_an_import_of_the_same_row_stores(db, settings, layout,
+                                                                    tmp_path):
+    """A citizen's report takes ``create_checked`` (its fields checked on arrival, no
+    pandas): each new case of POINTS (status reported, source citizen) is stored as the
+    import of the same row is, but for the ref."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    path = tmp_path / "checked.csv"
+    when = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    rows = [(name, lonlat, grid, method, extra["category"])
+            for name, lonlat, grid, method, extra in POINTS]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.DictWriter(f, NAMES)
+        out.writeheader()
+        for i, (_name, lonlat, _g, _m, category) in enumerate(rows):
+            out.writerow(_fields(lonlat, {"category": category, "source": "citizen",
+                                          "description": "路边垃圾",
+                                          "reported_at": when.isoformat()}, f"FILE-{i}"))
+    issues.import_issues(db, settings, path)
+    made = []
+    with db.transaction() as tx:
+        for name, (lon, lat), grid, method, category in rows:
+            values = {"category": category, "source": "citizen", "reported_at": when,
+                      "description": "路边垃圾", "address": "", "raw_x": float(lon),
+                      "raw_y": float(lat), "lon": float(lon), "lat": float(lat)}
+            issue_id, got = issues.create_checked(
+                tx, settings, values, SimpleNamespace(path="form", crs="EPSG:4490"),
+                actor="t_c", history={"channel": "web"}, audit_action="public.report")
+            assert got == method, name
+            made.append(issue_id)
+    with db.transaction() as tx:
+        for i, (name, _lonlat, grid, method, _c) in enumerate(rows):
+            imported = _row(tx, f"FILE-{i}")
+            checked = tx.fetchdicts(
+                f"SELECT {', '.join('i.' + c for c in COMPARED)}, g.code FROM issues i"
+                " LEFT JOIN grids g ON g.id = i.grid_id WHERE i.id = %s", (made[i],))[0]
+            assert (checked["code"], checked["assign_method"]) == (grid, method), name
+            assert checked == imported, name
+            assert checked["status"] == "reported" and checked["department"] is None, name
+        for issue_id in made:
+            assert tx.fetchall("SELECT action, actor, data FROM issue_history"
+                               " WHERE issue_id = %s", (issue_id,)) == \
+                [("created", "t_c", {"channel": "web"})]
+            logged = tx.fetchone("SELECT action, after FROM audit_log WHERE object_type ="
+                                 " 'issue' AND object_id = %s", (str(issue_id),))
+            assert logged[0] == "public.report"
+            assert logged[1]["category"] and logged[1]["channel"] == "web"
+    assert_tallies_match(db)

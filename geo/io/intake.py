@@ -232,14 +232,12 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
 
 
 def insert_row(tx, settings, spec, table, actor=None):
-    """Store the one row of ``table`` (a form) inside ``tx``; return ``(import_id, id)``.
+    """Store the one row of ``table`` (a form) inside ``tx``; return ``(import_id, id,
+    method)``, ``method`` being how the row got its grid (``'none'``: no grid).
 
     The same checks, messages, grid assignment and ``insert_sql`` as :func:`import_table`,
     without its machinery for large files: no temp tables, no COPY, no Z-order. The
-    row's checked values stand in for ``_stage`` as a one-row subquery and its grid
-    (:func:`geo.grids.assign.assign_one`, the same SQL as every assignment) for
-    ``_assigned``. The import record is kept: the case's page names who brought it in, when,
-    and in which CRS its raw coordinates were given.
+    row's checked values go to :func:`insert_checked`.
     """
     if len(table.frame) != 1:
         raise ValueError(f"insert_row takes one row, not {len(table.frame)}")
@@ -251,16 +249,36 @@ def insert_row(tx, settings, spec, table, actor=None):
     if problems:
         raise InputError(sorted(problems, key=_row_number), source=table.path)
     row = {name: _plain(frame[name].iat[0]) for name, _ in spec.stage_columns}
-    row.update(key=0, raw_x=_plain(table.x[0]), raw_y=_plain(table.y[0]),
+    row.update(raw_x=_plain(table.x[0]), raw_y=_plain(table.y[0]),
                lon=_plain(lon[0]), lat=_plain(lat[0]))
-    cols = [("key", "bigint")] + spec.stage_columns + [
-        ("raw_x", "double precision"), ("raw_y", "double precision"),
-        ("lon", "double precision"), ("lat", "double precision")]
-    params = {f"s_{name}": row[name] for name, _ in cols}
-    stage = "(SELECT " + ", ".join(f"%(s_{n})s::{t} AS {n}" for n, t in cols) + ")"
     if row[spec.key] is not None:
+        stage, params = _one_row_stage(spec, row)
         _check_stored_keys(tx, spec, table, stage, params)
-    import_id = record_import(tx, spec.kind, table, 1, actor)
+    return insert_checked(tx, settings, spec, row, table, actor, version, extent)
+
+
+def insert_checked(tx, settings, spec, row, source, actor=None, version=None, extent=None):
+    """Store one row whose values are already checked; return ``(import_id, id, method)``.
+
+    ``row`` maps each of ``spec.stage_columns`` to a checked value, and ``raw_x``,
+    ``raw_y`` (as given) and ``lon``, ``lat`` (EPSG:4490) to floats; a key, if given, is
+    not stored yet. ``source`` is what the import record names: anything with ``path`` and
+    ``crs`` (the form's :class:`~geo.io.readers.Table`, or a caller's own). The row gets
+    its grid from :func:`geo.grids.assign.assign_one` (the same SQL as every assignment)
+    and goes in through ``spec.insert_sql`` with a one-row subquery standing in for
+    ``_stage`` and ``_assigned``. ``version`` and ``extent``, when the caller already
+    holds the active version's lock, save reading them again. The import record is kept:
+    the case's page names who brought it in, when, and in which CRS its raw coordinates
+    were given.
+
+    This is the path of a single new case (a form, a citizen's report): a handful of
+    statements, no temp table.
+    """
+    if version is None:
+        version = assign.active_version(tx, lock=True)
+        extent = assign.district_extent(tx, version)
+    stage, params = _one_row_stage(spec, row)
+    import_id = record_import(tx, spec.kind, source, 1, actor)
     grid_id, method = assign.assign_one(
         tx, "ST_SetSRID(ST_MakePoint(%(s_lon)s, %(s_lat)s), 4490)", version,
         settings.assign_tolerance_m, extent, params)
@@ -273,8 +291,18 @@ def insert_row(tx, settings, spec, table, actor=None):
         insert = insert.replace(old, one)
     new_id = tx.fetchval(insert + " RETURNING id", {
         **params, "a_grid": grid_id, "a_method": method, "version": version,
-        "import_id": import_id, "base_id": _reserve_ids(tx, spec.kind, 1)})
-    return import_id, new_id
+        "import_id": import_id, "base_id": _reserve_one(tx, spec.kind)})
+    return import_id, new_id, method or "none"
+
+
+def _one_row_stage(spec, row):
+    """``(subquery, params)``: ``row`` as the one-row relation the specs' SQL reads as
+    ``_stage`` (key 0)."""
+    cols = [("key", "bigint")] + spec.stage_columns + [
+        ("raw_x", "double precision"), ("raw_y", "double precision"),
+        ("lon", "double precision"), ("lat", "double precision")]
+    params = {f"s_{name}": (0 if name == "key" else row[name]) for name, _ in cols}
+    return "(SELECT " + ", ".join(f"%(s_{n})s::{t} AS {n}" for n, t in cols) + ")", params
 
 
 def _plain(value):
@@ -489,6 +517,14 @@ def _set_aside_stored(tx, spec):
         tx.execute("DELETE FROM _stage s USING _existing e WHERE s.key = e.key")
         tx.execute("DELETE FROM _points p USING _existing e WHERE p.key = e.key")
     return moved
+
+
+def _reserve_one(tx, table):
+    """One id for a single new row, in one statement: the shared lock keeps it out of a
+    range that :func:`_reserve_ids` is reserving (under the exclusive lock) meanwhile, and
+    is held to the end of the transaction (single rows do not wait for each other)."""
+    return tx.fetchval("SELECT nextval(pg_get_serial_sequence(%s, 'id')::regclass)"
+                       " FROM pg_advisory_xact_lock_shared(%s)", (table, _ID_LOCK))
 
 
 def _check_stored_keys(tx, spec, table, stage="_stage", params=None):

@@ -258,26 +258,57 @@ def create_issue(db, settings, fields, crs=None, actor=None, scope=None, photos=
     for col in ("lon", "lat"):
         values.setdefault(col, "")
     table = forms.form_table(values, crs, Text(N_("form: the issue")))
-
-    shot = case_photos.entries(photos, "before")
     with db.transaction() as tx:
-        _, issue_id = intake.insert_row(tx, settings, SPEC, table, actor)
+        _, issue_id, _ = intake.insert_row(tx, settings, SPEC, table, actor)
         if scope is not None:
             _check_scope(tx, issue_id, scope)
-        data = {**(history or {}), **({"photos": shot} if shot else {})}
-        tx.execute(
-            "INSERT INTO issue_history (issue_id, actor, action, to_status, data)"
-            " SELECT id, coalesce(%s, current_user), 'created', status, %s::jsonb FROM issues"
-            " WHERE id = %s",
-            (audit.login_of(actor), json.dumps(data, ensure_ascii=False) if data else None,
-             issue_id))
         after = {k: v for k, v in values.items() if v not in (None, "")}
-        after.update(data)
-        audit.record(tx, actor, audit_action, "issue", issue_id, None, after)
+        _created(tx, settings, issue_id, actor, photos, history, audit_action, after)
         if on_created is not None:
             on_created(tx, issue_id)
         case_photos.store(settings.data_dir, photos)
     return issue_id
+
+
+def create_checked(tx, settings, values, source, actor=None, photos=(), history=None,
+                   audit_action="issues.create"):
+    """Create one issue whose fields the caller has already checked, inside ``tx``;
+    return ``(issue_id, method)`` (``method``: how it got its grid, ``'none'`` for no grid).
+
+    The path of a citizen's report (:mod:`geo.public.reports`), whose every field is
+    checked on arrival: ``values`` gives ``category`` (a known code), ``source``,
+    ``reported_at`` (an aware datetime), ``description`` and ``address`` (``""`` if none),
+    ``raw_x``/``raw_y`` (as given) and ``lon``/``lat`` (EPSG:4490). It is stored with
+    status ``reported``, no ref and no department, through the same assignment and
+    ``INSERT`` as an import (:func:`geo.io.intake.insert_checked`), with the ``created``
+    history row and audit entry of :func:`create_issue`. ``source`` names the import
+    record's file and CRS (anything with ``path`` and ``crs``). The photos are written
+    under ``settings.data_dir`` when the caller's transaction is about to commit: call
+    :func:`geo.cases.photos.store` last, as :func:`create_issue` does.
+    """
+    row = {"ref": None, "status": "reported", "closed_at": None, "department": None,
+           **values}
+    row["source"] = row["source"] if row["source"] in SOURCES else "other"
+    _, issue_id, method = intake.insert_checked(tx, settings, SPEC, row, source, actor)
+    given = {**values, "lon": values["raw_x"], "lat": values["raw_y"]}  # as given
+    after = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in given.items()
+             if k not in ("raw_x", "raw_y") and v not in (None, "")}
+    _created(tx, settings, issue_id, actor, photos, history, audit_action, after)
+    return issue_id, method
+
+
+def _created(tx, settings, issue_id, actor, photos, history, audit_action, after):
+    """The ``created`` history row (with the "before" photos' entries and ``history``)
+    and the audit entry (``after`` and the same data) of a new issue."""
+    shot = case_photos.entries(photos, "before")
+    data = {**(history or {}), **({"photos": shot} if shot else {})}
+    tx.execute(
+        "INSERT INTO issue_history (issue_id, actor, action, to_status, data)"
+        " SELECT id, coalesce(%s, current_user), 'created', status, %s::jsonb FROM issues"
+        " WHERE id = %s",
+        (audit.login_of(actor), json.dumps(data, ensure_ascii=False) if data else None,
+         issue_id))
+    audit.record(tx, actor, audit_action, "issue", issue_id, None, {**after, **data})
 
 
 def _check_scope(tx, issue_id, scope):

@@ -45,6 +45,19 @@ from geo.people import audit
 CHANNELS = ("web", "open311")
 #: The coordinate systems a citizen's position may be given in.
 CRSES = {"wgs84": "EPSG:4326", "gcj02": "gcj02"}
+#: Each of :data:`CRSES` as :func:`geo.io.crs.to_storage` takes it.
+_STORAGE = {"wgs84": "wgs84", "gcj02": "gcj02"}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Source:
+    """What the import record of a citizen's case names: a form, as for any case made
+    on a page, and the CRS the position was given in."""
+
+    path: str
+    crs: str
+
+
 #: The duplicate suggestion: same category, this close, reported this recently, open.
 NEARBY_METRES = 50
 NEARBY_DAYS = 30
@@ -246,30 +259,32 @@ def submit(db, settings, fields, photos=(), follow=None, channel="web", actor=No
             raise InputError(problems)
         return _follow(db, settings, follow, values, _prepared(photos), channel, actor)
     position = _position(fields, problems)
-    with db.transaction() as tx:
-        category = _check_category(tx, fields.get("category"), problems)
-    if problems:
+    if problems:  # before the database: a report with bad fields costs nothing there
+        with db.transaction() as tx:
+            _check_category(tx, fields.get("category"), problems)
         raise InputError(problems)
     before = _prepared(photos)
     lon, lat, crs = position
-    codes = []
-
-    def on_created(tx, issue_id):
-        method = tx.fetchval("SELECT assign_method FROM issues WHERE id = %s", (issue_id,))
+    (x,), (y,) = crs_mod.to_storage([lon], [lat], _STORAGE[crs])
+    with db.transaction() as tx:
+        category = _check_category(tx, fields.get("category"), problems)
+        if problems:
+            raise InputError(problems)
+        issue_id, method = records.create_checked(
+            tx, settings, {"category": category, "source": "citizen",
+                           "reported_at": dt.datetime.now(DISTRICT_TZ),
+                           "description": values["description"] or "",
+                           "address": values["address"] or "",
+                           "raw_x": lon, "raw_y": lat, "lon": float(x), "lat": float(y)},
+            _Source("form", CRSES[crs]), actor=actor, photos=before,
+            history={"channel": channel, "contact": _contact_given(values)},
+            audit_action="public.report")
         if method == "none":
             raise InputError(Problem("public.outside", N_(
                 "the place lies outside the district's grids: check the position on the map")))
-        codes.append(_new_report(tx, issue_id, False, values, channel))
-
-    issue_id = records.create_issue(
-        db, settings, {"category": category, "description": values["description"] or "",
-                       "address": values["address"] or "", "source": "citizen",
-                       "lon": repr(lon), "lat": repr(lat),
-                       "reported_at": dt.datetime.now(DISTRICT_TZ).isoformat()},
-        crs=CRSES[crs], actor=actor, photos=before, on_created=on_created,
-        history={"channel": channel, "contact": _contact_given(values)},
-        audit_action="public.report")
-    return Receipt(issue_id, codes[0], False)
+        code = _new_report(tx, issue_id, False, values, channel)
+        case_photos.store(settings.data_dir, before)
+    return Receipt(issue_id, code, False)
 
 
 def _contact_given(values):
