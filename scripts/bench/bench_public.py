@@ -11,7 +11,17 @@ web server it runs — waitress or gunicorn — is printed). Then, for ``--secon
   (``POST /open311/v2/requests.json`` with an API key); each at a random point inside a
   random grid, a random public category, a short description;
 * ``--readers`` command-centre clients (logged in) read the overview ``/`` and the
-  issue list ``/issues`` in turn, each as soon as the previous answer arrived.
+  issue list ``/issues`` in turn.
+
+Two runs, with the same reports:
+
+* *saturating*: each reader asks for its next page as soon as the last arrived. The
+  readers then take every cycle the reports leave (60–90 pages/s here, more than a whole
+  district's morning peak), so this run measures how the server shares two busy cores.
+* *paced* (``--read-rate``, default 10 pages/s in all: ten command-centre desks each
+  opening a page every second): each reader reads on a fixed schedule, a read counting
+  from when it was due. The target is judged on this run; ``--read-rate 0`` skips it and
+  judges the saturating one.
 
 A report's latency runs from its scheduled time to its answer (waiting for a free
 sender counts: no coordinated omission); printed per endpoint as p50/p95/p99, with the
@@ -138,18 +148,28 @@ class Reporter:
         return answer.status_code == 200
 
 
-def run(base, reporter, rate, seconds, readers):
-    """The load: reports on schedule, pages read meanwhile. ``(reports, reads)``: lists
-    of ``(kind, seconds, ok)``."""
+def run(base, reporter, rate, seconds, readers, read_rate=None):
+    """The load: reports on schedule, pages read meanwhile (``read_rate`` pages/s in
+    all, paced; ``None``: each reader as soon as its last page arrived). ``(reports,
+    reads, elapsed)``: the first two lists of ``(kind, seconds, ok)``."""
     reports, reads, stop = [], [], threading.Event()
+
+    interval = readers / read_rate if read_rate else None
 
     def read_pages(i):
         session = logged_in(base)
         k = i
+        due = time.perf_counter() + (interval or 0) * random.random()
         while not stop.is_set():
             path = PAGES[k % len(PAGES)]
             k += 1
-            start = time.perf_counter()
+            if interval:  # paced: a read counts from when it was due
+                wait = due - time.perf_counter()
+                if wait > 0 and stop.wait(wait):
+                    break
+                start, due = due, due + interval
+            else:
+                start = time.perf_counter()
             answer = session.get(base + path)
             reads.append((path, time.perf_counter() - start, answer.status_code == 200))
 
@@ -192,12 +212,34 @@ def _summary(label, seconds):
             f" {np.percentile(ms, 99):>8.1f} {ms.max():>8.1f}")
 
 
+def show(title, reports, reads, elapsed):
+    """Print one run's figures; returns its report p99 (ms)."""
+    failed = [r for r in reports + reads if not r[2]]
+    print(f"\n{title}\nsent {len(reports)} reports in {elapsed:.1f} s"
+          f" ({len(reports) / elapsed:.1f}/s); {len(reads)} page reads"
+          f" ({len(reads) / elapsed:.1f}/s); failed: {len(failed)}")
+    print(f"{'endpoint (ms)':<34} {'n':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
+    names = {"page": "POST /citizen/ (citizen page)",
+             "open311": "POST /open311/v2/requests.json"}
+    for kind, name in names.items():
+        print(_summary(name, [s for k, s, _ in reports if k == kind]))
+    print(_summary("reports, both", [s for _, s, _ in reports]))
+    for path in PAGES:
+        done = [s for k, s, _ in reads if k == path]
+        if done:
+            print(_summary(f"GET {path} (command centre)", done))
+    return np.percentile([s for _, s, _ in reports], 99) * 1000, bool(failed)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--issues", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--rate", type=float, default=20, help="reports per second")
-    parser.add_argument("--readers", type=int, default=2, help="command-centre clients")
+    parser.add_argument("--readers", type=int, default=4, help="command-centre clients")
+    parser.add_argument("--read-rate", type=float, default=10,
+                        help="pages per second the readers read in all, paced (0: only "
+                             "the run with readers that never pause)")
     parser.add_argument("--workdir", type=Path, default=REPO / "bench-data")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -215,29 +257,29 @@ def main():
     proc, base, software = start_server(settings, args.workdir)
     try:
         print(f"{args.issues:,} issues; civgrid serve runs {software}"
-              f" (CIVGRID_THREADS={os.environ.get('CIVGRID_THREADS', 'default')});"
-              f" {args.rate:g} reports/s for {args.seconds:g} s,"
+              f" (CIVGRID_WORKERS={os.environ.get('CIVGRID_WORKERS', 'default')},"
+              f" CIVGRID_THREADS={os.environ.get('CIVGRID_THREADS', 'default')});"
+              f" {args.rate:g} reports/s for {args.seconds:g} s per run,"
               f" {args.readers} page readers", flush=True)
         reporter = Reporter(base, key, codes, spots)
-        reports, reads, elapsed = run(base, reporter, args.rate, args.seconds, args.readers)
+        saturated, failed = show(
+            f"saturating: {args.readers} readers, each reading its next page as soon as the"
+            " last arrived", *run(base, reporter, args.rate, args.seconds, args.readers))
+        paced = None
+        if args.read_rate:
+            paced, paced_failed = show(
+                f"paced: {args.readers} readers, {args.read_rate:g} pages/s in all",
+                *run(base, reporter, args.rate, args.seconds, args.readers, args.read_rate))
+            failed = failed or paced_failed
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         geo_db.forget(settings.database_url)
-    failed = [r for r in reports + reads if not r[2]]
-    print(f"\nsent {len(reports)} reports in {elapsed:.1f} s ({len(reports) / elapsed:.1f}/s);"
-          f" {len(reads)} page reads; failed: {len(failed)}")
-    print(f"\n{'endpoint (ms)':<34} {'n':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
-    names = {"page": "POST /citizen/ (citizen page)",
-             "open311": "POST /open311/v2/requests.json"}
-    for kind, name in names.items():
-        print(_summary(name, [s for k, s, _ in reports if k == kind]))
-    print(_summary("reports, both", [s for _, s, _ in reports]))
-    for path in PAGES:
-        print(_summary(f"GET {path} (command centre)", [s for k, s, _ in reads if k == path]))
-    p99 = np.percentile([s for _, s, _ in reports], 99) * 1000
-    print(f"\nreport p99 {p99:.0f} ms (target ≤ 100 ms at 20 reports/s):"
-          f" {'met' if p99 <= 100 else 'NOT met'}")
+    judged = paced if paced is not None else saturated
+    print(f"\nreport p99 {judged:.0f} ms {'with paced readers ' if paced is not None else ''}"
+          f"(target ≤ 100 ms at {args.rate:g} reports/s): "
+          f"{'met' if judged <= 100 and not failed else 'NOT met'}; with readers that never"
+          f" pause: {saturated:.0f} ms")
 
 
 if __name__ == "__main__":
