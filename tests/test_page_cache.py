@@ -170,3 +170,53 @@ def test_processes_share_kept_values_and_old_ones_lapse(tmp_path):
     now[0] += 61  # too old, whatever the version says (overdue counts follow the clock)
     assert one.get("k", [2, 8], lambda: {"map_html": "f"}) == {"map_html": "f"}
     assert (one.builds, other.builds) == (3, 1)
+
+
+def _session_in_other_slot(db, taken):
+    """A raw connection of ``db`` whose session raises another slot (backend pid modulo
+    64) than the pid ``taken``."""
+    import psycopg2
+
+    for _ in range(64):
+        conn = psycopg2.connect(db.dsn)
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            if cur.fetchone()[0] % 64 != taken % 64:
+                return conn
+        conn.close()
+    raise AssertionError("no session in another slot")
+
+
+def test_the_issues_version_moves_with_each_commit_and_writers_do_not_queue_on_it(db, settings,
+                                                                                  layout):
+    """Two sessions step two cases at once: the second does not wait for the first's
+    commit (it would, on the one row of migration 0030), and the version read by a third
+    moves by one at each commit — not before it, not at a rollback."""
+    import psycopg2
+
+    first = issues.create_issue(db, settings, {"category": "07001", "lon": xy(3, 3)[0],
+                                               "lat": xy(3, 3)[1],
+                                               "reported_at": "2026-11-25 09:00"})
+    second = issues.create_issue(db, settings, {"category": "07001", "lon": xy(5, 3)[0],
+                                                "lat": xy(5, 3)[1],
+                                                "reported_at": "2026-11-25 09:00"})
+    start = pagecache.data_version(db)
+    one = psycopg2.connect(db.dsn)
+    with one.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        other = _session_in_other_slot(db, cur.fetchone()[0])
+        cur.execute("UPDATE issues SET description = 'a' WHERE id = %s", (first,))
+    with other.cursor() as cur:
+        cur.execute("SET lock_timeout = '2s'")
+        cur.execute("UPDATE issues SET description = 'b' WHERE id = %s", (second,))
+    assert pagecache.data_version(db) == start  # nothing committed yet
+    other.commit()
+    assert pagecache.data_version(db) == [start[0], start[1] + 1]
+    one.rollback()
+    assert pagecache.data_version(db) == [start[0], start[1] + 1]
+    with one.cursor() as cur:
+        cur.execute("UPDATE issues SET description = 'c' WHERE id = %s", (first,))
+    one.commit()
+    assert pagecache.data_version(db) == [start[0], start[1] + 2]
+    one.close()
+    other.close()

@@ -5,8 +5,8 @@ Folium map is most of their cost (hundreds of milliseconds of CPU at a million
 issues). What a built map shows depends on the data, the page's language, its
 options (measure, period) and the visitor's reach (a grid worker's map counts only
 their grids), so a built map is kept under those, with the database's *data version*
-(migration 0030): two numbers, one raised by every write of issues, the other by every
-write of grids, grid versions or categories.
+(migrations 0030 and 0033): two numbers, one raised by every write of issues, the other
+by every write of grids, grid versions or categories.
 
 A visitor whose request reads the same version gets the kept map again. A map kept
 under an older issues number is still served for :data:`STALE_S` seconds after it was
@@ -52,10 +52,10 @@ NONCE = "civgrid-nonce-placeholder"
 
 
 def data_version(db):
-    """The database's data version ``[grids, issues]`` (migration 0030): read it *before*
-    the data."""
+    """The database's data version ``[grids, issues]`` (migrations 0030, 0033): read it
+    *before* the data."""
     with db.transaction() as tx:
-        return list(tx.fetchone("SELECT grids, issues FROM data_version"))
+        return list(tx.fetchone("SELECT grids, issues FROM civgrid_data_version()"))
 
 
 def init_app(app):
