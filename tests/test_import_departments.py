@@ -66,3 +66,38 @@ def test_a_too_long_department_refuses_the_file(db, settings, layout, tmp_path):
     text = str(refused.value)
     assert "departments" in text and "101" in text and "row 2" in text, text
     assert _departments(db) == {}
+
+
+def _clock(db, ref):
+    with db.transaction() as tx:
+        return tx.fetchone("SELECT status, suspended_at, suspended_for, deadline, now()"
+                           " FROM issues WHERE ref = %s", (ref,))
+
+
+def test_an_imported_suspended_case_stops_its_clock_from_the_import_and_resumes(
+        db, settings, layout, tmp_path):
+    """The source does not say since when a case is suspended: its clock stands from the
+    import, so it is not counted overdue meanwhile, and resuming it moves its deadline by
+    the time held, as for a case suspended here."""
+    import datetime as dt
+
+    from geo.people.permissions import Principal
+
+    path = tmp_path / "export.csv"
+    lon, lat = xy(3, 3)
+    path.write_text("ref,category,lon,lat,reported_at,status\n"
+                    f"S,10002,{lon},{lat},2026-11-20 09:00,suspended\n"
+                    f"P,10002,{lon},{lat},2026-11-20 09:00,processing\n", encoding="utf-8")
+    issues.import_issues(db, settings, path, actor="t")
+    status, since, held, deadline, now = _clock(db, "S")
+    assert status == "suspended" and since is not None
+    assert abs((now - since).total_seconds()) < 60
+    assert _clock(db, "P")[1] is None
+    with db.transaction() as tx:
+        case = tx.fetchval("SELECT id FROM issues WHERE ref = 'S'")
+    later = since + dt.timedelta(hours=5)
+    command = Principal("t_command", roles=("command",))
+    assert workflow.act(db, case, "resume", "t_command", command, at=later) == "processing"
+    status, since2, held2, deadline2, _ = _clock(db, "S")
+    assert (status, since2, held2) == ("processing", None, dt.timedelta(hours=5))
+    assert deadline2 - deadline == dt.timedelta(hours=5)

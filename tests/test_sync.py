@@ -133,3 +133,35 @@ def test_status_moves():
     assert issues.status_move("filed", "checking") == "skip"
     assert issues.status_move("closed", "filed") == "step"  # reopen
     assert issues.status_move("void", "void") is None
+
+
+def test_a_synced_suspension_stops_the_clock_and_its_end_moves_the_deadline(db, settings,
+                                                                           first, tmp_path):
+    """The source suspends 12345-002, then moves it on: the stored case's clock stands
+    while it is suspended (suspended_at), and the time held is added to its deadline and
+    to its time suspended when it moves on, as a resume does."""
+    def clock():
+        with db.transaction() as tx:
+            return tx.fetchone("SELECT status, suspended_at, suspended_for, deadline"
+                               " FROM issues WHERE ref = '12345-002'")
+
+    start = clock()
+    assert start[1] is None
+    suspend = tmp_path / "suspend.csv"
+    suspend.write_text(HEADER + _row("12345-002", 3, "suspended", description="垃圾满溢"),
+                       encoding="utf-8")
+    issues.import_issues(db, settings, suspend, actor="t", on_existing="update")
+    status, since, _held, deadline = clock()
+    assert status == "suspended" and since is not None and deadline == start[3]
+    # Pretend it was suspended two hours ago, then the source moves it on.
+    with db.transaction() as tx:
+        tx.execute("UPDATE issues SET suspended_at = now() - interval '2 hours'"
+                   " WHERE ref = '12345-002'")
+    resume = tmp_path / "resume.csv"
+    resume.write_text(HEADER + _row("12345-002", 3, "processing", description="垃圾满溢"),
+                      encoding="utf-8")
+    issues.import_issues(db, settings, resume, actor="t", on_existing="update")
+    status, since, held, deadline = clock()
+    assert (status, since) == ("processing", None)
+    assert dt.timedelta(hours=2) <= held < dt.timedelta(hours=2, minutes=1)
+    assert dt.timedelta(hours=2) <= deadline - start[3] < dt.timedelta(hours=2, minutes=1)

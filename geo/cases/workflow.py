@@ -357,7 +357,8 @@ def _apply(tx, case, action, actor, fields):
     elif action == "close":
         sets["closed_at"] = at
     elif action == "resume":
-        held = at - case["suspended_at"]
+        # (a case suspended before the clock-stopping columns existed has no start)
+        held = at - case["suspended_at"] if case["suspended_at"] else dt.timedelta(0)
         sets["suspended_at"] = None
         sets["suspended_for"] = (case["suspended_for"] or dt.timedelta(0)) + held
         if case["deadline"] is not None:

@@ -31,7 +31,7 @@ MAX_DEPARTMENT = 100
 _INSERT = """
 INSERT INTO issues (id, ref, category, source, status, reported_at, closed_at, deadline,
                     description, address, geom, raw_x, raw_y, raw_crs, grid_id, grid_version,
-                    assign_method, import_id, department)
+                    assign_method, import_id, department, suspended_at)
 SELECT %(base_id)s + s.key, s.ref, s.category, s.source, s.status, s.reported_at,
        s.closed_at,
        -- Most categories count hours; only the few working-day ones need the function.
@@ -40,7 +40,10 @@ SELECT %(base_id)s + s.key, s.ref, s.category, s.source, s.status, s.reported_at
                          THEN civgrid_deadline(s.reported_at, c.limit_value, c.limit_unit) END,
        s.description, s.address, {geom}, s.raw_x, s.raw_y, i.crs, a.grid_id, %(version)s,
        coalesce(a.method, 'none'), %(import_id)s,
-       CASE WHEN s.status IN ({dispatched}) THEN coalesce(s.department, {proposed}) END
+       CASE WHEN s.status IN ({dispatched}) THEN coalesce(s.department, {proposed}) END,
+       -- A case the source says is suspended stops its clock from when civgrid learns so
+       -- (the source does not say since when): resuming it then moves its deadline.
+       CASE WHEN s.status = 'suspended' THEN now() END
 FROM _stage AS s
 JOIN imports AS i ON i.id = %(import_id)s
 JOIN categories AS c ON c.code = s.category
@@ -180,9 +183,19 @@ def _sync(tx, report, table, actor):
                         json.dumps(data, ensure_ascii=False, default=audit_plain)))
     if not ids:
         return
+    # Suspension follows the source's status as a resume or a suspension would: a case
+    # it suspends stops its clock now; one it moves on from suspended gets the time it
+    # was held added to its deadline and to its time suspended.
     tx.execute(
         "UPDATE issues i SET status = u.status, closed_at = u.closed_at,"
-        " description = u.description, address = u.address"
+        " description = u.description, address = u.address,"
+        " suspended_at = CASE WHEN u.status = 'suspended'"
+        "  THEN coalesce(i.suspended_at, now()) END,"
+        " suspended_for = CASE WHEN u.status <> 'suspended' AND i.suspended_at IS NOT NULL"
+        "  THEN coalesce(i.suspended_for, interval '0') + (now() - i.suspended_at)"
+        "  ELSE i.suspended_for END,"
+        " deadline = CASE WHEN u.status <> 'suspended' AND i.suspended_at IS NOT NULL"
+        "  THEN i.deadline + (now() - i.suspended_at) ELSE i.deadline END"
         " FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::text[], %s::text[])"
         " AS u(id, status, closed_at, description, address) WHERE i.id = u.id",
         (ids, values["status"], values["closed_at"], values["description"], values["address"]))
