@@ -5,6 +5,7 @@ that fit the database server, and the private cluster started once."""
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -83,11 +84,34 @@ def cli(env, *args, stdin=None):
                           input=stdin, capture_output=True, text=True, check=True).stdout
 
 
+def lock_holders(path):
+    """Pids holding a ``flock`` on the file ``path`` (from /proc/locks)."""
+    inode = os.stat(path).st_ino
+    holders = []
+    with open("/proc/locks") as fh:
+        for line in fh:
+            fields = line.split()
+            if fields[1] == "FLOCK" and fields[5].split(":")[-1] == str(inode):
+                holders.append(int(fields[4]))
+    return holders
+
+
+def wait_for(predicate, what):
+    deadline = time.monotonic() + PATIENCE_S
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
 def test_workers_share_a_private_cluster_started_once(tmp_path):
     """No database URL: the master starts the private cluster before the workers exist,
-    and every worker uses that one cluster (a token's API calls reach the database)."""
+    and every worker uses that one cluster (a token's API calls reach the database).
+    With a daily bulletin set, exactly one worker runs its schedule (holds its lock), never
+    the master; when that worker dies, the one started in its place takes it over."""
     data = private_data_dir()
-    env = {"CIVGRID_DATA_DIR": str(data), "CIVGRID_WORKERS": "3", "CIVGRID_THREADS": "2"}
+    env = {"CIVGRID_DATA_DIR": str(data), "CIVGRID_WORKERS": "3", "CIVGRID_THREADS": "2",
+           "CIVGRID_BULLETIN_AT": "23:59"}
+    lock = data / "run" / "bulletin-scheduler.lock"
     try:
         with serving_process(None, **env) as (port, master):
             deadline = time.monotonic() + PATIENCE_S  # the first worker answers while
@@ -109,6 +133,14 @@ def test_workers_share_a_private_cluster_started_once(tmp_path):
                 with urllib.request.urlopen(request, timeout=PATIENCE_S) as r:
                     assert r.status == 200 and json.loads(r.read())["numberMatched"] == 0
             assert cluster.Cluster(data).status().pid == status.pid
+            wait_for(lambda: lock.exists() and lock_holders(lock), "no worker took the lock")
+            (scheduling,) = lock_holders(lock)
+            assert scheduling in children(master.pid)
+            os.kill(scheduling, signal.SIGKILL)
+            wait_for(lambda: scheduling not in children(master.pid)
+                     and len(children(master.pid)) == 3 and len(lock_holders(lock)) == 1
+                     and lock_holders(lock)[0] != scheduling, "no worker took the lock over")
+            assert lock_holders(lock)[0] in children(master.pid)
     finally:
         geo_db.forget()
         cluster.Cluster(data).stop()

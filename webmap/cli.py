@@ -174,11 +174,12 @@ def _serve(host, port, debug):
 
     app = create_app()
     click.echo(f"civgrid serving on http://{host}:{port}/")
-    if schedule.start(app) is not None:  # catches up a missed bulletin now, not at a request
-        s = app.config["CIVGRID_SETTINGS"]
+    s = app.config["CIVGRID_SETTINGS"]
+    if s.bulletin_at is not None:  # started in a worker (never in gunicorn's master)
         _say(Text(N_("the daily bulletin is made every day at %(at)s"),
                   {"at": s.bulletin_at.strftime("%H:%M")}))
     if debug:
+        schedule.start(app)  # catches up a missed bulletin now, not at a request
         app.run(host=host, port=port, debug=True)
     else:
         from webmap import serving

@@ -1,14 +1,21 @@
 """The server's schedule: the daily bulletin made and archived at ``CIVGRID_BULLETIN_AT``.
 
-Each server process runs an APScheduler background scheduler with one cron job at the
+One server process runs an APScheduler background scheduler with one cron job at the
 configured time (district clock) and one run at start-up, which catches up what was missed
 while no server ran (:mod:`geo.cases.archive`). Nothing about the schedule is kept in
 APScheduler's own store: the schedule is configuration and what has been made is the
-archive table, so a restart rebuilds the one and reads the other. With several processes
-(several workers) every one fires; the archive's lock and key let one make the day.
+archive table, so a restart rebuilds the one and reads the other.
+
+Which process: ``civgrid serve`` starts the schedule in each worker as it starts (never in
+gunicorn's master, whose threads and connections must not cross a fork), and the first
+worker to take the lock file ``<data dir>/run/bulletin-scheduler.lock`` runs it; the lock
+goes with that process, so the worker the master starts in place of a dead one takes it
+over. Should two processes ever both run it (another WSGI server, two servers on one
+database), the archive's lock and key still let one make each day.
 """
 
 import datetime as dt
+import fcntl
 import io
 import logging
 import os
@@ -61,14 +68,19 @@ def run(app, now=None):
 
 
 def start(app):
-    """Start this process's scheduler if ``CIVGRID_BULLETIN_AT`` is set (once per process;
-    a forked worker starts its own). Returns the scheduler, or ``None`` when off."""
-    at = app.config["CIVGRID_SETTINGS"].bulletin_at
+    """Start the schedule in this process if ``CIVGRID_BULLETIN_AT`` is set and no other
+    process runs it (its lock file); once per process. Returns the scheduler, or ``None``
+    when off or run elsewhere."""
+    settings = app.config["CIVGRID_SETTINGS"]
+    at = settings.bulletin_at
     if at is None:
         return None
     with _lock:
         if os.getpid() in _started:
             return _started[os.getpid()]
+        if not _take_lock(settings.data_dir):
+            _started[os.getpid()] = None
+            return None
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.cron import CronTrigger
 
@@ -83,9 +95,31 @@ def start(app):
         return scheduler
 
 
+_held = {}  # lock file → (pid, open file) this process holds
+
+
+def _take_lock(data_dir):
+    """Whether this process holds (or now takes) the schedule's lock file under
+    ``data_dir``. The lock lasts as long as the process: the kernel lets it go with it."""
+    path = os.path.join(str(data_dir), "run", "bulletin-scheduler.lock")
+    held = _held.get(path)
+    if held is not None and held[0] == os.getpid():
+        return True
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    handle = open(path, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return False
+    _held[path] = (os.getpid(), handle)
+    return True
+
+
 def init_app(app):
-    """Start the schedule with the first request of each process too, for servers that
-    build the app before forking their workers (a thread does not survive a fork)."""
+    """Start the schedule with the first request of a process too, for WSGI servers other
+    than ``civgrid serve`` that build the app before forking their workers (a thread does
+    not survive a fork); the lock file keeps it to one of them."""
     if app.config["CIVGRID_SETTINGS"].bulletin_at is None:
         return
 

@@ -74,9 +74,11 @@ class WaitressWorker(gunicorn.workers.base.Worker):
     """A gunicorn worker that serves its share of the listening sockets with waitress."""
 
     def run(self):
+        from webmap import schedule
         from webmap.cli import waitress_options
 
         app = self.wsgi
+        schedule.start(app)  # in the one worker that takes its lock (webmap.schedule)
         options = waitress_options(app.config["CIVGRID_SETTINGS"],
                                    app.config.get("MAX_CONTENT_LENGTH"))
         server = waitress.create_server(app, sockets=[s.sock for s in self.sockets],
