@@ -41,6 +41,19 @@ PUBLIC_STAGES = {"received": N_("received"), "accepted": N_("accepted for handli
                  "in_hand": N_("being handled"), "checking": N_("being checked"),
                  "done": N_("done"), "declined": N_("not taken up")}
 
+#: The steps of a case that the citizen's page lists, in the public's words (no internal
+#: step's name: :data:`geo.public.reports.MILESTONES`).
+PUBLIC_MILESTONES = {
+    "created": N_("your report was received"),
+    "file": N_("accepted for handling"),
+    "dispatch": N_("passed to the department responsible"),
+    "feed_back": N_("the department reported it handled; being checked"),
+    "close": N_("done"),
+    "void": N_("not taken up"),
+    "reopen": N_("taken up again"),
+    "approve_reopen": N_("taken up again at a citizen's request"),
+}
+
 #: The channels an issue was reported through.
 ISSUE_SOURCES = {
     "leader": N_("leaders' supervision"), "joint": N_("joint inspection"),

@@ -119,6 +119,12 @@ def test_the_status_page_shows_the_reply_and_after_photo_never_staff_or_notes(ap
         workflow.act(db, issue_id, step, "t_cmd", HANDLER)
     page = client.get(f"/citizen/status/{code}").get_data(as_text=True)
     assert "已收到，马上处理" in page and "已办结" in page
+    # The progress in the public's words, in order, with no internal step's name.
+    timeline = re.search(r'<ul class="[^"]*cg-timeline">(.*?)</ul>', page, re.S)[1]
+    steps = [re.sub(r"^[0-9: -]+ · ", "", li) for li in re.findall(r"<li>(.*?)</li>", timeline)]
+    assert steps == ["已收到您的反映", "已受理", "已转交责任单位办理",
+                     "责任单位已反馈办理结果，正在核查", "已办结"]
+    assert "立案" not in timeline and "派遣" not in timeline
     assert "张工" not in page and "handler_zhang" not in page and "t_cmd" not in page
     assert "区城管局" not in page
     (thumb,) = re.findall(rf'src="(/citizen/status/{code}/photos/[0-9a-f]{{64}}\.jpg/thumb)"',
@@ -154,7 +160,8 @@ def test_unsatisfied_becomes_a_reopen_request_the_command_centre_approves(app, d
                         data={"action": "approve_reopen"}).status_code == 302
     with db.transaction() as tx:
         assert tx.fetchval("SELECT status FROM issues WHERE id = %s", (issue_id,)) == "filed"
-    assert "已受理" in client.get(f"/citizen/status/{code}").get_data(as_text=True)
+    reopened = client.get(f"/citizen/status/{code}").get_data(as_text=True)
+    assert "已受理" in reopened and "应市民要求重新办理" in reopened
 
 
 def test_the_rate_limit_answers_a_friendly_429(settings, layout, db):

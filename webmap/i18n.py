@@ -92,7 +92,8 @@ def init_app(app):
                 "category_name": category_name, "method_name": method_name,
                 "history_action_name": history_action_name, "toilet_label": toilet_label,
                 "toilet_field_name": toilet_field_name, "tr": tr, "light_name": light_name,
-                "light_meaning": light_meaning, "stage_name": stage_name}
+                "light_meaning": light_meaning, "stage_name": stage_name,
+                "milestone_name": milestone_name}
 
 
 def is_english():
@@ -107,6 +108,11 @@ def status_name(code):
 def stage_name(code):
     """Where a case stands, as the public page says it, in the page's language."""
     return label(vocabulary.PUBLIC_STAGES, code, _)
+
+
+def milestone_name(code):
+    """A step of a case as the citizen's page lists it, in the page's language."""
+    return label(vocabulary.PUBLIC_MILESTONES, code, _)
 
 
 def source_name(code):
