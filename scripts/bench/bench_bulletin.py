@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path[:0] = [str(REPO), str(HERE)]
 
-from bench_import import fresh_database, server  # noqa: E402
+from bench_import import fresh_database, owner_dsn, server  # noqa: E402
 from geo import settings as settings_mod  # noqa: E402
 from geo.cases import bulletin, metrics  # noqa: E402
 from geo.demo import DEMO_DIR  # noqa: E402
@@ -228,8 +228,8 @@ def database(workdir, cases, reuse=False):
     workdir.mkdir(parents=True, exist_ok=True)
     admin_dsn = server(workdir)
     name = f"bench_bulletin_{cases}"
-    if reuse:
-        dsn = geo_db.with_dbname(admin_dsn, name)
+    if reuse:  # as its owner, as civgrid runs: what a migration adds is the owner's
+        dsn = owner_dsn(admin_dsn, name)
         db = geo_db.connect(settings_mod.Settings(database_url=dsn, tiles="none"), check=False)
         start = time.perf_counter()
         applied = db.upgrade()  # migrations added since it was built

@@ -144,10 +144,14 @@ def log_in_everyone(port, fx, path):
                          data={"login": login, "password": PASSWORD, "csrf_token": csrf})
         if resp.status_code not in (302, 303):
             sys.exit(f"cannot log {login} in: {resp.status_code}")
-        page = http.get(f"{base}/issues?per_page=10" if not login.startswith("bench_worker")
-                        else f"{base}/queue").text
-        sessions[login] = {"cookies": http.cookies.get_dict(),
-                           "csrf": token.search(page).group(1)}
+        url = (f"{base}/issues?per_page=10" if not login.startswith("bench_worker")
+               else f"{base}/queue")
+        answer = http.get(url)
+        found = token.search(answer.text)
+        if answer.status_code != 200 or not found:
+            sys.exit(f"{login}: {url} answered {answer.status_code} without a CSRF token:"
+                     f" {answer.text[:300]}")
+        sessions[login] = {"cookies": http.cookies.get_dict(), "csrf": found.group(1)}
     fx["sessions"] = sessions
     path.write_text(json.dumps(fx, ensure_ascii=False), encoding="utf-8")
     return len(sessions)
