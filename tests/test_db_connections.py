@@ -219,3 +219,33 @@ def test_prepared_statements_are_prepared_once_per_session(db):
             tx.fetch_prepared([("probe_double", ("not a number",))], definitions)
     with db.transaction() as tx:
         assert tx.fetch_prepared([("probe_double", (21,))], definitions) == [{"n": 42}]
+
+
+def test_connections_handed_back_are_kept_for_the_next_requests(db_url):
+    """Three requests at once, then three more: the second three run on the sessions of
+    the first (psycopg2's pool alone would have closed all but one of them)."""
+    import threading
+
+    pool = geo_db.Database(db_url, maxconn=4)
+
+    def round_of_three():
+        pids, inside = [], threading.Barrier(3)
+
+        def request():
+            with pool.transaction() as tx:
+                pids.append(tx.fetchval("SELECT pg_backend_pid()"))
+                inside.wait(timeout=10)  # all three hold a connection at once
+
+        threads = [threading.Thread(target=request) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return set(pids)
+
+    try:
+        first = round_of_three()
+        assert len(first) == 3
+        assert round_of_three() == first
+    finally:
+        pool.close()

@@ -193,6 +193,11 @@ class _Pool(psycopg2.pool.ThreadedConnectionPool):
 
     def __init__(self, minconn, maxconn, dsn):
         super().__init__(minconn, maxconn, dsn, connection_factory=_Connection)
+        # psycopg2 keeps only ``minconn`` idle connections and closes every other one
+        # handed back: under a server's concurrent requests nearly each one then opened
+        # a new session (a backend forked, authenticated, its caches and prepared
+        # statements cold). Opened lazily, every connection is kept, up to ``maxconn``.
+        self.minconn = maxconn
 
     def _connect(self, key=None):
         conn = super()._connect(key)
