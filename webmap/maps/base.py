@@ -15,9 +15,12 @@ animation, the legend) are driven by ``static/civgrid.js`` through the small
 ``civgrid*`` calls the builders attach with :func:`attach_script`.
 """
 
+import functools
 import json
+import re
 from urllib.parse import quote
 
+import branca.element
 import folium
 from branca.element import MacroElement
 from jinja2 import Template
@@ -27,6 +30,47 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from geo.io import crs as crs_mod
+
+# Branca makes an element of every piece a map renders (each layer's script, its header
+# lines) and compiles that rendered text as a Jinja template again when the page is
+# rendered. Stored text inside it was then evaluated as Jinja on the server: a name or a
+# description holding ``{{ lipsum.__globals__… }}`` ran Python, one holding ``{{`` broke
+# the page. It also cost a dozen compilations of plain JavaScript, several milliseconds
+# of CPU, for every map built (a case page builds one). So an element's text is taken as
+# it is (:class:`_Verbatim`), except for the few real templates Branca itself makes
+# elements of (:data:`_BRANCA_TEMPLATES`: constants of its own code, never data), compiled
+# once each.
+class _Verbatim:
+    """An element's text, rendered as Jinja renders a text without Jinja syntax (line
+    ends made ``\\n``, the one trailing newline dropped), whatever braces it holds."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, source):
+        text = re.sub(r"\r\n?", "\n", str(source))
+        self.text = text[:-1] if text.endswith("\n") else text
+
+    def render(self, *args, **kwargs):
+        return self.text
+
+
+def _branca_templates():
+    """The element texts Branca makes that are templates (a ``Div``'s children loop)."""
+    return frozenset({branca.element.Div().html._template_str})
+
+
+_BRANCA_TEMPLATES = _branca_templates()
+_compiled = functools.lru_cache(maxsize=16)(Template)
+
+
+def _template(source):
+    """Branca's template of an element made from ``source``: see above."""
+    if source in _BRANCA_TEMPLATES:
+        return _compiled(source)
+    return _Verbatim(source)
+
+
+branca.element.Template = _template
 
 #: Where the map opens when there are no grids yet (the demo district).
 DEFAULT_CENTRE = (40.86, 111.68)
@@ -113,7 +157,8 @@ def ramp(t):
 #: What else must not stay literal in HTML that Folium writes into a JavaScript template
 #: literal (`` `…` `` of ``bindTooltip`` and ``Popup``): a backtick would end it, ``${``
 #: would run code, a backslash would escape. As character references they show as typed.
-_TEMPLATE_LITERAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+_TEMPLATE_LITERAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;",
+                                   "{": "&#123;", "}": "&#125;"})
 
 
 def html_text(value):
@@ -123,7 +168,10 @@ def html_text(value):
     >>> print(html_text('N"><img src=x onerror=alert(2)>'))
     N&#34;&gt;&lt;img src=x onerror=alert(2)&gt;
     >>> print(html_text("${alert(1)}`"))
-    &#36;{alert(1)}&#96;
+    &#36;&#123;alert(1)&#125;&#96;
+
+    Braces are written as entities too: Branca renders a map's pieces as Jinja templates
+    (see :func:`_template`), where ``{{ … }}`` in stored text would be evaluated.
     """
     return Markup(str(escape("" if value is None else str(value))).translate(_TEMPLATE_LITERAL))
 
@@ -138,6 +186,9 @@ def tooltip_properties(frame, columns):
     return out
 
 
+_JINJA_OPENER = re.compile(r"\{(?=[{%#])")
+
+
 def script_json(value):
     """``value`` as JSON to splice into an inline ``<script>``: ``<``, ``>`` and ``&`` are
     written as ``\\u003c``, ``\\u003e``, ``\\u0026`` (as Jinja's ``tojson`` does), so stored
@@ -146,10 +197,16 @@ def script_json(value):
 
     >>> print(script_json({"name": "</script>网格"}))
     {"name":"\\u003c/script\\u003e网格"}
+    >>> print(script_json({"name": "{{ 7*7 }}"}))
+    {"name":"\\u007b{ 7*7 }}"}
     """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    # A brace opening Jinja syntax ({{, {%, {#) can only stand inside a string here (JSON
+    # puts a quote or a closing brace after its own): written as an escape, it means the
+    # same to JavaScript and nothing to Branca's Jinja (see _template).
+    return _JINJA_OPENER.sub(r"\\u007b", text)
 
 
 def table_html(rows, css="cg-popup"):
