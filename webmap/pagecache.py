@@ -46,6 +46,9 @@ MAX_AGE_S = 60
 STALE_S = 10
 #: Maps one process keeps in memory (pages × options × languages × reaches).
 MAX_ENTRIES = 64
+#: Figures one process keeps in memory: every grid's panel (a thousand grids), the lists'
+#: counts, the bulletin's and the metrics' sums.
+FIGURES_ENTRIES = 2048
 #: Stands where a request's nonce goes, inside ``<script nonce="…"``; no stored text can
 #: make that (it is HTML-escaped before it reaches a map).
 NONCE = "civgrid-nonce-placeholder"
@@ -63,7 +66,7 @@ def init_app(app):
     computed figures in memory."""
     directory = app.config["CIVGRID_SETTINGS"].data_dir / "cache" / "pages"
     app.extensions["civgrid_page_cache"] = PageCache(directory)
-    app.extensions["civgrid_figures_cache"] = PageCache(None)
+    app.extensions["civgrid_figures_cache"] = PageCache(None, max_entries=FIGURES_ENTRIES)
 
 
 def for_app(app):
