@@ -24,6 +24,8 @@ from tests import accounts
 from tests import layouts
 
 OPEN = "status NOT IN ('closed', 'void')"  # docs/domain.md: closed and void need no work
+# Overdue: open, past its deadline, and its clock not stopped by a suspension (a case
+# imported as suspended stands still from its import).
 
 #: A row of the issue table: its link cell, after the tick box command and admins get.
 ROW = r'<tr>\s*(?:<td><input[^>]*cg-bulk-id[^>]*></td>)?\s*<td><a href="/issues/(\d+)">'
@@ -47,9 +49,11 @@ def found(html):
 
 def test_overdue_filter_on_page_and_api_counts_open_issues_past_their_deadline(client, demo):
     with demo.transaction() as tx:
-        expected = tx.fetchval(f"SELECT count(*) FROM issues WHERE {OPEN} AND deadline < now()")
+        expected = tx.fetchval(f"SELECT count(*) FROM issues WHERE {OPEN} AND deadline < now()"
+                                  " AND suspended_at IS NULL")
         ids = {i for (i,) in tx.fetchall(
-            f"SELECT id FROM issues WHERE {OPEN} AND deadline < now()")}
+            f"SELECT id FROM issues WHERE {OPEN} AND deadline < now()"
+            " AND suspended_at IS NULL")}
     assert 0 < expected < tx_total(demo)
     html = client.get("/issues?overdue=1&per_page=200").get_data(as_text=True)
     assert found(html) == expected
@@ -144,14 +148,14 @@ def test_xlsx_export_holds_every_filtered_issue_with_chinese_headers(client, dem
     with demo.transaction() as tx:
         street = tx.fetchval(
             "SELECT left(g.code, 9) FROM issues i JOIN grids g ON g.id = i.grid_id"
-            f" WHERE i.{OPEN} AND i.deadline < now() GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+            f" WHERE i.{OPEN} AND i.deadline < now() AND i.suspended_at IS NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
         street += "000000"
         expected = tx.fetchall(
             "SELECT i.id, i.ref, i.category, c.name_zh, g.code, g.name,"
             " to_char(i.reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')"
             " FROM issues i JOIN categories c ON c.code = i.category"
             " JOIN grids g ON g.id = i.grid_id"
-            f" WHERE i.{OPEN} AND i.deadline < now() AND g.code LIKE %s"
+            f" WHERE i.{OPEN} AND i.deadline < now() AND i.suspended_at IS NULL AND g.code LIKE %s"
             " ORDER BY i.deadline DESC, i.id DESC", (street[:9] + "%",))
     resp = client.get(f"/issues/export.xlsx?overdue=1&street={street}&sort=-deadline")
     assert resp.status_code == 200

@@ -86,8 +86,9 @@ def test_single_issues_show_their_status_at_high_zoom_with_a_legend(page, live, 
         truth = dict(tx.fetchall(
             "SELECT id, CASE WHEN status IN ('closed', 'void') THEN 'closed'"
             " WHEN deadline IS NULL THEN 'open'"
-            " WHEN deadline < now() THEN 'red'"
-            " WHEN now() - reported_at >= 0.8 * (deadline - reported_at) THEN 'yellow'"
+            " WHEN deadline < now() AND suspended_at IS NULL THEN 'red'"
+            " WHEN coalesce(suspended_at, now()) - reported_at"
+            "  >= 0.8 * (deadline - reported_at) THEN 'yellow'"
             " ELSE 'green' END FROM issues WHERE id = ANY(%s)", (ids,)))
     kinds = {}
     for marker, issue_id in zip(markers, ids):
@@ -120,10 +121,11 @@ def test_grid_page_marks_open_issues_by_light_with_a_legend(page, live, demo):
         code = tx.fetchval(
             "SELECT g.code FROM grids g JOIN issues i ON i.grid_id = g.id"
             " WHERE i.status NOT IN ('closed', 'void') AND i.deadline < now()"
-            " GROUP BY g.code ORDER BY count(*) DESC LIMIT 1")
+            " AND i.suspended_at IS NULL GROUP BY g.code ORDER BY count(*) DESC LIMIT 1")
         overdue = tx.fetchval(
             "SELECT count(*) FROM issues i JOIN grids g ON g.id = i.grid_id WHERE g.code = %s"
-            " AND i.status NOT IN ('closed', 'void') AND i.deadline < now()", (code,))
+            " AND i.status NOT IN ('closed', 'void') AND i.deadline < now()"
+            " AND i.suspended_at IS NULL", (code,))  # a suspended case's clock stands
     p = page.open(live.url + f"/grids/{code}")
     p.wait_for_selector(".leaflet-overlay-pane path.cg-issue")
     assert p.locator("path.cg-issue-red").count() == min(overdue, 300)

@@ -80,7 +80,8 @@ def grid_measures(db, flt=None, simplify_m=3.0, version=None):
                 FROM {frm} WHERE {where} GROUP BY i.grid_id),
             late AS (
                 SELECT i.grid_id, count(*) AS overdue FROM {raw_from}
-                WHERE {_OPEN} AND i.deadline < now() AND {where} GROUP BY i.grid_id)
+                WHERE {_OPEN} AND i.deadline < now() AND i.suspended_at IS NULL AND {where}
+                GROUP BY i.grid_id)
             SELECT g.code, g.name, g.leader, array_to_string(g.departments, '、'),
                    g.population, g.area_m2 / 1e6,
                    coalesce(k.total, 0), coalesce(k.open, 0), coalesce(o.overdue, 0),
@@ -220,7 +221,8 @@ def grid_figures(db, grid_id):
             f"""
             SELECT count(*),
                    count(*) FILTER (WHERE {_OPEN}),
-                   count(*) FILTER (WHERE {_OPEN} AND i.deadline < now()),
+                   count(*) FILTER (WHERE {_OPEN} AND i.deadline < now()
+                                    AND i.suspended_at IS NULL),
                    count(*) FILTER (WHERE i.reported_at > now() - interval '30 days'),
                    count(*) FILTER (WHERE i.status = 'closed'),
                    count(*) FILTER (WHERE i.status = 'closed' AND i.closed_at <= i.deadline)
