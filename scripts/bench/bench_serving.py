@@ -100,6 +100,11 @@ def fixtures(db, path, workers=60):
         users.create_user(db, "bench_api", "bench_api", ["viewer"], PASSWORD, actor="bench")
     _id, out["token"] = tokens.create_token(db, "bench_api", "viewer", label="bench",
                                             actor="bench")
+    from geo.issues import catalogue
+
+    with db.transaction() as tx:
+        out["public_categories"] = [c["code"] for c in catalogue.public_categories(tx)]
+    out["places"] = [w["point"] for w in out["workers"]]  # inside the district's grids
     path.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
     return out
 
@@ -107,7 +112,11 @@ def fixtures(db, path, workers=60):
 # -- the server --------------------------------------------------------------
 
 def start_server(dsn, data_dir, port, env_extra):
+    # Every Locust user comes from 127.0.0.1: the citizens' per-address limits would refuse
+    # them as one client, so they are lifted for the run (as bench_public.py does).
     env = dict(os.environ, CIVGRID_DATABASE_URL=dsn, CIVGRID_DATA_DIR=str(data_dir),
+               CIVGRID_PUBLIC_WRITES="100000 per minute",
+               CIVGRID_OPEN311_WRITES="100000 per minute",
                CIVGRID_TILES="none", PYTHONPATH=str(REPO), **env_extra)
     log = open(data_dir / "serve.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "webmap.cli", "serve", "--port", str(port)],

@@ -10,9 +10,8 @@ Who uses civgrid at once, each with the pauses a person takes between two pages:
   a photo from the phone's camera;
 * API clients (other systems) with a token: issue lists, one issue, grid figures.
 
-Citizens' pages (reporting without an account, following a case by its number) are
-being built now: :class:`Citizen` is the place for them, left out of the run until
-they exist.
+* citizens without an account: the report page, a report with a photo, their report's
+  status page by its tracking code.
 
 Accounts, their grids, points inside them and case numbers come from the JSON file in
 ``CIVGRID_BENCH_FIXTURES`` (written by ``bench_serving.py``). Every request's name says
@@ -29,6 +28,8 @@ from locust import HttpUser, between, task
 
 FIXTURES = json.loads(open(os.environ["CIVGRID_BENCH_FIXTURES"], encoding="utf-8").read())
 _CASE = re.compile(r"/issues/(\d+)")
+_CODE = re.compile(r"/citizen/status/([0-9A-Z-]{14})")
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 #: Cases the grid workers reported in this run, for the command centre to file.
 REPORTED = list(FIXTURES.get("reported", []))
 
@@ -214,12 +215,41 @@ class ApiClient(HttpUser):
 
 
 class Citizen(HttpUser):
-    """Citizens without an account: reporting a problem, following a case by its number.
+    """Citizens without an account: the report page, a report with a photo (at one of the
+    district's places), then now and then the status page of their report by its
+    tracking code."""
 
-    PLACE FOR THE CITIZENS' PAGES: their routes are being built on another branch. Once
-    they exist, give this class tasks (e.g. the report page with a photo, the status
-    page of a case), a weight, and drop ``abstract``.
-    """
-
-    abstract = True
+    weight = 2
     wait_time = between(10, 30)
+
+    def on_start(self):
+        self.codes = []
+
+    def _token(self):
+        resp = self.client.get("/citizen/", name="page /citizen/")
+        found = _TOKEN.search(resp.text or "")
+        return found.group(1) if found else ""
+
+    @task(2)
+    def report(self):
+        token = self._token()
+        lon, lat = random.choice(FIXTURES["places"])
+        with self.client.post(
+                "/citizen/", name="write citizen report (photo)", allow_redirects=False,
+                data={"csrf_token": token, "category": random.choice(FIXTURES["public_categories"]),
+                      "description": "小区门口垃圾堆放,无人清理", "lon": f"{lon:.6f}",
+                      "lat": f"{lat:.6f}", "crs": "wgs84"},
+                files={"photo": ("photo.jpg", PHOTO, "image/jpeg")},
+                catch_response=True) as resp:
+            code = _CODE.search(resp.headers.get("Location", ""))
+            if resp.status_code in (302, 303) and code:
+                self.codes.append(code.group(1))
+                resp.success()
+            else:
+                resp.failure(f"citizen report: {resp.status_code}")
+
+    @task(1)
+    def status(self):
+        if self.codes:
+            self.client.get(f"/citizen/status/{random.choice(self.codes)}",
+                            name="page /citizen/status/[code]")
