@@ -89,7 +89,7 @@ def test_a_kept_page_is_served_again_unchanged(world):
 def test_a_new_issue_a_status_change_and_an_activation_show(world):
     """With no window for issues' changes, each change shows on the next request."""
     client, db, settings = world["client"], world["db"], world["settings"]
-    world["cache"].stale_s = 0
+    world["cache"].windows = pagecache.Windows(max_age_s=60, stale_s=0)
     html, _n = page(client, "/?lang=en&measure=open")
     assert matching(html) == 4
     assert grid_value(html, OURS) == 3 and grid_value(html, THEIRS) == 1
@@ -170,6 +170,126 @@ def test_processes_share_kept_values_and_old_ones_lapse(tmp_path):
     now[0] += 61  # too old, whatever the version says (overdue counts follow the clock)
     assert one.get("k", [2, 8], lambda: {"map_html": "f"}) == {"map_html": "f"}
     assert (one.builds, other.builds) == (3, 1)
+
+
+def test_a_value_late_in_its_window_is_renewed_for_the_next_visitors(tmp_path):
+    """A visitor served a value in the last quarter of its window gets it at once and
+    starts one rebuild (``later``); the visitors after get the rebuilt value. Here
+    ``later`` only collects the rebuilds, run when the test says."""
+    now = [1000.0]
+    cache = PageCache(tmp_path, max_age_s=60, stale_s=10, clock=lambda: now[0])
+    pending = []
+    built = iter(f"v{n}" for n in range(1, 10))
+
+    def get(version):
+        return cache.get("k", version, lambda: {"map_html": next(built)}, later=pending.append)
+
+    assert get([1, 7]) == {"map_html": "v1"}  # nothing kept: this visitor waits
+    now[0] += 44  # 44 s of 60: not yet due
+    assert get([1, 7]) == {"map_html": "v1"} and pending == []
+    now[0] += 2  # 46 s ≥ 0.75 × 60: served, and renewed once however many come
+    assert get([1, 7]) == {"map_html": "v1"}
+    assert get([1, 7]) == {"map_html": "v1"}
+    assert len(pending) == 1 and cache.builds == 1
+    pending.pop()()
+    assert cache.builds == 2
+
+    # Issues moved (7 → 8): the kept value is served for the stale window, renewed in its
+    # last quarter (7.5 s of 10) under the new version.
+    now[0] += 1
+    assert get([1, 8]) == {"map_html": "v2"} and pending == []
+    now[0] += 7
+    assert get([1, 8]) == {"map_html": "v2"} and len(pending) == 1
+    pending.pop()()
+    assert get([1, 8]) == {"map_html": "v3"}
+    now[0] += 2
+    assert get([1, 9]) == {"map_html": "v3"}  # moved again: the window starts at v3's build
+    now[0] += 16  # 72 s after the first build: no visitor waited since it
+    assert get([1, 8]) == {"map_html": "v3"} and pending == [] and cache.builds == 3
+
+    # Another process (a second cache on the folder) renewed meanwhile: its file is taken,
+    # nothing is built twice.
+    other = PageCache(tmp_path, max_age_s=60, stale_s=10, clock=lambda: now[0])
+    now[0] += 30  # v3 is 48 s old
+    assert get([1, 8]) == {"map_html": "v3"} and len(pending) == 1
+    assert other.get("k", [1, 8], lambda: {"map_html": "elsewhere"}) == {"map_html": "v3"}
+    now[0] += 15  # v3 is past its age: the other process rebuilds before this one's thread ran
+    assert other.get("k", [1, 8], lambda: {"map_html": "elsewhere"}) == {"map_html": "elsewhere"}
+    builds = cache.builds
+    pending.pop()()
+    assert cache.builds == builds
+    assert get([1, 8]) == {"map_html": "elsewhere"} and pending == []
+
+
+def test_a_failed_renewal_leaves_the_kept_value_and_a_later_one_may_try_again(tmp_path,
+                                                                             caplog):
+    now = [1000.0]
+    cache = PageCache(None, max_age_s=60, stale_s=10, clock=lambda: now[0])
+    pending = []
+    assert cache.get("k", [1, 1], lambda: {"n": 1}) == {"n": 1}
+    now[0] += 50
+
+    def broken():
+        raise RuntimeError("database went away")
+
+    assert cache.get("k", [1, 1], broken, later=pending.append) == {"n": 1}
+    pending.pop()()
+    assert "renewing the kept value k failed" in caplog.text
+    assert cache.get("k", [1, 1], broken, later=pending.append) == {"n": 1}
+    assert len(pending) == 1  # the lock was given back: another renewal may start
+    pending.pop()()
+    now[0] += 11  # past the age limit: the next visitor builds, and waits for it
+    assert cache.get("k", [1, 1], lambda: {"n": 2}, later=pending.append) == {"n": 2}
+
+
+def test_pages_and_figures_are_renewed_in_background_threads(world, monkeypatch):
+    """Through the app, with real threads: a kept overview late in its window is rebuilt
+    by a thread with the visitor's request (language, reach), and the bulletin's figures
+    by one that needs no request."""
+    app = create_app({"CIVGRID_SETTINGS": world["settings"], "TESTING": True,
+                      "CIVGRID_RENEW_IN_BACKGROUND": True})
+    client = accounts.client(app, "command")
+    cache, figures = pagecache.for_app(app), app.extensions["civgrid_figures_cache"]
+    started = []
+    real = pagecache.in_thread
+
+    def tracked(fn):
+        import threading
+
+        done = threading.Event()
+
+        def run():
+            try:
+                fn()
+            finally:
+                done.set()
+
+        started.append(done)
+        real(run)
+
+    monkeypatch.setattr(pagecache, "in_thread", tracked)
+    now = [1000.0]
+    cache.clock = figures.clock = lambda: now[0]
+    first, nonce = page(client, "/?lang=en")
+    assert cache.builds == 1 and started == []
+    now[0] += 50  # 50 s of 60
+    again, nonce2 = page(client, "/?lang=en")
+    assert same_but_tokens(again, nonce2) == same_but_tokens(first, nonce)
+    assert len(started) == 1 and started[0].wait(30)
+    assert cache.builds == 2
+    renewed, nonce3 = page(client, "/?lang=en")
+    # Folium names its elements at random: a rebuilt page differs from the first, and it
+    # is still the English page of the whole district.
+    assert same_but_tokens(renewed, nonce3) != same_but_tokens(first, nonce)
+    assert matching(renewed) == 4 and "Overview" in renewed
+
+    assert client.get("/bulletin?date=2026-11-25&lang=en").status_code == 200
+    assert figures.builds >= 1
+    built = figures.builds
+    now[0] += pagecache.FIGURES_MAX_AGE_S * 0.8
+    assert client.get("/bulletin?date=2026-11-25&lang=en").status_code == 200
+    assert len(started) >= 2 and all(done.wait(30) for done in started)
+    assert figures.builds > built
 
 
 def _session_in_other_slot(db, taken):

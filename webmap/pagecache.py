@@ -26,12 +26,23 @@ A map is kept with a placeholder where each request's script nonce goes (the
 Content-Security-Policy's), so no visitor's nonce is served to another.
 
 The daily bulletin's and the metrics page's figures (sums over every case of the
-period, for the whole district only) are kept the same way, in each process's memory.
+period, for the whole district only) are kept the same way, in each process's memory,
+with longer windows (:data:`FIGURES_STALE_S`, :data:`FIGURES_MAX_AGE_S`): they take
+seconds to count at a million cases, and a leader reading yesterday's bulletin or the
+month's rankings does not need this minute's case in them.
+
+A kept value is renewed *before* it lapses: a visitor served a value in the last quarter
+of its window (:data:`RENEW_AT` of its age limit, or of the stale window once the data
+moved) starts a rebuild in a background thread of the process and gets the kept value at once; the
+next visitors get the new one. So at a steady stream of visitors nobody waits for a
+build; only the first visitor after a quiet spell, or after a change of grids, does. One
+rebuild of a key runs at a time in a process.
 """
 
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -39,11 +50,19 @@ import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
+
+log = logging.getLogger(__name__)
 
 #: Seconds a kept map is served at most, even when no data changed.
 MAX_AGE_S = 60
 #: Seconds a kept map is served after issues changed (not grids or categories).
 STALE_S = 10
+#: The bulletin's and the metrics' figures: seconds served after issues changed, and at most.
+FIGURES_STALE_S = 120
+FIGURES_MAX_AGE_S = 600
+#: The part of its window after which a served value is renewed in the background.
+RENEW_AT = 0.75
 #: Maps one process keeps in memory (pages × options × languages × reaches).
 MAX_ENTRIES = 64
 #: Figures one process keeps in memory: every grid's panel (a thousand grids), the lists'
@@ -63,22 +82,43 @@ def data_version(db):
 
 def init_app(app):
     """Give the app its caches: built maps in files under ``<data dir>/cache/pages``, and
-    computed figures in memory."""
+    computed figures in memory. Kept values are renewed in background threads unless the
+    app is under test (``CIVGRID_RENEW_IN_BACKGROUND``, default: not ``TESTING``): a test
+    must not leave a thread reading a database it is about to drop."""
     directory = app.config["CIVGRID_SETTINGS"].data_dir / "cache" / "pages"
     app.extensions["civgrid_page_cache"] = PageCache(directory)
     app.extensions["civgrid_figures_cache"] = PageCache(None, max_entries=FIGURES_ENTRIES)
+    app.config.setdefault("CIVGRID_RENEW_IN_BACKGROUND", not app.testing)
 
 
 def for_app(app):
     return app.extensions["civgrid_page_cache"]
 
 
-def figures(app, db, key, compute):
+def in_thread(fn):
+    """Run ``fn()`` in a new daemon thread (how a kept value is renewed)."""
+    threading.Thread(target=fn, name="civgrid-renew", daemon=True).start()
+
+
+def renewer(app, wrap=None):
+    """How ``app`` renews kept values: :func:`in_thread` (each function first passed
+    through ``wrap``, e.g. Flask's ``copy_current_request_context``), or ``None``."""
+    if not app.config["CIVGRID_RENEW_IN_BACKGROUND"]:
+        return None
+    return lambda fn: in_thread(wrap(fn) if wrap else fn)
+
+
+def figures(app, db, key, compute, long=False):
     """``compute()``'s result for ``key`` (any object, read only), kept in this process's
-    memory under the data version like a built map: the bulletin's and the metrics page's figures,
-    whole-district sums over hundreds of thousands of cases that leaders open all day."""
+    memory under the data version like a built map. ``long``: the bulletin's and the
+    metrics page's figures, whole-district sums over hundreds of thousands of cases that
+    leaders open all day, kept within the longer windows (:data:`FIGURES_STALE_S`,
+    :data:`FIGURES_MAX_AGE_S`) and renewed in the background; ``compute`` must then need
+    no request (it runs in a thread of its own)."""
     cache = app.extensions["civgrid_figures_cache"]
-    return cache.get(json.dumps(key, sort_keys=True, default=str), data_version(db), compute)
+    windows = Windows(FIGURES_MAX_AGE_S, FIGURES_STALE_S) if long else None
+    return cache.get(json.dumps(key, sort_keys=True, default=str), data_version(db), compute,
+                     windows=windows, later=renewer(app) if long else None)
 
 
 def reach_key(scope):
@@ -86,6 +126,13 @@ def reach_key(scope):
     if scope is None:
         return "all"
     return json.dumps([sorted(scope.grids), sorted(scope.departments)], ensure_ascii=False)
+
+
+class Windows(NamedTuple):
+    """How long a kept value is served: ``max_age_s`` at most, ``stale_s`` once the data
+    moved on."""
+    max_age_s: float
+    stale_s: float
 
 
 class PageCache:
@@ -98,8 +145,7 @@ class PageCache:
     def __init__(self, directory, max_age_s=MAX_AGE_S, stale_s=STALE_S,
                  max_entries=MAX_ENTRIES, clock=time.time):
         self.directory = Path(directory) if directory else None  # None: memory only
-        self.max_age_s = max_age_s
-        self.stale_s = stale_s
+        self.windows = Windows(max_age_s, stale_s)
         self.max_entries = max_entries
         self.clock = clock
         self._memory = OrderedDict()  # key -> (version, built_at, value)
@@ -107,36 +153,77 @@ class PageCache:
         self._key_locks = {}
         self.builds = 0  # how many values this process built (for tests and benchmarks)
 
-    def get(self, key, version, build):
-        """The value kept for ``key`` at ``version``, or ``build()``'s, kept."""
-        found = self._from_memory(key, version)
+    def get(self, key, version, build, windows=None, later=None):
+        """The value kept for ``key`` at ``version``, or ``build()``'s, kept.
+
+        ``windows``: this key's :class:`Windows` (default: the cache's). ``later``: runs a
+        function in the background (:func:`in_thread`); given, a value served in the
+        last quarter of its window is rebuilt by ``later`` for the visitors after this one."""
+        windows = windows or self.windows
+        found = self._from_memory(key, version, windows)
         if found is not None:
-            return found
+            value, due = found
+            if due and later is not None:
+                self._renew(key, version, build, windows, later)
+            return value
         with self._key_lock(key), self._file_lock(key):
-            found = self._from_memory(key, version) or self._from_file(key, version)
+            found = (self._from_memory(key, version, windows)
+                     or self._from_file(key, version, windows))
             if found is None:
-                found = build()
-                self.builds += 1
-                self._remember(key, version, self.clock(), found)
-                self._write(key, version, found)
-            return found
+                return self._build(key, version, build)
+            return found[0]
+
+    def _build(self, key, version, build):
+        value = build()
+        self.builds += 1
+        self._remember(key, version, self.clock(), value)
+        self._write(key, version, value)
+        return value
+
+    def _renew(self, key, version, build, windows, later):
+        """Rebuild ``key`` through ``later`` unless a rebuild of it is under way here; a
+        value another process renewed meanwhile (its file) is taken instead."""
+        lock = self._lock_of(key)
+        if not lock.acquire(blocking=False):
+            return
+
+        def renew():
+            try:
+                with self._file_lock(key):
+                    found = self._from_file(key, version, windows)
+                    if found is None or found[1]:
+                        self._build(key, version, build)
+            except Exception:  # a failed renewal leaves the kept value to lapse
+                log.exception("renewing the kept value %s failed", key[:200])
+            finally:
+                lock.release()
+
+        try:
+            later(renew)
+        except BaseException:
+            lock.release()
+            raise
 
     # -- memory -----------------------------------------------------------
 
-    def _fresh(self, entry, version):
+    def _fresh(self, entry, version, windows):
+        """``(value, due)`` if ``entry`` may be served at ``version`` (``due``: in the
+        last quarter of its window, :data:`RENEW_AT`), else ``None``."""
         if entry is None:
             return None
         kept_version, built_at, value = entry
         age = self.clock() - built_at
-        if not 0 <= age < self.max_age_s or list(kept_version)[0] != version[0]:
+        if not 0 <= age < windows.max_age_s or list(kept_version)[0] != version[0]:
             return None
-        same = list(kept_version) == list(version)
-        return value if same or (list(kept_version) < list(version) and age < self.stale_s) \
-            else None
+        if list(kept_version) == list(version):
+            return value, age >= windows.max_age_s * RENEW_AT
+        if list(kept_version) < list(version) and age < windows.stale_s:
+            return value, age >= windows.stale_s * RENEW_AT
+        return None
 
-    def _from_memory(self, key, version):
+    def _from_memory(self, key, version, windows):
         with self._lock:
-            return self._fresh(self._memory.get(key), version)
+            return self._fresh(self._memory.get(key), version, windows)
 
     def _remember(self, key, version, built_at, value):
         with self._lock:
@@ -145,11 +232,13 @@ class PageCache:
             while len(self._memory) > self.max_entries:
                 self._memory.popitem(last=False)
 
+    def _lock_of(self, key):
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
     @contextmanager
     def _key_lock(self, key):
-        with self._lock:
-            lock = self._key_locks.setdefault(key, threading.Lock())
-        with lock:
+        with self._lock_of(key):
             yield
 
     # -- files ------------------------------------------------------------
@@ -170,7 +259,7 @@ class PageCache:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _from_file(self, key, version):
+    def _from_file(self, key, version, windows):
         if self.directory is None:
             return None
         try:
@@ -181,11 +270,11 @@ class PageCache:
             return None
         if not isinstance(kept.get("version"), list):
             return None
-        value = self._fresh((kept["version"], kept.get("built_at", 0), kept.get("value")),
-                            version)
-        if value is not None:
-            self._remember(key, kept["version"], kept["built_at"], value)
-        return value
+        found = self._fresh((kept["version"], kept.get("built_at", 0), kept.get("value")),
+                            version, windows)
+        if found is not None:
+            self._remember(key, kept["version"], kept["built_at"], found[0])
+        return found
 
     def _write(self, key, version, value):
         """Write the file whole (a reader sees the old one or the new one, never half)."""

@@ -88,7 +88,8 @@ def bulletin():
     """The daily bulletin of ``?date=`` (default yesterday)."""
     day = _day()
     db = get_db()
-    b = pagecache.figures(current_app, db, ["bulletin", day], lambda: bulletins.daily(db, day))
+    b = pagecache.figures(current_app, db, ["bulletin", day], lambda: bulletins.daily(db, day),
+                          long=True)
     fmap = bulletin_maps.hotspot_map(settings(), stats.outlines(db, level="grid", simplify_m=5),
                                      b.points)
     return render_template("bulletin.html", title=_("Daily bulletin"), day=day,
@@ -208,7 +209,8 @@ def _metrics_request():
     start, end = metrics.period(first, last)
     db = get_db()
     units = pagecache.figures(current_app, db, ["metrics", start, end, group],
-                              lambda: metrics.compute(db, start, end, [group]))[group]
+                              lambda: metrics.compute(db, start, end, [group]),
+                              long=True)[group]
     english = is_english()
 
     def key(u):

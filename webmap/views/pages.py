@@ -11,7 +11,8 @@ import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import (Blueprint, copy_current_request_context, current_app, redirect,
+                   render_template, request, url_for)
 from flask_babel import get_locale, gettext as _
 from markupsafe import Markup
 
@@ -84,7 +85,9 @@ def kept_map(page, flt, options, build, unfiltered=None):
         key = json.dumps([page, str(get_locale()), options, pagecache.reach_key(flt.scope)],
                          ensure_ascii=False, sort_keys=True)
         version = pagecache.data_version(get_db())  # before the data (see pagecache)
-        parts = pagecache.for_app(current_app).get(key, version, build)
+        parts = pagecache.for_app(current_app).get(
+            key, version, build,
+            later=pagecache.renewer(current_app, wrap=copy_current_request_context))
     tag = f'<script nonce="{security.csp_nonce()}"'
     # str(): Markup's own replace would escape the tag it puts in.
     return {name: Markup(str(value).replace(_KEPT_TAG, tag)) if name.startswith("map_")
