@@ -249,3 +249,47 @@ def test_connections_handed_back_are_kept_for_the_next_requests(db_url):
         assert round_of_three() == first
     finally:
         pool.close()
+
+
+def test_a_thread_waits_for_a_busy_pool_and_is_told_when_it_stays_busy(db_url, monkeypatch):
+    """Every connection in use: the next thread waits for one to come back (psycopg2's
+    pool alone refuses at once), and after the wait limit it is told why, naming the
+    database; a permit is never lost, whatever happened."""
+    import threading
+
+    pool = geo_db.Database(db_url, maxconn=2)
+    held, release = threading.Barrier(3), threading.Event()
+
+    def hold():
+        with pool.transaction() as tx:
+            tx.fetchval("SELECT 1")
+            held.wait(timeout=10)
+            release.wait(timeout=10)
+
+    holders = [threading.Thread(target=hold) for _ in range(2)]
+    try:
+        for t in holders:
+            t.start()
+        held.wait(timeout=10)  # both connections are out
+        threading.Timer(0.5, release.set).start()
+        started = time.monotonic()
+        with pool.transaction() as tx:
+            assert tx.fetchval("SELECT 2") == 2
+        assert time.monotonic() - started >= 0.4  # it waited for a holder to finish
+        for t in holders:
+            t.join()
+
+        monkeypatch.setattr(geo_db, "POOL_WAIT_S", 0.3)
+        with pool.transaction():
+            with pool.transaction():
+                with pytest.raises(DatabaseError) as caught:
+                    with pool.transaction():
+                        pass
+        assert caught.value.code == "database.busy"
+        assert "all 2 connections of the pool stayed in use for 1 s" in str(caught.value)
+        # The permits came back: two transactions at once still work.
+        with pool.transaction() as one, pool.transaction() as two:
+            assert one.fetchval("SELECT 1") + two.fetchval("SELECT 1") == 2
+    finally:
+        release.set()
+        pool.close()

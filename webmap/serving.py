@@ -55,7 +55,7 @@ def connection_budget(db):
 
 def check_connections(db, settings):
     """Refuse a set-up whose pools could ask for more connections than the server gives:
-    a request that cannot get one fails (psycopg2's pool does not wait)."""
+    a request that cannot get one would fail (the server's limit is reached)."""
     most, allowed = connection_budget(db)
     per_worker = geo_db.pool_size(settings)
     wanted = settings.workers * per_worker

@@ -35,6 +35,8 @@ SQL_DIR = _HERE / "sql"
 _MIGRATION_LOCK = 7_301_551
 #: A pooled connection idle longer than this (s) is asked ``SELECT 1`` before use.
 IDLE_PROBE_S = 5.0
+#: Seconds a thread waits for a connection of the pool when every one is in use.
+POOL_WAIT_S = 30.0
 _log = logging.getLogger("civgrid")
 
 
@@ -266,6 +268,10 @@ class Database:
             raise self._cannot_connect(exc) from None
         self._lock = threading.Lock()
         self._idle_since = {}  # id(connection) -> when it went back into the pool
+        # psycopg2's pool refuses at once when every connection is in use; a thread
+        # waits for a permit instead (a request thread, a background renewal, the
+        # bulletin's parallel reads all share the pool).
+        self._permits = threading.BoundedSemaphore(maxconn)
 
     def _cannot_connect(self, exc):
         return DatabaseError(N_("cannot connect to the database %(db)s: %(reason)s"),
@@ -290,17 +296,30 @@ class Database:
         data or end-of-file waiting on its socket while idle; one idle for a while is
         also asked ``SELECT 1``. A dead one is thrown away and the next is taken, before
         any statement of the caller has run, so nothing is ever run twice.
+
+        When all ``maxconn`` connections are in use, the thread waits up to
+        :data:`POOL_WAIT_S` seconds for one to come back.
         """
-        for _ in range(self._maxconn + 1):
-            try:
-                conn = self._pool.getconn()
-            except psycopg2.OperationalError as exc:
-                raise self._cannot_connect(exc) from None
-            with self._lock:
-                idle_since = self._idle_since.pop(id(conn), None)
-            if self._alive(conn, idle_since):
-                return conn
-            self._pool.putconn(conn, close=True)
+        if not self._permits.acquire(timeout=POOL_WAIT_S):
+            busy = Text(N_("all %(n)d connections of the pool stayed in use for %(s)d s"),
+                        {"n": self._maxconn, "s": max(1, round(POOL_WAIT_S))})
+            raise DatabaseError(N_("cannot connect to the database %(db)s: %(reason)s"),
+                                {"db": self.name, "reason": busy}, code="database.busy")
+        try:
+            for _ in range(self._maxconn + 1):
+                try:
+                    conn = self._pool.getconn()
+                except psycopg2.OperationalError as exc:
+                    raise self._cannot_connect(exc) from None
+                with self._lock:
+                    idle_since = self._idle_since.pop(id(conn), None)
+                if self._alive(conn, idle_since):
+                    return conn
+                self._pool.putconn(conn, close=True)
+        except BaseException:
+            self._permits.release()
+            raise
+        self._permits.release()
         raise DatabaseError(N_("cannot connect to the database %(db)s: %(reason)s"),
                             {"db": self.name, "reason": Text(N_("every connection was closed"))},
                             code="database.connect")
@@ -327,7 +346,10 @@ class Database:
         if not closed:
             with self._lock:
                 self._idle_since[id(conn)] = time.monotonic()
-        self._pool.putconn(conn, close=closed)
+        try:
+            self._pool.putconn(conn, close=closed)
+        finally:
+            self._permits.release()
 
     @contextmanager
     def transaction(self, isolation=None, batched=False):
