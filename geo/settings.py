@@ -28,8 +28,8 @@
                           (default 1024); a larger one is refused (a zip bomb guard).
 ``CIVGRID_MAX_UPLOAD_MB`` the web pages refuse a request (an upload) larger than this many
                           MB (default 50).
-``CIVGRID_WORKERS``       ``civgrid serve``: worker processes (default: one per core).
-``CIVGRID_THREADS``       ``civgrid serve``: requests each worker answers at once (default 8).
+``CIVGRID_WORKERS``       ``civgrid serve``: worker processes (default: two per core).
+``CIVGRID_THREADS``       ``civgrid serve``: requests each worker answers at once (default 4).
 ``CIVGRID_CONNECTION_LIMIT`` ``civgrid serve``: open client connections at most (default 500).
 ``CIVGRID_CHANNEL_TIMEOUT_S`` ``civgrid serve``: a connection idle (or sending nothing)
                           this long is closed (default 30).
@@ -74,8 +74,8 @@ class Settings:
     sliver_m2: float = 100.0
     noise_width_m: float = 0.5
     min_grid_width_m: float = 10.0
-    workers: int = field(default_factory=lambda: cores())
-    threads: int = 8
+    workers: int = field(default_factory=lambda: 2 * cores())
+    threads: int = 4
     connection_limit: int = 500
     channel_timeout_s: int = 30
     trusted_proxy: str | None = None
@@ -83,7 +83,7 @@ class Settings:
 
 
 def cores():
-    """The cores this process may run on (the default of ``CIVGRID_WORKERS``)."""
+    """The cores this process may run on (``CIVGRID_WORKERS`` is twice as many)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -211,8 +211,8 @@ def from_env(env=None):
         sliver_m2=_float(env, "CIVGRID_SLIVER_M2", 100.0),
         noise_width_m=_float(env, "CIVGRID_NOISE_WIDTH_M", 0.5),
         min_grid_width_m=_float(env, "CIVGRID_MIN_GRID_WIDTH_M", 10.0),
-        workers=_count(env, "CIVGRID_WORKERS", cores()),
-        threads=_count(env, "CIVGRID_THREADS", 8),
+        workers=_count(env, "CIVGRID_WORKERS", 2 * cores()),
+        threads=_count(env, "CIVGRID_THREADS", 4),
         connection_limit=_count(env, "CIVGRID_CONNECTION_LIMIT", 500),
         channel_timeout_s=_count(env, "CIVGRID_CHANNEL_TIMEOUT_S", 30),
         trusted_proxy=env.get("CIVGRID_TRUSTED_PROXY") or None,

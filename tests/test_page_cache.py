@@ -172,6 +172,21 @@ def test_processes_share_kept_values_and_old_ones_lapse(tmp_path):
     assert (one.builds, other.builds) == (3, 1)
 
 
+def test_the_bulletins_map_is_kept_with_its_figures(world):
+    """The daily bulletin's hotspot map is built once and served again (Folium names its
+    elements at random: equal pages are one build), apart by day and language."""
+    client, cache = world["client"], world["cache"]
+    first, nonce1 = page(client, "/bulletin?date=2026-11-25&lang=en")
+    builds = cache.builds
+    second, nonce2 = page(client, "/bulletin?date=2026-11-25&lang=en")
+    assert same_but_tokens(first, nonce1) == same_but_tokens(second, nonce2)
+    assert cache.builds == builds
+    page(client, "/bulletin?date=2026-11-24&lang=en")
+    chinese, _n = page(client, "/bulletin?date=2026-11-25&lang=zh")
+    assert cache.builds == builds + 2
+    assert "当日新增问题" in chinese
+
+
 def test_a_value_late_in_its_window_is_renewed_for_the_next_visitors(tmp_path):
     """A visitor served a value in the last quarter of its window gets it at once and
     starts one rebuild (``later``); the visitors after get the rebuilt value. Here
@@ -249,7 +264,7 @@ def test_pages_and_figures_are_renewed_in_background_threads(world, monkeypatch)
     app = create_app({"CIVGRID_SETTINGS": world["settings"], "TESTING": True,
                       "CIVGRID_RENEW_IN_BACKGROUND": True})
     client = accounts.client(app, "command")
-    cache, figures = pagecache.for_app(app), app.extensions["civgrid_figures_cache"]
+    cache, figures = pagecache.for_app(app), app.extensions["civgrid_long_figures_cache"]
     started = []
     real = pagecache.in_thread
 
@@ -286,10 +301,31 @@ def test_pages_and_figures_are_renewed_in_background_threads(world, monkeypatch)
     assert client.get("/bulletin?date=2026-11-25&lang=en").status_code == 200
     assert figures.builds >= 1
     built = figures.builds
-    now[0] += pagecache.FIGURES_MAX_AGE_S * 0.8
+    now[0] += pagecache.FIGURES_MAX_AGE_S * 0.5
     assert client.get("/bulletin?date=2026-11-25&lang=en").status_code == 200
     assert len(started) >= 2 and all(done.wait(30) for done in started)
     assert figures.builds > built
+
+
+def test_processes_share_kept_objects_through_pickled_files(tmp_path):
+    """The bulletin's and the metrics' figures are objects (dates, dataclasses): two
+    caches with the pickle codec on one folder share them; a torn file is only a miss."""
+    import datetime as dt
+    import pickle
+
+    from geo.cases.metrics import Rate
+
+    now = [1000.0]
+    one = PageCache(tmp_path, clock=lambda: now[0], codec=pickle)
+    other = PageCache(tmp_path, clock=lambda: now[0], codec=pickle)
+    value = {"day": dt.date(2026, 11, 25), "rate": Rate(3, 4)}
+    assert one.get("k", [1, 1], lambda: value) == value
+    assert other.get("k", [1, 1], lambda: {"built": "again"}) == value
+    assert (one.builds, other.builds) == (1, 0)
+    for path in tmp_path.glob("*.pickle"):
+        path.write_bytes(b"\x80\x05torn")
+    third = PageCache(tmp_path, clock=lambda: now[0], codec=pickle)
+    assert third.get("k", [1, 1], lambda: {"built": "again"}) == {"built": "again"}
 
 
 def _session_in_other_slot(db, taken):

@@ -156,15 +156,16 @@ def test_pools_must_fit_the_servers_connections(demo_url):
         reserved = int(tx.fetchval("SHOW superuser_reserved_connections"))
     allowed = most - reserved  # the test server reserves nothing else
     fits = (allowed - 10) // 10  # threads 8: 10 connections a worker
-    ok = settings_mod.from_env({"CIVGRID_DATABASE_URL": demo_url, "CIVGRID_WORKERS": str(fits)})
+    ok = settings_mod.from_env({"CIVGRID_DATABASE_URL": demo_url, "CIVGRID_WORKERS": str(fits),
+                                "CIVGRID_THREADS": "8"})
     assert serving_mod.check_connections(db, ok) == (fits * 10, allowed)
     too_many = settings_mod.from_env({"CIVGRID_DATABASE_URL": demo_url,
-                                      "CIVGRID_WORKERS": str(fits + 1)})
+                                      "CIVGRID_WORKERS": str(fits + 1), "CIVGRID_THREADS": "8"})
     with pytest.raises(ConfigError, match=rf"CIVGRID_WORKERS={fits + 1} processes × 10 "
                                           rf"database connections each .* {allowed}"):
         serving_mod.check_connections(db, too_many)
     env = dict(os.environ, CIVGRID_DATABASE_URL=demo_url, CIVGRID_WORKERS=str(fits + 1),
-               LANG="en_US.UTF-8", LANGUAGE="en")
+               CIVGRID_THREADS="8", LANG="en_US.UTF-8", LANGUAGE="en")
     refused = subprocess.run([sys.executable, "-m", "webmap.cli", "serve", "--port",
                               str(free_port())], cwd=REPO, env=env, capture_output=True,
                              text=True, timeout=120)
@@ -207,7 +208,7 @@ def test_slow_clients_do_not_lock_others_out(demo_url):
 def test_waitress_limits_come_from_the_settings():
     plain = Adjustments(**waitress_options(settings_mod.from_env({})))
     assert (plain.threads, plain.connection_limit, plain.channel_timeout,
-            plain.cleanup_interval) == (8, 500, 30, 5)
+            plain.cleanup_interval) == (4, 500, 30, 5)
     assert plain.asyncore_use_poll and plain.trusted_proxy is None
     assert plain.max_request_body_size == 1 << 30  # waitress's own, without an app limit
     env = {"CIVGRID_THREADS": "16", "CIVGRID_CONNECTION_LIMIT": "2000",
@@ -221,8 +222,9 @@ def test_waitress_limits_come_from_the_settings():
                                            "x-forwarded-proto", "x-forwarded-port"}
 
 
-def test_workers_default_to_the_cores():
-    assert settings_mod.from_env({}).workers == len(os.sched_getaffinity(0))
+def test_workers_default_to_two_per_core():
+    assert settings_mod.from_env({}).workers == 2 * len(os.sched_getaffinity(0))
+    assert settings_mod.from_env({}).threads == 4
     assert settings_mod.from_env({"CIVGRID_WORKERS": "5"}).workers == 5
     for value in ("0", "many"):
         with pytest.raises(ConfigError, match=f"CIVGRID_WORKERS='{value}' must be a whole "):

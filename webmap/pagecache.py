@@ -26,13 +26,15 @@ A map is kept with a placeholder where each request's script nonce goes (the
 Content-Security-Policy's), so no visitor's nonce is served to another.
 
 The daily bulletin's and the metrics page's figures (sums over every case of the
-period, for the whole district only) are kept the same way, in each process's memory,
-with longer windows (:data:`FIGURES_STALE_S`, :data:`FIGURES_MAX_AGE_S`): they take
-seconds to count at a million cases, and a leader reading yesterday's bulletin or the
-month's rankings does not need this minute's case in them.
+period, for the whole district only) are kept the same way, shared by the workers through
+files under ``<data dir>/cache/figures`` (Python objects, pickled: only this app writes
+there), with longer windows (:data:`LONG`): they take seconds to count at a million
+cases, and a leader reading yesterday's bulletin or the month's rankings does not need
+this minute's case in them. Other figures (a list's count, a grid's figures) are kept in
+each process's memory only.
 
-A kept value is renewed *before* it lapses: a visitor served a value in the last quarter
-of its window (:data:`RENEW_AT` of its age limit, or of the stale window once the data
+A kept value is renewed *before* it lapses: a visitor served a value late in its window
+(past its ``renew_at`` share of its age limit, or of the stale window once the data
 moved) starts a rebuild in a background thread of the process and gets the kept value at once; the
 next visitors get the new one. So at a steady stream of visitors nobody waits for a
 build; only the first visitor after a quiet spell, or after a change of grids, does. One
@@ -44,6 +46,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import tempfile
 import threading
 import time
@@ -61,8 +64,6 @@ STALE_S = 10
 #: The bulletin's and the metrics' figures: seconds served after issues changed, and at most.
 FIGURES_STALE_S = 120
 FIGURES_MAX_AGE_S = 600
-#: The part of its window after which a served value is renewed in the background.
-RENEW_AT = 0.75
 #: Maps one process keeps in memory (pages × options × languages × reaches).
 MAX_ENTRIES = 64
 #: Figures one process keeps in memory: every grid's panel (a thousand grids), the lists'
@@ -85,9 +86,10 @@ def init_app(app):
     computed figures in memory. Kept values are renewed in background threads unless the
     app is under test (``CIVGRID_RENEW_IN_BACKGROUND``, default: not ``TESTING``): a test
     must not leave a thread reading a database it is about to drop."""
-    directory = app.config["CIVGRID_SETTINGS"].data_dir / "cache" / "pages"
-    app.extensions["civgrid_page_cache"] = PageCache(directory)
+    cache = app.config["CIVGRID_SETTINGS"].data_dir / "cache"
+    app.extensions["civgrid_page_cache"] = PageCache(cache / "pages")
     app.extensions["civgrid_figures_cache"] = PageCache(None, max_entries=FIGURES_ENTRIES)
+    app.extensions["civgrid_long_figures_cache"] = PageCache(cache / "figures", codec=pickle)
     app.config.setdefault("CIVGRID_RENEW_IN_BACKGROUND", not app.testing)
 
 
@@ -115,10 +117,11 @@ def figures(app, db, key, compute, long=False):
     leaders open all day, kept within the longer windows (:data:`FIGURES_STALE_S`,
     :data:`FIGURES_MAX_AGE_S`) and renewed in the background; ``compute`` must then need
     no request (it runs in a thread of its own)."""
-    cache = app.extensions["civgrid_figures_cache"]
-    windows = Windows(FIGURES_MAX_AGE_S, FIGURES_STALE_S) if long else None
-    return cache.get(json.dumps(key, sort_keys=True, default=str), data_version(db), compute,
-                     windows=windows, later=renewer(app) if long else None)
+    key = json.dumps(key, sort_keys=True, default=str)
+    if not long:
+        return app.extensions["civgrid_figures_cache"].get(key, data_version(db), compute)
+    return app.extensions["civgrid_long_figures_cache"].get(
+        key, data_version(db), compute, windows=LONG, later=renewer(app))
 
 
 def reach_key(scope):
@@ -130,9 +133,16 @@ def reach_key(scope):
 
 class Windows(NamedTuple):
     """How long a kept value is served: ``max_age_s`` at most, ``stale_s`` once the data
-    moved on."""
+    moved on; a value served past ``renew_at`` of its window is renewed in the background."""
     max_age_s: float
     stale_s: float
+    renew_at: float = 0.75
+
+
+#: The windows of the bulletin's and the metrics' figures, and of the bulletin's map:
+#: renewed from a quarter of their window on, as a few leaders' visits must find them
+#: before they lapse (a lapsed one costs its visitor seconds).
+LONG = Windows(FIGURES_MAX_AGE_S, FIGURES_STALE_S, renew_at=0.25)
 
 
 class PageCache:
@@ -143,8 +153,9 @@ class PageCache:
     was built."""
 
     def __init__(self, directory, max_age_s=MAX_AGE_S, stale_s=STALE_S,
-                 max_entries=MAX_ENTRIES, clock=time.time):
+                 max_entries=MAX_ENTRIES, clock=time.time, codec=json):
         self.directory = Path(directory) if directory else None  # None: memory only
+        self.codec = codec  # how files hold values: json (text) or pickle (any object)
         self.windows = Windows(max_age_s, stale_s)
         self.max_entries = max_entries
         self.clock = clock
@@ -158,7 +169,7 @@ class PageCache:
 
         ``windows``: this key's :class:`Windows` (default: the cache's). ``later``: runs a
         function in the background (:func:`in_thread`); given, a value served in the
-        last quarter of its window is rebuilt by ``later`` for the visitors after this one."""
+        late in its window is rebuilt by ``later`` for the visitors after this one."""
         windows = windows or self.windows
         found = self._from_memory(key, version, windows)
         if found is not None:
@@ -176,8 +187,9 @@ class PageCache:
     def _build(self, key, version, build):
         value = build()
         self.builds += 1
-        self._remember(key, version, self.clock(), value)
-        self._write(key, version, value)
+        built_at = self.clock()
+        self._remember(key, version, built_at, value)
+        self._write(key, version, built_at, value)
         return value
 
     def _renew(self, key, version, build, windows, later):
@@ -207,8 +219,8 @@ class PageCache:
     # -- memory -----------------------------------------------------------
 
     def _fresh(self, entry, version, windows):
-        """``(value, due)`` if ``entry`` may be served at ``version`` (``due``: in the
-        last quarter of its window, :data:`RENEW_AT`), else ``None``."""
+        """``(value, due)`` if ``entry`` may be served at ``version`` (``due``: past
+        ``windows.renew_at`` of its window), else ``None``."""
         if entry is None:
             return None
         kept_version, built_at, value = entry
@@ -216,9 +228,9 @@ class PageCache:
         if not 0 <= age < windows.max_age_s or list(kept_version)[0] != version[0]:
             return None
         if list(kept_version) == list(version):
-            return value, age >= windows.max_age_s * RENEW_AT
+            return value, age >= windows.max_age_s * windows.renew_at
         if list(kept_version) < list(version) and age < windows.stale_s:
-            return value, age >= windows.stale_s * RENEW_AT
+            return value, age >= windows.stale_s * windows.renew_at
         return None
 
     def _from_memory(self, key, version, windows):
@@ -259,14 +271,19 @@ class PageCache:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def _file(self, key):
+        return self._path(key).with_suffix(".json" if self.codec is json else ".pickle")
+
     def _from_file(self, key, version, windows):
         if self.directory is None:
             return None
         try:
-            kept = json.loads(self._path(key).with_suffix(".json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            kept = self.codec.loads(self._file(key).read_bytes())
+        except OSError:
             return None
-        if kept.get("key") != key:
+        except Exception:  # noqa: BLE001 - a torn or outdated file is only a miss
+            return None
+        if not isinstance(kept, dict) or kept.get("key") != key:
             return None
         if not isinstance(kept.get("version"), list):
             return None
@@ -276,18 +293,21 @@ class PageCache:
             self._remember(key, kept["version"], kept["built_at"], found[0])
         return found
 
-    def _write(self, key, version, value):
+    def _write(self, key, version, built_at, value):
         """Write the file whole (a reader sees the old one or the new one, never half)."""
         if self.directory is None:
             return
-        path = self._path(key).with_suffix(".json")
-        text = json.dumps({"key": key, "version": version, "built_at": self.clock(),
-                           "value": value}, ensure_ascii=False)
+        kept = {"key": key, "version": version, "built_at": built_at, "value": value}
+        if self.codec is json:
+            data = json.dumps(kept, ensure_ascii=False).encode("utf-8")
+        else:
+            data = self.codec.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
+        self.directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, self._file(key))
         except OSError:
             try:
                 os.unlink(tmp)

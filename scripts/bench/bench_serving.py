@@ -247,8 +247,8 @@ def main():
     parser.add_argument("--warmup", type=float, default=60.0,
                         help="seconds not counted (at least the users' ramp-up)")
     parser.add_argument("--port", type=int, default=5077)
-    parser.add_argument("--workers", type=int, help="CIVGRID_WORKERS (default: cores)")
-    parser.add_argument("--threads", type=int, help="CIVGRID_THREADS (default 8)")
+    parser.add_argument("--workers", type=int, help="CIVGRID_WORKERS (default: two per core)")
+    parser.add_argument("--threads", type=int, help="CIVGRID_THREADS (default 4)")
     parser.add_argument("--workdir", type=Path, default=REPO / "bench-data")
     parser.add_argument("--rebuild", action="store_true", help="build the database again")
     args = parser.parse_args()

@@ -30,7 +30,7 @@ from webmap.db import get_db, settings
 from webmap.downloads import XLSX, attachment, dated
 from webmap.i18n import is_english
 from webmap.maps import bulletin as bulletin_maps
-from webmap.views.pages import ANY_PAGE, map_parts
+from webmap.views.pages import ANY_PAGE, kept_map, map_parts
 
 bp = Blueprint("bulletins", __name__)
 PDF = "application/pdf"
@@ -87,15 +87,30 @@ def _bulletin_context(b):
 def bulletin():
     """The daily bulletin of ``?date=`` (default yesterday)."""
     day = _day()
-    db = get_db()
-    b = pagecache.figures(current_app, db, ["bulletin", day], lambda: bulletins.daily(db, day),
-                          long=True)
-    fmap = bulletin_maps.hotspot_map(settings(), stats.outlines(db, level="grid", simplify_m=5),
-                                     b.points)
+    b = _kept_bulletin(day)
+
+    def build():
+        # In a renewal thread too: the figures are read again, not taken from this request.
+        fmap = bulletin_maps.hotspot_map(settings(),
+                                         stats.outlines(get_db(), level="grid", simplify_m=5),
+                                         _kept_bulletin(day).points)
+        return map_parts(fmap, pagecache.NONCE)
+
+    # The day's hotspot map, kept like its figures: drawing the grids' outlines and the
+    # day's points took most of the page's time.
+    parts = kept_map("bulletin", None, {"day": day}, build, unfiltered=True,
+                     windows=pagecache.LONG)
     return render_template("bulletin.html", title=_("Daily bulletin"), day=day,
                            prev_day=day - dt.timedelta(days=1),
                            next_day=day + dt.timedelta(days=1), **_bulletin_context(b),
-                           **map_parts(fmap))
+                           **parts)
+
+
+def _kept_bulletin(day):
+    """Day ``day``'s bulletin figures, kept (:func:`pagecache.figures`)."""
+    db = get_db()
+    return pagecache.figures(current_app, db, ["bulletin", day], lambda: bulletins.daily(db, day),
+                             long=True)
 
 
 @bp.get("/bulletins")

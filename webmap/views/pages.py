@@ -72,21 +72,24 @@ def map_parts(fmap, nonce=None):
 _KEPT_TAG = f'<script nonce="{pagecache.NONCE}"'
 
 
-def kept_map(page, flt, options, build, unfiltered=None):
+def kept_map(page, flt, options, build, unfiltered=None, windows=None):
     """The map parts (and figures) ``build()`` returns for ``page``, kept while the data
     is unchanged when the visitor asked for no filter (``unfiltered``, default: ``flt``
     is empty; :mod:`webmap.pagecache`); a filtered page is built for its request.
-    ``build`` makes its parts with ``map_parts(fmap, NONCE)``."""
+    ``flt`` ``None``: a page of the whole district whoever reads it. ``windows``: how long
+    it is kept (:class:`pagecache.Windows`; default the maps'). ``build`` makes its parts
+    with ``map_parts(fmap, NONCE)``."""
     if unfiltered is None:
         unfiltered = not flt.as_args()
     if not unfiltered:
         parts = build()
     else:
-        key = json.dumps([page, str(get_locale()), options, pagecache.reach_key(flt.scope)],
-                         ensure_ascii=False, sort_keys=True)
+        reach = pagecache.reach_key(flt.scope if flt is not None else None)
+        key = json.dumps([page, str(get_locale()), options, reach],
+                         ensure_ascii=False, sort_keys=True, default=str)
         version = pagecache.data_version(get_db())  # before the data (see pagecache)
         parts = pagecache.for_app(current_app).get(
-            key, version, build,
+            key, version, build, windows=windows,
             later=pagecache.renewer(current_app, wrap=copy_current_request_context))
     tag = f'<script nonce="{security.csp_nonce()}"'
     # str(): Markup's own replace would escape the tag it puts in.
