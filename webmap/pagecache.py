@@ -82,8 +82,9 @@ def data_version(db):
 
 
 def init_app(app):
-    """Give the app its caches: built maps in files under ``<data dir>/cache/pages``, and
-    computed figures in memory. Kept values are renewed in background threads unless the
+    """Give the app its caches: built maps in files under ``<data dir>/cache/pages``,
+    computed figures in memory, and the long-lived ones (the bulletin's, the metrics') in
+    files under ``<data dir>/cache/figures``. Kept values are renewed in background threads unless the
     app is under test (``CIVGRID_RENEW_IN_BACKGROUND``, default: not ``TESTING``): a test
     must not leave a thread reading a database it is about to drop."""
     cache = app.config["CIVGRID_SETTINGS"].data_dir / "cache"
@@ -114,9 +115,9 @@ def figures(app, db, key, compute, long=False):
     """``compute()``'s result for ``key`` (any object, read only), kept in this process's
     memory under the data version like a built map. ``long``: the bulletin's and the
     metrics page's figures, whole-district sums over hundreds of thousands of cases that
-    leaders open all day, kept within the longer windows (:data:`FIGURES_STALE_S`,
-    :data:`FIGURES_MAX_AGE_S`) and renewed in the background; ``compute`` must then need
-    no request (it runs in a thread of its own)."""
+    leaders open all day, kept within the longer windows (:data:`LONG`), shared by the
+    workers through files and renewed in the background; ``compute`` must then need no
+    request (it runs in a thread of its own) and return a picklable value."""
     key = json.dumps(key, sort_keys=True, default=str)
     if not long:
         return app.extensions["civgrid_figures_cache"].get(key, data_version(db), compute)
@@ -168,8 +169,8 @@ class PageCache:
         """The value kept for ``key`` at ``version``, or ``build()``'s, kept.
 
         ``windows``: this key's :class:`Windows` (default: the cache's). ``later``: runs a
-        function in the background (:func:`in_thread`); given, a value served in the
-        late in its window is rebuilt by ``later`` for the visitors after this one."""
+        function in the background (:func:`in_thread`); given, a value served late in its
+        window is rebuilt by ``later`` for the visitors after this one."""
         windows = windows or self.windows
         found = self._from_memory(key, version, windows)
         if found is not None:
