@@ -187,3 +187,85 @@ def test_a_checked_row_stores_what_an_import_of_the_same_row_stores(db, settings
             assert logged[0] == "public.report"
             assert logged[1]["category"] and logged[1]["channel"] == "web"
     assert_tallies_match(db)
+
+
+def _row_by_id(tx, issue_id):
+    return tx.fetchdicts(f"SELECT {', '.join('i.' + c for c in COMPARED)}, g.code FROM issues i"
+                         " LEFT JOIN grids g ON g.id = i.grid_id WHERE i.id = %s",
+                         (issue_id,))[0]
+
+
+#: A grid worker's report as the field form sends it: no ref, status or closing time.
+PLAIN = {"category": "07001", "description": "路边垃圾堆放", "address": "", "source": "patrol",
+         "reported_at": "2026-11-02T09:30:00+08:00"}
+
+
+def test_a_plain_form_skips_the_import_path_and_stores_the_same(db, settings, layout,
+                                                                tmp_path, monkeypatch):
+    """A plain form (a grid worker's report) is checked without pandas, and stored as the
+    import of the same row is: for every hand-placed point, in lon/lat and in GCJ-02."""
+    from geo.io import crs as crs_mod
+    from geo.io import intake
+
+    rows = [(name, lonlat, grid, method) for name, lonlat, grid, method, _e in POINTS]
+    path = tmp_path / "plain.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.DictWriter(f, NAMES)
+        out.writeheader()
+        for i, (_name, lonlat, _g, _m) in enumerate(rows):
+            out.writerow(_fields(lonlat, PLAIN, f"FILE-{i}"))
+    issues.import_issues(db, settings, path)
+
+    def no_import_path(*args, **kwargs):
+        raise AssertionError("a plain form went through the import's one-row path")
+
+    monkeypatch.setattr(intake, "insert_row", no_import_path)
+    made = [issues.create_issue(db, settings, {**PLAIN, "lon": repr(float(lon)),
+                                               "lat": repr(float(lat))}, actor="t_q")
+            for _name, (lon, lat), _g, _m in rows]
+    # The same points given in GCJ-02 (as a phone's map gives them) land where they are.
+    gx, gy = crs_mod.wgs84_to_gcj02(*(float(v) for v in POINTS[0][1]))
+    in_gcj = issues.create_issue(db, settings, {**PLAIN, "lon": repr(float(gx)),
+                                                "lat": repr(float(gy))}, crs="gcj02")
+    with db.transaction() as tx:
+        for i, (name, _lonlat, grid, method) in enumerate(rows):
+            formed = _row_by_id(tx, made[i])
+            assert (formed["code"], formed["assign_method"]) == (grid, method), name
+            assert formed == _row(tx, f"FILE-{i}"), name
+        gcj = _row_by_id(tx, in_gcj)
+        assert (gcj["code"], gcj["raw_crs"]) == (code(2), "gcj02")
+        for issue_id in made:
+            assert tx.fetchall("SELECT action, actor FROM issue_history WHERE issue_id = %s",
+                               (issue_id,)) == [("created", "t_q")]
+    assert_tallies_match(db)
+
+
+@pytest.mark.parametrize("fields,problem", [
+    ({"lat": "四十"}, "lat '四十' is not a number"),
+    ({"category": "99999"}, "unknown category '99999'"),
+    ({"category": "垃圾乱堆乱放"}, None),  # a name, not a code: the import's path takes it
+    ({"reported_at": "2026-13-01T09:30:00+08:00"},
+     "reported_at '2026-13-01T09:30:00+08:00' is not an ISO 8601 time"),
+    ({"source": "巡查"}, "source"),
+    ({"lon": "121.47", "lat": "31.23"}, "km outside the district"),
+    ({"lon": "31.23", "lat": "121.47"}, "not a valid longitude/latitude"),
+])
+def test_a_plain_form_that_is_not_plain_gets_the_import_paths_words(db, settings, layout,
+                                                                    fields, problem):
+    """Whatever the quick checks do not take goes through the import's one-row path: the
+    same message as before, nothing stored; or, when that path accepts it, the case."""
+    lon, lat = xy(3, 3)
+    form = {**PLAIN, "lon": repr(float(lon)), "lat": repr(float(lat)), **fields}
+    before = table_snapshot(db)
+    if problem is None:
+        with db.transaction() as tx:
+            name = tx.fetchval("SELECT name_zh FROM categories WHERE code = '07001'")
+        form["category"] = name
+        issue_id = issues.create_issue(db, settings, form)
+        with db.transaction() as tx:
+            assert _row_by_id(tx, issue_id)["category"] == "07001"
+        return
+    with pytest.raises(InputError) as err:
+        issues.create_issue(db, settings, form)
+    assert problem in str(err.value) and "form: the issue" in str(err.value)
+    assert table_snapshot(db) == before

@@ -49,7 +49,7 @@ def convert_and_check(table, extent, max_outside_m):
     x, y = table.x, table.y
     problems = readers.numeric_problems(table)
     label = crs_mod.crs_label(table.crs)
-    geographic_input = _is_geographic(table.crs)
+    geographic_input = is_geographic(table.crs)
     invalid = ~(np.isfinite(x) & np.isfinite(y))  # said by numeric_problems
     if geographic_input:
         out_of_range = (np.abs(x) > 180) | (np.abs(y) > 90)
@@ -113,7 +113,8 @@ def spatial_order(lon, lat):
     return np.argsort(spread(quantise(lon)) | (spread(quantise(lat)) << 1), kind="stable")
 
 
-def _is_geographic(crs):
+def is_geographic(crs):
+    """Whether ``crs`` (as :func:`geo.io.crs.parse_crs` gives it) is in degrees."""
     if crs is None or crs in ("gcj02", "bd09"):
         return True
     from pyproj import CRS
