@@ -280,9 +280,7 @@ class PageCache:
             return None
         try:
             kept = self.codec.loads(self._file(key).read_bytes())
-        except OSError:
-            return None
-        except Exception:  # noqa: BLE001 - a torn or outdated file is only a miss
+        except Exception:  # noqa: BLE001 - no file, a torn or an outdated one: a miss
             return None
         if not isinstance(kept, dict) or kept.get("key") != key:
             return None
@@ -303,7 +301,7 @@ class PageCache:
             data = json.dumps(kept, ensure_ascii=False).encode("utf-8")
         else:
             data = self.codec.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # The folder exists: every write happens under the key's file lock (_file_lock).
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
