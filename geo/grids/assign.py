@@ -194,7 +194,7 @@ def reassign_in(tx, settings, tables=ASSIGNED_TABLES, where="true", actor=None):
                    {"version": version})
         changed = tx.fetchval("SELECT count(*) FROM _changes")
         if changed:
-            _apply_changes(tx, table, version, changed)
+            _apply_changes(tx, table, version, changed, whole_table=where == "true")
             _record_changes(tx, table, version, actor)
         report = AssignReport(table, version, changed=changed)
         for method, count in tx.fetchall(
@@ -208,11 +208,21 @@ def reassign_in(tx, settings, tables=ASSIGNED_TABLES, where="true", actor=None):
 
 _SET_CHANGES = ("UPDATE {table} AS t SET grid_id = c.new_grid, grid_version = %(version)s,"
                 " assign_method = c.method FROM _changes AS c WHERE t.id = c.id")
+#: The rows of ``_changes`` whose grid or method changes, not only their version label.
+_MOVED = " AND (c.old_grid IS DISTINCT FROM c.new_grid OR c.old_method IS DISTINCT FROM c.method)"
 
 
-def _apply_changes(tx, table, version, changed):
+def _apply_changes(tx, table, version, changed, whole_table=False):
     """Write ``_changes`` onto ``table``: row by row, or for a large share of the table
-    with its indexes rebuilt once and the tallies counted from ``_changes`` alone."""
+    with its indexes rebuilt once and the tallies counted from ``_changes`` alone.
+
+    ``whole_table``: ``_changes`` holds every row of the table whose assignment differs
+    from the one just computed for all of it, so afterwards every row carries the
+    version label ``version``. In bulk, only the rows whose grid or method changes are
+    then updated, and the label is written into every row by one rewrite of the table
+    (:func:`geo.store.bulk.rewrite_column`), which also leaves the updated rows' old
+    versions behind: the indexes are rebuilt over the current rows only.
+    """
     params = {"version": version}
     if changed < max(bulk.BULK_MIN_ROWS, BULK_SHARE * bulk.estimated_rows(tx, table)):
         tx.execute(_SET_CHANGES.format(table=table), params)
@@ -221,7 +231,11 @@ def _apply_changes(tx, table, version, changed):
     with bulk.tallies_by_hand(tx, table, "UPDATE") as by_hand, \
             bulk.rebuilt_indexes(tx, table, analyze=False,
                                  columns=["grid_id", "grid_version", "assign_method"]):
-        tx.execute(_SET_CHANGES.format(table=table), params)
+        if whole_table and bulk.rewritable(tx, table, "grid_version"):
+            tx.execute(_SET_CHANGES.format(table=table) + _MOVED, params)
+            bulk.rewrite_column(tx, table, "grid_version", version)
+        else:
+            tx.execute(_SET_CHANGES.format(table=table), params)
         if by_hand:
             # Only the grid changes: the tallies lose each moved row under its old grid
             # and count it under the new one (its week and cell stay as they were).

@@ -56,6 +56,46 @@ def rebuilt_indexes(tx, table, analyze=True, columns=None):
         tx.execute(f"ANALYZE {table}")
 
 
+def rewritable(tx, table, column):
+    """Whether :func:`rewrite_column` can rewrite ``table`` through ``column``: PostgreSQL
+    refuses to change the type of a column that a view, rule, policy, trigger condition or
+    another column's generation expression reads."""
+    return tx.fetchval(
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_attribute a"
+        " ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
+        " WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = %(table)s::regclass"
+        " AND a.attname = %(column)s AND (d.classid IN ('pg_rewrite'::regclass,"
+        " 'pg_policy'::regclass, 'pg_trigger'::regclass) OR d.classid = 'pg_attrdef'::regclass"
+        " AND d.objid NOT IN (SELECT oid FROM pg_attrdef"
+        " WHERE adrelid = d.refobjid AND adnum = d.refobjsubid)))",
+        {"table": table, "column": column})
+
+
+def rewrite_column(tx, table, column, value):
+    """Set ``column`` to ``value`` (an integer or None) in every row of ``table`` by
+    rewriting the table into a new file rather than updating its rows.
+
+    Inside the transaction that updated them, the old versions of updated rows stay in
+    the table, and PostgreSQL puts them into every index it builds (the transaction's
+    own earlier snapshots may still need them): after an ``UPDATE`` of every row,
+    building the indexes reads and sorts twice the rows and takes twice as long, and
+    the table stays twice its size after the commit. A rewrite (``ALTER TABLE … ALTER
+    COLUMN … TYPE`` with the column's own type and a constant ``USING``) copies only
+    the rows' current versions and writes the column on the way. It rebuilds whatever
+    indexes the table still has; call it with them dropped (:func:`rebuilt_indexes`),
+    the table locked exclusively, and only where :func:`rewritable` allows.
+    """
+    kind = tx.fetchval("SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+                       " WHERE attrelid = %s::regclass AND attname = %s", (table, column))
+    literal = "NULL" if value is None else str(int(value))
+    # table, column and kind come from the schema (the server's own spelling of the
+    # type), value is formatted as an integer: nothing from outside is spliced in.
+    tx.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {kind}"
+               f" USING {literal}::{kind}")
+    # Changing a column's type drops its statistics.
+    tx.execute(f"ANALYZE {table} ({column})")
+
+
 def tally_triggers(tx, table, event):
     """``[(name, definition)]`` of ``table``'s tally triggers that fire on ``event``
     (``'INSERT'``, ``'UPDATE'`` or ``'DELETE'``): the user triggers whose function's
