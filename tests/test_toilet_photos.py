@@ -112,3 +112,46 @@ def test_only_stored_names_are_served(client, settings):
                 "/toilets/photos/%2E%2E/thumb"):
         resp = client.get(url)
         assert resp.status_code == 404 and b"TOP-SECRET-CONTENT" not in resp.data, url
+
+
+def _colour_at(img, x, y):
+    return img.convert("RGB").getpixel((x, y))
+
+
+def _near(colour, want, slack=40):
+    return all(abs(a - b) <= slack for a, b in zip(colour, want))
+
+
+def test_a_photo_is_stored_upright_as_its_orientation_says():
+    """EXIF orientation 6: the camera was turned, the picture must be turned 90° clockwise
+    to be seen upright. A 200 × 100 picture red on the left, blue on the right is stored
+    100 × 200, red on top — and so is its thumbnail, by the same proportions."""
+    img = Image.new("RGB", (200, 100), (0, 0, 255))
+    img.paste((255, 0, 0), (0, 0, 100, 100))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif.tobytes(), quality=95)
+    photo = photos.prepare(out.getvalue(), "turned.jpg")
+    for data in (photo.jpeg, photo.thumb):
+        with Image.open(io.BytesIO(data)) as stored:
+            w, h = stored.size
+            assert h == 2 * w and not stored.getexif()
+            assert _near(_colour_at(stored, w // 2, h // 4), (255, 0, 0))
+            assert _near(_colour_at(stored, w // 2, 3 * h // 4), (0, 0, 255))
+
+
+@pytest.mark.parametrize("mode", ["P", "RGBA", "L"])
+def test_a_photo_of_another_colour_mode_is_stored_as_an_rgb_jpeg(mode):
+    # 153 is a step of the web palette "P" converts to, so no colour is lost on the way.
+    img = Image.new("RGB", (640, 480), (0, 153, 0)).convert(mode)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    photo = photos.prepare(out.getvalue(), "plan.png")
+    with Image.open(io.BytesIO(photo.jpeg)) as stored:
+        assert (stored.format, stored.mode, stored.size) == ("JPEG", "RGB", (640, 480))
+        grey = (153 * 587 + 500) // 1000  # ITU-R 601 luma of pure green 153, as "L" keeps it
+        assert _near(stored.getpixel((320, 240)),
+                     (grey, grey, grey) if mode == "L" else (0, 153, 0), slack=8)
+    with Image.open(io.BytesIO(photo.thumb)) as thumb:
+        assert thumb.size == (photos.THUMB_SIDE, 240)
