@@ -236,3 +236,30 @@ def test_bad_serving_settings_are_named():
         with pytest.raises(ConfigError, match=f"CIVGRID_THREADS='{value}' must be a whole "
                                               "number ≥ 1"):
             settings_mod.from_env({"CIVGRID_THREADS": value})
+
+
+def test_the_master_freezes_what_the_workers_inherit(demo_url, monkeypatch):
+    """What the master built before forking (the app and every module it imported) is out
+    of the collector's full passes in the workers: frozen just before gunicorn forks."""
+    import gc
+
+    from webmap import create_app
+
+    settings = settings_mod.Settings(database_url=demo_url, tiles="none")
+    app = create_app({"CIVGRID_SETTINGS": settings, "TESTING": True})
+    seen = {}
+
+    class Master:
+        def __init__(self, app, options):
+            seen["options"] = options
+
+        def run(self):
+            seen["frozen"] = gc.get_freeze_count()
+
+    monkeypatch.setattr(serving_mod, "Server", Master)
+    try:
+        serving_mod.serve(app, "127.0.0.1", free_port())
+    finally:
+        gc.unfreeze()
+    assert seen["options"]["preload_app"] is True
+    assert seen["frozen"] > 100_000  # the app and its modules: numpy, pandas, flask, …
