@@ -126,6 +126,34 @@ def test_invalid_draft_cannot_be_activated_and_nothing_changes(db, settings, lay
     assert table_snapshot(db) == before
 
 
+def test_a_draft_the_switch_cannot_even_read_is_refused_by_its_validation(
+        db, settings, layout, district, tmp_path):
+    """The checks run beside the switch's writes; a bow-tie grid (which makes PostGIS's
+    overlay fail) is still refused with the validation's finding, and nothing changes."""
+    draft = import_draft(db, settings, tmp_path, replace(layouts.grid_layout(), code(1), BOWTIE))
+    before = table_snapshot(db)
+    with pytest.raises(InputError) as err:
+        versions.activate(db, settings, draft)
+    assert "grid version 2 cannot be activated: 3 error(s)" in str(err.value)
+    assert any("grid 150102001001001: invalid geometry: self-intersection at lon 111.539062"
+               in str(p) for p in err.value.problems)
+    assert table_snapshot(db) == before
+
+
+def test_the_activation_keeps_what_its_validation_found(db, settings, layout, district,
+                                                        tmp_path):
+    gdf = layouts.grid_layout()
+    gdf.loc[gdf["code"].isin([code(4), code(5)]), "leader"] = ""
+    draft = import_draft(db, settings, tmp_path, gdf)
+    versions.activate(db, settings, draft)
+    with db.transaction() as tx:
+        kept = tx.fetchval("SELECT validation FROM grid_activations WHERE version_id = %s",
+                           (draft,))
+    # code(6) is in two parts (the layout's one warning), two grids lost their leader.
+    assert kept["counts"] == {"multipart": 1, "no_leader": 2}
+    assert "district boundary of 新城区" in kept["boundary"]
+
+
 def test_malformed_codes_and_warnings(db, settings, layout, district, tmp_path):
     gdf = layouts.grid_layout()
     gdf.loc[gdf["code"] == code(1), "code"] = "150102000001001"  # no street part

@@ -206,13 +206,55 @@ class ValidationReport(Lines):
 
 def validate_in(tx, settings, version_id):
     """:func:`geo.versions.validate` inside the caller's transaction."""
+    return check(read(tx, version_id), settings)
+
+
+@dataclass
+class Inputs:
+    """What validating a version reads from the database (:func:`read`); :func:`check`
+    then needs no connection, so it can run beside other work of the same transaction
+    (an activation checks its draft while it writes the new assignments)."""
+
+    version_id: int
+    status: str
+    #: ``(code, level, leader, number of departments, WKB)`` of every row, by code.
+    rows: list
+    #: ``(code, name, WKB)`` of the stored district boundaries.
+    district: list
+    #: Without a district boundary: the active version's id and its grids' WKB.
+    active: int | None
+    active_grids: list
+    #: The noise repaired at import: rows of table grid_repairs.
+    repairs: list
+
+
+def read(tx, version_id):
+    """Everything :func:`check` needs about version ``version_id`` (a few queries)."""
     version = version_row(tx, version_id)
     rows = tx.fetchall(
         "SELECT code, level, leader, cardinality(departments), ST_AsBinary(geom)"
         " FROM grids WHERE version_id = %s ORDER BY code, id", (version_id,))
     district = tx.fetchall("SELECT code, name, ST_AsBinary(geom) FROM districts ORDER BY code")
+    active, active_grids = None, []
+    if not district:
+        active = tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'")
+        if active is not None and active != version_id:
+            active_grids = [bytes(r[0]) for r in tx.fetchall(
+                "SELECT ST_AsBinary(geom) FROM grids WHERE version_id = %s"
+                " AND level = 'grid'", (active,))]
+    repairs = tx.fetchall(
+        "SELECT kind, codes, given_to, area_m2, width_m, ST_AsText(geom),"
+        " ST_X(p), ST_Y(p) FROM grid_repairs, ST_PointOnSurface(geom) AS p"
+        " WHERE version_id = %s ORDER BY id", (version_id,))
+    return Inputs(version_id, version["status"], rows, district, active, active_grids,
+                  repairs)
+
+
+def check(inputs, settings):
+    """The :class:`ValidationReport` of what :func:`read` found (no database needed)."""
+    version_id, rows, district = inputs.version_id, inputs.rows, inputs.district
     grid_level = [r for r in rows if r[1] == "grid"]
-    report = ValidationReport(version_id, version["status"], len(grid_level), Text(""))
+    report = ValidationReport(version_id, inputs.status, len(grid_level), Text(""))
     findings = _code_findings([r[0] for r in rows], [d[0] for d in district])
     if not grid_level:
         findings.append(Finding("no_grids", N_("grid version %(version)s holds no grids"),
@@ -233,7 +275,7 @@ def validate_in(tx, settings, version_id):
     suspect = ~shapely.is_empty(shapely.coverage_invalid_edges(work))
     findings += _overlap_findings(codes, work, metric, suspect)
     union = _union(work, suspect)
-    boundary, report.boundary = _boundary(tx, version_id, union, district)
+    boundary, report.boundary = _boundary(inputs, union)
     if not district:
         findings.append(Finding(
             "fallback_boundary",
@@ -249,17 +291,13 @@ def validate_in(tx, settings, version_id):
             findings.append(Finding(
                 "no_departments", N_("grid %(code)s has no responsible department (包联单位)"),
                 {"code": code}, (code,)))
-    findings += _repair_findings(tx, version_id)
+    findings += _repair_findings(inputs.repairs)
     report.findings = _sorted(findings)
     return report
 
 
-def _repair_findings(tx, version_id):
+def _repair_findings(rows):
     """The digitising noise repaired when the version was imported (table grid_repairs)."""
-    rows = tx.fetchall(
-        "SELECT kind, codes, given_to, area_m2, width_m, ST_AsText(geom),"
-        " ST_X(p), ST_Y(p) FROM grid_repairs, ST_PointOnSurface(geom) AS p"
-        " WHERE version_id = %s ORDER BY id", (version_id,))
     findings = []
     for kind, codes, given_to, area, width, wkt, lon, lat in rows:
         params = {"area": area, "width": width, "codes": codes_text(codes), "to": given_to,
@@ -482,22 +520,21 @@ def _outline(geoms):
     return _union(geoms, ~shapely.is_empty(shapely.coverage_invalid_edges(geoms)))
 
 
-def _boundary(tx, version_id, union, district):
+def _boundary(inputs, union):
     """The boundary to check against and a phrase (:class:`Text`) saying what it is."""
+    district = inputs.district
     if district:
         geom = shapely.union_all(shapely.from_wkb([bytes(d[2]) for d in district]))
         names = ", ".join(f"{d[1]} ({d[0]})" for d in district)
         return geom, Text(N_("the district boundary of %(names)s"), {"names": names})
-    active = tx.fetchval("SELECT id FROM grid_versions WHERE status = 'active'")
-    if active is not None and active != version_id:
-        rows = tx.fetchall("SELECT ST_AsBinary(geom) FROM grids WHERE version_id = %s"
-                           " AND level = 'grid'", (active,))
-        return (_outline(shapely.from_wkb([bytes(r[0]) for r in rows])),
-                Text(N_("the outline of the active version %(version)s"), {"version": active}))
+    if inputs.active_grids:
+        return (_outline(shapely.from_wkb(inputs.active_grids)),
+                Text(N_("the outline of the active version %(version)s"),
+                     {"version": inputs.active}))
     filled = shapely.union_all([shapely.Polygon(p.exterior) for p in shapely.get_parts(union)
                                 if p.geom_type == "Polygon"])
     return filled, Text(N_("the outline of version %(version)s itself (only holes are gaps)"),
-                        {"version": version_id})
+                        {"version": inputs.version_id})
 
 
 def _boundary_findings(codes, work, union, boundary, metric):
