@@ -208,7 +208,8 @@ class MemorySampler(threading.Thread):
 
 def run_locust(port, users, spawn_rate, seconds, fixtures_path, csv_prefix):
     """Locust headless for ``seconds``, its figures from when every user is in."""
-    env = dict(os.environ, CIVGRID_BENCH_FIXTURES=str(fixtures_path))
+    env = dict(os.environ, CIVGRID_BENCH_FIXTURES=str(fixtures_path),
+               CIVGRID_BENCH_RESENT=f"{csv_prefix}_resent.json")
     cmd = [sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--headless",
            "-u", str(users), "-r", str(spawn_rate), "-t", f"{seconds}s", "--reset-stats",
            "--host", f"http://127.0.0.1:{port}", "--csv", str(csv_prefix), "--only-summary",
@@ -303,10 +304,18 @@ def main():
             proc.kill()
     before = marks.get("before", started_mb)
     report(table(run_dir / "run", seconds), before, after, sampler.samples,
-           marks.get("load_before", (0, 0, 0)), load_after)
+           marks.get("load_before", (0, 0, 0)), load_after, resent(run_dir / "run"))
 
 
-def report(rows, before, after, samples, load_before, load_after):
+def resent(csv_prefix):
+    """Requests the users sent again as browsers do (``locustfile._Resend``), by cause."""
+    try:
+        return json.loads(Path(f"{csv_prefix}_resent.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def report(rows, before, after, samples, load_before, load_after, resends=None):
     print(f"\n{'route':<34} {'reqs':>7} {'fail':>5} {'req/s':>7} {'p50':>6} {'p95':>6} "
           f"{'p99':>6} {'max':>7}  (ms)")
     for r in sorted(rows, key=lambda r: (r["name"] == "ALL", r["kind"], r["name"])):
@@ -333,6 +342,11 @@ def report(rows, before, after, samples, load_before, load_after):
     print("\ntargets:")
     for text, ok in checks:
         print(f"  {'meets ' if ok else 'MISSES'}  {text}")
+    if resends is not None:
+        print(f"requests sent again on a new connection, as a browser does, after the server "
+              f"had closed the idle kept-alive one they went out on: {sum(resends.values())}"
+              f" ({', '.join(f'{k} {v}' for k, v in sorted(resends.items())) or 'none'};"
+              f" counted over the whole run, warm-up included)")
     print(f"load average before {' '.join(f'{x:.1f}' for x in load_before)}, after "
           f"{' '.join(f'{x:.1f}' for x in load_after)} (1, 5, 15 min; 2 cores)")
 

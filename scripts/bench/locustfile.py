@@ -18,13 +18,18 @@ Accounts, their grids, points inside them and case numbers come from the JSON fi
 its kind: ``page …`` (an HTML page), ``write …`` (a step or a report), ``api …``.
 """
 
+import collections
 import io
 import json
 import os
 import random
 import re
+from http.client import RemoteDisconnected
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, events, task
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ProtocolError
+from urllib3.util.retry import Retry
 
 FIXTURES = json.loads(open(os.environ["CIVGRID_BENCH_FIXTURES"], encoding="utf-8").read())
 _CASE = re.compile(r"/issues/(\d+)")
@@ -45,6 +50,51 @@ def _photo():
 
 
 PHOTO = _photo()
+
+#: Requests sent again as a browser would (``_Resend``), by why the first try failed;
+#: written at the end to the file named by ``CIVGRID_BENCH_RESENT`` for the report.
+RESENT = collections.Counter()
+
+
+class _Resend(Retry):
+    """A browser's one resend of a request that died on a kept-alive connection.
+
+    waitress closes a connection that has been idle for ``CIVGRID_CHANNEL_TIMEOUT_S``;
+    a user who thinks about as long sends the next request on it just as it closes and
+    gets no answer at all (``RemoteDisconnected``; a reset). Browsers send such a request
+    once more on a new connection, whatever its method, since the server cannot have
+    answered it (Chromium: ``HttpNetworkTransaction::ShouldResendRequest``); requests
+    does not, so Locust counted a failure the person would never see. Nothing else is
+    resent: not a refused connection, not a request that got any answer, not twice.
+    """
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None,
+                  _stacktrace=None):
+        cause = error.args[1] if isinstance(error, ProtocolError) and len(error.args) > 1 else None
+        if response is None and isinstance(cause, (RemoteDisconnected, ConnectionResetError,
+                                                   BrokenPipeError)):
+            if self.total:  # else this raises: the resend failed as well
+                RESENT[type(cause).__name__] += 1
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+        # What requests does by default (no retry at all).
+        return Retry(0, read=False).increment(method, url, response, error, _pool,
+                                              _stacktrace)
+
+
+def _browser_like(user):
+    """Mount the resend on the user's HTTP session (one per simulated person)."""
+    adapter = HTTPAdapter(max_retries=_Resend(total=1, connect=0, read=1, redirect=0,
+                                              status=0, other=0, allowed_methods=None,
+                                              raise_on_status=False))
+    user.client.mount("http://", adapter)
+
+
+@events.quitting.add_listener
+def _write_resent(environment, **_kw):
+    path = os.environ.get("CIVGRID_BENCH_RESENT")
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(dict(RESENT), fh)
 STATUSES = ["reported", "filed", "dispatched", "processing", "closed"]
 MEASURES = ["density", "overdue", "total"]
 
@@ -58,6 +108,7 @@ class _Person(HttpUser):
     def on_start(self):
         """Take up the account's session, logged in once by the runner (a person at the
         peak has been logged in since the morning)."""
+        _browser_like(self)
         self.login = self.pick_login()
         session = FIXTURES["sessions"][self.login]
         self.client.cookies.update(session["cookies"])
@@ -197,6 +248,7 @@ class ApiClient(HttpUser):
     wait_time = between(1, 5)
 
     def on_start(self):
+        _browser_like(self)
         self.client.headers["Authorization"] = f"Bearer {FIXTURES['token']}"
 
     @task(3)
@@ -223,6 +275,7 @@ class Citizen(HttpUser):
     wait_time = between(10, 30)
 
     def on_start(self):
+        _browser_like(self)
         self.codes = []
 
     def _token(self):
