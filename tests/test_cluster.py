@@ -124,3 +124,24 @@ def test_bad_database_url_and_data_dir_are_named(tmp_path):
     (tmp_path / "a-file").write_text("")
     with pytest.raises(ConfigError, match="CIVGRID_DATA_DIR=.*a-file: cannot use it"):
         cluster.Cluster(tmp_path / "a-file").ensure_running()
+
+
+def test_a_data_directory_with_spaces_quotes_and_commas_works():
+    """Written into postgresql.conf and the connection string as it was, such a folder
+    broke both; the socket then lives in /tmp instead."""
+    parent = private_data_dir("civgrid-odd-")
+    path = parent / "网格 data, o'clock"
+    path.mkdir()
+    path.chmod(0o711)
+    try:
+        db = geo_db.connect(settings_mod.Settings(data_dir=path))
+        with db.transaction() as tx:
+            assert tx.fetchval("SELECT postgis_lib_version()").startswith("3.")
+        socket_dir = str(cluster.Cluster(path).socket_dir)
+        assert socket_dir.startswith("/tmp/civgrid-")
+        conf = (path / "pgdata" / "postgresql.conf").read_text()
+        assert f"unix_socket_directories = '{socket_dir}'" in conf
+    finally:
+        geo_db.forget()
+        cluster.Cluster(path).stop()
+        shutil.rmtree(parent, ignore_errors=True)

@@ -40,6 +40,10 @@ PORT = 5432
 CLIENT_CHECK_INTERVAL_MS = 2000
 # sun_path is 108 bytes on Linux; the socket file name adds 14 characters.
 _MAX_SOCKET_DIR = 90
+#: What a socket folder written as it is into postgresql.conf (a quoted list) and libpq's
+#: connection string must not hold: such a folder is replaced by a short one in /tmp, as a
+#: too long one is. (Clusters at such paths never started, so none is left behind.)
+_UNQUOTABLE = re.compile(r"[\s'\",\\]")
 
 _SERVER_SETTINGS = {
     "listen_addresses": "''",
@@ -113,7 +117,7 @@ class Cluster:
         self.pgdata = self.root / "pgdata"
         self.log = self.root / "postgres.log"
         sock = self.root / "run"
-        if len(str(sock)) > _MAX_SOCKET_DIR:
+        if len(str(sock)) > _MAX_SOCKET_DIR or _UNQUOTABLE.search(str(sock)):
             digest = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
             sock = Path("/tmp") / f"civgrid-{digest}"
         self.socket_dir = sock
