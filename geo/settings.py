@@ -28,7 +28,8 @@
                           (default 1024); a larger one is refused (a zip bomb guard).
 ``CIVGRID_MAX_UPLOAD_MB`` the web pages refuse a request (an upload) larger than this many
                           MB (default 50).
-``CIVGRID_WORKERS``       ``civgrid serve``: worker processes (default: two per core).
+``CIVGRID_WORKERS``       ``civgrid serve``: worker processes (default: two per core, fewer
+                          when the database's connections would not suffice).
 ``CIVGRID_THREADS``       ``civgrid serve``: requests each worker answers at once (default 4).
 ``CIVGRID_CONNECTION_LIMIT`` ``civgrid serve``: open client connections at most (default 500).
 ``CIVGRID_CHANNEL_TIMEOUT_S`` ``civgrid serve``: a connection idle (or sending nothing)
@@ -74,7 +75,10 @@ class Settings:
     sliver_m2: float = 100.0
     noise_width_m: float = 0.5
     min_grid_width_m: float = 10.0
-    workers: int = field(default_factory=lambda: 2 * cores())
+    workers: int = field(default_factory=lambda: WORKERS_PER_CORE * cores())
+    #: False when ``workers`` is the default, which ``civgrid serve`` lowers to what the
+    #: database's connections allow (an explicit number that does not fit is refused).
+    workers_set: bool = False
     threads: int = 4
     connection_limit: int = 500
     channel_timeout_s: int = 30
@@ -82,8 +86,14 @@ class Settings:
     bulletin_at: dt.time | None = None
 
 
+#: ``civgrid serve``'s default processes per core, each of ``threads`` (4) threads
+#: (README: *Serving in production*).
+WORKERS_PER_CORE = 2
+
+
 def cores():
-    """The cores this process may run on (``CIVGRID_WORKERS`` is twice as many)."""
+    """The cores this process may run on (``CIVGRID_WORKERS`` defaults to twice as
+    many)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -211,7 +221,8 @@ def from_env(env=None):
         sliver_m2=_float(env, "CIVGRID_SLIVER_M2", 100.0),
         noise_width_m=_float(env, "CIVGRID_NOISE_WIDTH_M", 0.5),
         min_grid_width_m=_float(env, "CIVGRID_MIN_GRID_WIDTH_M", 10.0),
-        workers=_count(env, "CIVGRID_WORKERS", 2 * cores()),
+        workers=_count(env, "CIVGRID_WORKERS", WORKERS_PER_CORE * cores()),
+        workers_set=env.get("CIVGRID_WORKERS") not in (None, ""),
         threads=_count(env, "CIVGRID_THREADS", 4),
         connection_limit=_count(env, "CIVGRID_CONNECTION_LIMIT", 500),
         channel_timeout_s=_count(env, "CIVGRID_CHANNEL_TIMEOUT_S", 30),

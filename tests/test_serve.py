@@ -172,6 +172,25 @@ def test_pools_must_fit_the_servers_connections(demo_url):
     assert refused.returncode != 0 and f"CIVGRID_WORKERS={fits + 1}" in refused.stderr
 
 
+def test_the_default_workers_are_lowered_to_what_the_connections_allow(demo_url):
+    """A machine of many cores on a server of few connections: the default shrinks to
+    what fits, an explicit number that does not fit is refused."""
+    db = geo_db.connect(settings_mod.Settings(database_url=demo_url, tiles="none"))
+    with db.transaction() as tx:
+        allowed = (int(tx.fetchval("SHOW max_connections"))
+                   - int(tx.fetchval("SHOW superuser_reserved_connections")))
+    per_worker = 8  # 4 threads + 2, at least 8
+    fits = (allowed - 10) // per_worker
+    many = settings_mod.Settings(database_url=demo_url, workers=fits + 40)
+    fitted, lowered_from = serving_mod.fit_workers(db, many)
+    assert (fitted.workers, lowered_from) == (fits, fits + 40)
+    few = settings_mod.Settings(database_url=demo_url, workers=2)
+    assert serving_mod.fit_workers(db, few) == (few, None)
+    given = settings_mod.Settings(database_url=demo_url, workers=fits + 40, workers_set=True)
+    with pytest.raises(ConfigError, match=rf"CIVGRID_WORKERS={fits + 40} processes"):
+        serving_mod.fit_workers(db, given)
+
+
 def half_requests(port, n):
     """``n`` connections that send the start of a request and then nothing."""
     socks = []
@@ -223,9 +242,11 @@ def test_waitress_limits_come_from_the_settings():
 
 
 def test_workers_default_to_two_per_core():
-    assert settings_mod.from_env({}).workers == 2 * len(os.sched_getaffinity(0))
-    assert settings_mod.from_env({}).threads == 4
-    assert settings_mod.from_env({"CIVGRID_WORKERS": "5"}).workers == 5
+    default = settings_mod.from_env({})
+    assert default.workers == 2 * len(os.sched_getaffinity(0)) and not default.workers_set
+    assert default.threads == 4
+    given = settings_mod.from_env({"CIVGRID_WORKERS": "5"})
+    assert given.workers == 5 and given.workers_set
     for value in ("0", "many"):
         with pytest.raises(ConfigError, match=f"CIVGRID_WORKERS='{value}' must be a whole "):
             settings_mod.from_env({"CIVGRID_WORKERS": value})

@@ -184,13 +184,7 @@ def _serve(host, port, debug):
     else:
         from webmap import serving
 
-        s = app.config["CIVGRID_SETTINGS"]
-        _say(Text(N_("%(workers)d worker processes of %(threads)d threads each, at most "
-                     "%(connections)d connections each, a silent one closed after "
-                     "%(timeout)d s"),
-                  {"workers": s.workers, "threads": s.threads,
-                   "connections": s.connection_limit, "timeout": s.channel_timeout_s}))
-        serving.serve(app, host, port)
+        serving.serve(app, host, port, say=_say)
 
 
 @main.group("db")

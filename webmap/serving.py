@@ -1,7 +1,7 @@
 """``civgrid serve``: several worker processes, each a waitress server (README: *Serving*).
 
 One Python process answers on one core at a time (the GIL), so ``civgrid serve`` runs
-``CIVGRID_WORKERS`` processes (default: one per core) under gunicorn's master, which
+``CIVGRID_WORKERS`` processes (default: two per core) under gunicorn's master, which
 binds the port, forks the workers from the app it built once (``preload``: one secret
 key, shared memory), replaces a worker that dies or stops answering, and stops them
 gracefully on ``SIGTERM`` (``HUP`` replaces them with fresh ones).
@@ -18,6 +18,7 @@ connection pool fits in the server's ``max_connections``; then it closes its own
 connections, as a connection must not be shared by forked processes.
 """
 
+import dataclasses
 import gc
 import os
 import signal
@@ -28,7 +29,7 @@ import gunicorn.app.base
 import gunicorn.workers.base
 import waitress
 
-from geo.errors import N_, ConfigError
+from geo.errors import N_, ConfigError, Text
 from geo.store import db as geo_db
 
 #: Connections left for ``civgrid`` commands (an import, an assignment, ``db status``)
@@ -71,6 +72,27 @@ def check_connections(db, settings):
              "allowed": allowed, "most": most, "commands": COMMAND_CONNECTIONS},
             code="config.connections")
     return wanted, allowed
+
+
+def fit_workers(db, settings):
+    """``settings`` with as many workers as the database's connections allow.
+
+    An explicit ``CIVGRID_WORKERS`` is kept, or refused if it does not fit
+    (:func:`check_connections`); the default (two per core) is lowered to the most that
+    fit, so a many-core machine on a server with PostgreSQL's default 100 connections
+    still starts. Returns ``(settings, the default's number when it was lowered, else
+    None)``.
+    """
+    if settings.workers_set:
+        check_connections(db, settings)
+        return settings, None
+    _most, allowed = connection_budget(db)
+    fit = (allowed - COMMAND_CONNECTIONS) // geo_db.pool_size(settings)
+    if fit >= settings.workers:
+        return settings, None
+    fitted = dataclasses.replace(settings, workers=max(1, fit))
+    check_connections(db, fitted)  # not even one fits: refused, with the numbers
+    return fitted, settings.workers
 
 
 class WaitressWorker(gunicorn.workers.base.Worker):
@@ -143,12 +165,25 @@ def gunicorn_options(settings, host, port):
             "accesslog": None, "errorlog": "-", "loglevel": "warning"}
 
 
-def serve(app, host, port):
-    """Check the database, then run the master and its workers until stopped."""
+def serve(app, host, port, say=print):
+    """Check the database, then run the master and its workers until stopped.
+
+    ``say`` (a callable taking a :class:`~geo.errors.Text`) hears how many workers run.
+    """
     settings = app.config["CIVGRID_SETTINGS"]
     db = geo_db.connect(settings)  # starts the private cluster here, once, if needed
-    check_connections(db, settings)
+    settings, lowered_from = fit_workers(db, settings)
+    app.config["CIVGRID_SETTINGS"] = settings
     geo_db.forget()  # no connection may cross the fork
+    if lowered_from:
+        say(Text(N_("%(workers)d worker processes instead of the default %(default)d: the "
+                    "database %(db)s lets civgrid open too few connections for more (set "
+                    "CIVGRID_WORKERS, or raise the server's max_connections)"),
+                 {"workers": settings.workers, "default": lowered_from, "db": db.name}))
+    say(Text(N_("%(workers)d worker processes of %(threads)d threads each, at most "
+                "%(connections)d connections each, a silent one closed after %(timeout)d s"),
+             {"workers": settings.workers, "threads": settings.threads,
+              "connections": settings.connection_limit, "timeout": settings.channel_timeout_s}))
     # Everything built so far (the app, the modules it imported: several hundred thousand
     # objects) lives as long as the workers. Frozen, the collector's full passes in a
     # worker skip it: they took 100-400 ms at a time under load, holding the GIL, so every
