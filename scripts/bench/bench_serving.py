@@ -193,6 +193,47 @@ def rss_mb(pid):
     return total / 1024
 
 
+def cpu_s(pid):
+    """CPU time (user + system, s) used so far by ``pid`` and its descendants alive now."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / tick
+
+
+def postmaster_pid(workdir):
+    """The bench cluster's PostgreSQL server process, or None (a configured server)."""
+    if os.environ.get("CIVGRID_DATABASE_URL"):
+        return None
+    try:
+        return int((workdir / "instance" / "pgdata" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuMeter:
+    """Where the two cores went during the measured part: the server, PostgreSQL, Locust."""
+
+    def __init__(self, **pids):
+        self.pids = {k: v for k, v in pids.items() if v}
+        self.start = self.wall = None
+
+    def begin(self):
+        self.start = {k: cpu_s(p) for k, p in self.pids.items()}
+        self.wall = time.perf_counter()
+
+    def end(self):
+        if self.start is None:
+            return None
+        wall = time.perf_counter() - self.wall
+        return wall, {k: (cpu_s(p) - self.start[k]) / wall for k, p in self.pids.items()}
+
+
 class MemorySampler(threading.Thread):
     def __init__(self, pid, every_s=10):
         super().__init__(daemon=True)
@@ -214,7 +255,7 @@ def run_locust(port, users, spawn_rate, seconds, fixtures_path, csv_prefix):
            "-u", str(users), "-r", str(spawn_rate), "-t", f"{seconds}s", "--reset-stats",
            "--host", f"http://127.0.0.1:{port}", "--csv", str(csv_prefix), "--only-summary",
            "--stop-timeout", "30", "--exit-code-on-error", "0", "--loglevel", "WARNING"]
-    return subprocess.run(cmd, env=env).returncode
+    return subprocess.Popen(cmd, env=env)
 
 
 def table(csv_prefix, _seconds):
@@ -288,10 +329,18 @@ def main():
                   f"{marks['before']:.0f} MB; load average "
                   f"{' '.join(f'{x:.1f}' for x in marks['load_before'])}\n", flush=True)
 
-        timer = threading.Timer(ramp, mark_before)
+        locust = run_locust(args.port, args.users, args.spawn_rate, ramp + seconds,
+                            run_dir / "fixtures.json", run_dir / "run")
+        cpu = CpuMeter(server=proc.pid, postgres=postmaster_pid(args.workdir),
+                       locust=locust.pid)
+        timer = threading.Timer(ramp, lambda: (mark_before(), cpu.begin()))
         timer.start()
-        run_locust(args.port, args.users, args.spawn_rate, ramp + seconds,
-                   run_dir / "fixtures.json", run_dir / "run")
+        try:  # until the run's end, before Locust stops its users
+            locust.wait(timeout=ramp + seconds - 1)
+        except subprocess.TimeoutExpired:
+            pass
+        used = cpu.end()
+        locust.wait()
         timer.cancel()
         sampler.stop.set()
         after = rss_mb(proc.pid)
@@ -304,7 +353,7 @@ def main():
             proc.kill()
     before = marks.get("before", started_mb)
     report(table(run_dir / "run", seconds), before, after, sampler.samples,
-           marks.get("load_before", (0, 0, 0)), load_after, resent(run_dir / "run"))
+           marks.get("load_before", (0, 0, 0)), load_after, resent(run_dir / "run"), used)
 
 
 def resent(csv_prefix):
@@ -315,7 +364,7 @@ def resent(csv_prefix):
         return None
 
 
-def report(rows, before, after, samples, load_before, load_after, resends=None):
+def report(rows, before, after, samples, load_before, load_after, resends=None, used=None):
     print(f"\n{'route':<34} {'reqs':>7} {'fail':>5} {'req/s':>7} {'p50':>6} {'p95':>6} "
           f"{'p99':>6} {'max':>7}  (ms)")
     for r in sorted(rows, key=lambda r: (r["name"] == "ALL", r["kind"], r["name"])):
@@ -347,6 +396,11 @@ def report(rows, before, after, samples, load_before, load_after, resends=None):
               f"had closed the idle kept-alive one they went out on: {sum(resends.values())}"
               f" ({', '.join(f'{k} {v}' for k, v in sorted(resends.items())) or 'none'};"
               f" counted over the whole run, warm-up included)")
+    if used:
+        wall, cores = used
+        print(f"cores busy over the measured {wall:.0f} s (of 2): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in cores.items())
+              + f", together {sum(cores.values()):.2f}")
     print(f"load average before {' '.join(f'{x:.1f}' for x in load_before)}, after "
           f"{' '.join(f'{x:.1f}' for x in load_after)} (1, 5, 15 min; 2 cores)")
 
