@@ -1,5 +1,6 @@
 """Logging in: password hashes, throttling and lockout, sessions, cookies, tokens, the CLI."""
 
+import datetime as dt
 import time
 
 import pytest
@@ -208,6 +209,29 @@ def test_a_token_works_until_revoked(app, db, zhang):
     # A token cannot carry a role its owner does not hold.
     refused = runner.invoke(main, ["tokens", "add", "zhang", "--role", "admin"], env=env)
     assert refused.exit_code == 1 and "does not hold the role 'admin'" in refused.output
+
+
+def test_a_tokens_last_use_is_kept_to_the_minute(db, zhang):
+    """Written when a token is first used and then at most once a minute: a client calling
+    many times a second does not queue its requests on the token's row."""
+    _id, token = tokens.create_token(db, "zhang", "viewer", label="script")
+
+    def last_used():
+        """The time kept and the row version (xmin changes with every write)."""
+        with db.transaction() as tx:
+            return tuple(tx.fetchone("SELECT last_used_at, xmin::text FROM api_tokens"))
+
+    assert last_used()[0] is None
+    assert tokens.authenticate(db, token).login == "zhang"
+    first, version = last_used()
+    assert first is not None
+    for _ in range(3):
+        assert tokens.authenticate(db, token).login == "zhang"
+    assert last_used() == (first, version)  # the row was not written again
+    with db.transaction() as tx:
+        tx.execute("UPDATE api_tokens SET last_used_at = last_used_at - interval '61 seconds'")
+    assert tokens.authenticate(db, token).login == "zhang"
+    assert last_used()[0] > first - dt.timedelta(seconds=61)
 
 
 def test_users_commands(db, settings):
