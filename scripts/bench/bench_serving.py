@@ -391,6 +391,11 @@ def report(rows, before, after, samples, load_before, load_after, resends=None, 
     print("\ntargets:")
     for text, ok in checks:
         print(f"  {'meets ' if ok else 'MISSES'}  {text}")
+    if samples:
+        # Every sixth sample of ten seconds: a level that keeps rising is a leak, one that
+        # flattens is caches filling.
+        print("server memory by minute of the measured part (MB): "
+              + " ".join(f"{m:.0f}" for m in samples[5::6]))
     if resends is not None:
         print(f"requests sent again on a new connection, as a browser does, after the server "
               f"had closed the idle kept-alive one they went out on: {sum(resends.values())}"
