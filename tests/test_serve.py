@@ -276,11 +276,62 @@ def test_the_master_freezes_what_the_workers_inherit(demo_url, monkeypatch):
 
         def run(self):
             seen["frozen"] = gc.get_freeze_count()
+            seen["capped before forking"] = seen.get("capped", False)
 
     monkeypatch.setattr(serving_mod, "Server", Master)
+    monkeypatch.setattr(serving_mod, "cap_malloc_arenas", lambda: seen.update(capped=True))
     try:
         serving_mod.serve(app, "127.0.0.1", free_port())
     finally:
         gc.unfreeze()
     assert seen["options"]["preload_app"] is True
     assert seen["frozen"] > 100_000  # the app and its modules: numpy, pandas, flask, …
+    assert seen["capped before forking"] is True
+
+
+# Eight threads allocate at once, then glibc's own report (malloc_info) lists the arenas
+# ("<heap nr=…>") the process has. Python's allocator takes objects of up to 512 bytes
+# from its own pools; 64 KB buffers come from malloc.
+_ARENAS_SCRIPT = '''
+import ctypes, ctypes.util, os, sys, tempfile, threading
+from webmap import serving
+capped = serving.cap_malloc_arenas() if sys.argv[1] == "cap" else None
+start = threading.Barrier(8)
+keep = []
+def allocate():
+    start.wait()
+    keep.append([bytearray(65536) for _ in range(50)])
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+path = tempfile.mktemp()
+f = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, f)
+libc.fclose(f)
+print(capped, open(path).read().count("<heap nr="))
+os.unlink(path)
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_workers_allocate_from_two_malloc_arenas():
+    """Capped (as the master does before forking), eight threads that allocate at once
+    share two arenas; without the cap glibc gives each thread one of its own."""
+    def arenas(mode):
+        env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+        out = subprocess.run([sys.executable, "-c", _ARENAS_SCRIPT, mode], cwd=REPO, env=env,
+                             capture_output=True, text=True, check=True).stdout.split()
+        return out[0], int(out[1])
+
+    assert arenas("cap") == ("True", serving_mod.MALLOC_ARENAS)
+    assert arenas("none")[1] > serving_mod.MALLOC_ARENAS  # the check can see arenas
+
+
+def test_an_administrators_malloc_arena_max_is_left_alone(monkeypatch):
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert serving_mod.cap_malloc_arenas() is False

@@ -18,6 +18,8 @@ connection pool fits in the server's ``max_connections``; then it closes its own
 connections, as a connection must not be shared by forked processes.
 """
 
+import ctypes
+import ctypes.util
 import dataclasses
 import gc
 import os
@@ -41,6 +43,30 @@ WORKER_TIMEOUT_S = 60
 SWITCH_INTERVAL_S = 0.001
 #: Seconds a stopping worker has to finish the requests it is answering.
 GRACEFUL_TIMEOUT_S = 10
+#: glibc's malloc arenas a process may have (``M_ARENA_MAX``; its default is eight per core).
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
+
+
+def cap_malloc_arenas(arenas=MALLOC_ARENAS):
+    """Let glibc's allocator give this process (and those it forks) at most ``arenas``
+    arenas; returns whether it did.
+
+    glibc gives each new thread an arena of its own, up to eight per core, and a page's
+    large transient buffers leave each arena holding freed memory the others cannot reuse:
+    in the load test a worker's memory grew by a tenth in ten minutes. Two arenas for a
+    worker's four threads (and its renewals) took it to +6.9 % from a 7 % lower start.
+    Skipped where ``MALLOC_ARENA_MAX`` is set (the administrator's choice, already applied
+    by glibc) or where the C library is not glibc.
+    """
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):  # no C library found, or one without mallopt
+        mallopt = None
+    return bool(mallopt and mallopt(_M_ARENA_MAX, arenas) == 1)
 
 
 def connection_budget(db):
@@ -191,6 +217,7 @@ def serve(app, host, port, say=print):
     # share with this process.
     gc.collect()
     gc.freeze()
+    cap_malloc_arenas()  # before the fork: the workers inherit it
     try:
         Server(app, gunicorn_options(settings, host, port)).run()
     except SystemExit as stop:  # the master has stopped its workers and cleaned up
