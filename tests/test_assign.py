@@ -158,3 +158,18 @@ def test_reassign_before_any_grids_says_so(db, settings):
     reports = assign.reassign(db, settings)
     assert [str(r) for r in reports] == ["issues: 0 rows, no grids to assign them to yet",
                                          "toilets: 0 rows, no grids to assign them to yet"]
+
+
+def test_the_first_active_version_is_in_the_planners_statistics(db, layout):
+    """The first grid import leaves statistics on the grids, so the issues imported next
+    are assigned with plans that use them. Without any, PostgreSQL expected one grid and
+    searched for each point's nearest grid by testing every grid of the version instead of
+    asking the spatial index: 4.5 s instead of 0.3 s for the 3,257 points outside the
+    grids of the million-issue benchmark (1,000 grids)."""
+    with db.transaction() as tx:
+        grids_now = tx.fetchval("SELECT count(*) FROM grids")
+        assert tx.fetchval("SELECT reltuples FROM pg_class WHERE oid = 'grids'::regclass") \
+            == grids_now == len(layout)
+        assert tx.fetchval("SELECT count(*) FROM pg_stats WHERE schemaname = 'public'"
+                           " AND tablename = 'grids' AND attname IN ('version_id', 'level')") \
+            == 2

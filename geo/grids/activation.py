@@ -183,6 +183,11 @@ def activate_in(tx, settings, draft_id, expected_active=None, actor=None):
         report = ActivationReport("activate", draft_id, current, activation,
                                   actor or _user(tx), warnings=validation.warnings)
         _flip(tx, None, draft_id, actor)
+        # The first grids are missing from the planner's statistics until autovacuum
+        # comes by: the assignment (now, and of the imports that usually follow at once)
+        # would expect one grid and test every grid for each point left outside them
+        # instead of asking the spatial index. Later versions: see match_versions.
+        tx.execute("ANALYZE grids")
         report.full_reassignment = True
         for r in assign.reassign_in(tx, settings, actor=actor):
             report.tables.append(TableChange(r.table, draft_id, looked_at=r.total,
