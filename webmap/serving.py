@@ -54,8 +54,9 @@ def cap_malloc_arenas(arenas=MALLOC_ARENAS):
 
     glibc gives each new thread an arena of its own, up to eight per core, and a page's
     large transient buffers leave each arena holding freed memory the others cannot reuse:
-    in the load test a worker's memory grew by a tenth in ten minutes. Two arenas for a
-    worker's four threads (and its renewals) took it to +6.9 % from a 7 % lower start.
+    in the load test the server's memory grew by a tenth in ten minutes. With two arenas
+    for a worker's four threads (and its renewals) it started lower and grew less
+    (README: *Memory arenas*).
     Skipped where ``MALLOC_ARENA_MAX`` is set (the administrator's choice, already applied
     by glibc) or where the C library is not glibc.
     """
