@@ -32,7 +32,7 @@ from geo.io.imports import record_import
 from geo.store import bulk
 from geo.people import audit
 from geo.errors import N_, InputError, Problem, Text
-from geo.io.points import convert_and_check, ewkb_hex, spatial_order
+from geo.io.points import convert_and_check, ewkb, spatial_order
 
 CHUNK_ROWS = 100_000
 
@@ -350,22 +350,33 @@ def _receive_assignment(tx, buf):
     tx.execute("ANALYZE _assigned")
 
 
-def _copy_points(tx, lon, lat):
-    """The temp table ``_points (key, geom)``: row k's point, in Z-order, BRIN-indexed."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+#: PostgreSQL's binary COPY: the signature, no flags, no header extension; and one row of
+#: ``_points`` — two fields, the key (8 bytes, big-endian) and the point's EWKB (25 bytes).
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"
+_POINT_ROW = np.dtype([("fields", ">i2"), ("key_size", ">i4"), ("key", ">i8"),
+                       ("geom_size", ">i4"), ("geom", "V25")])
 
+
+def _copy_points(tx, lon, lat):
+    """The temp table ``_points (key, geom)``: row k's point, in Z-order, BRIN-indexed.
+
+    The rows go as PostgreSQL's binary COPY, built by numpy in one piece: the keys and the
+    points' EWKB as they are, with no text to write or parse (a million points as
+    hexadecimal EWKB in CSV took 1.7 s to send and index, 1.2 s so).
+    """
     tx.execute("DROP TABLE IF EXISTS _points")
     tx.execute("CREATE TEMP TABLE _points (key bigint, geom geometry(Point, 4490))"
                " ON COMMIT DROP")
     order = spatial_order(lon, lat)
-    rows = pa.table({"key": pa.array(order, pa.int64()),
-                     "geom": pa.array(ewkb_hex(lon[order], lat[order]), pa.binary())
-                     .cast(pa.string())})
-    buf = io.BytesIO()
-    pacsv.write_csv(rows, buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
-    buf.seek(0)
-    tx.copy_in("_points", ["key", "geom"], buf, csv=True)
+    rows = np.empty(len(order), dtype=_POINT_ROW)
+    rows["fields"] = 2
+    rows["key_size"] = 8
+    rows["key"] = order
+    rows["geom_size"] = 25
+    rows["geom"] = ewkb(np.asarray(lon)[order], np.asarray(lat)[order]).view("V25").ravel()
+    buf = io.BytesIO(_COPY_HEADER + rows.tobytes() + _COPY_TRAILER)
+    tx.copy_raw("COPY _points (key, geom) FROM STDIN (FORMAT binary)", buf)
     assign.index_points(tx)
 
 

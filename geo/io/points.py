@@ -122,13 +122,13 @@ def is_geographic(crs):
     return CRS.from_user_input(crs).is_geographic
 
 
-def ewkb_hex(lon, lat, srid=4490):
-    """Points as hexadecimal EWKB (PostGIS's own text form), one ``bytes`` per point.
+def ewkb(lon, lat, srid=4490):
+    """Points as EWKB (PostGIS's binary form), one row of 25 bytes per point.
 
     Exact: the coordinates travel as their eight bytes, not as decimal text.
 
-    >>> ewkb_hex([1.0], [2.0]).tolist()
-    [b'01010000208A110000000000000000F03F0000000000000040']
+    >>> ewkb([1.0], [2.0]).tobytes().hex().upper()
+    '01010000208A110000000000000000F03F0000000000000040'
     """
     lon = np.ascontiguousarray(lon, dtype="<f8")
     lat = np.ascontiguousarray(lat, dtype="<f8")
@@ -138,5 +138,4 @@ def ewkb_hex(lon, lat, srid=4490):
                                dtype=np.uint8)
     raw[:, 9:17] = lon.view(np.uint8).reshape(-1, 8)
     raw[:, 17:25] = lat.view(np.uint8).reshape(-1, 8)
-    digits = np.array([f"{i:02X}".encode() for i in range(256)], dtype="S2")
-    return np.ascontiguousarray(digits[raw]).view("S50").ravel()
+    return raw
