@@ -173,3 +173,23 @@ def test_the_first_active_version_is_in_the_planners_statistics(db, layout):
         assert tx.fetchval("SELECT count(*) FROM pg_stats WHERE schemaname = 'public'"
                            " AND tablename = 'grids' AND attname IN ('version_id', 'level')") \
             == 2
+
+
+def test_points_left_outside_keep_their_nearest_grid_when_rows_are_skipped(
+        db, settings, layout, tmp_path):
+    """The points no grid covers are found by their row numbers; rows left out because
+    their ref is stored leave gaps in those numbers, which must not matter."""
+    first = [xy(1, 3), metres_east(6, 3, 30)]
+    issues.import_issues(db, settings, write_issues(tmp_path / "a.csv", first, ["A0", "A1"]))
+    again = [xy(1, 3), metres_east(6, 3, 30), metres_east(6, 3, 20), xy(5, 1),
+             metres_south(4, 0, 20), metres_east(6, 3, 200)]
+    refs = ["A0", "A1", "B2", "B3", "B4", "B5"]
+    report = issues.import_issues(db, settings, write_issues(tmp_path / "b.csv", again, refs),
+                                  on_existing="skip")
+    assert report.skipped == 2
+    got = assigned(db)
+    # as HAND_CASES (and shapely, in test_random_points_agree_with_shapely) have them
+    assert {ref: got[ref][:2] for ref in refs} == {
+        "A0": (code(3), "inside"), "A1": (code(1), "nearest"),
+        "B2": (code(1), "nearest"), "B3": (code(6), "inside"),
+        "B4": (code(4), "nearest"), "B5": (None, "none")}

@@ -16,7 +16,10 @@ names a relation of ``(key, geom)`` rows and reads the temp table
 ``_assigned(key, grid_id, method)``.
 """
 
+import io
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from geo.errors import N_, Text
 from geo.grids.messages import Joined
@@ -72,12 +75,16 @@ def _params(version_id, tolerance_m, extent, params=None):
     }
 
 
-def compute(tx, points, version_id, tolerance_m, extent):
+def compute(tx, points, version_id, tolerance_m, extent, keys=None):
     """Fill the temp table ``_assigned`` for every row of ``points``.
 
     ``points`` is trusted SQL naming a relation with columns ``key`` and
     ``geom`` (EPSG:4490), e.g. ``"(SELECT id AS key, geom FROM issues)"``.
     Points that get no grid have no row in ``_assigned``.
+
+    ``keys``: every key of ``points`` is in ``0 … keys - 1`` (an import's rows). The
+    points rules 1 and 2 left over are then found by their keys on the client instead of
+    by matching a million points against a million assignments on the server (0.7 s).
     """
     params = _params(version_id, tolerance_m, extent)
     tx.execute("DROP TABLE IF EXISTS _assigned;"
@@ -85,9 +92,38 @@ def compute(tx, points, version_id, tolerance_m, extent):
                + db_mod.sql("assign_cover").format(points=points) + ";"
                " ANALYZE _assigned", params)
     if tolerance_m > 0:
+        assigned = "_assigned"
+        if keys is not None:
+            points, assigned = _left_over(tx, points, keys), _NOTHING
         tx.execute("INSERT INTO _assigned (key, grid_id, method) "
-                   + db_mod.sql("assign_nearest").format(points=points, assigned="_assigned"),
+                   + db_mod.sql("assign_nearest").format(points=points, assigned=assigned),
                    params)
+
+
+#: No assigned points (the rows of ``_left_over`` have none).
+_NOTHING = "(SELECT NULL::bigint AS key WHERE false)"
+#: PostgreSQL's binary COPY of one bigint column: the header, then per row the field count,
+#: the value's size and the value; a trailer of two bytes.
+_COPY_HEADER_SIZE = 19
+_KEY_ROW = np.dtype([("fields", ">i2"), ("size", ">i4"), ("key", ">i8")])
+
+
+def _left_over(tx, points, keys):
+    """The temp table ``_left_over (key, geom)``: the points of ``points`` (keys in
+    ``0 … keys - 1``) that have no row in ``_assigned`` yet. Returns its name."""
+    buf = io.BytesIO()
+    tx.copy_raw("COPY _assigned (key) TO STDOUT (FORMAT binary)", buf)
+    covered = np.frombuffer(buf.getbuffer()[_COPY_HEADER_SIZE:-2], dtype=_KEY_ROW)["key"]
+    missing = np.ones(keys, dtype=bool)
+    missing[covered] = False
+    tx.execute("DROP TABLE IF EXISTS _left_over_keys, _left_over;"
+               " CREATE TEMP TABLE _left_over_keys (key bigint) ON COMMIT DROP")
+    tx.copy_in("_left_over_keys", ["key"],
+               io.StringIO("".join(f"{k}\n" for k in np.flatnonzero(missing).tolist())))
+    tx.execute("ANALYZE _left_over_keys;"
+               " CREATE TEMP TABLE _left_over ON COMMIT DROP AS SELECT p.key, p.geom"
+               f" FROM {points} AS p JOIN _left_over_keys USING (key)")
+    return "_left_over"
 
 
 def assign_one(tx, point, version_id, tolerance_m, extent, params=None):

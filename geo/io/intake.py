@@ -201,7 +201,8 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
                     spec.sync(tx, report, table, actor)
                     report.skipped = 0
             if not apart:
-                assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)
+                assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent,
+                               keys=len(frame))
             base = _reserve_ids(tx, spec.kind, len(frame))
             counted = None
             if on_existing is None:  # every staged row is inserted: count them here
@@ -334,7 +335,8 @@ def _assign_apart(db, settings, version, extent, lon, lat):
         tx.execute("SET LOCAL jit = off")
         tx.execute("SET LOCAL work_mem = '256MB'")
         _copy_points(tx, lon, lat)
-        assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent)
+        assign.compute(tx, "_points", version, settings.assign_tolerance_m, extent,
+                       keys=len(lon))
         buf = io.BytesIO()
         tx.copy_raw("COPY _assigned (key, grid_id, method) TO STDOUT (FORMAT csv)", buf)
     buf.seek(0)
