@@ -102,9 +102,8 @@ def compute(tx, points, version_id, tolerance_m, extent, keys=None):
 
 #: No assigned points (the rows of ``_left_over`` have none).
 _NOTHING = "(SELECT NULL::bigint AS key WHERE false)"
-#: PostgreSQL's binary COPY of one bigint column: the header, then per row the field count,
-#: the value's size and the value; a trailer of two bytes.
-_COPY_HEADER_SIZE = 19
+#: A row of one bigint column in PostgreSQL's binary COPY: the field count, the value's
+#: size and the value.
 _KEY_ROW = np.dtype([("fields", ">i2"), ("size", ">i4"), ("key", ">i8")])
 
 
@@ -113,7 +112,8 @@ def _left_over(tx, points, keys):
     ``0 … keys - 1``) that have no row in ``_assigned`` yet. Returns its name."""
     buf = io.BytesIO()
     tx.copy_raw("COPY _assigned (key) TO STDOUT (FORMAT binary)", buf)
-    covered = np.frombuffer(buf.getbuffer()[_COPY_HEADER_SIZE:-2], dtype=_KEY_ROW)["key"]
+    rows = buf.getbuffer()[len(db_mod.BINARY_COPY_HEADER):-len(db_mod.BINARY_COPY_TRAILER)]
+    covered = np.frombuffer(rows, dtype=_KEY_ROW)["key"]
     missing = np.ones(keys, dtype=bool)
     missing[covered] = False
     tx.execute("DROP TABLE IF EXISTS _left_over_keys, _left_over;"

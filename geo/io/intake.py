@@ -30,6 +30,7 @@ from geo.io import crs as crs_mod
 from geo.io import readers
 from geo.io.imports import record_import
 from geo.store import bulk
+from geo.store import db as db_mod
 from geo.people import audit
 from geo.errors import N_, InputError, Problem, Text
 from geo.io.points import convert_and_check, ewkb, spatial_order
@@ -352,10 +353,8 @@ def _receive_assignment(tx, buf):
     tx.execute("ANALYZE _assigned")
 
 
-#: PostgreSQL's binary COPY: the signature, no flags, no header extension; and one row of
-#: ``_points`` — two fields, the key (8 bytes, big-endian) and the point's EWKB (25 bytes).
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-_COPY_TRAILER = b"\xff\xff"
+#: A row of ``_points`` in PostgreSQL's binary COPY: two fields, the key (8 bytes,
+#: big-endian) and the point's EWKB (25 bytes).
 _POINT_ROW = np.dtype([("fields", ">i2"), ("key_size", ">i4"), ("key", ">i8"),
                        ("geom_size", ">i4"), ("geom", "V25")])
 
@@ -377,7 +376,7 @@ def _copy_points(tx, lon, lat):
     rows["key"] = order
     rows["geom_size"] = 25
     rows["geom"] = ewkb(np.asarray(lon)[order], np.asarray(lat)[order]).view("V25").ravel()
-    buf = io.BytesIO(_COPY_HEADER + rows.tobytes() + _COPY_TRAILER)
+    buf = io.BytesIO(db_mod.BINARY_COPY_HEADER + rows.tobytes() + db_mod.BINARY_COPY_TRAILER)
     tx.copy_raw("COPY _points (key, geom) FROM STDIN (FORMAT binary)", buf)
     assign.index_points(tx)
 
@@ -396,16 +395,19 @@ def _stage(tx, spec, frame, table, lon, lat, progress, points=True):
 
     cols = [("key", "bigint")] + spec.stage_columns + [
         ("raw_x", "double precision"), ("raw_y", "double precision"),
-        ("lon", "double precision"), ("lat", "double precision"), ("zkey", "bigint"),
+        ("lon", "double precision"), ("lat", "double precision"),
     ]
+    extra = {}
+    if points:  # the rows' rank in Z-order, to write _points in that order
+        cols.append(("zkey", "bigint"))
+        extra["zkey"] = np.empty(len(frame), dtype=np.int64)
+        extra["zkey"][spatial_order(lon, lat)] = np.arange(len(frame))
     names = [n for n, _ in cols]
     tx.execute("DROP TABLE IF EXISTS _stage, _points")
     tx.execute("CREATE TEMP TABLE _stage (" + ", ".join(f"{n} {t}" for n, t in cols)
                + ") ON COMMIT DROP")
-    zkey = np.empty(len(frame), dtype=np.int64)
-    zkey[spatial_order(lon, lat)] = np.arange(len(frame))
     data = frame.assign(key=np.arange(len(frame), dtype=np.int64), raw_x=table.x,
-                        raw_y=table.y, lon=lon, lat=lat, zkey=zkey)[names]
+                        raw_y=table.y, lon=lon, lat=lat, **extra)[names]
     bar = tqdm(total=len(frame), desc=f"staging {spec.kind}", unit="row", disable=not progress)
     options = pacsv.WriteOptions(include_header=False)
 

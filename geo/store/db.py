@@ -37,6 +37,10 @@ _MIGRATION_LOCK = 7_301_551
 IDLE_PROBE_S = 5.0
 #: Seconds a thread waits for a connection of the pool when every one is in use.
 POOL_WAIT_S = 30.0
+#: PostgreSQL's binary ``COPY`` format: the signature, no flags, no header extension
+#: before the rows; the end-of-data marker after them.
+BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+BINARY_COPY_TRAILER = b"\xff\xff"
 _log = logging.getLogger("civgrid")
 
 
