@@ -36,6 +36,8 @@
                           this long is closed (default 30).
 ``CIVGRID_TRUSTED_PROXY`` ``civgrid serve``: the address of the reverse proxy whose
                           ``X-Forwarded-*`` headers are believed (default: none).
+``CIVGRID_ACCESS_LOG``    ``civgrid serve``: a line per request with its time taken, to this
+                          file (``-``: standard error; default: unset, no access log).
 ``CIVGRID_BULLETIN_AT``   ``HH:MM`` on the district clock: the server makes and archives the
                           daily bulletin of the day before at this time (default: unset, off).
 """
@@ -83,6 +85,7 @@ class Settings:
     connection_limit: int = 500
     channel_timeout_s: int = 30
     trusted_proxy: str | None = None
+    access_log: str | None = None
     bulletin_at: dt.time | None = None
 
 
@@ -227,5 +230,6 @@ def from_env(env=None):
         connection_limit=_count(env, "CIVGRID_CONNECTION_LIMIT", 500),
         channel_timeout_s=_count(env, "CIVGRID_CHANNEL_TIMEOUT_S", 30),
         trusted_proxy=env.get("CIVGRID_TRUSTED_PROXY") or None,
+        access_log=env.get("CIVGRID_ACCESS_LOG") or None,
         bulletin_at=_time_of_day(env, "CIVGRID_BULLETIN_AT"),
     )

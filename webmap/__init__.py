@@ -20,7 +20,7 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
 
-    from webmap import db, errors, i18n, limits, pagecache, schedule, security
+    from webmap import accesslog, db, errors, i18n, limits, pagecache, schedule, security
     from webmap.views import account
     from webmap.views import api
     from webmap.views import audit
@@ -34,6 +34,7 @@ def create_app(test_config=None):
     from webmap.views import supervision
     from webmap.views import toilets as toilet_pages
 
+    accesslog.init_app(app)  # if CIVGRID_ACCESS_LOG is set
     security.init_app(app)  # the secret key, from the settings' data directory
     db.init_app(app)
     limits.init_app(app)  # per-client limits on the public routes

@@ -166,6 +166,7 @@ def check_request():
         who = account()
         if who is None:
             return _refuse_anonymous()
+        g.civgrid_login = who.login  # for the access log (webmap.accesslog)
         if who.must_change_password and request.endpoint not in _WHILE_MUST_CHANGE:
             if request.path.startswith("/api/"):
                 abort(403, _("Change your password first."))
