@@ -47,7 +47,8 @@ def test_a_line_per_request_with_route_status_bytes_and_time(logged_app):
         "127.0.0.1", "test_admin", "GET", "/issues?page&q", "200")
     assert int(sent) == len(page.data) > 1000 and float(millis) > 0
     # the route, not the path; parameter names, not values
-    assert got[1].group(5) == "/citizen/status/<code>" and got[1].group(6) == str(status.status_code)
+    assert got[1].group(5) == "/citizen/status/<code>"
+    assert got[1].group(6) == str(status.status_code)
     assert int(got[1].group(7)) == len(status.data)
     assert got[1].group(3) == "-"  # a public page: nobody's login is looked up
     assert (got[2].group(5), got[2].group(6)) == ("-", "404") and missing.status_code == 404
