@@ -402,6 +402,20 @@ def test_active_and_retired_versions_are_never_modified(db, settings, layout):
     with pytest.raises(InputError, match="is not a draft"):
         with db.transaction() as tx:
             tx.execute("DELETE FROM grids WHERE version_id = 1")
+    # The one change in place allowed, the activation's exchange (migration 0037), must
+    # move the row to another version: with the setting on, an edit in place is refused.
+    with pytest.raises(InputError, match="never changed in place"):
+        with db.transaction() as tx:
+            tx.execute("SET LOCAL civgrid.grid_exchange = 'on'")
+            tx.execute("UPDATE grids SET leader = '李四' WHERE version_id = 1 AND code = %s",
+                       (code(4),))
+    # … and must keep the row's code
+    draft = versions.create_draft(db)
+    with pytest.raises(InputError, match="never changed in place"):
+        with db.transaction() as tx:
+            tx.execute("SET LOCAL civgrid.grid_exchange = 'on'")
+            tx.execute("UPDATE grids SET code = %s, version_id = %s"
+                       " WHERE version_id = 1 AND code = %s", (code(7), draft, code(4)))
 
 
 def test_delete_draft(db, settings, layout):

@@ -129,6 +129,60 @@ def test_activation_agrees_with_shapely_and_a_full_reassignment(db, settings, po
     assert n == len(moved) > 50
 
 
+def version_contents(db, version):
+    """``{code: (name, leader, departments, population, area, shape WKB)}`` of a version."""
+    with db.transaction() as tx:
+        rows = tx.fetchall("SELECT code, name, leader, departments, population, area_m2,"
+                           " ST_AsBinary(geom) FROM grids WHERE version_id = %s", (version,))
+    return {r[0]: (*r[1:6], bytes(r[6])) for r in rows}
+
+
+def written_rows(db, table):
+    """``{id: the transaction that last wrote the row}``."""
+    with db.transaction() as tx:
+        return dict(tx.fetchall(f"SELECT id, xmin::text FROM {table}"))
+
+
+def test_activation_writes_only_the_points_of_the_changed_area(db, settings, points):
+    draft = redrawn_draft(db, settings)
+    contents = {v: version_contents(db, v) for v in (1, draft)}
+    written = written_rows(db, "issues")
+    before = assignments(db)
+    report = versions.activate(db, settings, draft)
+    assert report.grids == {"identical": 3, "reshaped": 3, "added": 1}
+
+    # each version keeps exactly the grids it had, shapes and attributes …
+    assert {v: version_contents(db, v) for v in (1, draft)} == contents
+    after = assignments(db)
+    with db.transaction() as tx:
+        logged = {r[0] for r in tx.fetchall(
+            "SELECT row_id FROM grid_assignment_log WHERE activation_id = %s"
+            " AND kind = 'issues'", (report.activation_id,))}
+        rows = dict(tx.fetchall("SELECT id, version_id FROM grids"))
+    # … every point's row is one of the new version, and only the logged points (those
+    # in the changed area) were written at all
+    assert {rows[a[0]] for a in after.values() if a[0] is not None} == {draft}
+    rewritten = {i for i, x in written_rows(db, "issues").items() if written[i] != x}
+    assert rewritten <= logged
+    # points of the reshaped grids outside the changed area: not written, same row, which
+    # now holds the grid's new shape
+    reshaped = {code(2), code(1), code(4)}
+    kept = [i for i, a in before.items() if a[1] in reshaped and i not in logged]
+    assert len(kept) > 100
+    assert all(after[i] == before[i] and i not in rewritten for i in kept)
+    new_shapes = draft_shapes(db, draft)
+    with db.transaction() as tx:
+        for i in kept[:20]:
+            lon, lat = tx.fetchone("SELECT ST_X(geom), ST_Y(geom) FROM issues WHERE id = %s",
+                                   (i,))
+            assert new_shapes[after[i][1]].intersects(shapely.Point(lon, lat))
+
+    # rolled back, the rows exchange again: version 1's grids are where they were
+    versions.rollback(db, settings)
+    assert {v: version_contents(db, v) for v in (1, draft)} == contents
+    assert assignments(db) == before
+
+
 def test_rollback_restores_every_assignment_exactly(db, settings, points, tmp_path):
     draft = redrawn_draft(db, settings)
     before = {t: assignments(db, t) for t in ("issues", "toilets")}

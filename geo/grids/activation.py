@@ -4,23 +4,29 @@ Activating version B over the active version A (``_switch``):
 
 1. The grid-level rows of A and B are matched by code (``version_match.sql``).
 2. Rows **identical** in both (shape and attributes) exchange their version ids: the row
-   the points already reference becomes B's, its twin becomes A's. Both versions keep a
-   complete, unchanged set of rows and these points need no write at all.
-3. The **changed area** is the symmetric difference of old and new shape of every
+   the points already reference becomes B's, its twin becomes A's.
+3. Rows of a grid that is **reshaped** or has new attributes exchange their contents
+   (``version_exchange.sql``): the row the points reference takes B's shape and
+   attributes into B, its twin takes A's into A. So both versions keep exactly the grids
+   they had, each point's row is always one of the active version, and no point outside
+   the changed area is written: an activation's writes grow with the changed area, not
+   with the size of the grids it touches. This exchange is the one change of a grid row
+   in place that the database allows (migration 0037); ids are only handles, a grid's
+   identity across versions is its code.
+4. The **changed area** is the symmetric difference of old and new shape of every
    reshaped grid plus the shape of every added or removed grid. A point can get another
    grid, or another method, only if it lies within the 'nearest' tolerance of that area:
    elsewhere it is covered by the same grids (matched by code, so the boundary rule gives
    the same winner) or lies at the same distance from them. Those points are re-assigned
    with the same SQL as every assignment (:func:`geo.assign.compute`).
-4. The other points of a reshaped or re-attributed grid keep grid and method and move to
-   the grid's new row.
-5. Every point of steps 3–4 is logged with its assignment before and after
+5. Every point of step 4 is logged with its assignment before and after
    (``grid_assignment_log``); a change of grid or method also goes to the point's
    history (``issue_history``/``toilet_history``, action ``reassigned``).
 
-Rollback undoes the latest activation that is not undone yet: the same switch back,
-except that every logged point gets exactly the grid id, version and method it had
-before; points created since are re-assigned.
+Rollback undoes the latest activation that is not undone yet: the same switch back (the
+exchanged rows exchange again, so each holds what it held before), except that every
+logged point gets exactly the grid id, version and method it had before; points created
+since are re-assigned.
 
 ``grid_version`` on a point is the version its assignment was computed under: a point
 outside the changed area keeps it, since that assignment stays valid.
@@ -45,10 +51,9 @@ _HISTORY = {"issues": ("issue_history", "issue_id"), "toilets": ("toilet_history
 #: What a switch did to one point table, said per table (the counting words differ).
 _TABLE_CHANGE = {
     "issues": N_("issues: %(moved)d changed grid; %(looked_at)d in the changed area "
-                 "re-assigned under version %(version)s, %(remapped)d kept their grid (new row)"),
+                 "re-assigned under version %(version)s"),
     "toilets": N_("toilets: %(moved)d changed grid; %(looked_at)d in the changed area "
-                  "re-assigned under version %(version)s, %(remapped)d kept their grid "
-                  "(new row)"),
+                  "re-assigned under version %(version)s"),
 }
 
 
@@ -59,7 +64,6 @@ class TableChange:
     table: str
     version_id: int
     looked_at: int = 0
-    remapped: int = 0
     restored: int = 0
     written: int = 0
     moved: int = 0
@@ -68,7 +72,7 @@ class TableChange:
     def text(self):
         """What the switch did to the table, as a :class:`~geo.errors.Text`."""
         params = {"moved": self.moved, "looked_at": self.looked_at, "version": self.version_id,
-                  "remapped": self.remapped, "restored": self.restored,
+                  "restored": self.restored,
                   "written": self.written}
         parts = [Text(_TABLE_CHANGE[self.table], params)]
         if self.restored:
@@ -376,6 +380,11 @@ def _switch(tx, settings, src, dst, activation, actor, restore=None):
                " ELSE %(src)s END WHERE id IN (SELECT src_id FROM _match WHERE change ="
                " 'identical' UNION ALL SELECT dst_id FROM _match WHERE change = 'identical')",
                params)
+    # The grids that differ exchange their rows' contents (migration 0037 lets only this
+    # statement do so): the points outside the changed area keep their row.
+    tx.execute("SET LOCAL civgrid.grid_exchange = 'on'")
+    tx.execute(db_mod.sql("version_exchange"), params)
+    tx.execute("SET LOCAL civgrid.grid_exchange = 'off'")
     tx.execute("UPDATE grid_activations SET changed_area = (SELECT ST_Multi(ST_Union(geom))"
                " FROM _changed) WHERE id = %s", (activation,))
     tolerance = settings.assign_tolerance_m
@@ -392,9 +401,6 @@ def _switch(tx, settings, src, dst, activation, actor, restore=None):
         assign.compute(tx, "_candidates", dst, tolerance, extent)
         tx.execute(db_mod.sql("version_apply").format(table=table, log_changes=log_changes),
                    params)
-        tx.execute(db_mod.sql("version_remap").format(table=table, log_changes=log_changes),
-                   params)
-        change.remapped = tx.rowcount
         history, key = _HISTORY[table]
         change.written, change.moved, change.history = tx.fetchone(
             db_mod.sql("version_history").format(table=table, history=history, key=key),

@@ -1,8 +1,9 @@
 """Shared helpers of the grid-version modules: locks, version rows, grid rows of drafts.
 
-Grid rows are immutable (a trigger of migration 0002 enforces it): an edit of a draft
-deletes the draft's row and inserts a new one; active and retired versions never gain,
-lose or change a row. Everything here runs inside the caller's transaction ``tx``.
+Grid rows are not edited in place (a trigger of migrations 0002 and 0037 enforces it): an
+edit of a draft deletes the draft's row and inserts a new one; active and retired versions
+never gain or lose a row, and their grids never change (activation exchanges rows between
+the two versions it switches: :mod:`geo.grids.activation`). Everything here runs inside the caller's transaction ``tx``.
 """
 
 import json

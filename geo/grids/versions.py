@@ -1,9 +1,10 @@
 """Grid versions for planners: drafts, validation, impact preview, activation, rollback.
 
 Versions work like boundary generations (docs/domain.md, *Grid versions*): one active
-version, any number of drafts, older versions kept and queryable. A grid row is never
-changed in place: a draft gets a new row for every edited grid, and an active or retired
-version never changes (a trigger of migration 0002 refuses it).
+version, any number of drafts, older versions kept and queryable. A draft gets a new row
+for every edited grid, and an active or retired version never changes (a trigger of
+migrations 0002 and 0037 refuses it; activation moves rows between the two versions it
+switches, keeping each version's grids as they were: :mod:`geo.grids.activation`).
 
 The planner's cycle, every step a function of this module:
 
