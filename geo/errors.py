@@ -63,7 +63,7 @@ def render_template(message, params, translate=_english):
     >>> render_template(N_("%(n)d rows"), {"n": 3})
     '3 rows'
     """
-    text = translate(message)
+    text = translate(message) if message else message  # gettext("") is the header
     if not params:
         return text
     values = {k: v.render(translate) if hasattr(v, "render") else v for k, v in params.items()}

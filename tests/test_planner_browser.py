@@ -226,6 +226,9 @@ def test_an_overtaken_draft_says_what_happened_and_takes_over(planner, page):
     with p.expect_navigation():
         p.click("form.cg-activate button")
     assert p.locator(".cg-flash.alert-success").count() == 1
+    said = p.locator(".cg-flash.alert-success").inner_text()
+    assert said.startswith(f"已启用网格版本 {mine}（原为 {theirs}") and "Project-Id" not in said
+    assert "\n问题：0 条改变网格；变更区域内 0 条按版本" in said.replace("\n  ", "\n")
     active = [v["id"] for v in versions.list_versions(db) if v["status"] == "active"]
     assert active == [mine]
     with db.transaction() as tx:

@@ -55,7 +55,9 @@ class Joined:
     separator: str = N_(", ")
 
     def render(self, translate=_english):
-        return translate(self.separator).join(
+        # gettext("") is the catalogue's header, not an empty string.
+        separator = translate(self.separator) if self.separator else ""
+        return separator.join(
             item.render(translate) if hasattr(item, "render") else str(item)
             for item in self.items)
 
