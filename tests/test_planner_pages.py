@@ -238,3 +238,17 @@ def test_an_uploaded_file_is_named_by_its_own_name_not_a_server_path(planner, tm
                            follow_redirects=True).get_data(as_text=True)
     assert "导入" in page and ".geojson" in page
     assert "/tmp" not in page and str(tmp_path) not in page
+
+
+def test_a_draft_without_a_name_is_named_in_the_planners_language(planner):
+    app, db = planner
+    client = accounts.client(app)
+    first = active_version(db)
+    ids = []
+    for lang in ("zh", "en"):
+        client.set_cookie("lang", lang)
+        resp = client.post("/planner/drafts", data={"label": ""})
+        assert resp.status_code == 302
+        ids.append(int(resp.headers["Location"].rstrip("/").split("/")[-1]))
+    labels = {v["id"]: v["label"] for v in versions.list_versions(db)}
+    assert [labels[i] for i in ids] == [f"版本 {first} 的副本", f"copy of version {first}"]

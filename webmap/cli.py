@@ -329,7 +329,8 @@ def grids_draft(label):
     """Copy the active version into a new draft to edit."""
     from geo.grids import versions
 
-    draft = versions.create_draft(_db(), label=label, actor=_actor())
+    draft = versions.create_draft(_db(), label=label, actor=_actor(),
+                                  translate=environment_gettext())
     _say(Text(N_("draft %(draft)s created from the active version"), {"draft": draft}))
 
 

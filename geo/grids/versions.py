@@ -36,7 +36,7 @@ from geo.grids import assign
 from geo.people import audit
 from geo.io import readers
 from geo.io.polygons import polygon_problems
-from geo.errors import N_, ConflictError, excerpt, InputError, NotFound, Problem
+from geo.errors import N_, ConflictError, excerpt, InputError, NotFound, Problem, Text
 from geo.grids.messages import VERSION_STATUS, term
 from geo.grids.activation import (  # noqa: F401
     ActivationReport, activate, rollback, rollback_target)
@@ -87,11 +87,17 @@ def list_versions(db):
             " AS grids FROM grid_versions v ORDER BY v.id DESC")
 
 
-def create_draft(db, source=None, label=None, actor=None, note=None):
+#: A draft's label when the planner gives none.
+DEFAULT_LABEL = N_("copy of version %(source)s")
+
+
+def create_draft(db, source=None, label=None, actor=None, note=None, translate=None):
     """A new draft holding a copy of every row of ``source`` (default: the active version).
 
     The draft's parent is the version active now: activating it later expects that
-    version still to be active (see :func:`activate`). Returns the draft's id.
+    version still to be active (see :func:`activate`). Returns the draft's id. Without a
+    ``label`` the draft is called :data:`DEFAULT_LABEL`, said by ``translate`` (a gettext
+    function: the planner's language; default English).
 
     Examples
     --------
@@ -103,9 +109,12 @@ def create_draft(db, source=None, label=None, actor=None, note=None):
             if source is None:
                 raise NotFound(N_("there is no active grid version to copy: import grids first"),
                                code="grids.no_active_version")
-        draft = new_draft(tx, source, label or f"copy of version {source}", actor, note)
+        if not label:
+            label = Text(DEFAULT_LABEL, {"source": source}).render(
+                *([translate] if translate else []))
+        draft = new_draft(tx, source, label, actor, note)
         audit.record(tx, actor, "grids.create_draft", "grid_version", draft, None,
-                     {"source": source, "label": label or f"copy of version {source}"})
+                     {"source": source, "label": label})
         return draft
 
 

@@ -74,7 +74,7 @@ def _index_page(form=None, status=200):
 def new_draft():
     try:
         draft = versions.create_draft(get_db(), label=request.form.get("label") or None,
-                                      actor=_actor())
+                                      actor=_actor(), translate=_)
     except PLANNER_ERRORS as exc:
         return _index_page(request.form, _refused(exc))
     flash(_("Draft %(n)s made from the active version.", n=draft), "success")
