@@ -180,6 +180,7 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
             lon, lat, coord_problems = convert_and_check(table, extent, settings.max_outside_m)
             apart = (on_existing is None and len(table.frame) >= APART_MIN_ROWS
                      and not coord_problems)
+            assigned_csv = None
             with ThreadPoolExecutor(max_workers=1) as pool:
                 if apart:  # the assignment on another connection, while the rows are
                     # checked and staged here (a file with problems waits for it, then fails)
@@ -192,7 +193,8 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
                 report.import_id = record_import(tx, spec.kind, table, len(frame), actor)
                 _stage(tx, spec, frame, table, lon, lat, progress, points=not apart)
                 if apart:
-                    _receive_assignment(tx, assigned.result())
+                    assigned_csv = assigned.result()  # read again for the tallies
+                    _receive_assignment(tx, assigned_csv)
             if on_existing is None:
                 _check_stored_keys(tx, spec, table)
             else:
@@ -207,7 +209,7 @@ def import_table(db, settings, spec, table, dry_run=False, actor=None, progress=
             base = _reserve_ids(tx, spec.kind, len(frame))
             counted = None
             if on_existing is None:  # every staged row is inserted: count them here
-                counted = (frame, lon, lat)
+                counted = (frame, lon, lat, assigned_csv)
             with _bulk_mode(tx, spec.kind, len(frame)) as bulk_mode:
                 with _tally_after(tx, spec, report.import_id, bulk_mode, counted):
                     tx.execute(spec.insert_sql, {"version": version,
@@ -484,7 +486,9 @@ def _tally_after(tx, spec, import_id, bulk_mode, counted=None):
     table and scan that three times (:func:`geo.store.bulk.tallies_by_hand`). When
     every staged row is inserted, ``counted`` is ``(frame, lon, lat)`` of those rows:
     they are counted here, on the client's core, while the server writes them, and only
-    the counts are sent. Otherwise the server counts the imported rows afterwards.
+    the counts are sent; the last item, if not None, is ``_assigned`` as CSV (already on
+    the client), else it is read from the server. Otherwise the server counts the
+    imported rows afterwards.
     """
     if not (bulk_mode and spec.tallied):
         yield
@@ -495,8 +499,8 @@ def _tally_after(tx, spec, import_id, bulk_mode, counted=None):
             bulk.add_to_tallies(
                 tx, f"SELECT 1 AS s, * FROM {spec.kind} WHERE import_id = {int(import_id)}")
             return
-        frame, lon, lat = counted
-        grid = _assigned_grids(tx, len(frame))
+        frame, lon, lat, assigned = counted
+        grid = _assigned_grids(tx, len(frame), assigned)
         with ThreadPoolExecutor(max_workers=1) as pool:
             delta = pool.submit(bulk.count_tallies, grid, frame["category"], frame["source"],
                                 frame["status"], lon, lat, frame["reported_at"])
@@ -504,18 +508,28 @@ def _tally_after(tx, spec, import_id, bulk_mode, counted=None):
             bulk.add_counted_tallies(tx, delta.result())
 
 
-def _assigned_grids(tx, rows):
-    """The grid of each staged row (by its key) from ``_assigned``; 0 for none."""
+def _assigned_grids(tx, rows, assigned=None):
+    """The grid of each staged row (by its key) from ``_assigned``; 0 for none.
+
+    ``assigned``: ``_assigned`` as CSV (key, grid, method) when the client has it already
+    (:func:`_assign_apart`'s answer); otherwise it is read from the server.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    buf = io.BytesIO()
-    tx.copy_raw("COPY _assigned (key, grid_id) TO STDOUT (FORMAT csv)", buf)
+    if assigned is None:
+        buf = io.BytesIO()
+        tx.copy_raw("COPY _assigned (key, grid_id, method) TO STDOUT (FORMAT csv)", buf)
+    else:
+        buf = io.BytesIO(assigned.getvalue())
+        buf.seek(0, io.SEEK_END)
     grid = np.zeros(rows, dtype=np.int32)
     if buf.tell():
         buf.seek(0)
-        got = pacsv.read_csv(buf, read_options=pacsv.ReadOptions(column_names=["key", "grid"]),
+        got = pacsv.read_csv(buf, read_options=pacsv.ReadOptions(
+                                 column_names=["key", "grid", "method"]),
                              convert_options=pacsv.ConvertOptions(
+                                 include_columns=["key", "grid"],
                                  column_types={"key": pa.int64(), "grid": pa.int32()}))
         grid[got["key"].to_numpy()] = got["grid"].to_numpy()
     return grid
