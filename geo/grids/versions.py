@@ -110,8 +110,8 @@ def create_draft(db, source=None, label=None, actor=None, note=None, translate=N
                 raise NotFound(N_("there is no active grid version to copy: import grids first"),
                                code="grids.no_active_version")
         if not label:
-            label = Text(DEFAULT_LABEL, {"source": source}).render(
-                *([translate] if translate else []))
+            default = Text(DEFAULT_LABEL, {"source": source})
+            label = default.render(translate) if translate else str(default)
         draft = new_draft(tx, source, label, actor, note)
         audit.record(tx, actor, "grids.create_draft", "grid_version", draft, None,
                      {"source": source, "label": label})

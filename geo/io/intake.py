@@ -518,15 +518,12 @@ def _assigned_grids(tx, rows, assigned=None):
     import pyarrow.csv as pacsv
 
     if assigned is None:
-        buf = io.BytesIO()
-        tx.copy_raw("COPY _assigned (key, grid_id, method) TO STDOUT (FORMAT csv)", buf)
-    else:
-        buf = io.BytesIO(assigned.getvalue())
-        buf.seek(0, io.SEEK_END)
+        assigned = io.BytesIO()
+        tx.copy_raw("COPY _assigned (key, grid_id, method) TO STDOUT (FORMAT csv)", assigned)
     grid = np.zeros(rows, dtype=np.int32)
-    if buf.tell():
-        buf.seek(0)
-        got = pacsv.read_csv(buf, read_options=pacsv.ReadOptions(
+    if assigned.getbuffer().nbytes:
+        assigned.seek(0)
+        got = pacsv.read_csv(assigned, read_options=pacsv.ReadOptions(
                                  column_names=["key", "grid", "method"]),
                              convert_options=pacsv.ConvertOptions(
                                  include_columns=["key", "grid"],
